@@ -58,6 +58,7 @@ void vif_close(struct vif *v);
 
 unsigned vif_queue_pairs(const struct vif *v);
 uint64_t vif_features(const struct vif *v); /* negotiated virtio features */
+void vif_mac(const struct vif *v, uint8_t mac[6]); /* cfg.mac, as given */
 
 struct vif_pkt {
 	void *data;   /* frame bytes (Ethernet header first, no virtio header) */

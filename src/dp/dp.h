@@ -1,0 +1,85 @@
+/* dp.h - the datapath: pinned worker threads that poll the ports' queues in
+ * bursts, switch frames with the learning bridge, and copy each frame once,
+ * from the source guest's buffers into the destination guest's buffers.
+ *
+ * The control thread owns ports and configuration; workers see them only
+ * through an immutable struct dp_conf published with a release store and
+ * retired with qsbr (src/common/qsbr.h). Everything in this header is
+ * called from the control thread. */
+#ifndef VIFD_DP_H
+#define VIFD_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evloop.h"
+
+enum {
+	DP_MAX_PORTS = 256,
+	DP_MAX_WORKERS = 16,
+	DP_PORT_NAME_MAX = 32,
+};
+
+struct dp;
+struct dp_port;
+
+/* Per-port counters, summed over workers when read. Names are from the
+ * switch's side: rx = what the port sent into vifd, tx = what vifd
+ * delivered to the port. */
+struct dp_port_stats {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes;
+	uint64_t drop_invalid;   /* frames from the port too short or too long */
+	uint64_t drop_no_room;   /* frames to the port: no rx buffer in its ring */
+	uint64_t drop_down;      /* frames to the port: no live rx queue */
+	uint64_t drop_hairpin;   /* frames whose destination was their source */
+	uint64_t ring_errors;    /* times the port's guest broke ring rules */
+};
+
+struct dp_worker_stats {
+	int cpu;                 /* pinned CPU, -1: not pinned */
+	uint64_t busy_cycles;    /* TSC cycles of iterations that moved frames */
+	uint64_t idle_cycles;    /* TSC cycles of iterations that moved none */
+	uint64_t pkts;           /* frames received from ports */
+	uint64_t sleeps;         /* times the worker slept on eventfds */
+	unsigned nqueues;        /* queues it polls now */
+};
+
+struct dp_port_info {
+	char name[DP_PORT_NAME_MAX];
+	char type[16];           /* "vhostuser" */
+	char path[108];
+	bool client;             /* vifd connects (vhost-user client mode) */
+	bool connected;
+	bool broken;             /* stopped because the guest broke the rules */
+	unsigned queue_pairs;    /* offered */
+	unsigned live_rx, live_tx; /* live guest rx / tx rings */
+	uint64_t features;
+	uint16_t mtu;
+};
+
+/* nworkers workers; cpus[i] is worker i's CPU or -1 (cpus may be NULL). */
+int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp **out);
+/* Stops workers, removes ports, frees. */
+void dp_destroy(struct dp *dp);
+
+/* Adds a vhost-user port: vifd listens on path (client=false) or connects
+ * to it (client=true). Returns 0 or -errno (-EEXIST name taken, -ENOSPC). */
+int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
+                      unsigned queue_pairs);
+int dp_port_del(struct dp *dp, const char *name);
+
+/* Iteration over ports for show/stats: fills info/stats of the i-th port
+ * (0-based, in id order) and returns 0, or -ENOENT past the end. */
+int dp_port_get(struct dp *dp, unsigned i, struct dp_port_info *info, struct dp_port_stats *st);
+int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
+                 struct dp_port_stats *st);
+
+unsigned dp_nworkers(const struct dp *dp);
+void dp_worker_get(struct dp *dp, unsigned w, struct dp_worker_stats *st);
+
+/* FDB listing: fn per learned MAC. */
+void dp_fdb_foreach(struct dp *dp, void (*fn)(void *arg, const uint8_t mac[6],
+                    const char *port, uint32_t age_s), void *arg);
+
+#endif

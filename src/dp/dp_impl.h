@@ -1,0 +1,131 @@
+/* dp_impl.h - datapath internals shared by dp_port.c (control side: ports,
+ * configuration snapshots, publication) and dp_worker.c (the poll loop).
+ *
+ * Memory-order contract:
+ *  - dp->conf is written by the control thread with a release store of a
+ *    fully built snapshot and read by workers with an acquire load once per
+ *    loop iteration. A snapshot is never modified after publication; the
+ *    old one is freed after qsbr_synchronize().
+ *  - A port's vhu_dev is only read by workers through a snapshot that lists
+ *    its live rings; the control thread changes the device only after
+ *    publishing a snapshot without them and synchronizing (dp quiesce).
+ *  - Counters (struct dp_wstats) are written by their worker only, with
+ *    relaxed atomic adds, and summed by the control thread with relaxed
+ *    loads: a read may be a burst behind, never torn.
+ */
+#ifndef VIFD_DP_IMPL_H
+#define VIFD_DP_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "dp.h"
+#include "fdb.h"
+#include "qsbr.h"
+#include "vhu.h"
+#include "vq.h"
+
+enum {
+	DP_BURST = 32,
+	DP_MAX_DST_CHAINS = 64,  /* rx buffers one frame may span (MRG_RXBUF) */
+	DP_PREFIX = 64,          /* frame bytes copied privately for classification */
+	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
+};
+
+/* A destination guest rx ring may be filled by several workers: each
+ * burst's deliveries to it run under this lock (never per packet; never
+ * two held at once). Only taken when the datapath has >1 worker. */
+struct dp_rxq_lock {
+	atomic_flag f;
+} cache_aligned;
+
+struct dp_port {
+	uint16_t id;                 /* slot in dp->ports and in counters */
+	char name[DP_PORT_NAME_MAX];
+	struct dp *dp;
+	struct vhu_dev *dev;         /* owned by the control thread */
+	bool frozen;                 /* control: excluded from snapshots while
+	                              * its device is being changed */
+	struct dp_rxq_lock rxq_lock[VHU_MAX_QUEUE_PAIRS];
+};
+
+/* Per-worker, per-port counters: same fields as struct dp_port_stats. */
+struct dp_wstats {
+	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
+} cache_aligned;
+
+/* One queue a worker polls: a guest tx ring of a port. */
+struct dp_poll {
+	uint16_t port;
+	uint16_t qp;
+	struct vhu_vring *vr;
+};
+
+struct dp_conf_port {
+	struct dp_port *port;        /* NULL: no port in this slot or not live */
+	uint16_t nrxq;               /* live guest rx rings */
+	struct vhu_vring *rxq[VHU_MAX_QUEUE_PAIRS];
+	uint32_t hdr_len;            /* the device's virtio-net header length */
+	bool mrg_rxbuf;
+};
+
+struct dp_conf {
+	unsigned nports;             /* slots in use: ids < nports */
+	struct dp_conf_port ports[DP_MAX_PORTS];
+	unsigned npoll[DP_MAX_WORKERS];
+	struct dp_poll *poll[DP_MAX_WORKERS];
+};
+
+/* Metadata of one frame of a burst: private copies only. */
+struct dp_meta {
+	uint32_t len;                /* frame bytes (without virtio header) */
+	int32_t dst;                 /* port id, -1 flood, -2 drop */
+	uint8_t prefix[DP_PREFIX];   /* first min(len, DP_PREFIX) frame bytes */
+};
+
+struct dp_worker {
+	unsigned id;
+	int cpu;
+	struct dp *dp;
+	pthread_t th;
+	bool started;
+	struct qsbr_thread qs;
+	int wakefd;                  /* eventfd: control -> worker "look again" */
+	_Atomic bool stop;
+
+	/* Cycle accounting (written by the worker, read by control). */
+	_Atomic uint64_t busy_cycles, idle_cycles, pkts, sleeps;
+	_Atomic unsigned nqueues;
+
+	/* Scratch: only this worker touches it. */
+	int epfd;
+	const struct dp_conf *epconf; /* snapshot the epoll set was built for */
+	struct vq_chain src[DP_BURST];
+	struct dp_meta meta[DP_BURST];
+	struct vq_chain dst[DP_MAX_DST_CHAINS];
+
+	struct dp_wstats st[DP_MAX_PORTS];
+} cache_aligned;
+
+struct dp {
+	struct evloop *ev;
+	_Atomic(const struct dp_conf *) conf;
+	struct qsbr qsbr;
+	unsigned nworkers;
+	struct dp_worker *w[DP_MAX_WORKERS];
+	struct dp_port *ports[DP_MAX_PORTS];  /* control thread's view */
+	unsigned nports;
+	int eventfd;                 /* workers -> control: a port broke */
+	struct sw_fdb *fdb;
+	uint64_t start_ns;
+};
+
+void *dp_worker_main(void *arg);
+/* Seconds since the datapath started: the fdb's clock. */
+static inline uint32_t dp_now_s(const struct dp *dp, uint64_t now_ns)
+{
+	return (uint32_t)((now_ns - dp->start_ns) / 1000000000ull);
+}
+
+#endif

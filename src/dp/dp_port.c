@@ -1,0 +1,436 @@
+/* dp_port.c - the control side of the datapath: workers' lifecycle, ports,
+ * and the configuration snapshots workers read.
+ *
+ * Every change follows one pattern (STYLE.md §5): build a new immutable
+ * struct dp_conf from the control thread's view (dp->ports and each
+ * device's live rings), publish it with a release store, wake the workers,
+ * qsbr_synchronize(), then free the old snapshot. A vhost device about to
+ * change is first "frozen" (left out of the snapshot) through the same
+ * path: that is the quiesce the vhost layer asks for. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "dp_impl.h"
+#include "vlog.h"
+#include "xalloc.h"
+
+static void conf_free(struct dp_conf *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++)
+		xfree(c->poll[i]);
+	xfree(c);
+}
+
+/* Builds a snapshot of what workers may touch now. NULL on ENOMEM. */
+static struct dp_conf *conf_build(struct dp *dp)
+{
+	struct dp_conf *c = xcalloc(1, sizeof(*c));
+	unsigned cap = 0;
+
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		if (p && !p->frozen && p->dev && !vhu_dev_is_broken(p->dev))
+			cap += VHU_MAX_QUEUE_PAIRS;
+	}
+	for (unsigned w = 0; w < dp->nworkers; w++) {
+		c->poll[w] = xcalloc(cap ? cap : 1, sizeof(struct dp_poll));
+		if (!c->poll[w]) {
+			conf_free(c);
+			return NULL;
+		}
+	}
+	c->nports = dp->nports;
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		struct dp_conf_port *cp = &c->ports[i];
+		bool any = false;
+
+		if (!p || p->frozen || !p->dev || vhu_dev_is_broken(p->dev))
+			continue;
+		for (unsigned qp = 0; qp < p->dev->max_qp; qp++) {
+			struct vhu_vring *rx = vhu_vring_live(p->dev, 2 * qp);
+			struct vhu_vring *tx = vhu_vring_live(p->dev, 2 * qp + 1);
+			if (rx) {
+				cp->rxq[cp->nrxq++] = rx;
+				any = true;
+			}
+			if (tx) {
+				unsigned w = (p->id + qp) % dp->nworkers;
+				c->poll[w][c->npoll[w]++] =
+					(struct dp_poll){ .port = p->id, .qp = (uint16_t)qp, .vr = tx };
+				any = true;
+			}
+		}
+		if (any) {
+			cp->port = p;
+			cp->hdr_len = p->dev->hdr_len;
+			cp->mrg_rxbuf = p->dev->mrg_rxbuf;
+		}
+	}
+	return c;
+}
+
+static void wake_workers(struct dp *dp)
+{
+	static const uint64_t one = 1;
+
+	for (unsigned i = 0; i < dp->nworkers; i++)
+		if (dp->w[i] && write(dp->w[i]->wakefd, &one, sizeof(one)) < 0) {
+			/* counter overflow: it is readable anyway */
+		}
+}
+
+/* Publishes a fresh snapshot and waits until no worker uses the old one.
+ * If memory runs out, falls back to an empty snapshot (nothing forwards
+ * until the next successful publish) rather than keep a stale one. */
+static void publish(struct dp *dp)
+{
+	static struct dp_conf empty;
+	struct dp_conf *nc = conf_build(dp);
+	const struct dp_conf *old = atomic_load(&dp->conf);
+
+	if (!nc)
+		vlog_err("datapath: out of memory rebuilding configuration; forwarding paused");
+	atomic_store_explicit(&dp->conf, nc ? nc : &empty, memory_order_release);
+	wake_workers(dp);
+	qsbr_synchronize(&dp->qsbr);
+	if (old != &empty)
+		conf_free((struct dp_conf *)old);
+}
+
+static void port_quiesce(struct vhu_dev *d, void *ctx)
+{
+	struct dp_port *p = ctx;
+
+	(void)d;
+	if (p->frozen)
+		return;
+	p->frozen = true;
+	publish(p->dp);
+}
+
+static void port_changed(struct vhu_dev *d, void *ctx)
+{
+	struct dp_port *p = ctx;
+
+	(void)d;
+	p->frozen = false;
+	publish(p->dp);
+}
+
+static const struct vhu_dev_ops port_vhu_ops = {
+	.quiesce = port_quiesce,
+	.changed = port_changed,
+};
+
+/* Workers signal here when a guest broke the rules. */
+static void broken_event(void *arg, int fd, uint32_t events)
+{
+	struct dp *dp = arg;
+	uint64_t v;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0)
+		return;
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (dp->ports[i] && dp->ports[i]->dev)
+			vhu_dev_check(dp->ports[i]->dev);
+}
+
+int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp **out)
+{
+	struct dp *dp;
+	int r = -ENOMEM;
+
+	if (nworkers < 1 || nworkers > DP_MAX_WORKERS)
+		return -EINVAL;
+	dp = xcalloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->ev = ev;
+	dp->nworkers = nworkers;
+	dp->start_ns = clk_now_ns() - 1000000000ull;
+	dp->eventfd = -1;
+	qsbr_init(&dp->qsbr);
+	dp->fdb = xaligned_calloc(CACHE_LINE, sizeof(*dp->fdb));
+	if (!dp->fdb)
+		goto fail;
+	sw_fdb_init(dp->fdb);
+	dp->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dp->eventfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = evloop_add(ev, dp->eventfd, EPOLLIN, broken_event, dp);
+	if (r < 0)
+		goto fail;
+	struct dp_conf *c = conf_build(dp);
+	if (!c) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	atomic_store(&dp->conf, c);
+	for (unsigned i = 0; i < nworkers; i++) {
+		struct dp_worker *w = xaligned_calloc(CACHE_LINE, sizeof(*w));
+		if (!w) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		dp->w[i] = w;
+		w->id = i;
+		w->cpu = cpus ? cpus[i] : -1;
+		w->dp = dp;
+		w->epfd = -1;
+		w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (w->wakefd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		qsbr_register(&dp->qsbr, &w->qs);
+	}
+	for (unsigned i = 0; i < nworkers; i++) {
+		r = -pthread_create(&dp->w[i]->th, NULL, dp_worker_main, dp->w[i]);
+		if (r < 0)
+			goto fail;
+		dp->w[i]->started = true;
+		char tname[16];
+		snprintf(tname, sizeof(tname), "vifd-dp%u", i);
+		pthread_setname_np(dp->w[i]->th, tname);
+	}
+	*out = dp;
+	return 0;
+fail:
+	dp_destroy(dp);
+	return r;
+}
+
+void dp_destroy(struct dp *dp)
+{
+	if (!dp)
+		return;
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		if (!p)
+			continue;
+		vhu_dev_destroy(p->dev);
+		sw_fdb_flush_port(dp->fdb, p->id);
+		xfree(p);
+		dp->ports[i] = NULL;
+	}
+	for (unsigned i = 0; i < dp->nworkers; i++) {
+		struct dp_worker *w = dp->w[i];
+		if (!w)
+			continue;
+		atomic_store(&w->stop, true);
+	}
+	wake_workers(dp);
+	for (unsigned i = 0; i < dp->nworkers; i++) {
+		struct dp_worker *w = dp->w[i];
+		if (!w)
+			continue;
+		if (w->started)
+			pthread_join(w->th, NULL);
+		if (w->wakefd >= 0)
+			close(w->wakefd);
+		if (w->epfd >= 0)
+			close(w->epfd);
+		xfree(w);
+	}
+	conf_free((struct dp_conf *)atomic_load(&dp->conf));
+	if (dp->eventfd >= 0) {
+		evloop_del(dp->ev, dp->eventfd);
+		close(dp->eventfd);
+	}
+	xfree(dp->fdb);
+	xfree(dp);
+}
+
+static struct dp_port *port_by_name(struct dp *dp, const char *name)
+{
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (dp->ports[i] && !strcmp(dp->ports[i]->name, name))
+			return dp->ports[i];
+	return NULL;
+}
+
+int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
+                      unsigned queue_pairs)
+{
+	struct dp_port *p;
+	unsigned id;
+	int r;
+
+	if (!name || !*name || strlen(name) >= DP_PORT_NAME_MAX)
+		return -EINVAL;
+	if (port_by_name(dp, name))
+		return -EEXIST;
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (dp->ports[i] && dp->ports[i]->dev && !strcmp(dp->ports[i]->dev->path, path))
+			return -EADDRINUSE;
+	for (id = 0; id < dp->nports && dp->ports[id]; id++)
+		;
+	if (id == DP_MAX_PORTS)
+		return -ENOSPC;
+	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->id = (uint16_t)id;
+	p->dp = dp;
+	strcpy(p->name, name);
+	/* Fresh counters for a reused slot (no worker writes them: the slot
+	 * is in no snapshot). */
+	for (unsigned w = 0; w < dp->nworkers; w++)
+		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
+	p->frozen = true; /* until the device reports its first change */
+	dp->ports[id] = p;
+	if (id == dp->nports)
+		dp->nports++;
+	r = vhu_dev_create(dp->ev, name, path, client, queue_pairs, &port_vhu_ops, p, &p->dev);
+	if (r < 0) {
+		dp->ports[id] = NULL;
+		if (id + 1 == dp->nports)
+			dp->nports--;
+		xfree(p);
+		return r;
+	}
+	vlog_info("%s: vhost-user port added (%s %s, %u queue pairs)", name,
+	          client ? "connecting to" : "listening on", path, queue_pairs);
+	return 0;
+}
+
+int dp_port_del(struct dp *dp, const char *name)
+{
+	struct dp_port *p = port_by_name(dp, name);
+
+	if (!p)
+		return -ENOENT;
+	/* Leave the snapshots first, then tear the device down. */
+	p->frozen = true;
+	publish(dp);
+	vhu_dev_destroy(p->dev);
+	p->dev = NULL;
+	sw_fdb_flush_port(dp->fdb, p->id);
+	dp->ports[p->id] = NULL;
+	while (dp->nports && !dp->ports[dp->nports - 1])
+		dp->nports--;
+	publish(dp);
+	vlog_info("%s: port removed", name);
+	xfree(p);
+	return 0;
+}
+
+static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
+                 struct dp_port_stats *st)
+{
+	if (info) {
+		struct vhu_dev *d = p->dev;
+		memset(info, 0, sizeof(*info));
+		snprintf(info->name, sizeof(info->name), "%s", p->name);
+		snprintf(info->type, sizeof(info->type), "vhostuser");
+		snprintf(info->path, sizeof(info->path), "%s", d->path);
+		info->client = d->client;
+		info->connected = vhu_dev_connected(d);
+		info->broken = vhu_dev_is_broken(d);
+		info->queue_pairs = d->max_qp;
+		for (unsigned i = 0; i < 2 * d->max_qp; i++) {
+			if (d->vr[i].live) {
+				if (i & 1)
+					info->live_tx++;
+				else
+					info->live_rx++;
+			}
+		}
+		info->features = d->features;
+		info->mtu = d->mtu;
+	}
+	if (st) {
+		memset(st, 0, sizeof(*st));
+		for (unsigned w = 0; w < dp->nworkers; w++) {
+			struct dp_wstats *s = &dp->w[w]->st[p->id];
+#define SUM(f) st->f += atomic_load_explicit(&s->f, memory_order_relaxed)
+			SUM(rx_pkts); SUM(rx_bytes); SUM(tx_pkts); SUM(tx_bytes);
+			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
+			SUM(ring_errors);
+#undef SUM
+		}
+	}
+}
+
+int dp_port_get(struct dp *dp, unsigned i, struct dp_port_info *info, struct dp_port_stats *st)
+{
+	unsigned seen = 0;
+
+	for (unsigned id = 0; id < dp->nports; id++) {
+		if (!dp->ports[id])
+			continue;
+		if (seen++ == i) {
+			fill(dp, dp->ports[id], info, st);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
+                 struct dp_port_stats *st)
+{
+	struct dp_port *p = port_by_name(dp, name);
+
+	if (!p)
+		return -ENOENT;
+	fill(dp, p, info, st);
+	return 0;
+}
+
+unsigned dp_nworkers(const struct dp *dp)
+{
+	return dp->nworkers;
+}
+
+void dp_worker_get(struct dp *dp, unsigned i, struct dp_worker_stats *st)
+{
+	struct dp_worker *w = dp->w[i];
+
+	memset(st, 0, sizeof(*st));
+	st->cpu = w->cpu;
+	st->busy_cycles = atomic_load_explicit(&w->busy_cycles, memory_order_relaxed);
+	st->idle_cycles = atomic_load_explicit(&w->idle_cycles, memory_order_relaxed);
+	st->pkts = atomic_load_explicit(&w->pkts, memory_order_relaxed);
+	st->sleeps = atomic_load_explicit(&w->sleeps, memory_order_relaxed);
+	st->nqueues = atomic_load_explicit(&w->nqueues, memory_order_relaxed);
+}
+
+struct fdb_walk {
+	struct dp *dp;
+	void (*fn)(void *arg, const uint8_t mac[6], const char *port, uint32_t age_s);
+	void *arg;
+};
+
+static void fdb_one(void *arg, uint64_t mac, uint16_t port, uint32_t age_s)
+{
+	struct fdb_walk *fw = arg;
+	uint8_t m[6];
+
+	if (port >= fw->dp->nports || !fw->dp->ports[port])
+		return;
+	for (int i = 0; i < 6; i++)
+		m[i] = (uint8_t)(mac >> (40 - 8 * i));
+	fw->fn(fw->arg, m, fw->dp->ports[port]->name, age_s);
+}
+
+void dp_fdb_foreach(struct dp *dp, void (*fn)(void *arg, const uint8_t mac[6],
+                    const char *port, uint32_t age_s), void *arg)
+{
+	struct fdb_walk fw = { dp, fn, arg };
+
+	sw_fdb_foreach(dp->fdb, dp_now_s(dp, clk_now_ns()), fdb_one, &fw);
+}

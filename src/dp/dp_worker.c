@@ -1,0 +1,530 @@
+/* dp_worker.c - the datapath worker: a pinned thread that polls the guest
+ * transmit rings assigned to it in bursts of DP_BURST, classifies the whole
+ * burst with the learning bridge, then delivers per destination: one lock,
+ * one copy loop, one used-index publish and at most one notification per
+ * destination ring and burst. When nothing moved for DP_IDLE_NS it asks the
+ * guests for kicks and sleeps in epoll on their kick eventfds, so an idle
+ * vifd uses no CPU.
+ *
+ * Security model: source and destination rings are guest memory (see
+ * vq.h). The worker classifies on a private copy of the frame's first
+ * DP_PREFIX bytes and writes that private copy (not the guest's buffer,
+ * which may have changed since) into the destination, so what the switch
+ * decided on is what the receiver gets. A ring error marks the guest's
+ * device broken and wakes the control thread; the worker skips that port
+ * from then on and every other port keeps going.
+ *
+ * No allocation, lock (other than dp_rxq_lock, per burst) or syscall per
+ * packet: the syscalls are the call eventfd write (per burst and ring, when
+ * the guest asked) and the epoll sleep. */
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "clk.h"
+#include "dp_impl.h"
+#include "vlog.h"
+
+/* Iterator over an iovec array. */
+struct iovc {
+	const struct iovec *iov;
+	unsigned n, i;
+	size_t off;
+};
+
+static inline void iovc_init(struct iovc *c, const struct iovec *iov, unsigned n)
+{
+	c->iov = iov;
+	c->n = n;
+	c->i = 0;
+	c->off = 0;
+}
+
+static inline void iovc_skip(struct iovc *c, size_t len)
+{
+	while (len && c->i < c->n) {
+		size_t left = c->iov[c->i].iov_len - c->off;
+		if (len < left) {
+			c->off += len;
+			return;
+		}
+		len -= left;
+		c->i++;
+		c->off = 0;
+	}
+}
+
+/* Copies up to len bytes from src into the cursor; returns bytes copied. */
+static inline size_t iovc_put(struct iovc *d, const uint8_t *src, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && d->i < d->n) {
+		size_t room = d->iov[d->i].iov_len - d->off;
+		size_t c = MIN(room, len - done);
+		memcpy((uint8_t *)d->iov[d->i].iov_base + d->off, src + done, c);
+		done += c;
+		d->off += c;
+		if (d->off == d->iov[d->i].iov_len) {
+			d->i++;
+			d->off = 0;
+		}
+	}
+	return done;
+}
+
+/* Copies up to len bytes from cursor s into cursor d; returns bytes copied. */
+static inline size_t iovc_copy(struct iovc *d, struct iovc *s, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && d->i < d->n && s->i < s->n) {
+		size_t dl = d->iov[d->i].iov_len - d->off;
+		size_t sl = s->iov[s->i].iov_len - s->off;
+		size_t c = MIN(MIN(dl, sl), len - done);
+		memcpy((uint8_t *)d->iov[d->i].iov_base + d->off,
+		       (const uint8_t *)s->iov[s->i].iov_base + s->off, c);
+		done += c;
+		d->off += c;
+		s->off += c;
+		if (d->off == d->iov[d->i].iov_len) {
+			d->i++;
+			d->off = 0;
+		}
+		if (s->off == s->iov[s->i].iov_len) {
+			s->i++;
+			s->off = 0;
+		}
+	}
+	return done;
+}
+
+/* Reads up to len bytes at the cursor into dst (the cursor advances). */
+static inline size_t iovc_get(struct iovc *s, uint8_t *dst, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && s->i < s->n) {
+		size_t left = s->iov[s->i].iov_len - s->off;
+		size_t c = MIN(left, len - done);
+		memcpy(dst + done, (const uint8_t *)s->iov[s->i].iov_base + s->off, c);
+		done += c;
+		s->off += c;
+		if (s->off == s->iov[s->i].iov_len) {
+			s->i++;
+			s->off = 0;
+		}
+	}
+	return done;
+}
+
+#define STAT_ADD(w, port, field, v) \
+	atomic_fetch_add_explicit(&(w)->st[(port)].field, (v), memory_order_relaxed)
+
+static void port_broke(struct dp_worker *w, struct dp_port *p, int why, int detail)
+{
+	static const uint64_t one = 1;
+
+	if (vhu_dev_is_broken(p->dev))
+		return;
+	vhu_dev_mark_broken(p->dev, why, detail);
+	STAT_ADD(w, p->id, ring_errors, 1);
+	/* Wake the control thread to log and stop the port. */
+	if (write(w->dp->eventfd, &one, sizeof(one)) < 0) {
+		/* eventfd counter overflow only; the flag is set anyway */
+	}
+}
+
+enum deliver_res { DL_OK, DL_NO_ROOM, DL_BROKEN };
+
+/* Writer over the rx chains reserved for one frame: fills chain 0, then
+ * chain 1, ... (MRG_RXBUF), so chain k receives min(its length, what is
+ * left) bytes. */
+struct dcur {
+	const struct vq_chain *ch;
+	unsigned nch, k;
+	struct iovc c;
+};
+
+static inline bool dcur_ready(struct dcur *d)
+{
+	while (d->c.i == d->c.n) {
+		if (d->k + 1 >= d->nch)
+			return false;
+		d->k++;
+		iovc_init(&d->c, d->ch[d->k].iov, d->ch[d->k].niov);
+	}
+	return true;
+}
+
+static inline void dcur_put(struct dcur *d, const uint8_t *src, size_t len)
+{
+	while (len && dcur_ready(d)) {
+		size_t n = iovc_put(&d->c, src, len);
+		src += n;
+		len -= n;
+	}
+}
+
+static inline void dcur_copy(struct dcur *d, struct iovc *s, size_t len)
+{
+	while (len && dcur_ready(d)) {
+		size_t n = iovc_copy(&d->c, s, len);
+		if (!n)
+			break;
+		len -= n;
+	}
+}
+
+/* Copies frame m (source chain sc) into the destination ring q: reserve
+ * enough rx chains first (giving them back if the ring runs out), then
+ * write header, private prefix and the rest of the frame, then the used
+ * entries. *avail counts the ring's remaining available entries. */
+static enum deliver_res deliver_one(struct dp_worker *w, const struct dp_conf_port *dcp,
+                                    struct vq *q, int *avail, const struct vq_chain *sc,
+                                    uint32_t src_hdr, const struct dp_meta *m, int *err)
+{
+	uint32_t need = dcp->hdr_len + m->len, cap = 0;
+	uint32_t plen = MIN(m->len, (uint32_t)DP_PREFIX);
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct dcur d;
+	struct iovc s;
+	unsigned nch = 0;
+
+	while (cap < need) {
+		int r;
+		if (*avail == 0 || nch == DP_MAX_DST_CHAINS || (nch == 1 && !dcp->mrg_rxbuf)) {
+			vq_unpop(q, (uint16_t)nch);
+			*avail += (int)nch;
+			return DL_NO_ROOM;
+		}
+		r = vq_pop(q, &w->dst[nch], true);
+		(*avail)--;
+		if (unlikely(r < 0)) {
+			*err = -r;
+			return DL_BROKEN;
+		}
+		cap += MIN(w->dst[nch].len, need - cap);
+		nch++;
+	}
+	/* No offloads are negotiated: a plain header; num_buffers counts the
+	 * chains used (VIRTIO 1.1 5.1.6.3.2), ignored without MRG_RXBUF. */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	hdr.num_buffers = (uint16_t)nch;
+
+	d.ch = w->dst;
+	d.nch = nch;
+	d.k = 0;
+	iovc_init(&d.c, w->dst[0].iov, w->dst[0].niov);
+	dcur_put(&d, (const uint8_t *)&hdr, dcp->hdr_len);
+	dcur_put(&d, m->prefix, plen);
+	iovc_init(&s, sc->iov, sc->niov);
+	iovc_skip(&s, src_hdr + plen);
+	dcur_copy(&d, &s, m->len - plen);
+
+	for (unsigned k = 0; k < nch; k++) {
+		uint32_t part = MIN(w->dst[k].len, need);
+		vq_used_put(q, w->dst[k].head, part);
+		need -= part;
+	}
+	return DL_OK;
+}
+
+static inline void rxq_lock(struct dp_rxq_lock *l, bool shared)
+{
+	if (!shared)
+		return;
+	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static inline void rxq_unlock(struct dp_rxq_lock *l, bool shared)
+{
+	if (shared)
+		atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
+
+/* Delivers the frames of the burst bound for port dst (unicast to it, or
+ * flooded) into one of its rx rings, chosen by the source queue pair so a
+ * flow's order is kept. */
+static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
+                    unsigned src_port, unsigned src_qp, uint32_t src_hdr, unsigned n)
+{
+	const struct dp_conf_port *dcp = &conf->ports[dst];
+	struct dp_port *p = dcp->port;
+	bool shared = w->dp->nworkers > 1;
+	uint64_t pkts = 0, bytes = 0, noroom = 0;
+	unsigned qi;
+	struct vq *q;
+	int avail, err = 0;
+
+	if (dcp->nrxq == 0 || vhu_dev_is_broken(p->dev)) {
+		for (unsigned i = 0; i < n; i++)
+			if (w->meta[i].dst == (int)dst || (w->meta[i].dst == -1 && dst != src_port))
+				noroom++;
+		STAT_ADD(w, dst, drop_down, noroom);
+		return;
+	}
+	qi = src_qp % dcp->nrxq;
+	q = &dcp->rxq[qi]->vq;
+	rxq_lock(&p->rxq_lock[qi], shared);
+	avail = vq_avail_count(q);
+	if (unlikely(avail < 0)) {
+		port_broke(w, p, VHU_BROKEN_RING, -avail);
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_meta *m = &w->meta[i];
+		enum deliver_res r;
+
+		if (m->dst != (int)dst && !(m->dst == -1 && dst != src_port))
+			continue;
+		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, m, &err);
+		if (r == DL_OK) {
+			pkts++;
+			bytes += m->len;
+		} else if (r == DL_NO_ROOM) {
+			noroom++;
+		} else {
+			port_broke(w, p, VHU_BROKEN_RING, err);
+			break;
+		}
+	}
+	if (q->used_pending) {
+		vq_used_publish(q);
+		if (!vq_call(q))
+			port_broke(w, p, VHU_BROKEN_CALL, 0);
+	}
+out:
+	rxq_unlock(&p->rxq_lock[qi], shared);
+	if (pkts) {
+		STAT_ADD(w, dst, tx_pkts, pkts);
+		STAT_ADD(w, dst, tx_bytes, bytes);
+	}
+	if (noroom)
+		STAT_ADD(w, dst, drop_no_room, noroom);
+}
+
+/* Polls one guest tx ring: returns frames taken. */
+static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
+                           const struct dp_poll *pl, uint32_t now_s)
+{
+	const struct dp_conf_port *scp = &conf->ports[pl->port];
+	struct dp_port *sp = scp->port;
+	struct vq *q = &pl->vr->vq;
+	uint32_t hdr = scp->hdr_len;
+	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0;
+	uint16_t dsts[DP_BURST];
+	unsigned ndst = 0, n;
+	int avail;
+
+	if (unlikely(vhu_dev_is_broken(sp->dev)))
+		return 0;
+	avail = vq_avail_count(q);
+	if (avail <= 0) {
+		if (unlikely(avail < 0))
+			port_broke(w, sp, VHU_BROKEN_RING, -avail);
+		return 0;
+	}
+	n = MIN((unsigned)avail, (unsigned)DP_BURST);
+	for (unsigned i = 0; i < n; i++) {
+		int r = vq_pop(q, &w->src[i], false);
+		if (unlikely(r < 0)) {
+			port_broke(w, sp, VHU_BROKEN_RING, -r);
+			return 0;
+		}
+	}
+
+	/* Pass 1: classify on private copies; learn sources. */
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_meta *m = &w->meta[i];
+		const struct vq_chain *c = &w->src[i];
+		struct iovc s;
+		uint64_t smac, dmac;
+
+		m->dst = -2;
+		if (unlikely(c->len < hdr + 14)) {
+			invalid++;
+			m->len = 0;
+			continue;
+		}
+		m->len = c->len - hdr;
+		rx_bytes += m->len;
+		iovc_init(&s, c->iov, c->niov);
+		iovc_skip(&s, hdr);
+		iovc_get(&s, m->prefix, MIN(m->len, (uint32_t)DP_PREFIX));
+		dmac = sw_mac48(m->prefix);
+		smac = sw_mac48(m->prefix + 6);
+		if (!(m->prefix[6] & 1))
+			sw_fdb_learn(w->dp->fdb, smac, sp->id, now_s);
+		if (m->prefix[0] & 1) {
+			m->dst = -1; /* broadcast / multicast: flood */
+		} else {
+			int p = sw_fdb_lookup(w->dp->fdb, dmac, now_s);
+			if (p == (int)sp->id) {
+				hairpin++;
+				continue;
+			}
+			m->dst = (p >= 0 && (unsigned)p < conf->nports && conf->ports[p].port) ? p : -1;
+		}
+		if (m->dst >= 0) {
+			unsigned j;
+			for (j = 0; j < ndst && dsts[j] != m->dst; j++)
+				;
+			if (j == ndst)
+				dsts[ndst++] = (uint16_t)m->dst;
+		}
+	}
+	STAT_ADD(w, sp->id, rx_pkts, n);
+	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
+	if (invalid)
+		STAT_ADD(w, sp->id, drop_invalid, invalid);
+	if (hairpin)
+		STAT_ADD(w, sp->id, drop_hairpin, hairpin);
+
+	/* Pass 2: per destination, in order of first appearance; flooded
+	 * frames go to every other live port. */
+	bool flood = false;
+	for (unsigned i = 0; i < n; i++)
+		flood |= w->meta[i].dst == -1;
+	if (flood) {
+		for (unsigned p = 0; p < conf->nports; p++)
+			if (p != sp->id && conf->ports[p].port)
+				deliver(w, conf, p, sp->id, pl->qp, hdr, n);
+	} else {
+		for (unsigned j = 0; j < ndst; j++)
+			deliver(w, conf, dsts[j], sp->id, pl->qp, hdr, n);
+	}
+
+	/* Return the tx buffers: nothing was written into them. */
+	for (unsigned i = 0; i < n; i++)
+		vq_used_put(q, w->src[i].head, 0);
+	vq_used_publish(q);
+	if (!vq_call(q))
+		port_broke(w, sp, VHU_BROKEN_CALL, 0);
+	return n;
+}
+
+/* Rebuilds the epoll set for a new snapshot: the wake eventfd plus every
+ * polled ring's kick eventfd. Called only when the snapshot changes. */
+static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return; /* then the worker only busy-polls */
+	ev.data.fd = w->wakefd;
+	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);
+	for (unsigned i = 0; i < conf->npoll[w->id]; i++) {
+		int fd = conf->poll[w->id][i].vr->kickfd;
+		if (fd < 0)
+			continue;
+		ev.data.fd = fd;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	w->epconf = conf;
+	atomic_store_explicit(&w->nqueues, conf->npoll[w->id], memory_order_relaxed);
+}
+
+/* Prepares to sleep: asks every polled guest for kicks, then re-checks the
+ * rings (a frame may have arrived before the guest saw the request).
+ * Returns false if there is work or a ring is polled without a kick fd. */
+static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf)
+{
+	bool ok = w->epfd >= 0;
+
+	for (unsigned i = 0; i < conf->npoll[w->id]; i++) {
+		const struct dp_poll *pl = &conf->poll[w->id][i];
+		if (pl->vr->kickfd < 0)
+			ok = false;
+		vq_kicks_enable(&pl->vr->vq);
+	}
+	for (unsigned i = 0; ok && i < conf->npoll[w->id]; i++)
+		if (vq_avail_count(&conf->poll[w->id][i].vr->vq) != 0)
+			ok = false;
+	return ok;
+}
+
+static void kicks_disable(struct dp_worker *w, const struct dp_conf *conf)
+{
+	for (unsigned i = 0; i < conf->npoll[w->id]; i++)
+		vq_kicks_disable(&conf->poll[w->id][i].vr->vq);
+}
+
+static void sleep_on_kicks(struct dp_worker *w)
+{
+	struct epoll_event evs[32];
+	uint64_t v;
+	int n;
+
+	atomic_fetch_add_explicit(&w->sleeps, 1, memory_order_relaxed);
+	qsbr_offline(&w->qs);
+	n = epoll_wait(w->epfd, evs, 32, 1000);
+	qsbr_online(&w->dp->qsbr, &w->qs);
+	/* Drain what fired; a stale fd (closed meanwhile) just fails. */
+	for (int i = 0; i < n; i++)
+		if (read(evs[i].data.fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN or closed: nothing to drain */
+		}
+}
+
+void *dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dp *dp = w->dp;
+	const struct dp_conf *conf;
+	uint64_t last_work_ns = clk_now_ns();
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+			vlog_warn("worker %u: cannot pin to CPU %d", w->id, w->cpu);
+	}
+	qsbr_online(&dp->qsbr, &w->qs);
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
+		uint64_t t0 = clk_cycles(), now_ns = clk_now_ns();
+		uint32_t now_s = dp_now_s(dp, now_ns);
+		unsigned moved = 0;
+
+		conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
+		if (conf != w->epconf) {
+			epoll_rebuild(w, conf);
+			kicks_disable(w, conf);
+		}
+		for (unsigned i = 0; i < conf->npoll[w->id]; i++)
+			moved += poll_queue(w, conf, &conf->poll[w->id][i], now_s);
+
+		uint64_t dt = clk_cycles() - t0;
+		if (moved) {
+			atomic_fetch_add_explicit(&w->busy_cycles, dt, memory_order_relaxed);
+			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);
+			last_work_ns = now_ns;
+		} else {
+			atomic_fetch_add_explicit(&w->idle_cycles, dt, memory_order_relaxed);
+			if (now_ns - last_work_ns > DP_IDLE_NS) {
+				if (may_sleep(w, conf)) {
+					sleep_on_kicks(w);
+					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
+					if (conf == w->epconf)
+						kicks_disable(w, conf);
+					last_work_ns = clk_now_ns();
+					continue; /* qsbr already passed (offline) */
+				}
+				kicks_disable(w, conf);
+				last_work_ns = now_ns;
+			}
+		}
+		qsbr_quiescent(&dp->qsbr, &w->qs);
+	}
+	qsbr_offline(&w->qs);
+	return NULL;
+}

@@ -1,0 +1,167 @@
+/* vif_impl.h - libvif internals: the endpoint and virtqueue structs shared
+ * by the three libvif files, and a few hooks for tests that must misbehave
+ * on purpose (hostile-peer tests send their own vhost-user sequence and poke
+ * the rings directly). Not installed; include/libvif.h is the public API.
+ *
+ * Files: vif_msg.c   socket, message send/receive, error text;
+ *        vif_setup.c memfd layout, negotiation, open/close, reconnection;
+ *        vif_ring.c  burst calls (the datapath).
+ *
+ * Threading (see also libvif.h): each queue pair is driven by at most one
+ * thread at a time. The connection thread (vif_conn_poll, vif_close) may run
+ * while burst calls run on other threads: a burst call raises its pair's
+ * `busy` flag and then checks `state`; the connection thread lowers `state`
+ * and then waits for every `busy` to drop before it touches rings or the
+ * socket. Both sides use seq_cst for this handshake (Dekker), so either the
+ * burst sees DOWN or the connection thread sees busy. */
+#ifndef VIFD_VIF_IMPL_H
+#define VIFD_VIF_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/virtio_ring.h>
+
+#include "libvif.h"
+#include "util.h"
+#include "vu_wire.h"
+
+enum {
+	VIF_PAGE = 4096,
+	VIF_RING_MAX = 32768,        /* VIRTIO 1.1 2.6: split queue size limit */
+	VIF_TX_MAX_CHAIN = 256,      /* descriptors per tx frame (DPDK's BUF_VECTOR_MAX) */
+	VIF_RX_BUF_MIN = 64,
+	VIF_RX_BUF_MAX = 131072,
+	VIF_DEFAULT_RING = 256,
+	VIF_DEFAULT_RX_BUF = 2048,
+	VIF_DEFAULT_TIMEOUT_MS = 5000,
+	VIF_ERR_LEN = 256,
+	VIF_CLOSE_DRAIN_MS = 1000,   /* vif_close waits this long for tx to drain */
+};
+
+/* Connection state, vif.state. */
+enum vif_state {
+	VIF_DOWN = 0, /* no backend: burst calls return -ENOTCONN */
+	VIF_RAW,      /* connected, set up by hand (vif_open_raw) */
+	VIF_UP,       /* negotiated, rings live */
+};
+
+/* One split virtqueue seen from the driver. The ring pointers point into
+ * the memfd and are shared with the backend: everything read through them
+ * is untrusted. The rest is private and owned by the thread driving the
+ * pair. */
+struct vif_vq {
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t *used_event;  /* &avail->ring[num]: we write (EVENT_IDX) */
+	uint16_t *avail_event; /* &used->ring[num]: backend writes (EVENT_IDX) */
+	uint16_t num;
+	uint16_t mask;
+	uint16_t avail_idx;    /* shadow of avail->idx: next slot we fill */
+	uint16_t last_used;    /* next used entry we consume */
+	unsigned index;        /* vring index: 2*pair (rx) or 2*pair+1 (tx) */
+	int kick_fd;           /* eventfd we write to notify the backend */
+	int call_fd;           /* eventfd the backend writes to notify us */
+	size_t desc_off, avail_off, used_off; /* ring offsets in the memfd */
+};
+
+/* Per-pair counters: written only by the thread driving the pair, summed
+ * by vif_get_stats() (a racing read may be one burst old). */
+struct vif_qstats {
+	uint64_t tx_pkts, tx_bytes, tx_ring_full;
+	uint64_t rx_pkts, rx_bytes, rx_truncated;
+	uint64_t bad;          /* nonsense in rx or tx used rings */
+};
+
+/* One queue pair: rx vring 2i, tx vring 2i+1, their buffers and the
+ * private bookkeeping that makes the shared rings checkable. */
+struct vif_qp {
+	struct vif_vq rx;
+	struct vif_vq tx;
+	uint8_t *rx_bufs;      /* rx buffer i (desc i) at rx_bufs + i * rx_buf_size */
+	uint8_t *rx_posted;    /* [num] 1 while buffer i belongs to the backend */
+	uint8_t *tx_bufs;      /* tx slot h (head desc h) at tx_bufs + h * tx_slot_size */
+	struct vring_desc *tx_indir; /* [num][max_chain] indirect tables, or NULL */
+	uint16_t *tx_free;     /* [num] stack of free tx descriptors */
+	uint16_t *tx_next;     /* [num] private copy of each chain's links */
+	uint16_t *tx_chain;    /* [num] descriptors held by head h, 0 = free */
+	unsigned tx_nfree;
+	size_t rx_bufs_off, tx_bufs_off, tx_indir_off;
+	bool broken;           /* backend moved an index impossibly; -EIO until reset */
+	atomic_int busy;       /* 1 while a burst call runs on this pair (see top) */
+	struct vif_qstats st cache_aligned;
+} cache_aligned;
+
+struct vif {
+	struct vif_config cfg; /* copy; cfg.path points at `path` */
+	char path[108];
+	_Atomic int state;     /* enum vif_state; see top for the handshake */
+	int sock;              /* connection to the backend, -1 when none */
+	int listen_fd;         /* server mode: listening socket, else -1 */
+	int mem_fd;            /* the memfd holding rings and buffers */
+	uint8_t *mem;          /* its mapping; GPA == VA == (uint64_t)mem + off */
+	size_t mem_size;
+	unsigned nqp;          /* queue pairs in use */
+	uint16_t ring_num;
+	uint32_t tx_slot_size; /* bytes per tx slot: header + VIF_MAX_FRAME */
+	unsigned tx_max_chain; /* descriptors one tx frame may use */
+	uint64_t features;     /* negotiated virtio features */
+	uint64_t proto;        /* negotiated protocol features (0 if none) */
+	unsigned hdr_len;      /* virtio-net header: 12 or 10 */
+	bool reply_ack;        /* REPLY_ACK negotiated */
+	bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool mrg_rxbuf;        /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	bool indirect;         /* tx uses indirect tables (asked and negotiated) */
+	uint64_t reconnects;   /* written by the connection thread */
+	struct vif_qp *qp;     /* [nqp], cache aligned */
+};
+
+/* ---- vif_msg.c ---- */
+
+/* Records the text vif_last_error() returns in this thread. */
+void vif_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Connects to (client) or accepts from (server) cfg.path, waiting at most
+ * cfg.timeout_ms. Sets v->sock. Returns 0 or -errno. */
+int vif_sock_connect(struct vif *v);
+int vif_sock_listen(struct vif *v);
+int vif_sock_accept(struct vif *v, int timeout_ms);
+
+/* Sends one message (header + hdr.size payload bytes) with up to
+ * VU_MAX_FDS descriptors. Returns 0 or -errno. */
+int vif_msg_send(int sock, const struct vu_msg *m, const int *fds, unsigned nfds);
+
+/* Reads one message within timeout_ms; any fds that came with it are
+ * closed (the frontend never expects any). Checks only that the header is
+ * complete and the payload fits union vu_payload. Returns 0 or -errno
+ * (-ETIMEDOUT, -ECONNRESET on EOF, -EPROTO on a payload too large). */
+int vif_msg_recv(int sock, struct vu_msg *m, int timeout_ms);
+
+/* Test hook: sends `total_len` bytes of *m as they are (the header is not
+ * fixed up, so a test can lie in hdr.size) with nfds descriptors, then if
+ * reply is non-NULL reads one message into it. Returns 0 or -errno. */
+int vif_raw_msg(struct vif *v, const struct vu_msg *m, size_t total_len,
+		const int *fds, unsigned nfds, struct vu_msg *reply, int timeout_ms);
+
+/* ---- vif_setup.c ---- */
+
+/* Test hook: vif_open() without the negotiation: memfd, rings, eventfds
+ * and the connection exist, nothing has been sent. State is VIF_RAW, so
+ * burst calls still return -ENOTCONN until vif_setup() succeeds. */
+int vif_open_raw(const struct vif_config *c, struct vif **out);
+
+/* Runs the whole negotiation on v->sock (GET_FEATURES .. SET_STATUS) and
+ * marks the endpoint up. Rings must be in their reset state. 0 or -errno. */
+int vif_setup(struct vif *v);
+
+/* Returns vring `index` (2*pair rx, 2*pair+1 tx) or NULL if out of range. */
+struct vif_vq *vif_vring(struct vif *v, unsigned index);
+
+/* Puts every ring of every pair back in its just-created state: indices 0,
+ * all tx descriptors free, all rx buffers posted. Only while no burst runs. */
+void vif_rings_reset(struct vif *v);
+
+#endif

@@ -1,0 +1,531 @@
+/* vif_ring.c - libvif's datapath: tx and rx bursts on split virtqueues,
+ * notification suppression, and the rx wait. The driver side of VIRTIO 1.1
+ * section 2.6 ("Split Virtqueues"), with the backend in the device's role.
+ *
+ * Descriptor ownership: rx descriptor i always describes rx buffer i, so an
+ * rx used id names its buffer; tx descriptors come from a private free
+ * stack and the buffer of a tx frame is the slot of its head descriptor.
+ * Private arrays (rx_posted, tx_chain, tx_next) record what we handed out,
+ * so nothing the backend writes is needed to free or repost anything.
+ *
+ * Security model: the used rings are written by the backend. The used index
+ * is loaded once per call (acquire) and must not move by more than the ring
+ * size (else the pair is marked broken: -EIO until reset). Each used entry
+ * is read once into locals; ids must be < ring size and name a buffer we
+ * posted (rx) or a chain head in flight (tx); rx lengths must fit the
+ * buffer; num_buffers must be 1..ring size. Entries failing that are
+ * counted in `bad` and skipped, our own buffers among them reposted.
+ *
+ * Threading: each pair is driven by one thread; see vif_impl.h for the
+ * busy/state handshake with the connection thread. No call here allocates
+ * or makes a syscall other than the kick write and eventfd reads/polls. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/virtio_net.h>
+
+#include "clk.h"
+#include "vif_impl.h"
+
+/* Counters: written by the pair's thread, read by vif_get_stats() from any
+ * thread, hence relaxed atomics (a plain add on x86). */
+#define STAT_ADD(qp, field, n) \
+	__atomic_store_n(&(qp)->st.field, \
+			 __atomic_load_n(&(qp)->st.field, __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
+#define STAT_GET(qp, field) __atomic_load_n(&(qp)->st.field, __ATOMIC_RELAXED)
+
+static inline uint64_t va(const void *p)
+{
+	return (uint64_t)(uintptr_t)p;
+}
+
+/* Marks a burst call in progress on qp and checks the endpoint is up.
+ * Returns 0 with busy set, or -errno with busy clear. */
+static inline int enter(struct vif *v, unsigned q, struct vif_qp **out)
+{
+	struct vif_qp *qp;
+
+	if (unlikely(q >= v->nqp))
+		return -EINVAL;
+	qp = &v->qp[q];
+	atomic_store_explicit(&qp->busy, 1, memory_order_seq_cst);
+	if (unlikely(atomic_load_explicit(&v->state, memory_order_seq_cst) != VIF_UP)) {
+		atomic_store_explicit(&qp->busy, 0, memory_order_release);
+		return -ENOTCONN;
+	}
+	if (unlikely(qp->broken)) {
+		atomic_store_explicit(&qp->busy, 0, memory_order_release);
+		return -EIO;
+	}
+	*out = qp;
+	return 0;
+}
+
+static inline void leave(struct vif_qp *qp)
+{
+	atomic_store_explicit(&qp->busy, 0, memory_order_release);
+}
+
+/* Entries the backend has put in vq's used ring since we last looked, or
+ * -1 if the index moved further than the ring allows (VIRTIO 1.1 2.6.8). */
+static inline int used_pending(const struct vif_vq *vq)
+{
+	uint16_t idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - vq->last_used);
+
+	return n > vq->num ? -1 : n;
+}
+
+/* Reads used entry `pos` once. */
+static inline void used_read(const struct vif_vq *vq, uint16_t pos, uint32_t *id, uint32_t *len)
+{
+	const struct vring_used_elem *e = &vq->used->ring[pos & vq->mask];
+
+	*id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
+	*len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+}
+
+/* Publishes vq's new avail index and notifies the backend if it asked to
+ * be (VIRTIO 1.1 2.6.10.2 / 2.6.13.7). `old` is the index before this
+ * call's additions, so there is at most one kick per call. */
+static void publish(const struct vif *v, struct vif_vq *vq, uint16_t old)
+{
+	uint16_t new = vq->avail_idx;
+	uint64_t one = 1;
+	bool kick;
+
+	__atomic_store_n(&vq->avail->idx, new, __ATOMIC_RELEASE);
+	/* The index store must be visible before we read the backend's
+	 * suppression state, or both sides may decide the other will act. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (v->event_idx)
+		kick = vring_need_event(__atomic_load_n(vq->avail_event, __ATOMIC_RELAXED), new, old);
+	else
+		kick = !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
+	/* A full eventfd counter (EAGAIN) still means "notified". */
+	if (kick && write(vq->kick_fd, &one, sizeof(one)) < 0)
+		(void)0;
+}
+
+/* ---- tx ---- */
+
+/* Returns completed tx chains to the free stack. 0 or -EIO (broken). */
+static int tx_reclaim(struct vif_qp *qp)
+{
+	struct vif_vq *vq = &qp->tx;
+	int n = used_pending(vq);
+
+	if (unlikely(n < 0)) {
+		qp->broken = true;
+		STAT_ADD(qp, bad, 1);
+		return -EIO;
+	}
+	for (; n > 0; n--) {
+		uint32_t id, len;
+		uint16_t d, k;
+
+		used_read(vq, vq->last_used++, &id, &len);
+		if (unlikely(id >= vq->num || !qp->tx_chain[id])) {
+			STAT_ADD(qp, bad, 1);
+			continue;
+		}
+		d = (uint16_t)id;
+		for (k = qp->tx_chain[id]; k > 0; k--) {
+			qp->tx_free[qp->tx_nfree++] = d;
+			d = qp->tx_next[d];
+		}
+		qp->tx_chain[id] = 0;
+	}
+	return 0;
+}
+
+/* Descriptors one frame of len bytes needs in the chain it is described
+ * by (the ring itself, or its indirect table). */
+static inline unsigned tx_chain_len(const struct vif *v, uint32_t len)
+{
+	unsigned seg = v->cfg.tx_seg_size;
+
+	if (seg)
+		return 1 + (len + seg - 1) / seg;
+	return v->indirect ? 2 : 1;
+}
+
+/* Fills table[0..] with the chain for a frame whose header + bytes are at
+ * buf, linked by index (indirect table: next = i + 1). Returns the count. */
+static unsigned tx_fill_indirect(const struct vif *v, struct vring_desc *t,
+				 const uint8_t *buf, uint32_t len)
+{
+	unsigned seg = v->cfg.tx_seg_size ? v->cfg.tx_seg_size : len;
+	unsigned n = 0;
+	uint32_t off;
+
+	t[n].addr = va(buf);
+	t[n].len = v->hdr_len;
+	t[n].flags = VRING_DESC_F_NEXT;
+	t[n].next = (uint16_t)(n + 1);
+	n++;
+	for (off = 0; off < len; off += seg, n++) {
+		t[n].addr = va(buf + v->hdr_len + off);
+		t[n].len = MIN(seg, len - off);
+		t[n].flags = VRING_DESC_F_NEXT;
+		t[n].next = (uint16_t)(n + 1);
+	}
+	t[n - 1].flags = 0;
+	t[n - 1].next = 0;
+	return n;
+}
+
+/* Chains a frame through the ring itself: header descriptor `head`, then
+ * seg-sized pieces on descriptors popped from the free stack. */
+static void tx_fill_chain(const struct vif *v, struct vif_qp *qp, uint16_t head,
+			  const uint8_t *buf, uint32_t len)
+{
+	struct vring_desc *desc = qp->tx.desc;
+	unsigned seg = v->cfg.tx_seg_size;
+	uint16_t prev = head;
+	uint32_t off;
+
+	desc[head].addr = va(buf);
+	desc[head].len = v->hdr_len;
+	for (off = 0; off < len; off += seg) {
+		uint16_t d = qp->tx_free[--qp->tx_nfree];
+
+		desc[prev].flags = VRING_DESC_F_NEXT;
+		desc[prev].next = d;
+		qp->tx_next[prev] = d;
+		desc[d].addr = va(buf + v->hdr_len + off);
+		desc[d].len = MIN(seg, len - off);
+		prev = d;
+	}
+	desc[prev].flags = 0;
+	desc[prev].next = 0;
+}
+
+int vif_tx_burst(struct vif *v, unsigned q, const struct vif_pkt *pkts, unsigned n)
+{
+	struct vif_qp *qp;
+	struct vif_vq *vq;
+	uint64_t bytes = 0;
+	uint16_t old;
+	unsigned i;
+	int err;
+
+	err = enter(v, q, &qp);
+	if (err)
+		return err;
+	/* Check every frame before queuing any, so -EINVAL sends nothing. */
+	for (i = 0; i < n; i++) {
+		uint32_t len = pkts[i].len;
+
+		if (unlikely(!pkts[i].data || len < 14 || len > VIF_MAX_FRAME ||
+			     tx_chain_len(v, len) > v->tx_max_chain)) {
+			leave(qp);
+			return -EINVAL;
+		}
+	}
+	vq = &qp->tx;
+	err = tx_reclaim(qp);
+	if (unlikely(err)) {
+		leave(qp);
+		return err;
+	}
+	old = vq->avail_idx;
+	for (i = 0; i < n; i++) {
+		uint32_t len = pkts[i].len;
+		unsigned need = v->indirect ? 1 : tx_chain_len(v, len);
+		uint16_t head;
+		uint8_t *buf;
+
+		if (qp->tx_nfree < need)
+			break;
+		head = qp->tx_free[--qp->tx_nfree];
+		buf = qp->tx_bufs + (size_t)head * v->tx_slot_size;
+		memset(buf, 0, v->hdr_len);
+		memcpy(buf + v->hdr_len, pkts[i].data, len);
+		if (v->indirect) {
+			struct vring_desc *t = qp->tx_indir + (size_t)head * v->tx_max_chain;
+			unsigned k = tx_fill_indirect(v, t, buf, len);
+
+			vq->desc[head].addr = va(t);
+			vq->desc[head].len = (uint32_t)(k * sizeof(*t));
+			vq->desc[head].flags = VRING_DESC_F_INDIRECT;
+			vq->desc[head].next = 0;
+		} else if (v->cfg.tx_seg_size) {
+			tx_fill_chain(v, qp, head, buf, len);
+		} else {
+			vq->desc[head].addr = va(buf);
+			vq->desc[head].len = v->hdr_len + len;
+			vq->desc[head].flags = 0;
+			vq->desc[head].next = 0;
+		}
+		qp->tx_chain[head] = (uint16_t)need;
+		vq->avail->ring[vq->avail_idx & vq->mask] = head;
+		vq->avail_idx++;
+		bytes += len;
+	}
+	if (i) {
+		publish(v, vq, old);
+		STAT_ADD(qp, tx_pkts, i);
+		STAT_ADD(qp, tx_bytes, bytes);
+	}
+	if (i < n)
+		STAT_ADD(qp, tx_ring_full, n - i);
+	leave(qp);
+	return (int)i;
+}
+
+/* ---- rx ---- */
+
+/* Takes buffer id back from the backend if it is one we posted. */
+static inline bool rx_take(struct vif_qp *qp, uint32_t id)
+{
+	if (unlikely(id >= qp->rx.num || !qp->rx_posted[id]))
+		return false;
+	qp->rx_posted[id] = 0;
+	return true;
+}
+
+/* Gives buffer id to the backend again (published later, once per call).
+ * There is always room: at most num buffers exist and id was not posted. */
+static inline void rx_repost(const struct vif *v, struct vif_qp *qp, uint16_t id)
+{
+	struct vif_vq *vq = &qp->rx;
+
+	/* Rewrite the descriptor: the ring is shared memory and a confused
+	 * backend may have scribbled on it. */
+	vq->desc[id].addr = va(qp->rx_bufs + (size_t)id * v->cfg.rx_buf_size);
+	vq->desc[id].len = v->cfg.rx_buf_size;
+	vq->desc[id].flags = VRING_DESC_F_WRITE;
+	vq->desc[id].next = 0;
+	vq->avail->ring[vq->avail_idx & vq->mask] = id;
+	vq->avail_idx++;
+	qp->rx_posted[id] = 1;
+}
+
+/* Outcome of one rx frame. */
+enum rx_res { RX_OK, RX_BAD, RX_WAIT };
+
+/* Receives the frame starting at used entry last_used, `avail` entries
+ * being published. On RX_OK/RX_BAD the frame's entries are consumed and
+ * its buffers reposted; on RX_WAIT nothing changed (the frame's other
+ * buffers are not published yet). */
+static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail,
+			  struct vif_pkt *pkt)
+{
+	struct vif_vq *vq = &qp->rx;
+	uint32_t bs = v->cfg.rx_buf_size, cap = pkt->len, copied = 0;
+	uint64_t total = 0; /* up to num * bs: may exceed 32 bits */
+	uint8_t *dst = pkt->data;
+	uint32_t id, len, nbuf = 1, j;
+	bool ok = true;
+
+	used_read(vq, vq->last_used, &id, &len);
+	if (!rx_take(qp, id)) {
+		vq->last_used++;
+		return RX_BAD;
+	}
+	if (len < v->hdr_len || len > bs) {
+		rx_repost(v, qp, (uint16_t)id);
+		vq->last_used++;
+		return RX_BAD;
+	}
+	if (v->mrg_rxbuf) {
+		const struct virtio_net_hdr_mrg_rxbuf *h =
+			(const void *)(qp->rx_bufs + (size_t)id * bs);
+
+		/* The backend says how many entries this frame spans; it
+		 * may lie, so it is only a count we check against the ring. */
+		nbuf = __atomic_load_n(&h->num_buffers, __ATOMIC_RELAXED);
+		if (nbuf == 0 || nbuf > vq->num) {
+			rx_repost(v, qp, (uint16_t)id);
+			vq->last_used++;
+			return RX_BAD;
+		}
+		if (nbuf > avail) {
+			qp->rx_posted[id] = 1;
+			return RX_WAIT;
+		}
+	}
+	for (j = 0; j < nbuf; j++) {
+		const uint8_t *src;
+		uint32_t skip = 0, n;
+
+		if (j > 0) {
+			used_read(vq, (uint16_t)(vq->last_used + j), &id, &len);
+			if (!rx_take(qp, id)) {
+				ok = false;
+				continue;
+			}
+			if (len > bs) {
+				rx_repost(v, qp, (uint16_t)id);
+				ok = false;
+				continue;
+			}
+		} else {
+			skip = v->hdr_len;
+		}
+		src = qp->rx_bufs + (size_t)id * bs + skip;
+		len -= skip;
+		total += len;
+		n = MIN(len, cap - copied);
+		if (ok && n) {
+			memcpy(dst + copied, src, n);
+			copied += n;
+		}
+		rx_repost(v, qp, (uint16_t)id);
+	}
+	vq->last_used = (uint16_t)(vq->last_used + nbuf);
+	if (!ok || total < 14)
+		return RX_BAD;
+	if (total > cap)
+		STAT_ADD(qp, rx_truncated, 1);
+	pkt->len = copied;
+	STAT_ADD(qp, rx_bytes, copied);
+	return RX_OK;
+}
+
+int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
+{
+	struct vif_qp *qp;
+	struct vif_vq *vq;
+	unsigned got = 0;
+	uint16_t old;
+	int avail, err;
+
+	err = enter(v, q, &qp);
+	if (err)
+		return err;
+	vq = &qp->rx;
+	avail = used_pending(vq);
+	if (unlikely(avail < 0)) {
+		qp->broken = true;
+		STAT_ADD(qp, bad, 1);
+		leave(qp);
+		return -EIO;
+	}
+	old = vq->avail_idx;
+	while (got < n && avail > 0) {
+		uint16_t before = vq->last_used;
+		enum rx_res r = rx_one(v, qp, (unsigned)avail, &pkts[got]);
+
+		if (r == RX_WAIT)
+			break;
+		avail -= (uint16_t)(vq->last_used - before);
+		if (r == RX_OK)
+			got++;
+		else
+			STAT_ADD(qp, bad, 1);
+	}
+	if (vq->avail_idx != old)
+		publish(v, vq, old);
+	if (got)
+		STAT_ADD(qp, rx_pkts, got);
+	leave(qp);
+	return (int)got;
+}
+
+/* Asks the backend to signal call_fd on the next used entry (on=true) or
+ * not to bother (on=false). */
+static void rx_notify(const struct vif *v, struct vif_vq *vq, bool on)
+{
+	if (v->event_idx) {
+		uint16_t ev = on ? vq->last_used : (uint16_t)(vq->last_used + 0x8000);
+
+		__atomic_store_n(vq->used_event, ev, __ATOMIC_RELAXED);
+	} else {
+		uint16_t f = on ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
+
+		__atomic_store_n(&vq->avail->flags, f, __ATOMIC_RELAXED);
+	}
+}
+
+int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
+{
+	struct vif_qp *qp;
+	struct vif_vq *vq;
+	uint64_t deadline;
+	int r, err;
+
+	err = enter(v, q, &qp);
+	if (err)
+		return err;
+	vq = &qp->rx;
+	if (used_pending(vq) != 0) {
+		leave(qp);
+		return 1;
+	}
+	deadline = timeout_ms < 0 ? UINT64_MAX : clk_now_ns() + (uint64_t)timeout_ms * 1000000;
+	rx_notify(v, vq, true);
+	/* Our enable must be visible before we look at the used index again,
+	 * or a frame published in between would not be signalled. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = vq->call_fd, .events = POLLIN },
+			{ .fd = v->sock, .events = POLLRDHUP },
+		};
+		uint64_t cnt, now;
+		int left = -1;
+
+		if (used_pending(vq) != 0) {
+			r = 1;
+			break;
+		}
+		if (deadline != UINT64_MAX) {
+			now = clk_now_ns();
+			left = now >= deadline ? 0 :
+			       (int)MIN((deadline - now + 999999) / 1000000, (uint64_t)INT32_MAX);
+		}
+		r = poll(pfd, 2, left);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			while (read(vq->call_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+				;
+		if (atomic_load_explicit(&v->state, memory_order_seq_cst) != VIF_UP ||
+		    (pfd[1].revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL))) {
+			r = -ENOTCONN;
+			break;
+		}
+		if (r == 0) {
+			/* Timed out; a last look in case the signal was lost. */
+			r = used_pending(vq) != 0;
+			break;
+		}
+		/* Woken (possibly by a stale signal): look again. */
+	}
+	rx_notify(v, vq, false);
+	leave(qp);
+	return r;
+}
+
+int vif_rx_fd(const struct vif *v, unsigned q)
+{
+	if (q >= v->nqp)
+		return -EINVAL;
+	return v->qp[q].rx.call_fd;
+}
+
+void vif_get_stats(const struct vif *v, struct vif_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned q = 0; q < v->nqp; q++) {
+		const struct vif_qp *qp = &v->qp[q];
+
+		s->tx_pkts += STAT_GET(qp, tx_pkts);
+		s->tx_bytes += STAT_GET(qp, tx_bytes);
+		s->tx_ring_full += STAT_GET(qp, tx_ring_full);
+		s->rx_pkts += STAT_GET(qp, rx_pkts);
+		s->rx_bytes += STAT_GET(qp, rx_bytes);
+		s->rx_truncated += STAT_GET(qp, rx_truncated);
+		s->rx_bad += STAT_GET(qp, bad);
+	}
+	s->reconnects = __atomic_load_n(&v->reconnects, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,158 @@
+/* vhu.h - the vhost-user backend: one struct vhu_dev per vhost-user port.
+ * It owns the unix socket (vifd listening = server mode, or vifd connecting
+ * and reconnecting with backoff = client mode), parses and validates every
+ * message, keeps the negotiated device state, maps guest memory and sets up
+ * the virtqueues that the datapath then serves.
+ *
+ * Split of work with the embedder (src/dp through src/ctl):
+ *  - vhu runs on the control thread's event loop only.
+ *  - Before changing anything the datapath reads (memory table, ring
+ *    addresses, features, fds), vhu calls ops->quiesce(): when it returns
+ *    no worker touches the device. After the message it calls
+ *    ops->changed(), and the embedder republishes which rings are live.
+ *  - Workers read the live rings (vhu_vring_live()), and report a guest that
+ *    broke the rules with vhu_dev_mark_broken(); the control thread then
+ *    calls vhu_dev_check() which logs once and stops the rings.
+ */
+#ifndef VIFD_VHU_H
+#define VIFD_VHU_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evloop.h"
+#include "gmem.h"
+#include "vq.h"
+#include "vu_wire.h"
+
+enum {
+	VHU_MAX_QUEUE_PAIRS = 8,
+	VHU_MAX_VRINGS = 2 * VHU_MAX_QUEUE_PAIRS,
+	VHU_NAME_MAX = 32,
+};
+
+struct vhu_dev;
+
+struct vhu_dev_ops {
+	/* Returns once the datapath no longer uses d's rings or memory. */
+	void (*quiesce)(struct vhu_dev *d, void *ctx);
+	/* d's set of live rings may have changed; republish. */
+	void (*changed)(struct vhu_dev *d, void *ctx);
+};
+
+/* One virtqueue as negotiated. Written by the control thread only while the
+ * device is quiesced; `vq`'s datapath fields belong to the serving worker. */
+struct vhu_vring {
+	struct vq vq;          /* the datapath's view (valid while live) */
+	int kickfd;            /* guest -> vifd eventfd; -1: none (polled) */
+	int callfd;            /* vifd -> guest eventfd; -1: none */
+	int errfd;             /* error eventfd (stored, unused); -1: none */
+	uint32_t num;          /* ring size from SET_VRING_NUM (0: not set) */
+	struct vu_vring_addr addr;
+	bool addr_set;
+	uint16_t base;         /* next avail index when (re)started */
+	bool started;          /* SET_VRING_KICK seen since the last stop */
+	bool enable_msg;       /* last SET_VRING_ENABLE value */
+	bool live;             /* set up; the datapath may serve it */
+};
+
+/* Why the device was stopped by a guest-side fault. */
+enum vhu_broken {
+	VHU_OK = 0,
+	VHU_BROKEN_RING,   /* a vq_err on some ring (see broken_detail) */
+	VHU_BROKEN_MEMORY, /* access to guest memory faulted (file truncated) */
+	VHU_BROKEN_CALL,   /* writing the call eventfd failed */
+	VHU_BROKEN_SETUP,  /* ring addresses did not map */
+};
+
+struct vhu_counters {
+	uint64_t msgs;        /* messages handled */
+	uint64_t msg_errors;  /* messages refused (connection dropped) */
+	uint64_t connects;    /* connections established */
+	uint64_t broken;      /* times the guest got its port stopped */
+};
+
+struct vhu_dev {
+	char name[VHU_NAME_MAX];
+	char path[108];
+	bool client;             /* vifd connects to path (frontend listens) */
+	unsigned max_qp;         /* queue pairs offered (GET_QUEUE_NUM) */
+	const struct vhu_dev_ops *ops;
+	void *ctx;
+	struct evloop *ev;
+
+	/* Connection. */
+	int listen_fd;           /* server mode: listening socket */
+	int conn_fd;             /* -1: no frontend */
+	struct ev_timer *retry;  /* client mode: pending reconnect */
+	unsigned backoff_ms;
+	uint8_t rbuf[sizeof(struct vu_msg)];
+	uint32_t rlen;           /* bytes of the current message received */
+	int rfds[VU_MAX_FDS];
+	unsigned nrfds;
+
+	/* Negotiated state (control thread). */
+	uint64_t features;       /* acked virtio features */
+	uint64_t pfeatures;      /* acked protocol features */
+	bool features_set;
+	bool owner;
+	uint8_t status;          /* SET_STATUS */
+	uint16_t mtu;
+	uint8_t mac[6];
+	uint32_t hdr_len;        /* virtio-net header bytes: 10 or 12 */
+	bool mrg_rxbuf;
+	struct gmem mem;
+	bool mem_set;
+	struct vhu_vring vr[VHU_MAX_VRINGS];
+
+	/* Set by any thread when the guest broke a rule; cleared by control. */
+	_Atomic int broken;
+	_Atomic int broken_detail; /* enum vq_err for VHU_BROKEN_RING */
+	bool broken_logged;
+
+	struct vhu_counters cnt;
+};
+
+/* Creates the device and starts listening (server) or connecting (client).
+ * Returns 0 or -errno (with a log line saying why). */
+int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool client,
+                   unsigned queue_pairs, const struct vhu_dev_ops *ops, void *ctx,
+                   struct vhu_dev **out);
+/* Quiesces, disconnects, unmaps and frees. The socket file is removed in
+ * server mode. */
+void vhu_dev_destroy(struct vhu_dev *d);
+
+bool vhu_dev_connected(const struct vhu_dev *d);
+
+/* Checked accessor: the vring with that index if it exists and is live. */
+static inline struct vhu_vring *vhu_vring_live(struct vhu_dev *d, unsigned i)
+{
+	if (i >= 2 * d->max_qp || !d->vr[i].live)
+		return NULL;
+	return &d->vr[i];
+}
+
+/* Datapath: the guest broke a rule. Any thread; the first reason sticks. */
+static inline void vhu_dev_mark_broken(struct vhu_dev *d, int why, int detail)
+{
+	int expect = VHU_OK;
+	if (atomic_compare_exchange_strong(&d->broken, &expect, why))
+		atomic_store(&d->broken_detail, detail);
+}
+
+static inline bool vhu_dev_is_broken(struct vhu_dev *d)
+{
+	return atomic_load_explicit(&d->broken, memory_order_relaxed) != VHU_OK ||
+	       atomic_load_explicit(&d->mem.broken, memory_order_relaxed);
+}
+
+/* Control thread: if the device was marked broken, log it once, stop its
+ * rings and tell the embedder. Returns true if it is broken. */
+bool vhu_dev_check(struct vhu_dev *d);
+
+/* The virtio and protocol features vifd offers. */
+uint64_t vhu_features_offered(void);
+uint64_t vhu_protocol_features_offered(void);
+
+#endif

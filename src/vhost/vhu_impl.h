@@ -1,0 +1,29 @@
+/* vhu_impl.h - private to src/vhost: what the socket half (vhu_sock.c) and
+ * the message half (vhu_msg.c) call of each other. */
+#ifndef VIFD_VHU_IMPL_H
+#define VIFD_VHU_IMPL_H
+
+#include "vhu.h"
+
+/* vhu_msg.c: validates and handles one complete message. fds[] holds nfds
+ * received descriptors; the handler takes the ones it keeps (sets them to
+ * -1), the caller closes the rest. Returns 0, or -errno when the connection
+ * must be dropped. */
+int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds);
+/* Forgets all negotiated state (connection loss, RESET_OWNER). The device
+ * must be quiesced. */
+void vhu_state_reset(struct vhu_dev *d);
+/* Stops every live ring (saving its position) / starts every ring that is
+ * fully set up. Quiesced device only. */
+void vhu_rings_stop(struct vhu_dev *d);
+void vhu_rings_refresh(struct vhu_dev *d);
+
+/* vhu_sock.c: sends a reply; returns 0 or -errno. */
+int vhu_send(struct vhu_dev *d, const struct vu_msg *m);
+/* Uses an already connected socket as the frontend connection (tests and
+ * fuzz targets drive the device through a socketpair). 0 or -errno. */
+int vhu_conn_adopt(struct vhu_dev *d, int fd);
+
+#define VHU_LOG(lvl, d, fmt, ...) vlog((lvl), "%s: " fmt, (d)->name, ##__VA_ARGS__)
+
+#endif

@@ -1,0 +1,627 @@
+/* vhu_msg.c - vhost-user message table and handlers (QEMU
+ * docs/interop/vhost-user.rst), for a virtio-net device.
+ *
+ * Security model: every message comes from an untrusted frontend. Each
+ * request is described once in msg_table[] (payload size range, fd count,
+ * which kind of vring index it carries, whether it changes what the
+ * datapath reads). vhu_msg_dispatch() checks the header, the size, the fd
+ * count and the vring index against that table before any handler runs, so
+ * handlers only see well-formed messages and reach vrings only through an
+ * index already checked. Messages that change rings or memory run with the
+ * device quiesced (no worker touches it) and rings are re-validated by
+ * vhu_rings_refresh() afterwards. Any error drops the connection; the port
+ * stays and can be re-attached; nothing else is disturbed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhu_impl.h"
+#include "vlog.h"
+
+enum vr_kind {
+	VR_NONE,  /* no vring index */
+	VR_STATE, /* struct vu_vring_state.index */
+	VR_ADDR,  /* struct vu_vring_addr.index */
+	VR_FILE,  /* u64: index in bits 0-7, bit 8 = no fd */
+};
+
+typedef int msg_fn(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply);
+
+struct msg_type {
+	const char *name;
+	msg_fn *fn;
+	uint16_t min_size, max_size; /* payload bytes */
+	uint8_t fds_min, fds_max;
+	uint8_t vr;                  /* enum vr_kind */
+	bool mutates;                /* changes what the datapath reads */
+	int8_t needs_pf;             /* protocol feature that must be acked, -1: none */
+};
+
+/* Largest frame the datapath accepts from a guest (without GSO). */
+enum { VHU_MAX_FRAME = 65535 };
+
+uint64_t vhu_features_offered(void)
+{
+	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
+	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
+	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
+	       (1ull << VU_F_PROTOCOL_FEATURES);
+}
+
+uint64_t vhu_protocol_features_offered(void)
+{
+	return (1ull << VU_PF_MQ) | (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |
+	       (1ull << VU_PF_MTU) | (1ull << VU_PF_CONFIG) | (1ull << VU_PF_RESET_DEVICE) |
+	       (1ull << VU_PF_STATUS);
+}
+
+static bool fd_is_eventfd(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+static void set_fd(int *slot, int fd)
+{
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+}
+
+/* A ring is enabled by SET_VRING_ENABLE when protocol features were acked;
+ * otherwise it starts enabled (vhost-user.rst, "Ring states"). */
+static bool vring_enabled(const struct vhu_dev *d, const struct vhu_vring *vr)
+{
+	return (d->features & (1ull << VU_F_PROTOCOL_FEATURES)) ? vr->enable_msg : true;
+}
+
+void vhu_rings_stop(struct vhu_dev *d)
+{
+	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
+		struct vhu_vring *vr = &d->vr[i];
+		if (vr->live) {
+			vr->base = vr->vq.last_avail;
+			vr->live = false;
+		}
+	}
+}
+
+void vhu_rings_refresh(struct vhu_dev *d)
+{
+	char err[128];
+
+	if (vhu_dev_is_broken(d) || !d->mem_set)
+		return;
+	for (unsigned i = 0; i < 2 * d->max_qp; i++) {
+		struct vhu_vring *vr = &d->vr[i];
+		struct vq *q = &vr->vq;
+		bool tx = i & 1; /* odd vrings: guest transmit, vifd reads */
+
+		if (vr->live || !vr->num || !vr->addr_set || !vr->started || !vring_enabled(d, vr))
+			continue;
+		q->event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+		q->indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+		q->max_len = tx ? d->hdr_len + VHU_MAX_FRAME : UINT32_MAX;
+		q->callfd = vr->callfd;
+		if (vq_setup(q, &d->mem, vr->num, vr->addr.desc_user_addr,
+		             vr->addr.avail_user_addr, vr->addr.used_user_addr, vr->base,
+		             err, sizeof(err)) < 0) {
+			VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
+			vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
+			vhu_rings_stop(d);
+			return;
+		}
+		/* A previous backend may have stopped without completing what it
+		 * had taken: the used ring is the truth of what was done. */
+		uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+		if (used != vr->base) {
+			VHU_LOG(LOG_INFO, d, "vring %u: base %u but used index %u, resuming at %u",
+			        i, vr->base, used, used);
+			q->last_avail = q->used_idx = used;
+		}
+		vr->live = true;
+	}
+}
+
+void vhu_state_reset(struct vhu_dev *d)
+{
+	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
+		struct vhu_vring *vr = &d->vr[i];
+		set_fd(&vr->kickfd, -1);
+		set_fd(&vr->callfd, -1);
+		set_fd(&vr->errfd, -1);
+		vr->vq.callfd = -1;
+		vr->num = 0;
+		vr->addr_set = false;
+		vr->base = 0;
+		vr->started = false;
+		vr->enable_msg = false;
+		vr->live = false;
+	}
+	if (d->mem_set)
+		gmem_unmap(&d->mem);
+	d->mem_set = false;
+	d->features = 0;
+	d->pfeatures = 0;
+	d->features_set = false;
+	d->owner = false;
+	d->status = 0;
+	d->hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	d->mrg_rxbuf = false;
+	atomic_store(&d->broken, VHU_OK);
+	d->broken_logged = false;
+}
+
+bool vhu_dev_check(struct vhu_dev *d)
+{
+	static const char *const why[] = {
+		[VHU_BROKEN_RING] = "invalid ring", [VHU_BROKEN_MEMORY] = "guest memory fault",
+		[VHU_BROKEN_CALL] = "call eventfd write failed",
+		[VHU_BROKEN_SETUP] = "ring setup failed",
+	};
+	int b;
+
+	if (!vhu_dev_is_broken(d))
+		return false;
+	if (d->broken_logged)
+		return true;
+	b = atomic_load(&d->broken);
+	if (b == VHU_OK)
+		b = VHU_BROKEN_MEMORY;
+	d->broken_logged = true;
+	d->cnt.broken++;
+	VLOG_RL(LOG_WARNING, "%s: guest broke the rules (%s%s%s): port stopped until the "
+	        "frontend resets the device", d->name, b < (int)ARRAY_SIZE(why) ? why[b] : "?",
+	        b == VHU_BROKEN_RING ? ": " : "",
+	        b == VHU_BROKEN_RING ? vq_err_str(atomic_load(&d->broken_detail)) : "");
+	d->ops->quiesce(d, d->ctx);
+	vhu_rings_stop(d);
+	d->ops->changed(d, d->ctx);
+	return true;
+}
+
+/* Clears a guest fault when the frontend starts over (reset, renegotiation). */
+static void clear_broken(struct vhu_dev *d)
+{
+	atomic_store(&d->broken, VHU_OK);
+	d->broken_logged = false;
+}
+
+static int h_get_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)d, (void)fds, (void)nfds;
+	m->p.u64 = vhu_features_offered();
+	m->hdr.size = sizeof(m->p.u64);
+	*reply = true;
+	return 0;
+}
+
+static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	uint64_t f = m->p.u64;
+
+	(void)fds, (void)nfds, (void)reply;
+	if (f & ~vhu_features_offered()) {
+		VHU_LOG(LOG_ERR, d, "SET_FEATURES 0x%llx has bits we never offered (0x%llx)",
+		        (unsigned long long)f, (unsigned long long)(f & ~vhu_features_offered()));
+		return -EINVAL;
+	}
+	d->features = f;
+	d->features_set = true;
+	d->mrg_rxbuf = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	/* VIRTIO 1.1 §5.1.6: the 12-byte header with VERSION_1 or MRG_RXBUF. */
+	d->hdr_len = (d->mrg_rxbuf || (f & (1ull << VIRTIO_F_VERSION_1)))
+	                     ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+	                     : sizeof(struct virtio_net_hdr);
+	clear_broken(d);
+	VHU_LOG(LOG_INFO, d, "features 0x%llx (hdr %u bytes%s%s%s)", (unsigned long long)f,
+	        d->hdr_len, d->mrg_rxbuf ? ", mrg_rxbuf" : "",
+	        (f & (1ull << VIRTIO_RING_F_EVENT_IDX)) ? ", event_idx" : "",
+	        (f & (1ull << VIRTIO_RING_F_INDIRECT_DESC)) ? ", indirect" : "");
+	return 0;
+}
+
+static int h_get_pfeatures(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)d, (void)fds, (void)nfds;
+	m->p.u64 = vhu_protocol_features_offered();
+	m->hdr.size = sizeof(m->p.u64);
+	*reply = true;
+	return 0;
+}
+
+static int h_set_pfeatures(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.u64 & ~vhu_protocol_features_offered()) {
+		VHU_LOG(LOG_ERR, d, "SET_PROTOCOL_FEATURES 0x%llx has bits we never offered",
+		        (unsigned long long)m->p.u64);
+		return -EINVAL;
+	}
+	d->pfeatures = m->p.u64;
+	return 0;
+}
+
+static int h_set_owner(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)m, (void)fds, (void)nfds, (void)reply;
+	d->owner = true;
+	return 0;
+}
+
+static int h_reset(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	uint64_t pf = d->pfeatures;
+
+	(void)m, (void)fds, (void)nfds, (void)reply;
+	vhu_state_reset(d);
+	/* RESET_DEVICE keeps the protocol features (vhost-user.rst). */
+	if (m->hdr.request == VU_RESET_DEVICE)
+		d->pfeatures = pf;
+	return 0;
+}
+
+static int h_set_mem_table(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	uint32_t n = m->p.mem.nregions;
+	char err[128];
+	int r;
+
+	(void)reply;
+	if (n < 1 || n > VU_MAX_MEM_REGIONS || n != nfds ||
+	    m->hdr.size != 8 + n * sizeof(struct vu_mem_region)) {
+		VHU_LOG(LOG_ERR, d, "SET_MEM_TABLE: %u regions, %u fds, %u bytes do not agree",
+		        n, nfds, m->hdr.size);
+		return -EINVAL;
+	}
+	if (d->mem_set)
+		gmem_unmap(&d->mem);
+	d->mem_set = false;
+	r = gmem_map(&d->mem, m->p.mem.regions, fds, n, err, sizeof(err));
+	if (r < 0) {
+		VHU_LOG(LOG_ERR, d, "SET_MEM_TABLE refused: %s", err);
+		return r;
+	}
+	d->mem_set = true;
+	clear_broken(d);
+	return 0;
+}
+
+static int h_set_log_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)m, (void)fds, (void)nfds, (void)reply;
+	/* Dirty logging is not offered (no VHOST_F_LOG_ALL); accept and
+	 * ignore so a frontend that sends it anyway is not cut off. */
+	VHU_LOG(LOG_INFO, d, "%s ignored: dirty logging not supported yet",
+	        m->hdr.request == VU_SET_LOG_BASE ? "SET_LOG_BASE" : "SET_LOG_FD");
+	return 0;
+}
+
+static int h_vring_num(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	uint32_t num = m->p.state.num;
+
+	(void)fds, (void)nfds, (void)reply;
+	if (!is_pow2(num) || num > VQ_MAX_SIZE) {
+		VHU_LOG(LOG_ERR, d, "vring %u: size %u is not a power of two in 1..%d",
+		        m->p.state.index, num, VQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	d->vr[m->p.state.index].num = num;
+	return 0;
+}
+
+static int h_vring_addr(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	struct vhu_vring *vr = &d->vr[m->p.addr.index];
+
+	(void)fds, (void)nfds, (void)reply;
+	vr->addr = m->p.addr;
+	vr->addr_set = true;
+	return 0;
+}
+
+static int h_vring_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.state.num > UINT16_MAX) {
+		VHU_LOG(LOG_ERR, d, "vring %u: base %u out of range", m->p.state.index,
+		        m->p.state.num);
+		return -EINVAL;
+	}
+	d->vr[m->p.state.index].base = (uint16_t)m->p.state.num;
+	return 0;
+}
+
+static int h_get_vring_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	struct vhu_vring *vr = &d->vr[m->p.state.index];
+
+	(void)fds, (void)nfds;
+	/* The dispatcher stopped the rings already (this message mutates):
+	 * base holds the position. The ring now stays stopped until the next
+	 * SET_VRING_KICK (vhost-user.rst, "Ring states"). */
+	m->p.state.num = vr->base;
+	m->hdr.size = sizeof(m->p.state);
+	vr->started = false;
+	set_fd(&vr->kickfd, -1);
+	*reply = true;
+	return 0;
+}
+
+static int h_vring_file(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	unsigned idx = m->p.u64 & VU_VRING_IDX_MASK;
+	struct vhu_vring *vr = &d->vr[idx];
+	int fd = nfds ? fds[0] : -1;
+
+	(void)reply;
+	if (fd >= 0 && !fd_is_eventfd(fd)) {
+		VHU_LOG(LOG_ERR, d, "vring %u: fd for %s is not an eventfd", idx,
+		        m->hdr.request == VU_SET_VRING_KICK ? "kick" :
+		        m->hdr.request == VU_SET_VRING_CALL ? "call" : "err");
+		return -EINVAL;
+	}
+	if (nfds)
+		fds[0] = -1; /* kept */
+	switch (m->hdr.request) {
+	case VU_SET_VRING_KICK:
+		set_fd(&vr->kickfd, fd);
+		vr->started = true;
+		break;
+	case VU_SET_VRING_CALL:
+		set_fd(&vr->callfd, fd);
+		vr->vq.callfd = fd;
+		break;
+	default:
+		set_fd(&vr->errfd, fd);
+		break;
+	}
+	return 0;
+}
+
+static int h_get_queue_num(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds;
+	m->p.u64 = d->max_qp;
+	m->hdr.size = sizeof(m->p.u64);
+	*reply = true;
+	return 0;
+}
+
+static int h_vring_enable(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.state.num > 1) {
+		VHU_LOG(LOG_ERR, d, "SET_VRING_ENABLE %u is neither 0 nor 1", m->p.state.num);
+		return -EINVAL;
+	}
+	d->vr[m->p.state.index].enable_msg = m->p.state.num;
+	return 0;
+}
+
+static int h_send_rarp(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	memcpy(d->mac, &m->p.u64, 6);
+	VHU_LOG(LOG_INFO, d, "guest announced MAC %02x:%02x:%02x:%02x:%02x:%02x", d->mac[0],
+	        d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5]);
+	return 0;
+}
+
+static int h_set_mtu(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.u64 < 68 || m->p.u64 > VHU_MAX_FRAME - 14) {
+		VHU_LOG(LOG_ERR, d, "NET_SET_MTU %llu out of range 68..%d",
+		        (unsigned long long)m->p.u64, VHU_MAX_FRAME - 14);
+		return -EINVAL;
+	}
+	d->mtu = (uint16_t)m->p.u64;
+	return 0;
+}
+
+static void config_space(const struct vhu_dev *d, struct virtio_net_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->mac, d->mac, 6);
+	c->status = VIRTIO_NET_S_LINK_UP;
+	c->max_virtqueue_pairs = (uint16_t)d->max_qp;
+	c->mtu = d->mtu ? d->mtu : 1500;
+}
+
+static int h_get_config(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	struct virtio_net_config c;
+	uint32_t off = m->p.config.offset, size = m->p.config.size;
+
+	(void)fds, (void)nfds;
+	if (size > VU_CONFIG_MAX || m->hdr.size != 12 + size) {
+		VHU_LOG(LOG_ERR, d, "GET_CONFIG size %u does not match message", size);
+		return -EINVAL;
+	}
+	config_space(d, &c);
+	memset(m->p.config.region, 0, size);
+	if (off < sizeof(c))
+		memcpy(m->p.config.region, (uint8_t *)&c + off, MIN(size, sizeof(c) - off));
+	*reply = true;
+	return 0;
+}
+
+static int h_set_config(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.config.size > VU_CONFIG_MAX || m->hdr.size != 12 + m->p.config.size) {
+		VHU_LOG(LOG_ERR, d, "SET_CONFIG size %u does not match message", m->p.config.size);
+		return -EINVAL;
+	}
+	/* virtio-net config is read-only for the driver; accept and ignore. */
+	return 0;
+}
+
+static int h_set_status(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds, (void)reply;
+	if (m->p.u64 > 0xff) {
+		VHU_LOG(LOG_ERR, d, "SET_STATUS 0x%llx out of range", (unsigned long long)m->p.u64);
+		return -EINVAL;
+	}
+	d->status = (uint8_t)m->p.u64;
+	if (d->status == 0)
+		clear_broken(d);
+	return 0;
+}
+
+static int h_get_status(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	(void)fds, (void)nfds;
+	m->p.u64 = d->status;
+	m->hdr.size = sizeof(m->p.u64);
+	*reply = true;
+	return 0;
+}
+
+#define U64 sizeof(uint64_t)
+#define ST sizeof(struct vu_vring_state)
+static const struct msg_type msg_table[VU_REQ_MAX] = {
+	[VU_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, U64, 0, 0, VR_NONE, false, -1 },
+	[VU_SET_FEATURES] = { "SET_FEATURES", h_set_features, U64, U64, 0, 0, VR_NONE, true, -1 },
+	[VU_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, U64, 0, 0, VR_NONE, false, -1 },
+	[VU_RESET_OWNER] = { "RESET_OWNER", h_reset, 0, U64, 0, 0, VR_NONE, true, -1 },
+	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 8 + sizeof(struct vu_mem_region),
+	                       sizeof(struct vu_mem_table), 1, VU_MAX_MEM_REGIONS, VR_NONE, true, -1 },
+	[VU_SET_LOG_BASE] = { "SET_LOG_BASE", h_set_log_base, sizeof(struct vu_log),
+	                      sizeof(struct vu_log), 1, 1, VR_NONE, false, -1 },
+	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_base, 0, U64, 1, 1, VR_NONE, false, -1 },
+	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_vring_num, ST, ST, 0, 0, VR_STATE, true, -1 },
+	[VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_vring_addr, sizeof(struct vu_vring_addr),
+	                        sizeof(struct vu_vring_addr), 0, 0, VR_ADDR, true, -1 },
+	[VU_SET_VRING_BASE] = { "SET_VRING_BASE", h_vring_base, ST, ST, 0, 0, VR_STATE, true, -1 },
+	[VU_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, ST, ST, 0, 0, VR_STATE, true, -1 },
+	[VU_SET_VRING_KICK] = { "SET_VRING_KICK", h_vring_file, U64, U64, 0, 1, VR_FILE, true, -1 },
+	[VU_SET_VRING_CALL] = { "SET_VRING_CALL", h_vring_file, U64, U64, 0, 1, VR_FILE, true, -1 },
+	[VU_SET_VRING_ERR] = { "SET_VRING_ERR", h_vring_file, U64, U64, 0, 1, VR_FILE, false, -1 },
+	[VU_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", h_get_pfeatures, 0, U64, 0, 0,
+	                               VR_NONE, false, -1 },
+	[VU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", h_set_pfeatures, U64, U64, 0, 0,
+	                               VR_NONE, false, -1 },
+	[VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, U64, 0, 0, VR_NONE, false,
+	                       VU_PF_MQ },
+	[VU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_vring_enable, ST, ST, 0, 0, VR_STATE,
+	                          true, -1 },
+	[VU_SEND_RARP] = { "SEND_RARP", h_send_rarp, U64, U64, 0, 0, VR_NONE, false, VU_PF_RARP },
+	[VU_NET_SET_MTU] = { "NET_SET_MTU", h_set_mtu, U64, U64, 0, 0, VR_NONE, false, VU_PF_MTU },
+	[VU_GET_CONFIG] = { "GET_CONFIG", h_get_config, 12, 12 + VU_CONFIG_MAX, 0, 0, VR_NONE,
+	                    false, VU_PF_CONFIG },
+	[VU_SET_CONFIG] = { "SET_CONFIG", h_set_config, 12, 12 + VU_CONFIG_MAX, 0, 0, VR_NONE,
+	                    false, VU_PF_CONFIG },
+	[VU_RESET_DEVICE] = { "RESET_DEVICE", h_reset, 0, U64, 0, 0, VR_NONE, true,
+	                      VU_PF_RESET_DEVICE },
+	[VU_SET_STATUS] = { "SET_STATUS", h_set_status, U64, U64, 0, 0, VR_NONE, true, VU_PF_STATUS },
+	[VU_GET_STATUS] = { "GET_STATUS", h_get_status, 0, U64, 0, 0, VR_NONE, false, VU_PF_STATUS },
+};
+
+static int vring_index(const struct vu_msg *m, enum vr_kind k, unsigned nfds, unsigned *idx)
+{
+	switch (k) {
+	case VR_STATE:
+		*idx = m->p.state.index;
+		return 0;
+	case VR_ADDR:
+		*idx = m->p.addr.index;
+		return 0;
+	case VR_FILE:
+		/* Only the index and the no-fd flag may be set, and the flag
+		 * must agree with the fds actually passed. */
+		if (m->p.u64 & ~(uint64_t)(VU_VRING_IDX_MASK | VU_VRING_NOFD_MASK))
+			return -EINVAL;
+		if (!!(m->p.u64 & VU_VRING_NOFD_MASK) == (nfds == 1))
+			return -EINVAL;
+		*idx = m->p.u64 & VU_VRING_IDX_MASK;
+		return 0;
+	default:
+		*idx = 0;
+		return 0;
+	}
+}
+
+int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds)
+{
+	uint32_t req = m->hdr.request;
+	const struct msg_type *t = req < VU_REQ_MAX ? &msg_table[req] : NULL;
+	bool need_ack, reply = false;
+	unsigned idx;
+	int r;
+
+	if (!t || !t->fn) {
+		VHU_LOG(LOG_ERR, d, "unknown vhost-user request %u: dropping the connection", req);
+		return -ENOTSUP;
+	}
+	if ((m->hdr.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+	    (m->hdr.flags & VU_FLAG_REPLY)) {
+		VHU_LOG(LOG_ERR, d, "%s: bad header flags 0x%x", t->name, m->hdr.flags);
+		return -EPROTO;
+	}
+	if (m->hdr.size < t->min_size || m->hdr.size > t->max_size) {
+		VHU_LOG(LOG_ERR, d, "%s: payload of %u bytes, expected %u..%u", t->name,
+		        m->hdr.size, t->min_size, t->max_size);
+		return -EBADMSG;
+	}
+	if (nfds < t->fds_min || nfds > t->fds_max) {
+		VHU_LOG(LOG_ERR, d, "%s: %u fds, expected %u..%u", t->name, nfds, t->fds_min,
+		        t->fds_max);
+		return -EBADMSG;
+	}
+	if (t->needs_pf >= 0 && !(d->pfeatures & (1ull << t->needs_pf))) {
+		VHU_LOG(LOG_ERR, d, "%s: protocol feature %d not negotiated", t->name, t->needs_pf);
+		return -EPROTO;
+	}
+	if (vring_index(m, t->vr, nfds, &idx) < 0 || idx >= 2 * d->max_qp) {
+		VHU_LOG(LOG_ERR, d, "%s: bad vring index or flags (%u rings)", t->name,
+		        2 * d->max_qp);
+		return -ERANGE;
+	}
+	/* Zero the part of the payload the frontend did not send so handlers
+	 * never read stale bytes of an earlier message. */
+	memset((uint8_t *)&m->p + m->hdr.size, 0, sizeof(m->p) - m->hdr.size);
+	need_ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+	           (d->pfeatures & (1ull << VU_PF_REPLY_ACK));
+	d->cnt.msgs++;
+	VHU_LOG(LOG_DEBUG, d, "%s", t->name);
+
+	if (t->mutates) {
+		d->ops->quiesce(d, d->ctx);
+		vhu_rings_stop(d);
+	}
+	r = t->fn(d, m, fds, nfds, &reply);
+	if (t->mutates) {
+		vhu_rings_refresh(d);
+		d->ops->changed(d, d->ctx);
+	}
+	if (r == 0 && reply) {
+		m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+		return vhu_send(d, m);
+	}
+	if (need_ack) {
+		m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+		m->hdr.size = sizeof(uint64_t);
+		m->p.u64 = r == 0 ? 0 : 1;
+		int s = vhu_send(d, m);
+		if (s < 0)
+			return s;
+	}
+	return r;
+}

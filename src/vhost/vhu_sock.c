@@ -1,0 +1,366 @@
+/* vhu_sock.c - the vhost-user connection of a port: listening (server mode)
+ * or connecting with exponential backoff (client mode), reading messages
+ * with their fds without ever blocking the control thread, and dropping the
+ * connection cleanly on any error.
+ *
+ * Security model: the peer may send anything at any pace. Reads are
+ * non-blocking and a message is assembled across reads in d->rbuf (it is at
+ * most sizeof(struct vu_msg) bytes: a larger size field is refused before
+ * any payload is read). At most VU_MAX_FDS fds are accepted per message;
+ * extra or truncated ancillary data drops the connection. Replies that
+ * cannot be written at once drop the connection rather than wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vhu_impl.h"
+#include "vlog.h"
+#include "xalloc.h"
+
+enum { BACKOFF_MIN_MS = 100, BACKOFF_MAX_MS = 5000 };
+
+static void conn_event(void *arg, int fd, uint32_t events);
+static void try_connect(void *arg);
+
+bool vhu_dev_connected(const struct vhu_dev *d)
+{
+	return d->conn_fd >= 0;
+}
+
+static void drop_rx_fds(struct vhu_dev *d)
+{
+	for (unsigned i = 0; i < d->nrfds; i++)
+		close(d->rfds[i]);
+	d->nrfds = 0;
+	d->rlen = 0;
+}
+
+static void schedule_connect(struct vhu_dev *d)
+{
+	d->retry = evloop_timer(d->ev, d->backoff_ms, try_connect, d);
+	d->backoff_ms = MIN(d->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+/* Ends the current connection: the datapath lets go first, then all state
+ * negotiated on it is dropped. */
+static void conn_close(struct vhu_dev *d)
+{
+	if (d->conn_fd < 0)
+		return;
+	d->ops->quiesce(d, d->ctx);
+	vhu_rings_stop(d);
+	vhu_state_reset(d);
+	evloop_del(d->ev, d->conn_fd);
+	close(d->conn_fd);
+	d->conn_fd = -1;
+	drop_rx_fds(d);
+	d->ops->changed(d, d->ctx);
+	if (d->client && !d->retry) {
+		d->backoff_ms = BACKOFF_MIN_MS;
+		schedule_connect(d);
+	}
+}
+
+static int conn_attach(struct vhu_dev *d, int fd)
+{
+	int r;
+
+	d->conn_fd = fd;
+	d->rlen = 0;
+	d->nrfds = 0;
+	r = evloop_add(d->ev, fd, EPOLLIN, conn_event, d);
+	if (r < 0) {
+		close(fd);
+		d->conn_fd = -1;
+		return r;
+	}
+	d->cnt.connects++;
+	VHU_LOG(LOG_INFO, d, "vhost-user frontend connected (%s mode)",
+	        d->client ? "client" : "server");
+	return 0;
+}
+
+int vhu_conn_adopt(struct vhu_dev *d, int fd)
+{
+	if (d->conn_fd >= 0)
+		return -EBUSY;
+	return conn_attach(d, fd);
+}
+
+/* Appends SCM_RIGHTS fds from msg; false if too many or truncated. */
+static bool take_fds(struct vhu_dev *d, struct msghdr *mh)
+{
+	bool ok = !(mh->msg_flags & MSG_CTRUNC);
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int fds[VU_MAX_FDS + 1];
+		if (n > ARRAY_SIZE(fds))
+			n = ARRAY_SIZE(fds); /* cannot happen: the buffer holds no more */
+		memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+		for (size_t i = 0; i < n; i++) {
+			if (d->nrfds < VU_MAX_FDS) {
+				d->rfds[d->nrfds++] = fds[i];
+			} else {
+				close(fds[i]);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
+/* Reads what is available; dispatches each complete message. Returns 0 to
+ * keep the connection, -errno to drop it. */
+static int conn_read(struct vhu_dev *d)
+{
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * (VU_MAX_FDS + 1))];
+			struct cmsghdr align;
+		} ctl;
+		struct vu_msg *m = (struct vu_msg *)(void *)d->rbuf;
+		uint32_t want;
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		                     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n;
+
+		if (d->rlen < sizeof(struct vu_hdr)) {
+			want = sizeof(struct vu_hdr) - d->rlen;
+		} else {
+			if (m->hdr.size > sizeof(union vu_payload)) {
+				VHU_LOG(LOG_ERR, d, "message %u: payload size %u exceeds %zu",
+				        m->hdr.request, m->hdr.size, sizeof(union vu_payload));
+				return -EMSGSIZE;
+			}
+			want = (uint32_t)sizeof(struct vu_hdr) + m->hdr.size - d->rlen;
+		}
+		if (want) {
+			iov.iov_base = d->rbuf + d->rlen;
+			iov.iov_len = want;
+			n = recvmsg(d->conn_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+			if (n < 0)
+				return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+			if (n == 0) {
+				if (d->rlen)
+					VHU_LOG(LOG_ERR, d, "connection closed inside a message");
+				else
+					VHU_LOG(LOG_INFO, d, "vhost-user frontend disconnected");
+				return -ECONNRESET;
+			}
+			if (!take_fds(d, &mh)) {
+				VHU_LOG(LOG_ERR, d, "message carried more than %d fds or truncated ones",
+				        VU_MAX_FDS);
+				return -EBADMSG;
+			}
+			d->rlen += (uint32_t)n;
+			if ((uint32_t)n < want)
+				continue;
+			if (d->rlen == sizeof(struct vu_hdr) && m->hdr.size)
+				continue; /* header done; now the payload */
+		}
+		/* A complete message. */
+		int fds[VU_MAX_FDS];
+		unsigned nfds = d->nrfds;
+		int r;
+
+		memcpy(fds, d->rfds, sizeof(int) * nfds);
+		d->nrfds = 0;
+		d->rlen = 0;
+		r = vhu_msg_dispatch(d, m, fds, nfds);
+		for (unsigned i = 0; i < nfds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (r < 0)
+			return r;
+		if (d->conn_fd < 0)
+			return 0; /* closed by the handler (cannot happen today) */
+	}
+}
+
+static void conn_event(void *arg, int fd, uint32_t events)
+{
+	struct vhu_dev *d = arg;
+	int r;
+
+	(void)fd;
+	r = conn_read(d);
+	if (r == 0 && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
+		r = -ECONNRESET;
+	if (r < 0) {
+		if (r != -ECONNRESET)
+			d->cnt.msg_errors++;
+		conn_close(d);
+	}
+}
+
+int vhu_send(struct vhu_dev *d, const struct vu_msg *m)
+{
+	size_t len = sizeof(struct vu_hdr) + m->hdr.size;
+	ssize_t n = send(d->conn_fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return 0;
+	VHU_LOG(LOG_ERR, d, "cannot send reply: %s", n < 0 ? strerror(errno) : "short write");
+	return n < 0 ? -errno : -EIO;
+}
+
+static void listen_event(void *arg, int fd, uint32_t events)
+{
+	struct vhu_dev *d = arg;
+	int c;
+
+	(void)events;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (c < 0)
+		return;
+	if (d->conn_fd >= 0) {
+		VHU_LOG(LOG_WARNING, d, "refusing a second frontend connection");
+		close(c);
+		return;
+	}
+	conn_attach(d, c);
+}
+
+static int fill_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+static void try_connect(void *arg)
+{
+	struct vhu_dev *d = arg;
+	struct sockaddr_un sa;
+	int fd;
+
+	d->retry = NULL;
+	if (d->conn_fd >= 0 || fill_addr(&sa, d->path) < 0)
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		schedule_connect(d);
+		return;
+	}
+	/* Unix stream connects complete at once or fail (EAGAIN means the
+	 * listener's backlog is full: retry later). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (d->backoff_ms == BACKOFF_MIN_MS)
+			VHU_LOG(LOG_INFO, d, "connecting to %s: %s (retrying)", d->path,
+			        strerror(errno));
+		close(fd);
+		schedule_connect(d);
+		return;
+	}
+	d->backoff_ms = BACKOFF_MIN_MS;
+	conn_attach(d, fd);
+}
+
+static int start_listen(struct vhu_dev *d)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, r;
+
+	r = fill_addr(&sa, d->path);
+	if (r < 0)
+		return r;
+	/* Replace a stale socket, never another kind of file. */
+	if (lstat(d->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		unlink(d->path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = evloop_add(d->ev, fd, EPOLLIN, listen_event, d);
+	if (r < 0) {
+		close(fd);
+		unlink(d->path);
+		return r;
+	}
+	d->listen_fd = fd;
+	return 0;
+}
+
+int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool client,
+                   unsigned queue_pairs, const struct vhu_dev_ops *ops, void *ctx,
+                   struct vhu_dev **out)
+{
+	struct vhu_dev *d;
+	int r;
+
+	if (!name || !path || strlen(name) >= VHU_NAME_MAX ||
+	    strlen(path) >= sizeof(d->path) || queue_pairs < 1 ||
+	    queue_pairs > VHU_MAX_QUEUE_PAIRS)
+		return -EINVAL;
+	r = gmem_sigbus_install();
+	if (r < 0)
+		return r;
+	d = xaligned_calloc(CACHE_LINE, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	strcpy(d->name, name);
+	strcpy(d->path, path);
+	d->client = client;
+	d->max_qp = queue_pairs;
+	d->ops = ops;
+	d->ctx = ctx;
+	d->ev = ev;
+	d->listen_fd = -1;
+	d->conn_fd = -1;
+	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
+		d->vr[i].kickfd = d->vr[i].callfd = d->vr[i].errfd = -1;
+		d->vr[i].vq.callfd = -1;
+	}
+	vhu_state_reset(d);
+	if (client) {
+		d->backoff_ms = BACKOFF_MIN_MS;
+		try_connect(d);
+	} else {
+		r = start_listen(d);
+		if (r < 0) {
+			vlog_err("%s: cannot listen on %s: %s", name, path, strerror(-r));
+			xfree(d);
+			return r;
+		}
+	}
+	*out = d;
+	return 0;
+}
+
+void vhu_dev_destroy(struct vhu_dev *d)
+{
+	if (!d)
+		return;
+	d->client = false; /* no reconnect from conn_close */
+	if (d->retry)
+		evloop_timer_cancel(d->ev, d->retry);
+	d->retry = NULL;
+	conn_close(d);
+	if (d->listen_fd >= 0) {
+		evloop_del(d->ev, d->listen_fd);
+		close(d->listen_fd);
+		unlink(d->path);
+	}
+	xfree(d);
+}

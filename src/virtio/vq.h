@@ -1,0 +1,264 @@
+/* vq.h - the device side of a virtio 1.x split virtqueue (VIRTIO 1.1 §2.6),
+ * as vifd's datapath uses it: pop chains the driver made available, validate
+ * and translate them into iovecs over guest memory, and return them through
+ * the used ring with coalesced, EVENT_IDX-aware notifications.
+ *
+ * Security model: everything in the ring is written by the guest and may
+ * change under us. Indices are loaded once (acquire for avail->idx) and
+ * checked against the ring size; every descriptor is read once into a local
+ * copy (two volatile 64-bit loads) and only the copy is validated and used;
+ * chains are bounded in hops, segments and bytes; indirect tables are length
+ * checked, must be contiguous in one region, and may not nest. A violation
+ * returns a negative enum vq_err and the caller stops the port.
+ *
+ * Threading: vq_setup()/vq_reset() run on the control thread while the queue
+ * is detached from the datapath; everything else runs on the one worker that
+ * owns the queue (for a receive queue shared by several workers the caller
+ * serialises with the queue's lock). */
+#ifndef VIFD_VQ_H
+#define VIFD_VQ_H
+
+#include <errno.h>
+#include <linux/virtio_ring.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "gmem.h"
+#include "util.h"
+
+enum {
+	VQ_MAX_SIZE = 32768, /* VIRTIO 1.1 §2.6: Queue Size max 32768 */
+	VQ_MAX_IOV = 64,     /* segments one chain may map to */
+};
+
+/* Why a chain or ring was refused; the port that did it is stopped. */
+enum vq_err {
+	VQ_OK = 0,
+	VQ_ERR_AVAIL_IDX = 1, /* avail->idx moved by more than the ring size */
+	VQ_ERR_HEAD,          /* head or next index outside the table */
+	VQ_ERR_LOOP,          /* more hops than descriptors: a loop */
+	VQ_ERR_ADDR,          /* buffer not inside guest memory */
+	VQ_ERR_INDIRECT,      /* bad indirect table: len, nesting, NEXT, placement */
+	VQ_ERR_DIRECTION,     /* writable buffer in a tx chain or readable in rx */
+	VQ_ERR_SEGS,          /* chain maps to more than VQ_MAX_IOV segments */
+	VQ_ERR_LEN,           /* chain longer than allowed */
+	VQ_ERR__MAX
+};
+
+const char *vq_err_str(int err);
+
+struct vq_chain {
+	uint16_t head;  /* descriptor index to return in the used ring */
+	uint16_t niov;  /* mapped segments */
+	uint32_t len;   /* total bytes of the chain */
+	struct iovec iov[VQ_MAX_IOV];
+};
+
+struct vq {
+	/* Ring geometry and memory: set by the control thread (vq_setup) while
+	 * the queue is detached; read-only for workers. */
+	volatile struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	const struct gmem *mem;
+	uint16_t size;       /* power of two, <= VQ_MAX_SIZE (32768 fits) */
+	uint16_t mask;
+	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	uint32_t max_len;    /* longest chain accepted (bytes) */
+	int callfd;          /* eventfd to signal the guest, -1: none */
+
+	/* Datapath state: owned by the worker serving the queue; the control
+	 * thread reads it only while the queue is detached. */
+	uint16_t last_avail;     /* next avail entry to consume */
+	uint16_t used_idx;       /* shadow of used->idx (next entry to fill) */
+	uint16_t signalled_used; /* used_idx at the last call */
+	bool signalled_valid;    /* signalled_used means something */
+	uint16_t used_pending;   /* entries written since the last publish */
+} cache_aligned;
+
+/* Sizes in bytes of the three ring areas for a queue of `size` entries,
+ * including the EVENT_IDX words (always present in the layout). */
+static inline uint64_t vq_desc_bytes(uint32_t size) { return 16ull * size; }
+static inline uint64_t vq_avail_bytes(uint32_t size) { return 6ull + 2ull * size; }
+static inline uint64_t vq_used_bytes(uint32_t size) { return 6ull + 8ull * size; }
+
+/* Maps ring addresses (frontend virtual addresses, as SET_VRING_ADDR gives
+ * them) through mem for the full length of each area and checks alignment.
+ * Returns 0 or -EINVAL and a reason in err. Resets the datapath state to
+ * last_avail = used_idx = base. */
+int vq_setup(struct vq *q, const struct gmem *mem, uint32_t size, uint64_t desc_uva,
+             uint64_t avail_uva, uint64_t used_uva, uint16_t base, char *err, size_t errlen);
+
+/* How many entries the guest has made available, or -VQ_ERR_AVAIL_IDX. */
+static inline int vq_avail_count(const struct vq *q)
+{
+	uint16_t idx = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - q->last_avail);
+
+	if (unlikely(n > q->size))
+		return -VQ_ERR_AVAIL_IDX;
+	return n;
+}
+
+/* Reads descriptor i of table t once into *d. */
+static inline void desc_read(const volatile struct vring_desc *t, uint32_t i, struct vring_desc *d)
+{
+	const volatile uint64_t *p = (const volatile uint64_t *)(const volatile void *)&t[i];
+	uint64_t a = p[0], b = p[1];
+
+	d->addr = a;
+	d->len = (uint32_t)b;
+	d->flags = (uint16_t)(b >> 32);
+	d->next = (uint16_t)(b >> 48);
+}
+
+/* Walks the chain starting at avail entry last_avail (which the caller has
+ * checked is available), consumes that entry and fills c. want_write: the
+ * chain must be all device-writable (rx) instead of all readable (tx).
+ * Returns VQ_OK or -enum vq_err. */
+static inline int vq_pop(struct vq *q, struct vq_chain *c, bool want_write)
+{
+	const volatile struct vring_desc *tbl = q->desc;
+	uint32_t tbl_size = q->size, idx, hops = 0;
+	uint64_t total = 0;
+	bool in_indirect = false;
+	struct vring_desc d;
+
+	idx = __atomic_load_n(&q->avail->ring[q->last_avail & q->mask], __ATOMIC_RELAXED);
+	if (unlikely(idx >= q->size))
+		return -VQ_ERR_HEAD;
+	q->last_avail++;
+	c->head = (uint16_t)idx;
+	c->niov = 0;
+	for (;;) {
+		if (unlikely(idx >= tbl_size))
+			return -VQ_ERR_HEAD;
+		if (unlikely(++hops > tbl_size))
+			return -VQ_ERR_LOOP;
+		desc_read(tbl, idx, &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* Only as the sole descriptor of a chain (VIRTIO 1.1
+			 * 2.6.5.3.1: no INDIRECT with NEXT, no nesting). */
+			if (unlikely(!q->indirect || in_indirect || hops != 1 ||
+			             (d.flags & VRING_DESC_F_NEXT) || d.len == 0 ||
+			             d.len % sizeof(struct vring_desc) ||
+			             d.len / sizeof(struct vring_desc) > q->size))
+				return -VQ_ERR_INDIRECT;
+			tbl = (const volatile struct vring_desc *)gmem_gpa_range(q->mem, d.addr, d.len);
+			if (unlikely(!tbl || (d.addr & 0xf)))
+				return -VQ_ERR_INDIRECT;
+			tbl_size = d.len / sizeof(struct vring_desc);
+			idx = 0;
+			hops = 0;
+			in_indirect = true;
+			continue;
+		}
+		if (unlikely(!(d.flags & VRING_DESC_F_WRITE) == want_write))
+			return -VQ_ERR_DIRECTION;
+		total += d.len;
+		if (unlikely(total > q->max_len))
+			return -VQ_ERR_LEN;
+		/* A buffer may cross regions: one segment per region part. */
+		while (d.len) {
+			uint64_t contig;
+			uint8_t *p = gmem_gpa(q->mem, d.addr, &contig);
+			uint32_t seg;
+
+			if (unlikely(!p))
+				return -VQ_ERR_ADDR;
+			if (unlikely(c->niov == VQ_MAX_IOV))
+				return -VQ_ERR_SEGS;
+			seg = contig < d.len ? (uint32_t)contig : d.len;
+			c->iov[c->niov].iov_base = p;
+			c->iov[c->niov].iov_len = seg;
+			c->niov++;
+			d.addr += seg;
+			d.len -= seg;
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		idx = d.next;
+	}
+	c->len = (uint32_t)total;
+	return VQ_OK;
+}
+
+/* Gives back `n` popped-but-unused entries (they stay available). */
+static inline void vq_unpop(struct vq *q, uint16_t n)
+{
+	q->last_avail -= n;
+}
+
+/* Writes one used entry; visible to the guest after vq_used_publish(). */
+static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
+{
+	struct vring_used_elem *e = &q->used->ring[q->used_idx & q->mask];
+
+	e->id = head;
+	e->len = len;
+	q->used_idx++;
+	q->used_pending++;
+}
+
+/* Publishes the used entries written so far (release: entries and buffer
+ * contents before the index). */
+static inline void vq_used_publish(struct vq *q)
+{
+	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	q->used_pending = 0;
+}
+
+/* After a publish: does the guest want an interrupt (VIRTIO 1.1 §2.6.7.2)? */
+static inline bool vq_need_call(struct vq *q)
+{
+	uint16_t old = q->signalled_used, new_idx = q->used_idx;
+	bool valid = q->signalled_valid;
+
+	/* The used index store must be visible before we read the guest's
+	 * suppression fields, or we may miss a just-enabled interrupt. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	q->signalled_used = new_idx;
+	q->signalled_valid = true;
+	if (q->event_idx) {
+		uint16_t ev = __atomic_load_n(&q->avail->ring[q->size], __ATOMIC_RELAXED);
+		return !valid || (uint16_t)(new_idx - ev - 1) < (uint16_t)(new_idx - old);
+	}
+	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/* Signals the guest if it asked to be; one write per burst at most. Returns
+ * false if the call fd write failed with something other than EAGAIN. */
+static inline bool vq_call(struct vq *q)
+{
+	static const uint64_t one = 1;
+
+	if (q->callfd < 0 || !vq_need_call(q))
+		return true;
+	if (write(q->callfd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+		return true;
+	return errno == EAGAIN;
+}
+
+/* Kick suppression (VIRTIO 1.1 §2.6.7.1). While a worker polls it asks the
+ * guest not to kick; before sleeping it asks for kicks again and must then
+ * re-check vq_avail_count() (a kick may have been skipped in between). */
+static inline void vq_kicks_disable(struct vq *q)
+{
+	if (!q->event_idx)
+		__atomic_store_n(&q->used->flags, (uint16_t)VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+}
+
+static inline void vq_kicks_enable(struct vq *q)
+{
+	if (q->event_idx)
+		__atomic_store_n((uint16_t *)&q->used->ring[q->size], q->last_avail, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&q->used->flags, (uint16_t)0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+#endif

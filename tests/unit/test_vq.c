@@ -1,0 +1,418 @@
+/* test_vq.c - the split-ring walk (src/virtio/vq.h) and guest memory map
+ * (gmem) against hostile rings: every rule of STYLE.md §6 has a case, the
+ * invalid ones first, then the valid shapes. */
+#include <errno.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fakemem.h"
+#include "vq.h"
+
+enum {
+	QSZ = 128,
+	MEM = 1 << 20,
+	GPA = 0x100000,
+	DESC_OFF = 0x0,
+	AVAIL_OFF = 0x1000,
+	USED_OFF = 0x2000,
+	IND_OFF = 0x4000,  /* indirect tables */
+	BUF_OFF = 0x10000, /* packet buffers */
+};
+#define UVA 0x7f0000000000ull
+
+static struct fakemem fm;
+static struct vq q;
+
+static struct vring_desc *D(unsigned i)
+{
+	return (struct vring_desc *)fm_ptr(&fm, DESC_OFF) + i;
+}
+
+static struct vring_avail *A(void)
+{
+	return fm_ptr(&fm, AVAIL_OFF);
+}
+
+static void setd(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+/* Resets the ring and makes `head` available once. */
+static void reset(uint16_t head)
+{
+	char err[128];
+
+	memset(fm_ptr(&fm, 0), 0, BUF_OFF);
+	CHECK_EQ(vq_setup(&q, &fm.mem, QSZ, fm_uva(&fm, DESC_OFF), fm_uva(&fm, AVAIL_OFF),
+	                  fm_uva(&fm, USED_OFF), 0, err, sizeof(err)), 0);
+	q.max_len = 70000;
+	q.indirect = true;
+	q.event_idx = true;
+	q.callfd = -1;
+	A()->ring[0] = head;
+	A()->idx = 1;
+}
+
+static int pop(bool want_write, struct vq_chain *c)
+{
+	int n = vq_avail_count(&q);
+	if (n <= 0)
+		return n < 0 ? n : 99;
+	return vq_pop(&q, c, want_write);
+}
+
+static struct vq_chain ch;
+#define BUF(n) fm_gpa(&fm, BUF_OFF + (n) * 0x1000)
+
+static void test_setup_refused(void)
+{
+	char err[128];
+	struct vq t;
+
+	memset(&t, 0, sizeof(t));
+	CHECK_EQ(vq_setup(&t, &fm.mem, 0, fm_uva(&fm, 0), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, USED_OFF), 0, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(vq_setup(&t, &fm.mem, 3, fm_uva(&fm, 0), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, USED_OFF), 0, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(vq_setup(&t, &fm.mem, 65536, fm_uva(&fm, 0), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, USED_OFF), 0, err, sizeof(err)), -EINVAL);
+	/* misaligned descriptor table / used ring */
+	CHECK_EQ(vq_setup(&t, &fm.mem, QSZ, fm_uva(&fm, 8), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, USED_OFF), 0, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(vq_setup(&t, &fm.mem, QSZ, fm_uva(&fm, 0), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, USED_OFF + 2), 0, err, sizeof(err)), -EINVAL);
+	/* used ring running past the end of memory */
+	CHECK_EQ(vq_setup(&t, &fm.mem, QSZ, fm_uva(&fm, 0), fm_uva(&fm, AVAIL_OFF), fm_uva(&fm, MEM - 16), 0, err, sizeof(err)), -EINVAL);
+	/* addresses given as guest-physical instead of frontend-virtual */
+	CHECK_EQ(vq_setup(&t, &fm.mem, QSZ, fm_gpa(&fm, 0), fm_gpa(&fm, AVAIL_OFF), fm_gpa(&fm, USED_OFF), 0, err, sizeof(err)), -EINVAL);
+	/* a ring of 32768 entries needs 512 KiB of descriptors: fits here */
+	CHECK_EQ(vq_setup(&t, &fm.mem, 32768, fm_uva(&fm, 0x80000), fm_uva(&fm, 0x8000), fm_uva(&fm, 0x20000), 0, err, sizeof(err)), 0);
+}
+
+struct bad_case {
+	const char *name;
+	void (*build)(void);
+	bool want_write;
+	int err;
+};
+
+static void b_head_oob(void) { reset(QSZ); }
+static void b_next_oob(void) { reset(0); setd(D(0), BUF(0), 100, VRING_DESC_F_NEXT, QSZ + 5); }
+static void b_loop(void)
+{
+	reset(0);
+	setd(D(0), BUF(0), 0, VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(1), 0, VRING_DESC_F_NEXT, 0);
+}
+/* Zero-length hops use no segments, so only the hop count can stop them;
+ * with lengths the segment limit stops a loop first (also a refusal). */
+static void b_self_loop(void) { reset(7); setd(D(7), BUF(0), 0, VRING_DESC_F_NEXT, 7); }
+static void b_loop_with_len(void) { reset(7); setd(D(7), BUF(0), 10, VRING_DESC_F_NEXT, 7); }
+static void b_addr_below(void) { reset(0); setd(D(0), GPA - 4096, 100, 0, 0); }
+static void b_addr_above(void) { reset(0); setd(D(0), GPA + MEM, 100, 0, 0); }
+static void b_len_past_end(void) { reset(0); setd(D(0), GPA + MEM - 64, 65, 0, 0); }
+static void b_addr_wrap(void) { reset(0); setd(D(0), UINT64_MAX - 15, 64, 0, 0); }
+static void b_write_in_tx(void) { reset(0); setd(D(0), BUF(0), 100, VRING_DESC_F_WRITE, 0); }
+static void b_read_in_rx(void) { reset(0); setd(D(0), BUF(0), 100, 0, 0); }
+static void b_too_long(void)
+{
+	reset(0);
+	setd(D(0), BUF(0), 65536, VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(20), 65536, 0, 0);
+}
+static void b_too_many_segs(void)
+{
+	reset(0);
+	for (unsigned i = 0; i < VQ_MAX_IOV + 1; i++)
+		setd(D(i), BUF(0) + i, 1, i < VQ_MAX_IOV ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+}
+static void b_ind_len_odd(void) { reset(0); setd(D(0), fm_gpa(&fm, IND_OFF), 24, VRING_DESC_F_INDIRECT, 0); }
+static void b_ind_len_zero(void) { reset(0); setd(D(0), fm_gpa(&fm, IND_OFF), 0, VRING_DESC_F_INDIRECT, 0); }
+static void b_ind_too_big(void) { reset(0); setd(D(0), fm_gpa(&fm, IND_OFF), 16 * (QSZ + 1), VRING_DESC_F_INDIRECT, 0); }
+static void b_ind_oob(void) { reset(0); setd(D(0), GPA + MEM - 32, 64, VRING_DESC_F_INDIRECT, 0); }
+static void b_ind_next(void)
+{
+	reset(0);
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+}
+static void b_ind_nested(void)
+{
+	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
+	reset(0);
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+	setd(&t[0], fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+}
+static void b_ind_not_first(void)
+{
+	reset(0);
+	setd(D(0), BUF(0), 10, VRING_DESC_F_NEXT, 1);
+	setd(D(1), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+}
+static void b_ind_loop(void)
+{
+	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
+	reset(0);
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+	setd(&t[0], BUF(0), 0, VRING_DESC_F_NEXT, 1);
+	setd(&t[1], BUF(1), 0, VRING_DESC_F_NEXT, 0);
+}
+static void b_ind_next_oob(void)
+{
+	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
+	reset(0);
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+	setd(&t[0], BUF(0), 10, VRING_DESC_F_NEXT, 2);
+}
+static void b_ind_unnegotiated(void)
+{
+	reset(0);
+	q.indirect = false;
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+}
+static void b_avail_jump(void) { reset(0); A()->idx = QSZ + 1; }
+
+static const struct bad_case bad[] = {
+	{ "head outside table", b_head_oob, false, VQ_ERR_HEAD },
+	{ "next outside table", b_next_oob, false, VQ_ERR_HEAD },
+	{ "two-descriptor loop", b_loop, false, VQ_ERR_LOOP },
+	{ "self loop", b_self_loop, false, VQ_ERR_LOOP },
+	{ "loop of non-empty buffers", b_loop_with_len, false, VQ_ERR_SEGS },
+	{ "address below memory", b_addr_below, false, VQ_ERR_ADDR },
+	{ "address above memory", b_addr_above, false, VQ_ERR_ADDR },
+	{ "length past region end", b_len_past_end, false, VQ_ERR_ADDR },
+	{ "address + length wraps", b_addr_wrap, false, VQ_ERR_ADDR },
+	{ "writable buffer in tx chain", b_write_in_tx, false, VQ_ERR_DIRECTION },
+	{ "readable buffer in rx chain", b_read_in_rx, true, VQ_ERR_DIRECTION },
+	{ "chain longer than max_len", b_too_long, false, VQ_ERR_LEN },
+	{ "chain with too many segments", b_too_many_segs, false, VQ_ERR_SEGS },
+	{ "indirect length not multiple of 16", b_ind_len_odd, false, VQ_ERR_INDIRECT },
+	{ "indirect length zero", b_ind_len_zero, false, VQ_ERR_INDIRECT },
+	{ "indirect table larger than ring", b_ind_too_big, false, VQ_ERR_INDIRECT },
+	{ "indirect table outside memory", b_ind_oob, false, VQ_ERR_INDIRECT },
+	{ "indirect with NEXT", b_ind_next, false, VQ_ERR_INDIRECT },
+	{ "nested indirect", b_ind_nested, false, VQ_ERR_INDIRECT },
+	{ "indirect not first in chain", b_ind_not_first, false, VQ_ERR_INDIRECT },
+	{ "loop inside indirect table", b_ind_loop, false, VQ_ERR_LOOP },
+	{ "next outside indirect table", b_ind_next_oob, false, VQ_ERR_HEAD },
+	{ "indirect not negotiated", b_ind_unnegotiated, false, VQ_ERR_INDIRECT },
+	{ "avail index beyond ring size", b_avail_jump, false, VQ_ERR_AVAIL_IDX },
+};
+
+static void test_bad_chains(void)
+{
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r;
+		bad[i].build();
+		r = pop(bad[i].want_write, &ch);
+		if (r != -bad[i].err)
+			fprintf(stderr, "case '%s': got %d (%s), want %d\n", bad[i].name, r,
+			        vq_err_str(r), -bad[i].err);
+		CHECK_EQ(r, -bad[i].err);
+	}
+}
+
+static void test_good_chains(void)
+{
+	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
+
+	/* one readable buffer */
+	reset(3);
+	setd(D(3), BUF(0), 1514, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	CHECK_EQ(ch.head, 3);
+	CHECK_EQ(ch.niov, 1);
+	CHECK_EQ(ch.len, 1514);
+	CHECK(ch.iov[0].iov_base == (uint8_t *)fm.mem.r[0].hva + BUF_OFF);
+	CHECK_EQ(vq_avail_count(&q), 0);
+
+	/* header + two data descriptors */
+	reset(0);
+	setd(D(0), BUF(0), 12, VRING_DESC_F_NEXT, 5);
+	setd(D(5), BUF(1), 1000, VRING_DESC_F_NEXT, 9);
+	setd(D(9), BUF(2), 500, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	CHECK_EQ(ch.niov, 3);
+	CHECK_EQ(ch.len, 1512);
+
+	/* indirect table of three */
+	reset(1);
+	setd(D(1), fm_gpa(&fm, IND_OFF), 48, VRING_DESC_F_INDIRECT, 0);
+	setd(&t[0], BUF(0), 12, VRING_DESC_F_NEXT, 1);
+	setd(&t[1], BUF(1), 60, VRING_DESC_F_NEXT, 2);
+	setd(&t[2], BUF(2), 9000, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	CHECK_EQ(ch.niov, 3);
+	CHECK_EQ(ch.len, 9072);
+
+	/* writable rx chain; zero-length descriptors map to nothing */
+	reset(2);
+	setd(D(2), BUF(0), 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
+	setd(D(4), BUF(1), 2048, VRING_DESC_F_WRITE, 0);
+	CHECK_EQ(pop(true, &ch), 0);
+	CHECK_EQ(ch.niov, 1);
+	CHECK_EQ(ch.len, 2048);
+
+	/* descriptor changed after the pop: our copy is what we used */
+	reset(0);
+	setd(D(0), BUF(0), 100, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	setd(D(0), GPA + MEM * 4, 100000, 0, 0);
+	CHECK_EQ(ch.len, 100);
+	CHECK(ch.iov[0].iov_base == (uint8_t *)fm.mem.r[0].hva + BUF_OFF);
+
+	/* unpop returns the entry */
+	reset(0);
+	setd(D(0), BUF(0), 100, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	vq_unpop(&q, 1);
+	CHECK_EQ(vq_avail_count(&q), 1);
+}
+
+static void test_used_and_notify(void)
+{
+	struct vring_used *u = fm_ptr(&fm, USED_OFF);
+	uint16_t *used_event = &A()->ring[QSZ];
+
+	reset(0);
+	setd(D(0), BUF(0), 100, 0, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	vq_used_put(&q, ch.head, 0);
+	CHECK_EQ(u->idx, 0); /* not yet published */
+	vq_used_publish(&q);
+	CHECK_EQ(u->idx, 1);
+	CHECK_EQ(u->ring[0].id, 0);
+	/* EVENT_IDX: the first call always goes; then only when crossing used_event */
+	*used_event = 0;
+	CHECK(vq_need_call(&q));
+	vq_used_put(&q, 0, 0);
+	vq_used_publish(&q);
+	*used_event = 0; /* the guest wanted a call after entry 0 only */
+	CHECK(!vq_need_call(&q));
+	*used_event = 2;
+	vq_used_put(&q, 0, 0);
+	vq_used_publish(&q);
+	CHECK(vq_need_call(&q));
+	/* without EVENT_IDX the flag decides */
+	q.event_idx = false;
+	A()->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	CHECK(!vq_need_call(&q));
+	A()->flags = 0;
+	CHECK(vq_need_call(&q));
+	/* kick suppression */
+	q.event_idx = true;
+	vq_kicks_enable(&q);
+	uint16_t ae;
+	memcpy(&ae, &u->ring[QSZ], sizeof(ae));
+	CHECK_EQ(ae, q.last_avail);
+	q.event_idx = false;
+	vq_kicks_disable(&q);
+	CHECK_EQ(u->flags, VRING_USED_F_NO_NOTIFY);
+	vq_kicks_enable(&q);
+	CHECK_EQ(u->flags, 0);
+}
+
+static void test_gmem_refused(void)
+{
+	struct gmem m;
+	char err[128];
+	int fds[2] = { fm.fd, fm.fd }, pfd[2];
+	struct vu_mem_region r[2] = {
+		{ .guest_phys_addr = 0, .memory_size = 0x10000, .userspace_addr = 0x10000, .mmap_offset = 0 },
+		{ .guest_phys_addr = 0x8000, .memory_size = 0x10000, .userspace_addr = 0x100000, .mmap_offset = 0 },
+	};
+
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ(gmem_map(&m, r, fds, 0, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(gmem_map(&m, r, fds, 9, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(gmem_map(&m, r, fds, 2, err, sizeof(err)), -EINVAL); /* overlap in gpa */
+	CHECK_EQ(m.nregions, 0);
+	r[1].guest_phys_addr = 0x20000;
+	r[1].userspace_addr = 0x18000; /* overlap in frontend space */
+	CHECK_EQ(gmem_map(&m, r, fds, 2, err, sizeof(err)), -EINVAL);
+	r[1].userspace_addr = 0x100000;
+	CHECK_EQ(gmem_map(&m, r, fds, 2, err, sizeof(err)), 0);
+	gmem_unmap(&m);
+	r[0].memory_size = 0; /* zero size */
+	CHECK_EQ(gmem_map(&m, r, fds, 1, err, sizeof(err)), -EINVAL);
+	r[0].memory_size = MEM * 2; /* longer than the file */
+	CHECK_EQ(gmem_map(&m, r, fds, 1, err, sizeof(err)), -EINVAL);
+	r[0].memory_size = 0x1000;
+	r[0].mmap_offset = MEM; /* offset at the file's end */
+	CHECK_EQ(gmem_map(&m, r, fds, 1, err, sizeof(err)), -EINVAL);
+	r[0].mmap_offset = UINT64_MAX - 0x800; /* offset + size wraps */
+	CHECK_EQ(gmem_map(&m, r, fds, 1, err, sizeof(err)), -EINVAL);
+	r[0].mmap_offset = 0;
+	r[0].guest_phys_addr = UINT64_MAX - 0x800; /* gpa + size wraps */
+	CHECK_EQ(gmem_map(&m, r, fds, 1, err, sizeof(err)), -EINVAL);
+	r[0].guest_phys_addr = 0;
+	CHECK_EQ(pipe(pfd), 0);
+	CHECK_EQ(gmem_map(&m, r, pfd, 1, err, sizeof(err)), -EINVAL); /* not a file */
+	close(pfd[0]);
+	close(pfd[1]);
+	int badfd = 1000;
+	CHECK_EQ(gmem_map(&m, r, &badfd, 1, err, sizeof(err)), -EBADF);
+}
+
+static void test_gmem_translate(void)
+{
+	int fd = memfd_create("two", MFD_CLOEXEC);
+	struct gmem m;
+	char err[128];
+	uint64_t contig;
+	int fds[2] = { fd, fd };
+	/* Two regions adjacent in guest space, given out of order, from two
+	 * offsets of one file. */
+	struct vu_mem_region r[2] = {
+		{ .guest_phys_addr = 0x20000, .memory_size = 0x10000, .userspace_addr = 0x900000, .mmap_offset = 0x10000 },
+		{ .guest_phys_addr = 0x10000, .memory_size = 0x10000, .userspace_addr = 0x500000, .mmap_offset = 0 },
+	};
+
+	CHECK_EQ(ftruncate(fd, 0x20000), 0);
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ(gmem_map(&m, r, fds, 2, err, sizeof(err)), 0);
+	CHECK(m.r[0].gpa == 0x10000); /* sorted */
+	CHECK(gmem_gpa(&m, 0xffff, &contig) == NULL);
+	CHECK(gmem_gpa(&m, 0x30000, &contig) == NULL);
+	CHECK(gmem_gpa(&m, 0x1fff0, &contig) != NULL);
+	CHECK_EQ(contig, 0x10);
+	CHECK(gmem_gpa_range(&m, 0x1fff0, 0x20) == NULL); /* crosses regions */
+	CHECK(gmem_uva_range(&m, 0x90fff0, 0x10) != NULL);
+	CHECK(gmem_uva_range(&m, 0x90fff0, 0x11) == NULL);
+
+	/* A buffer crossing the two regions becomes two segments. */
+	struct vq t;
+	struct vq_chain c;
+	memset(&t, 0, sizeof(t));
+	CHECK_EQ(vq_setup(&t, &m, 16, 0x500000, 0x500100, 0x500200, 0, err, sizeof(err)), 0);
+	t.max_len = 100000;
+	struct vring_desc *dt = (struct vring_desc *)m.r[0].hva;
+	struct vring_avail *av = (struct vring_avail *)(m.r[0].hva + 0x100);
+	setd(&dt[0], 0x1f000, 0x2000, 0, 0);
+	av->ring[0] = 0;
+	av->idx = 1;
+	CHECK_EQ(vq_avail_count(&t), 1);
+	CHECK_EQ(vq_pop(&t, &c, false), 0);
+	CHECK_EQ(c.niov, 2);
+	CHECK_EQ(c.iov[0].iov_len, 0x1000);
+	CHECK_EQ(c.iov[1].iov_len, 0x1000);
+	gmem_unmap(&m);
+	close(fd);
+}
+
+int main(void)
+{
+	if (fakemem_init(&fm, MEM, GPA, UVA) < 0) {
+		perror("fakemem");
+		return 1;
+	}
+	test_setup_refused();
+	test_bad_chains();
+	test_good_chains();
+	test_used_and_notify();
+	test_gmem_refused();
+	test_gmem_translate();
+	fakemem_fini(&fm);
+	return check_result("test_vq");
+}
