@@ -71,6 +71,8 @@ struct dp_conf_port {
 };
 
 struct dp_conf {
+	uint64_t gen;                /* publication number: a worker compares it,
+	                              * never the pointer (malloc reuses addresses) */
 	unsigned nports;             /* slots in use: ids < nports */
 	struct dp_conf_port ports[DP_MAX_PORTS];
 	unsigned npoll[DP_MAX_WORKERS];
@@ -100,7 +102,7 @@ struct dp_worker {
 
 	/* Scratch: only this worker touches it. */
 	int epfd;
-	const struct dp_conf *epconf; /* snapshot the epoll set was built for */
+	uint64_t epgen;              /* snapshot gen the epoll set was built for */
 	struct vq_chain src[DP_BURST];
 	struct dp_meta meta[DP_BURST];
 	struct vq_chain dst[DP_MAX_DST_CHAINS];
@@ -119,6 +121,7 @@ struct dp {
 	int eventfd;                 /* workers -> control: a port broke */
 	struct sw_fdb *fdb;
 	uint64_t start_ns;
+	uint64_t gen;                /* last published snapshot number */
 };
 
 void *dp_worker_main(void *arg);

@@ -48,6 +48,7 @@ static struct dp_conf *conf_build(struct dp *dp)
 			return NULL;
 		}
 	}
+	c->gen = ++dp->gen;
 	c->nports = dp->nports;
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
@@ -94,7 +95,7 @@ static void wake_workers(struct dp *dp)
  * until the next successful publish) rather than keep a stale one. */
 static void publish(struct dp *dp)
 {
-	static struct dp_conf empty;
+	static struct dp_conf empty; /* gen 0: workers rebuild for it too */
 	struct dp_conf *nc = conf_build(dp);
 	const struct dp_conf *old = atomic_load(&dp->conf);
 

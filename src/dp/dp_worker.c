@@ -429,7 +429,7 @@ static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
 		ev.data.fd = fd;
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
-	w->epconf = conf;
+	w->epgen = conf->gen;
 	atomic_store_explicit(&w->nqueues, conf->npoll[w->id], memory_order_relaxed);
 }
 
@@ -496,7 +496,7 @@ void *dp_worker_main(void *arg)
 		unsigned moved = 0;
 
 		conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
-		if (conf != w->epconf) {
+		if (conf->gen != w->epgen) {
 			epoll_rebuild(w, conf);
 			kicks_disable(w, conf);
 		}
@@ -514,7 +514,7 @@ void *dp_worker_main(void *arg)
 				if (may_sleep(w, conf)) {
 					sleep_on_kicks(w);
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
-					if (conf == w->epconf)
+					if (conf->gen == w->epgen)
 						kicks_disable(w, conf);
 					last_work_ns = clk_now_ns();
 					continue; /* qsbr already passed (offline) */

@@ -132,6 +132,10 @@ void vhu_rings_refresh(struct vhu_dev *d)
 			        i, vr->base, used, used);
 			q->last_avail = q->used_idx = used;
 		}
+		/* vifd never waits for rx buffers, so it asks guests not to
+		 * kick their rx rings (tx rings are the workers' business). */
+		if (!tx)
+			vq_kicks_disable(q);
 		vr->live = true;
 	}
 }
