@@ -1,0 +1,23 @@
+#!/bin/sh
+# deps.sh - installs what vifd needs to build, run its demo and run its whole
+# test suite on Debian 12 (as root). Idempotent: installs only what is missing.
+set -eu
+pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
+libjansson-dev python3 iproute2 procps
+dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
+qemu-system-x86 iperf3 busybox-static cpio kmod gzip"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: need root for apt-get (run with sudo)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -1,0 +1,94 @@
+# common.sh - shared harness for tests/integration/*.sh (sourced, bash).
+#
+# Each test gets its own temp folder $T (sockets, logs, vifd state) and a
+# cleanup trap that ends exactly the processes the test started (by PID),
+# removes what it created and, on failure, prints the logs. Binaries come
+# from the environment meson's test() sets: VIFD, VIFCTL, VIFBENCH.
+set -euo pipefail
+
+: "${VIFD:?VIFD not set (run through meson test)}"
+: "${VIFCTL:?VIFCTL not set}"
+: "${VIFBENCH:=}"
+T=$(mktemp -d /tmp/vifd-test.XXXXXX)
+PIDS=()
+CLEANUP_HOOKS=()
+TEST_NAME=$(basename "$0" .sh)
+VIFD_PID=
+
+log() { echo "[$TEST_NAME] $*"; }
+
+dump_logs() {
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "----- $f (last 40 lines)"
+		tail -n 40 "$f" || true
+	done
+}
+
+fail() {
+	echo "[$TEST_NAME] FAIL: $*" >&2
+	dump_logs >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h"; done
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ $rc -ne 0 ] && [ -z "${KEEP:-}" ]; then dump_logs >&2; fi
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bg NAME CMD...: runs CMD in the background with output in $T/NAME.log.
+bg() {
+	local name=$1; shift
+	"$@" >"$T/$name.log" 2>&1 &
+	PIDS+=($!)
+	LAST_PID=$!
+}
+
+# start_vifd [ARGS]: starts vifd on $T/state and waits for its socket.
+start_vifd() {
+	bg vifd "$VIFD" --state-dir "$T/state" "$@"
+	VIFD_PID=$LAST_PID
+	wait_for 10 "vifd control socket" test -S "$T/state/vifd.sock"
+}
+
+vctl() { "$VIFCTL" --socket "$T/state/vifd.sock" "$@"; }
+
+# wait_for SECONDS WHAT CMD...: polls CMD until it succeeds.
+wait_for() {
+	local secs=$1 what=$2; shift 2
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || fail "timed out after ${secs}s waiting for $what"
+		sleep 0.1
+	done
+}
+
+vifd_alive() { kill -0 "$VIFD_PID" 2>/dev/null || fail "vifd died"; }
+
+# jget JSON PYEXPR: evaluates a Python expression on the parsed JSON `j`.
+jget() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# port_stat PORT FIELD: one counter of `vifctl -j stats` (drops.X for drops).
+port_stat() {
+	local js
+	js=$(vctl -j stats "$1")
+	jget "$js" "[p for p in j['ports'] if p['name']=='$1'][0]$(echo ".$2" | sed -E "s/\.([a-z_]+)/['\1']/g")"
+}
+
+# A DPDK app's runtime folder: one prefix per test so parallel runs never meet.
+dpdk_prefix() { echo "vifdt$$$1"; }
+dpdk_cleanup() { rm -rf "/var/run/dpdk/$1"; }
