@@ -1,0 +1,457 @@
+/* test_ctl.c - the control socket (src/ctl): ctl_rpc_handle() driven line
+ * by line from a table, invalid input first (malformed JSON, non-objects,
+ * bad envelopes, wrong id types, oversized lines, bad params), then every
+ * method against a real datapath with one worker; then allocation failures
+ * and a full output buffer; then the socket itself (stale, live and
+ * non-socket paths, mode 0660, a request over the wire, an oversized line,
+ * a half-closed peer) through evloop_run_once. Everything lives in a fresh
+ * temporary directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ctl.h"
+#include "ctl_rpc.h"
+#include "util.h"
+#include "xalloc.h"
+
+static char dir[64];          /* the temporary directory */
+static struct evloop *ev;
+static struct dp *dp;
+static struct ctl_rpc rpc;
+
+/* One request line and what must come back. In line, "@D@" stands for the
+ * temporary directory and "@LONG@" for a 200-byte path component. */
+struct rpc_case {
+	const char *line;
+	int rc;            /* ctl_rpc_handle()'s return */
+	int code;          /* error code; 0: a result is expected */
+	const char *id;    /* the reply's id as compact JSON; NULL: not checked */
+	const char *has;   /* a substring of the reply line, or NULL */
+};
+
+#define REQ(method, params) "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"" method "\"" \
+	",\"params\":" params "}"
+#define APP(e) (CTL_ERR_APP_BASE - (e))
+
+static const struct rpc_case invalid_cases[] = {
+	/* not JSON */
+	{ "{bad", 1, CTL_ERR_PARSE, "null", "parse error" },
+	{ "{\"jsonrpc\":\"2.0\"", 1, CTL_ERR_PARSE, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"show\"} trailing", 1, CTL_ERR_PARSE, "null", NULL },
+	{ "\xff\xfe", 1, CTL_ERR_PARSE, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"del-port\",\"params\":{\"name\":\"a\\u0000\"}}",
+	  1, CTL_ERR_PARSE, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"show\"}", 1, CTL_ERR_PARSE, "null",
+	  "duplicate" },
+	/* not a request object */
+	{ "42", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "\"show\"", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "null", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "true", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "[]", 1, CTL_ERR_INVALID_REQUEST, "null", "batch" },
+	{ "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"show\"}]", 1, CTL_ERR_INVALID_REQUEST, "null",
+	  "batch" },
+	{ "{}", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	/* envelope */
+	{ "{\"id\":1,\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "1", "jsonrpc" },
+	{ "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "1", NULL },
+	{ "{\"jsonrpc\":2.0,\"id\":1,\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "1", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1}", 1, CTL_ERR_INVALID_REQUEST, "1", "missing \\\"method" },
+	{ "{\"jsonrpc\":\"2.0\",\"method\":1}", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":null}", 1, CTL_ERR_INVALID_REQUEST, "1", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"show\",\"param\":{}}", 1,
+	  CTL_ERR_INVALID_REQUEST, "1", "unknown member" },
+	/* wrong id types: the reply's id is null */
+	{ "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "null", "id" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"show\"}", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":false,\"method\":\"bogus\"}", 1, CTL_ERR_INVALID_REQUEST, "null", NULL },
+	/* methods and params */
+	{ REQ("bogus", "{}"), 1, CTL_ERR_NO_METHOD, "1", "bogus" },
+	{ REQ("", "{}"), 1, CTL_ERR_NO_METHOD, "1", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"method\":\"bogus\"}", 0, 0, NULL, NULL }, /* notification: silent */
+	{ REQ("show", "[]"), 1, CTL_ERR_INVALID_PARAMS, "1", "by name" },
+	{ REQ("show", "\"x\""), 1, CTL_ERR_INVALID_REQUEST, "1", NULL },
+	{ REQ("show", "{\"x\":1}"), 1, CTL_ERR_INVALID_PARAMS, "1", "unknown parameter" },
+	{ REQ("del-port", "{}"), 1, CTL_ERR_INVALID_PARAMS, "1", "missing parameter" },
+	{ REQ("del-port", "{\"name\":1}"), 1, CTL_ERR_INVALID_PARAMS, "1", "must be a string" },
+	{ REQ("del-port", "{\"name\":null}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("stats", "{\"name\":[]}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("add-bridge", "{}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	/* add-port values */
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "path" },
+	{ REQ("add-port", "{\"bridge\":\"br1\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\"}"),
+	  1, APP(ENOENT), "1", "br1" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"foo\",\"path\":\"@D@/a\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", "unknown port type" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"tap\",\"path\":\"@D@/a\"}"),
+	  1, APP(EOPNOTSUPP), "1", "not supported in this version" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"\",\"type\":\"vhostuser\",\"path\":\"@D@/a\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", "invalid port name" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"-a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a b\",\"type\":\"vhostuser\",\"path\":\"@D@/a\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a23456789012345678901234567890123\","
+	      "\"type\":\"vhostuser\",\"path\":\"@D@/a\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\","
+	      "\"mode\":\"both\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "mode" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\","
+	      "\"queues\":0}"), 1, CTL_ERR_INVALID_PARAMS, "1", "queues" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\","
+	      "\"queues\":9}"), 1, CTL_ERR_INVALID_PARAMS, "1", "queues" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/a\","
+	      "\"queues\":1.5}"), 1, CTL_ERR_INVALID_PARAMS, "1", "integer" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"rel\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", "absolute" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/@LONG@\"}"),
+	  1, CTL_ERR_INVALID_PARAMS, "1", "longer" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/file\"}"),
+	  1, APP(EEXIST), "1", "not a socket" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/live\"}"),
+	  1, APP(EADDRINUSE), "1", "mode=client" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\",\"path\":\"@D@/ctl\","
+	      "\"mode\":\"client\"}"), 1, APP(EADDRINUSE), "1", "control socket" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"a\",\"type\":\"vhostuser\","
+	      "\"path\":\"@D@/nodir/a\"}"), 1, APP(ENOENT), "1", "cannot add port" },
+	/* blank lines are not requests */
+	{ "", 0, 0, NULL, NULL },
+	{ "  \t\r", 0, 0, NULL, NULL },
+};
+
+/* Run in order: each may depend on the state the previous ones left. */
+static const struct rpc_case method_cases[] = {
+	{ REQ("version", "{}"), 1, 0, "1", "\"name\":\"vifd\"" },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"version\"}", 1, 0, "\"abc\"", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"version\"}", 1, 0, "null", NULL },
+	{ "{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"version\"}\r", 1, 0, "-7", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"ports\":[]}]}" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
+	  1, 0, "1", "\"result\":{}" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
+	      "\"mode\":\"client\",\"queues\":4}"), 1, 0, "1", NULL },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/x\"}"),
+	  1, APP(EEXIST), "1", "already exists" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm3\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
+	  1, APP(EADDRINUSE), "1", "used by port vm1" },
+	{ REQ("show", "{}"), 1, 0, "1",
+	  "{\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\",\"mode\":\"server\","
+	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"live_rx\":0,\"live_tx\":0,"
+	  "\"features\":\"0x0\",\"mtu\":0}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
+	  "\"mode\":\"client\"" },
+	{ REQ("stats", "{}"), 1, 0, "1",
+	  "{\"ports\":[{\"name\":\"vm1\",\"rx_pkts\":0,\"rx_bytes\":0,\"tx_pkts\":0,\"tx_bytes\":0,"
+	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0},\"ring_errors\":0},"
+	  "{\"name\":\"vm2\"" },
+	{ REQ("stats", "{\"name\":\"vm2\"}"), 1, 0, "1", "{\"ports\":[{\"name\":\"vm2\"," },
+	{ REQ("stats", "{\"name\":\"nope\"}"), 1, APP(ENOENT), "1", "\"errno\":\"ENOENT\"" },
+	{ REQ("workers", "{}"), 1, 0, "1", "{\"workers\":[{\"id\":0,\"cpu\":-1,\"queues\":" },
+	{ REQ("workers", "{}"), 1, 0, "1", "\"cycles_per_pkt\":" },
+	{ REQ("fdb", "{}"), 1, 0, "1", "{\"entries\":[]}" },
+	{ REQ("add-bridge", "{\"name\":\"br0\"}"), 1, APP(EEXIST), "1", "bridge br0 exists" },
+	{ REQ("add-bridge", "{\"name\":\"br1\"}"), 1, APP(EOPNOTSUPP), "1",
+	  "only one bridge (br0) is supported in this version" },
+	{ REQ("del-port", "{\"name\":\"vm1\"}"), 1, 0, "1", "\"result\":{}" },
+	{ REQ("del-port", "{\"name\":\"vm1\"}"), 1, APP(ENOENT), "1", "no port named" },
+	/* a valid notification runs and stays silent */
+	{ "{\"jsonrpc\":\"2.0\",\"method\":\"del-port\",\"params\":{\"name\":\"vm2\"}}", 0, 0, NULL, NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"ports\":[]" },
+	/* a server port may reuse a path whose listener is gone (stale) */
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/stale\"}"),
+	  1, 0, "1", NULL },
+	{ REQ("del-port", "{\"name\":\"vm1\"}"), 1, 0, "1", NULL },
+};
+
+/* line with @D@ and @LONG@ expanded, into buf. */
+static const char *expand(const char *line, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *s = line; *s && o + 1 < n;) {
+		if (!strncmp(s, "@D@", 3)) {
+			o += (size_t)snprintf(buf + o, n - o, "%s", dir);
+			s += 3;
+		} else if (!strncmp(s, "@LONG@", 6)) {
+			for (int i = 0; i < 200 && o + 1 < n; i++)
+				buf[o++] = 'x';
+			s += 6;
+		} else {
+			buf[o++] = *s++;
+		}
+	}
+	buf[o < n ? o : n - 1] = 0;
+	return buf;
+}
+
+static void run_case(const struct rpc_case *c, unsigned idx, const char *table)
+{
+	char line[1024], has[1024];
+	struct ctl_buf out = { 0 };
+	int failed = check_failures;
+	json_t *rep, *err;
+	int rc;
+
+	expand(c->line, line, sizeof(line));
+	rc = ctl_rpc_handle(&rpc, line, strlen(line), &out);
+	CHECK_EQ(rc, c->rc);
+	if (rc != 1) {
+		if (check_failures != failed)
+			fprintf(stderr, "  in %s[%u]\n", table, idx);
+		CHECK_EQ(out.len, 0);
+		ctl_buf_free(&out);
+		return;
+	}
+	/* One line, newline-terminated, nothing else. */
+	CHECK(out.len > 0 && out.p[out.len - 1] == '\n');
+	CHECK(memchr(out.p, '\n', out.len) == out.p + out.len - 1);
+	rep = json_loadb(out.p, out.len, 0, NULL);
+	CHECK(rep != NULL);
+	CHECK(json_is_string(json_object_get(rep, "jsonrpc")));
+	err = json_object_get(rep, "error");
+	if (c->code) {
+		CHECK(err != NULL);
+		CHECK(json_object_get(rep, "result") == NULL);
+		CHECK_EQ(json_integer_value(json_object_get(err, "code")), c->code);
+		CHECK(json_is_string(json_object_get(err, "message")));
+	} else {
+		CHECK(err == NULL);
+		CHECK(json_is_object(json_object_get(rep, "result")));
+	}
+	if (c->id) {
+		char *id = json_dumps(json_object_get(rep, "id"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		CHECK(id && !strcmp(id, c->id));
+		free(id);
+	}
+	if (c->has)
+		CHECK(memmem(out.p, out.len, expand(c->has, has, sizeof(has)), strlen(has)) != NULL);
+	if (check_failures != failed)
+		fprintf(stderr, "  in %s[%u]: %.*s", table, idx, (int)out.len, out.p);
+	json_decref(rep);
+	ctl_buf_free(&out);
+}
+
+/* A listening socket at path (a live vhost-user peer). */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(listen(fd, 4), 0);
+	return fd;
+}
+
+static void test_lines(void)
+{
+	char path[128], big[CTL_LINE_MAX + 2];
+	struct ctl_buf out = { 0 };
+	struct stat st;
+	int live, stale, fd;
+
+	/* The fixtures the cases name: a file, a live listener, a stale
+	 * socket, and a stand-in for the control socket's inode. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/live", dir);
+	live = listen_at(path);
+	snprintf(path, sizeof(path), "%s/stale", dir);
+	stale = listen_at(path);
+	close(stale);
+	CHECK_EQ(ctl_sock_probe(path), 0);
+	snprintf(path, sizeof(path), "%s/live", dir);
+	CHECK_EQ(ctl_sock_probe(path), 1);
+	snprintf(path, sizeof(path), "%s/ctl", dir);
+	close(listen_at(path));
+	CHECK_EQ(stat(path, &st), 0);
+	rpc.sock_dev = st.st_dev;
+	rpc.sock_ino = st.st_ino;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(invalid_cases); i++)
+		run_case(&invalid_cases[i], i, "invalid_cases");
+
+	/* Oversized: one byte over the limit is refused unread. */
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"version\"}", 42);
+	CHECK_EQ(ctl_rpc_handle(&rpc, big, CTL_LINE_MAX, &out), 1);
+	CHECK(strstr(out.p, "\"result\"") != NULL);
+	out.len = 0;
+	CHECK_EQ(ctl_rpc_handle(&rpc, big, CTL_LINE_MAX + 1, &out), 1);
+	CHECK(strstr(out.p, "-32600") && strstr(out.p, "\"id\":null"));
+	ctl_buf_free(&out);
+
+	for (unsigned i = 0; i < ARRAY_SIZE(method_cases); i++)
+		run_case(&method_cases[i], i, "method_cases");
+	close(live);
+}
+
+/* Replies that do not fit, and allocations that fail, leave the output
+ * buffer as it was and are reported, never half-written. */
+static void test_failures(void)
+{
+	static const char show[] = REQ("show", "{}");
+	struct ctl_buf out = { .max = 16 };
+
+	CHECK_EQ(ctl_rpc_handle(&rpc, show, strlen(show), &out), -ENOBUFS);
+	CHECK_EQ(out.len, 0);
+	ctl_buf_free(&out);
+	for (unsigned long n = 1; n <= 4; n++) {
+		struct ctl_buf o = { 0 };
+		int rc;
+
+		xalloc_fail_at(n);
+		rc = ctl_rpc_handle(&rpc, show, strlen(show), &o);
+		xalloc_fail_at(0);
+		CHECK(rc == 1 || rc == -ENOMEM);
+		if (rc == -ENOMEM)
+			CHECK_EQ(o.len, 0);
+		else
+			CHECK(o.len > 0 && o.p[o.len - 1] == '\n');
+		ctl_buf_free(&o);
+	}
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Runs the loop until fd has something to read (or 2 s pass); then reads
+ * up to n - 1 bytes (0 at EOF). */
+static ssize_t pump_read(int fd, char *buf, size_t n)
+{
+	for (int i = 0; i < 200; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		evloop_run_once(ev, 10);
+		if (poll(&p, 1, 0) == 1) {
+			ssize_t r = read(fd, buf, n - 1);
+			buf[r > 0 ? r : 0] = 0;
+			return r;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+static void test_socket(void)
+{
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"version\"}\n";
+	char path[128], buf[4096], *big;
+	struct ctl *c = NULL, *c2 = NULL;
+	struct stat st;
+	int fd, f;
+
+	/* Not a socket: left alone. */
+	snprintf(path, sizeof(path), "%s/file", dir);
+	CHECK_EQ(ctl_create(ev, dp, path, &c), -EEXIST);
+	/* Too long. */
+	memset(buf, 'x', 200);
+	buf[200] = 0;
+	CHECK_EQ(ctl_create(ev, dp, buf, &c), -ENAMETOOLONG);
+	/* A stale socket is replaced; the new one is 0660. */
+	snprintf(path, sizeof(path), "%s/vifd.sock", dir);
+	close(listen_at(path));
+	CHECK_EQ(ctl_create(ev, dp, path, &c), 0);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK(S_ISSOCK(st.st_mode));
+	CHECK_EQ(st.st_mode & 0777, 0660);
+	/* A live one (this very server) is refused. */
+	CHECK_EQ(ctl_create(ev, dp, path, &c2), -EADDRINUSE);
+
+	/* A request, and two in one write, the last without '\n' after
+	 * a half-close: every one answered, then EOF. */
+	fd = connect_to(path);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	CHECK(pump_read(fd, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\"id\":5,\"result\":{\"name\":\"vifd\"") != NULL);
+	CHECK_EQ(write(fd, "\n" REQ("fdb", "{}") "\n" REQ("version", "{}"),
+	               strlen("\n" REQ("fdb", "{}") "\n" REQ("version", "{}"))),
+	         (ssize_t)strlen("\n" REQ("fdb", "{}") "\n" REQ("version", "{}")));
+	shutdown(fd, SHUT_WR);
+	{
+		size_t got = 0;
+		ssize_t r;
+
+		while ((r = pump_read(fd, buf + got, sizeof(buf) - got)) > 0)
+			got += (size_t)r;
+		CHECK_EQ(r, 0); /* EOF after the replies */
+		CHECK(strstr(buf, "\"entries\"") && strstr(buf, "\"name\":\"vifd\""));
+	}
+	close(fd);
+
+	/* An oversized line: one error, then the connection is closed. */
+	fd = connect_to(path);
+	CHECK(fd >= 0);
+	big = calloc(1, CTL_LINE_MAX + 100);
+	CHECK(big != NULL);
+	memset(big, 'x', CTL_LINE_MAX + 100);
+	f = 0;
+	for (size_t off = 0; off < CTL_LINE_MAX + 100;) {
+		ssize_t w = send(fd, big + off, CTL_LINE_MAX + 100 - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			off += (size_t)w;
+		else if (++f > 200)
+			break;
+		evloop_run_once(ev, 5);
+	}
+	free(big);
+	CHECK(pump_read(fd, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "longer than 65536") != NULL);
+	CHECK(pump_read(fd, buf, sizeof(buf)) <= 0);
+	close(fd);
+
+	ctl_destroy(c);
+	CHECK(stat(path, &st) < 0); /* removed: it was ours */
+}
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_ctl.XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	CHECK_EQ(evloop_create(&ev), 0);
+	CHECK_EQ(dp_create(ev, 1, NULL, &dp), 0);
+	rpc.dp = dp;
+	test_lines();
+	test_failures();
+	test_socket();
+	dp_destroy(dp);
+	evloop_destroy(ev);
+	cleanup();
+	return check_result("test_ctl");
+}
