@@ -92,3 +92,10 @@ port_stat() {
 # A DPDK app's runtime folder: one prefix per test so parallel runs never meet.
 dpdk_prefix() { echo "vifdt$$$1"; }
 dpdk_cleanup() { rm -rf "/var/run/dpdk/$1"; }
+
+# port_info PORT FIELD: one field of the port in `vifctl -j show`.
+port_info() {
+	local js
+	js=$(vctl -j show)
+	jget "$js" "[p for b in j['bridges'] for p in b['ports'] if p['name']=='$1'][0]['$2']"
+}

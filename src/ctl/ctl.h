@@ -1,0 +1,28 @@
+/* ctl.h - vifd's control socket: a unix stream socket serving JSON-RPC 2.0,
+ * one request object per line, one response line per request (see
+ * ctl_rpc.h for the methods and error codes). vifctl is its client.
+ *
+ * Runs on the control thread's evloop; never blocks it: sockets are
+ * non-blocking, a slow client's replies wait in its own buffer, and a
+ * client that stops reading them is dropped. Everything here is called from
+ * the control thread. */
+#ifndef VIFD_CTL_H
+#define VIFD_CTL_H
+
+#include "dp.h"
+#include "evloop.h"
+
+struct ctl;
+
+/* Listens on sock_path (mode 0660) and serves requests on ev, acting on dp.
+ * A stale socket at sock_path (nobody answers) is replaced; a live one
+ * (another vifd) makes it fail with -EADDRINUSE, anything that is not a
+ * socket with -EEXIST. Only uid 0 and the uid vifd runs as may connect.
+ * Returns 0 and *out, or -errno (logged). */
+int ctl_create(struct evloop *ev, struct dp *dp, const char *sock_path, struct ctl **out);
+
+/* Closes every client and the listening socket, and removes the socket
+ * file if it is still ours. NULL is a no-op. */
+void ctl_destroy(struct ctl *c);
+
+#endif

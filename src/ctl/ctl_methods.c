@@ -1,0 +1,373 @@
+/* ctl_methods.c - the control socket's methods and their parameter table.
+ * Each method reads its params (types already checked by ctl_rpc.c),
+ * checks values, calls the datapath through dp.h only, and builds its result
+ * object. Result shapes are listed at each method; vifctl and scripts
+ * depend on them, so add members, never rename them.
+ *
+ * Control thread only. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "ctl_rpc.h"
+#include "util.h"
+
+/* Port types named by DESIGN.md; only vhostuser exists in this version,
+ * the others are refused as "not supported yet" rather than "unknown". */
+static const struct {
+	const char *name;
+	bool supported;
+} port_types[] = {
+	{ "vhostuser", true },
+	{ "tap", false },
+	{ "afpacket", false },
+	{ "afxdp", false },
+	{ "vxlan", false },
+};
+
+/* An optional string parameter, or dflt. */
+static const char *pstr(json_t *params, const char *name, const char *dflt)
+{
+	json_t *v = json_object_get(params, name);
+
+	return v ? json_string_value(v) : dflt;
+}
+
+/* A required string parameter: check_params() made sure it is there. */
+static const char *preq(json_t *params, const char *name)
+{
+	const char *s = json_string_value(json_object_get(params, name));
+
+	if (NEVER(!s))
+		return "";
+	return s;
+}
+
+/* Port names appear in logs, metrics labels and vifctl tables: keep them
+ * to a conservative character set, and not starting with '-' (an option). */
+static bool port_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= DP_PORT_NAME_MAX || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+			return false;
+	}
+	return true;
+}
+
+/* Checks what is at a vhost-user path before the vhost layer, which
+ * replaces any socket it finds in server mode, gets to it. Returns 0 or
+ * -errno with *e filled. */
+static int check_port_path(const struct ctl_rpc *r, const char *path, bool client,
+                           struct ctl_err *e)
+{
+	struct stat st;
+	int live;
+
+	if (path[0] != '/')
+		return ctl_err_params(e, "path must be absolute: \"%.60s\"", path);
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return ctl_err_params(e, "path longer than %zu bytes",
+		                      sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	if (lstat(path, &st) < 0)
+		return 0; /* nothing there: a server creates it, a client waits */
+	if (r->sock_ino && st.st_dev == r->sock_dev && st.st_ino == r->sock_ino)
+		return ctl_err_app(e, EADDRINUSE, "%s is vifd's control socket", path);
+	if (client)
+		return 0;
+	if (!S_ISSOCK(st.st_mode))
+		return ctl_err_app(e, EEXIST, "%s exists and is not a socket", path);
+	live = ctl_sock_probe(path);
+	if (live > 0)
+		return ctl_err_app(e, EADDRINUSE,
+		                   "another process is listening on %s (to connect to it, use mode=client)",
+		                   path);
+	return 0;
+}
+
+/* add-port {bridge, name, type, path, mode?, queues?} -> {} */
+static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *br = preq(p, "bridge"), *name = preq(p, "name");
+	const char *type = preq(p, "type"), *path = preq(p, "path");
+	const char *mode = pstr(p, "mode", "server");
+	json_t *jq = json_object_get(p, "queues");
+	json_int_t queues = jq ? json_integer_value(jq) : 1;
+	struct dp_port_info info;
+	bool client;
+	size_t t;
+	int rc;
+
+	if (strcmp(br, CTL_BRIDGE))
+		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\" (this version has only %s)",
+		                   br, CTL_BRIDGE);
+	for (t = 0; t < ARRAY_SIZE(port_types); t++)
+		if (!strcmp(type, port_types[t].name))
+			break;
+	if (t == ARRAY_SIZE(port_types))
+		return ctl_err_params(e, "unknown port type \"%.40s\" (known: vhostuser)", type);
+	if (!port_types[t].supported)
+		return ctl_err_app(e, EOPNOTSUPP,
+		                   "port type %s is not supported in this version (only vhostuser)",
+		                   type);
+	if (!port_name_ok(name))
+		return ctl_err_params(e, "invalid port name \"%.40s\": 1 to %d characters of "
+		                      "A-Z a-z 0-9 . _ : -, not starting with -",
+		                      name, DP_PORT_NAME_MAX - 1);
+	if (!strcmp(mode, "server"))
+		client = false;
+	else if (!strcmp(mode, "client"))
+		client = true;
+	else
+		return ctl_err_params(e, "mode must be \"server\" or \"client\", not \"%.40s\"", mode);
+	if (queues < 1 || queues > CTL_MAX_QUEUES)
+		return ctl_err_params(e, "queues must be between 1 and %d", CTL_MAX_QUEUES);
+	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
+		return ctl_err_app(e, EEXIST, "port %s already exists", name);
+	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
+		if (!strcmp(info.path, path))
+			return ctl_err_app(e, EADDRINUSE, "path %s is already used by port %s",
+			                   path, info.name);
+	rc = check_port_path(r, path, client, e);
+	if (rc < 0)
+		return rc;
+	rc = dp_port_add_vhost(r->dp, name, path, client, (unsigned)queues);
+	if (rc == -ENOSPC)
+		return ctl_err_app(e, ENOSPC, "cannot add port %s: too many ports (at most %d)",
+		                   name, DP_MAX_PORTS);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot add port %s on %s: %s", name, path, strerror(-rc));
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* del-port {name} -> {} */
+static int m_del_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = preq(p, "name");
+	int rc = dp_port_del(r->dp, name);
+
+	if (rc == -ENOENT)
+		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot delete port %s: %s", name, strerror(-rc));
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+static json_t *port_show(const struct dp_port_info *in)
+{
+	char feat[24];
+
+	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:i}",
+	                 "name", in->name, "type", in->type, "path", in->path,
+	                 "mode", in->client ? "client" : "server",
+	                 "connected", in->connected, "broken", in->broken,
+	                 "queue_pairs", (int)in->queue_pairs,
+	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
+	                 "features", feat, "mtu", (int)in->mtu);
+}
+
+/* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
+ * broken, queue_pairs, live_rx, live_tx, features ("0x..." hex), mtu}]}]} */
+static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	json_t *ports = json_array();
+	struct dp_port_info info;
+
+	(void)p;
+	if (!ports)
+		goto nomem;
+	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
+		if (json_array_append_new(ports, port_show(&info)) < 0)
+			goto nomem;
+	*res = json_pack("{s:[{s:s, s:o}]}", "bridges", "name", CTL_BRIDGE, "ports", ports);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+nomem:
+	json_decref(ports);
+	return ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+static json_t *port_stats(const char *name, const struct dp_port_stats *s)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}",
+	                 "name", name,
+	                 "rx_pkts", (json_int_t)s->rx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
+	                 "tx_pkts", (json_int_t)s->tx_pkts, "tx_bytes", (json_int_t)s->tx_bytes,
+	                 "drops",
+	                 "invalid", (json_int_t)s->drop_invalid,
+	                 "no_room", (json_int_t)s->drop_no_room,
+	                 "down", (json_int_t)s->drop_down,
+	                 "hairpin", (json_int_t)s->drop_hairpin,
+	                 "ring_errors", (json_int_t)s->ring_errors);
+}
+
+/* stats {name?} -> {ports: [{name, rx_pkts, rx_bytes, tx_pkts, tx_bytes,
+ * drops: {invalid, no_room, down, hairpin}, ring_errors}]}; with name, the
+ * list holds that port only. */
+static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = pstr(p, "name", NULL);
+	json_t *ports = json_array();
+	struct dp_port_info info;
+	struct dp_port_stats st;
+
+	if (!ports)
+		goto nomem;
+	if (name) {
+		if (dp_port_find(r->dp, name, &info, &st) < 0) {
+			json_decref(ports);
+			return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
+		}
+		if (json_array_append_new(ports, port_stats(info.name, &st)) < 0)
+			goto nomem;
+	} else {
+		for (unsigned i = 0; dp_port_get(r->dp, i, &info, &st) == 0; i++)
+			if (json_array_append_new(ports, port_stats(info.name, &st)) < 0)
+				goto nomem;
+	}
+	*res = json_pack("{s:o}", "ports", ports);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+nomem:
+	json_decref(ports);
+	return ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* workers {} -> {workers: [{id, cpu (-1: not pinned), queues, busy_cycles,
+ * idle_cycles, pkts, sleeps, cycles_per_pkt (busy cycles / pkts, integer,
+ * 0 before the first packet)}]} */
+static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	json_t *ws = json_array();
+	unsigned n = dp_nworkers(r->dp);
+
+	(void)p;
+	if (!ws)
+		goto nomem;
+	for (unsigned w = 0; w < n; w++) {
+		struct dp_worker_stats s;
+
+		dp_worker_get(r->dp, w, &s);
+		if (json_array_append_new(ws, json_pack(
+		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+		        "id", (int)w, "cpu", s.cpu, "queues", (int)s.nqueues,
+		        "busy_cycles", (json_int_t)s.busy_cycles,
+		        "idle_cycles", (json_int_t)s.idle_cycles,
+		        "pkts", (json_int_t)s.pkts, "sleeps", (json_int_t)s.sleeps,
+		        "cycles_per_pkt", (json_int_t)(s.pkts ? s.busy_cycles / s.pkts : 0))) < 0)
+			goto nomem;
+	}
+	*res = json_pack("{s:o}", "workers", ws);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+nomem:
+	json_decref(ws);
+	return ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+struct fdb_walk {
+	json_t *entries;
+	bool failed;    /* an allocation failed: the list is incomplete */
+};
+
+static void fdb_one(void *arg, const uint8_t mac[6], const char *port, uint32_t age_s)
+{
+	struct fdb_walk *fw = arg;
+	char m[18];
+
+	if (fw->failed)
+		return;
+	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
+	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (json_array_append_new(fw->entries, json_pack("{s:s, s:s, s:I}", "mac", m,
+	                          "port", port, "age", (json_int_t)age_s)) < 0)
+		fw->failed = true;
+}
+
+/* fdb {} -> {entries: [{mac ("aa:bb:cc:dd:ee:ff"), port, age (seconds since
+ * last seen)}]} */
+static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	struct fdb_walk fw = { .entries = json_array() };
+
+	(void)p;
+	if (!fw.entries)
+		return ctl_err_app(e, ENOMEM, "out of memory");
+	dp_fdb_foreach(r->dp, fdb_one, &fw);
+	if (fw.failed) {
+		json_decref(fw.entries);
+		return ctl_err_app(e, ENOMEM, "out of memory");
+	}
+	*res = json_pack("{s:o}", "entries", fw.entries);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* add-bridge {name}: this version has exactly one bridge, br0, created at
+ * start; the method exists so scripts written for later versions fail
+ * with a clear message. Never succeeds. */
+static int m_add_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = preq(p, "name");
+
+	(void)r;
+	(void)res;
+	if (!strcmp(name, CTL_BRIDGE))
+		return ctl_err_app(e, EEXIST, "bridge %s exists", CTL_BRIDGE);
+	return ctl_err_app(e, EOPNOTSUPP,
+	                   "only one bridge (%s) is supported in this version", CTL_BRIDGE);
+}
+
+/* version {} -> {name: "vifd", version} */
+static int m_version(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	(void)r;
+	(void)p;
+	*res = json_pack("{s:s, s:s}", "name", "vifd", "version", VIFD_VERSION);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+static const struct ctl_param p_none[] = { { NULL } };
+static const struct ctl_param p_name[] = {
+	{ "name", CTL_P_STRING, true },
+	{ NULL },
+};
+static const struct ctl_param p_stats[] = {
+	{ "name", CTL_P_STRING, false },
+	{ NULL },
+};
+static const struct ctl_param p_add_port[] = {
+	{ "bridge", CTL_P_STRING, true },
+	{ "name", CTL_P_STRING, true },
+	{ "type", CTL_P_STRING, true },
+	{ "path", CTL_P_STRING, true },
+	{ "mode", CTL_P_STRING, false },
+	{ "queues", CTL_P_INT, false },
+	{ NULL },
+};
+
+static const struct ctl_method methods[] = {
+	{ "add-bridge", m_add_bridge, p_name },
+	{ "add-port", m_add_port, p_add_port },
+	{ "del-port", m_del_port, p_name },
+	{ "show", m_show, p_none },
+	{ "stats", m_stats, p_stats },
+	{ "workers", m_workers, p_none },
+	{ "fdb", m_fdb, p_none },
+	{ "version", m_version, p_none },
+};
+
+const struct ctl_method *ctl_method_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
+		if (!strcmp(methods[i].name, name))
+			return &methods[i];
+	return NULL;
+}

@@ -1,0 +1,407 @@
+/* cli_fmt.c - vifctl's human output: aligned tables for show, stats,
+ * workers and fdb, and the refreshing screen of stats --watch. Replies are
+ * read defensively: a member that is missing or of another type (an older
+ * or newer vifd) prints as "-", never crashes. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clk.h"
+#include "xalloc.h"
+
+enum { CELL = 40 }; /* bytes of a formatted number cell */
+
+struct cli_table {
+	unsigned ncols;
+	const char *const *hdr;
+	const char *align;      /* 'l' or 'r' per column */
+	char **cells;           /* nrows * ncols strings, row-major */
+	unsigned nrows, cap;    /* rows used, rows allocated */
+};
+
+static char *dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = xcalloc(1, n);
+
+	if (!p)
+		cli_oom();
+	memcpy(p, s, n);
+	return p;
+}
+
+struct cli_table *cli_table_new(unsigned ncols, const char *const *hdr, const char *align)
+{
+	struct cli_table *t = xcalloc(1, sizeof(*t));
+
+	if (!t)
+		cli_oom();
+	t->ncols = ncols;
+	t->hdr = hdr;
+	t->align = align;
+	return t;
+}
+
+void cli_table_row(struct cli_table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		unsigned cap = t->cap ? t->cap * 2 : 16;
+		char **p = xcalloc((size_t)cap * t->ncols, sizeof(*p));
+
+		if (!p)
+			cli_oom();
+		if (t->nrows)
+			memcpy(p, t->cells, (size_t)t->nrows * t->ncols * sizeof(*p));
+		xfree(t->cells);
+		t->cells = p;
+		t->cap = cap;
+	}
+	for (unsigned i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = dup_str(cells[i] ? cells[i] : "-");
+	t->nrows++;
+}
+
+static void print_row(const struct cli_table *t, FILE *f, const size_t *w,
+                      const char *const *cells, const char *indent, const char *eol)
+{
+	fputs(indent, f);
+	for (unsigned i = 0; i < t->ncols; i++) {
+		bool last = i + 1 == t->ncols;
+		int pad = (int)w[i];
+
+		if (t->align[i] == 'r')
+			fprintf(f, "%*s", pad, cells[i]);
+		else
+			fprintf(f, "%-*s", last ? 0 : pad, cells[i]);
+		if (!last)
+			fputs("  ", f);
+	}
+	fputs(eol, f);
+}
+
+void cli_table_print(struct cli_table *t, FILE *f, const char *indent, const char *eol)
+{
+	size_t *w = xcalloc(t->ncols, sizeof(*w));
+
+	if (!w)
+		cli_oom();
+	for (unsigned i = 0; i < t->ncols; i++)
+		w[i] = strlen(t->hdr[i]);
+	for (unsigned r = 0; r < t->nrows; r++)
+		for (unsigned i = 0; i < t->ncols; i++)
+			if (strlen(t->cells[r * t->ncols + i]) > w[i])
+				w[i] = strlen(t->cells[r * t->ncols + i]);
+	print_row(t, f, w, t->hdr, indent, eol);
+	for (unsigned r = 0; r < t->nrows; r++)
+		print_row(t, f, w, (const char *const *)&t->cells[r * t->ncols], indent, eol);
+	for (unsigned i = 0; i < t->nrows * t->ncols; i++)
+		xfree(t->cells[i]);
+	xfree(t->cells);
+	xfree(w);
+	xfree(t);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static bool jint(json_t *o, const char *k, long long *v)
+{
+	json_t *j = json_object_get(o, k);
+
+	if (!json_is_integer(j))
+		return false;
+	*v = json_integer_value(j);
+	return true;
+}
+
+/* The integer member k of o as text in buf, or NULL ("-"). */
+static const char *num(char *buf, json_t *o, const char *k)
+{
+	long long v;
+
+	if (!jint(o, k, &v))
+		return NULL;
+	snprintf(buf, CELL, "%lld", v);
+	return buf;
+}
+
+/* A rate with an SI suffix, 3 significant digits. */
+static const char *si(char *buf, double v)
+{
+	if (v < 1e3)
+		snprintf(buf, CELL, "%.0f", v);
+	else if (v < 1e6)
+		snprintf(buf, CELL, "%.3gk", v / 1e3);
+	else if (v < 1e9)
+		snprintf(buf, CELL, "%.3gM", v / 1e6);
+	else
+		snprintf(buf, CELL, "%.3gG", v / 1e9);
+	return buf;
+}
+
+static const char *port_state(json_t *p)
+{
+	if (json_is_true(json_object_get(p, "broken")))
+		return "broken";
+	if (json_is_true(json_object_get(p, "connected")))
+		return "connected";
+	if (!json_is_boolean(json_object_get(p, "connected")))
+		return NULL;
+	/* Not connected: a server port waits for its guest, a client port
+	 * keeps retrying the guest's socket. */
+	if (jstr(p, "mode") && !strcmp(jstr(p, "mode"), "client"))
+		return "connecting";
+	return "listening";
+}
+
+void cli_print_show(json_t *res)
+{
+	static const char *const hdr[] = { "PORT", "TYPE", "MODE", "STATE", "QUEUES",
+	                                   "LIVE-RX/TX", "MTU", "FEATURES", "PATH" };
+	json_t *bridges = json_object_get(res, "bridges"), *br;
+	size_t i;
+
+	json_array_foreach(bridges, i, br) {
+		json_t *ports = json_object_get(br, "ports"), *p;
+		struct cli_table *t;
+		size_t j;
+
+		printf("%sbridge %s\n", i ? "\n" : "", jstr(br, "name") ? jstr(br, "name") : "-");
+		if (!json_array_size(ports)) {
+			printf("  (no ports)\n");
+			continue;
+		}
+		t = cli_table_new(9, hdr, "lllllrrll");
+		json_array_foreach(ports, j, p) {
+			char q[CELL], live[CELL], mtu[CELL];
+			long long rx, tx, m;
+			const char *cells[9] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
+			                         port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
+			                         jstr(p, "features"), jstr(p, "path") };
+
+			if (jint(p, "live_rx", &rx) && jint(p, "live_tx", &tx)) {
+				snprintf(live, sizeof(live), "%lld/%lld", rx, tx);
+				cells[5] = live;
+			}
+			if (jint(p, "mtu", &m) && m > 0) {
+				snprintf(mtu, sizeof(mtu), "%lld", m);
+				cells[6] = mtu;
+			}
+			cli_table_row(t, cells);
+		}
+		cli_table_print(t, stdout, "  ", "\n");
+	}
+}
+
+void cli_print_stats(json_t *res)
+{
+	static const char *const hdr[] = { "PORT", "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES",
+	                                   "DROP-INVALID", "DROP-NO-ROOM", "DROP-DOWN",
+	                                   "DROP-HAIRPIN", "RING-ERRORS" };
+	struct cli_table *t = cli_table_new(10, hdr, "lrrrrrrrrr");
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "ports"), i, p) {
+		char b[9][CELL];
+		json_t *d = json_object_get(p, "drops");
+		const char *cells[10] = {
+			jstr(p, "name"), num(b[0], p, "rx_pkts"), num(b[1], p, "rx_bytes"),
+			num(b[2], p, "tx_pkts"), num(b[3], p, "tx_bytes"),
+			num(b[4], d, "invalid"), num(b[5], d, "no_room"), num(b[6], d, "down"),
+			num(b[7], d, "hairpin"), num(b[8], p, "ring_errors"),
+		};
+		cli_table_row(t, cells);
+	}
+	cli_table_print(t, stdout, "", "\n");
+}
+
+void cli_print_workers(json_t *res)
+{
+	static const char *const hdr[] = { "ID", "CPU", "QUEUES", "PKTS", "BUSY%", "CYCLES/PKT",
+	                                   "SLEEPS", "BUSY-CYCLES", "IDLE-CYCLES" };
+	struct cli_table *t = cli_table_new(9, hdr, "rrrrrrrrr");
+	json_t *w;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "workers"), i, w) {
+		char b[9][CELL];
+		long long cpu, busy, idle;
+		const char *cells[9] = {
+			num(b[0], w, "id"), NULL, num(b[2], w, "queues"), num(b[3], w, "pkts"), NULL,
+			num(b[5], w, "cycles_per_pkt"), num(b[6], w, "sleeps"),
+			num(b[7], w, "busy_cycles"), num(b[8], w, "idle_cycles"),
+		};
+
+		if (jint(w, "cpu", &cpu) && cpu >= 0) {
+			snprintf(b[1], CELL, "%lld", cpu);
+			cells[1] = b[1];
+		}
+		if (jint(w, "busy_cycles", &busy) && jint(w, "idle_cycles", &idle) && busy + idle > 0) {
+			snprintf(b[4], CELL, "%.1f", 100.0 * (double)busy / (double)(busy + idle));
+			cells[4] = b[4];
+		}
+		cli_table_row(t, cells);
+	}
+	cli_table_print(t, stdout, "", "\n");
+}
+
+void cli_print_fdb(json_t *res)
+{
+	static const char *const hdr[] = { "MAC", "PORT", "AGE(S)" };
+	struct cli_table *t = cli_table_new(3, hdr, "llr");
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "entries"), i, e) {
+		char age[CELL];
+		const char *cells[3] = { jstr(e, "mac"), jstr(e, "port"), num(age, e, "age") };
+
+		cli_table_row(t, cells);
+	}
+	cli_table_print(t, stdout, "", "\n");
+}
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+static long long drops_sum(json_t *port)
+{
+	const char *k;
+	json_t *v;
+	long long s = 0;
+
+	json_object_foreach(json_object_get(port, "drops"), k, v)
+		if (json_is_integer(v))
+			s += json_integer_value(v);
+	return s;
+}
+
+static json_t *find_port(json_t *res, const char *name)
+{
+	json_t *p;
+	size_t i;
+
+	if (!name)
+		return NULL;
+	json_array_foreach(json_object_get(res, "ports"), i, p)
+		if (jstr(p, "name") && !strcmp(jstr(p, "name"), name))
+			return p;
+	return NULL;
+}
+
+/* Per-second rate of counter k between two samples, or NULL when there is
+ * no earlier sample or the counter went back (port re-created). */
+static const char *rate(char *buf, long long cur, long long old, bool have_old, double dt,
+                        double scale)
+{
+	if (!have_old || cur < old || dt <= 0)
+		return NULL;
+	return si(buf, (double)(cur - old) * scale / dt);
+}
+
+static void render(json_t *res, json_t *prev, double dt, double interval_s, const char *path,
+                   bool tty, bool first)
+{
+	static const char *const hdr[] = { "PORT", "RX-PPS", "RX-BPS", "TX-PPS", "TX-BPS",
+	                                   "DROPS/S", "RX-PKTS", "TX-PKTS", "DROPS", "RING-ERRORS" };
+	const char *eol = tty ? "\033[K\n" : "\n";
+	struct cli_table *t = cli_table_new(10, hdr, "lrrrrrrrrr");
+	char when[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *p;
+	size_t i;
+
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	json_array_foreach(json_object_get(res, "ports"), i, p) {
+		json_t *o = find_port(prev, jstr(p, "name"));
+		long long c[5] = { 0 }, old[5] = { 0 };
+		bool ok = jint(p, "rx_pkts", &c[0]) && jint(p, "rx_bytes", &c[1]) &&
+		          jint(p, "tx_pkts", &c[2]) && jint(p, "tx_bytes", &c[3]);
+		bool have = ok && o && jint(o, "rx_pkts", &old[0]) && jint(o, "rx_bytes", &old[1]) &&
+		            jint(o, "tx_pkts", &old[2]) && jint(o, "tx_bytes", &old[3]);
+		char b[10][CELL];
+		const char *cells[10];
+
+		c[4] = drops_sum(p);
+		old[4] = o ? drops_sum(o) : 0;
+		cells[0] = jstr(p, "name");
+		cells[1] = rate(b[1], c[0], old[0], have, dt, 1);
+		cells[2] = rate(b[2], c[1], old[1], have, dt, 8);
+		cells[3] = rate(b[3], c[2], old[2], have, dt, 1);
+		cells[4] = rate(b[4], c[3], old[3], have, dt, 8);
+		cells[5] = rate(b[5], c[4], old[4], have, dt, 1);
+		cells[6] = num(b[6], p, "rx_pkts");
+		cells[7] = num(b[7], p, "tx_pkts");
+		snprintf(b[8], CELL, "%lld", c[4]);
+		cells[8] = b[8];
+		cells[9] = num(b[9], p, "ring_errors");
+		cli_table_row(t, cells);
+	}
+	if (tty)
+		fputs(first ? "\033[H\033[2J" : "\033[H", stdout);
+	else if (!first)
+		fputs("\n", stdout);
+	printf("vifd stats at %s, every %gs (Ctrl-C to stop)   %s%s", path, interval_s, when, eol);
+	cli_table_print(t, stdout, "", eol);
+	if (tty)
+		fputs("\033[J", stdout); /* clear what a longer earlier frame left */
+}
+
+/* Sleeps s seconds unless a stop signal comes first. */
+static void nap(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (!stop_watch && nanosleep(&ts, &ts) < 0)
+		;
+}
+
+int cli_watch_stats(struct cli_conn *c, const char *name, double interval_s, bool json)
+{
+	struct sigaction sa = { .sa_handler = on_stop }; /* no SA_RESTART: wake nanosleep */
+	bool tty = !json && isatty(STDOUT_FILENO);
+	json_t *prev = NULL;
+	uint64_t prev_ns = 0;
+	int r = CLI_OK;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (bool first = true; !stop_watch; first = false) {
+		json_t *res, *params = NULL;
+		uint64_t now;
+
+		if (name && !(params = json_pack("{s:s}", "name", name)))
+			cli_oom();
+		r = cli_call(c, "stats", params, &res);
+		if (r != CLI_OK)
+			break;
+		now = clk_now_ns();
+		if (json) {
+			json_dumpf(res, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+		} else {
+			render(res, prev, (double)(now - prev_ns) / 1e9, interval_s, c->path, tty, first);
+		}
+		fflush(stdout);
+		json_decref(prev);
+		prev = res;
+		prev_ns = now;
+		nap(interval_s);
+	}
+	json_decref(prev);
+	return stop_watch ? CLI_OK : r;
+}

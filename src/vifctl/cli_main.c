@@ -1,0 +1,471 @@
+/* cli_main.c - vifctl's command line: global options, the command table
+ * (one entry per command: synopsis, help, argument counts, handler), and
+ * the mapping of every outcome to the exit codes of cli.h.
+ *
+ *   vifctl [--socket PATH] [-j|--json] COMMAND [ARGS]
+ *
+ * Global options may also follow the command. The socket is --socket, else
+ * $VIFD_SOCKET, else ./vifd-state/vifd.sock (vifd's default state
+ * directory, relative to where both are started). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "xalloc.h"
+
+#define DEFAULT_SOCKET "./vifd-state/vifd.sock"
+
+struct cli_ctx {
+	const char *sock;     /* control socket path */
+	bool json;            /* -j: print the result object */
+	bool watch;           /* stats --watch */
+	double interval_s;    /* --watch period */
+	struct cli_conn conn; /* fd -1 until the first call */
+};
+
+typedef int cmd_fn(struct cli_ctx *x, int argc, char **argv);
+
+struct cmd {
+	const char *name;
+	const char *args;     /* synopsis after the name */
+	const char *summary;  /* one line for vifctl --help */
+	const char *help;     /* more for vifctl COMMAND --help, or NULL */
+	int min_args, max_args; /* positional arguments; max -1: no limit */
+	bool watch;           /* accepts --watch [SECONDS] */
+	cmd_fn *fn;
+};
+
+static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "vifctl: <message> (see vifctl --help)"; returns CLI_EUSAGE. */
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vifctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see vifctl --help)\n", stderr);
+	return CLI_EUSAGE;
+}
+
+/* Calls method and prints its result: as JSON with -j, else with print
+ * (NULL: nothing, the exit status says it worked). */
+static int call(struct cli_ctx *x, const char *method, json_t *params, void (*print)(json_t *))
+{
+	json_t *res;
+	int r;
+
+	if (x->conn.fd < 0) {
+		r = cli_connect(&x->conn, x->sock);
+		if (r != CLI_OK) {
+			json_decref(params);
+			return r;
+		}
+	}
+	r = cli_call(&x->conn, method, params, &res);
+	if (r != CLI_OK)
+		return r;
+	if (x->json) {
+		json_dumpf(res, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	} else if (print) {
+		print(res);
+	}
+	json_decref(res);
+	return CLI_OK;
+}
+
+static json_t *pack_name(const char *name)
+{
+	json_t *p = json_pack("{s:s}", "name", name);
+
+	if (!p)
+		cli_oom();
+	return p;
+}
+
+static int c_add_bridge(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	return call(x, "add-bridge", pack_name(argv[0]), NULL);
+}
+
+/* The key=value arguments of add-port, all strings except queues. */
+static const struct {
+	const char *key;
+	bool required;
+	bool integer;
+} port_keys[] = {
+	{ "type", true, false },
+	{ "path", true, false },
+	{ "mode", false, false },
+	{ "queues", false, true },
+};
+
+enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
+
+/* path made absolute against our working directory: vifd's may differ. */
+static json_t *abs_path(const char *path)
+{
+	char cwd[PATH_MAX], buf[PATH_MAX + 8];
+
+	if (path[0] == '/')
+		return json_string(path);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (snprintf(buf, sizeof(buf), "%s/%s", strcmp(cwd, "/") ? cwd : "", path) >=
+	    (int)sizeof(buf))
+		return NULL;
+	return json_string(buf);
+}
+
+static int c_add_port(struct cli_ctx *x, int argc, char **argv)
+{
+	const char *val[NKEYS] = { NULL };
+	json_t *params;
+
+	for (int i = 2; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+		size_t k;
+
+		if (!eq || eq == argv[i])
+			return usage_err("add-port: expected key=value, got \"%s\"", argv[i]);
+		for (k = 0; k < NKEYS; k++)
+			if (strlen(port_keys[k].key) == (size_t)(eq - argv[i]) &&
+			    !strncmp(port_keys[k].key, argv[i], (size_t)(eq - argv[i])))
+				break;
+		if (k == NKEYS)
+			return usage_err("add-port: unknown key in \"%s\" (known: type, path, mode, queues)",
+			                 argv[i]);
+		if (val[k])
+			return usage_err("add-port: %s= given twice", port_keys[k].key);
+		if (!eq[1])
+			return usage_err("add-port: empty value for %s=", port_keys[k].key);
+		val[k] = eq + 1;
+	}
+	for (size_t k = 0; k < NKEYS; k++)
+		if (port_keys[k].required && !val[k])
+			return usage_err("add-port: %s= is required", port_keys[k].key);
+	params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
+	if (!params)
+		cli_oom();
+	for (size_t k = 0; k < NKEYS; k++) {
+		json_t *v;
+
+		if (!val[k])
+			continue;
+		if (port_keys[k].integer) {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(val[k], &end, 10);
+			if (errno || *end || end == val[k]) {
+				json_decref(params);
+				return usage_err("add-port: %s= needs a number", port_keys[k].key);
+			}
+			v = json_integer(n);
+		} else if (!strcmp(port_keys[k].key, "path")) {
+			v = abs_path(val[k]);
+			if (!v) {
+				json_decref(params);
+				return usage_err("add-port: cannot make \"%s\" an absolute path", val[k]);
+			}
+		} else {
+			v = json_string(val[k]);
+		}
+		if (!v || json_object_set_new(params, port_keys[k].key, v) < 0)
+			cli_oom();
+	}
+	return call(x, "add-port", params, NULL);
+}
+
+static int c_del_port(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	return call(x, "del-port", pack_name(argv[0]), NULL);
+}
+
+static int c_show(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "show", NULL, cli_print_show);
+}
+
+static int c_stats(struct cli_ctx *x, int argc, char **argv)
+{
+	int r;
+
+	if (!x->watch)
+		return call(x, "stats", argc ? pack_name(argv[0]) : NULL, cli_print_stats);
+	r = cli_connect(&x->conn, x->sock);
+	if (r != CLI_OK)
+		return r;
+	return cli_watch_stats(&x->conn, argc ? argv[0] : NULL, x->interval_s, x->json);
+}
+
+static int c_workers(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "workers", NULL, cli_print_workers);
+}
+
+static int c_fdb(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "fdb", NULL, cli_print_fdb);
+}
+
+static void print_version(json_t *res)
+{
+	const char *v = json_string_value(json_object_get(res, "version"));
+
+	printf("vifd %s\n", v ? v : "-");
+}
+
+static int c_version(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (!x->json)
+		printf("vifctl %s\n", VIFD_VERSION);
+	return call(x, "version", NULL, print_version);
+}
+
+static void usage(FILE *f);
+static void cmd_help(const struct cmd *c, FILE *f);
+static const struct cmd *cmd_find(const char *name);
+
+static int c_help(struct cli_ctx *x, int argc, char **argv)
+{
+	const struct cmd *c;
+
+	(void)x;
+	if (!argc) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	c = cmd_find(argv[0]);
+	if (!c)
+		return usage_err("unknown command \"%s\"", argv[0]);
+	cmd_help(c, stdout);
+	return CLI_OK;
+}
+
+static const struct cmd cmds[] = {
+	{ "add-bridge", "NAME", "add a bridge (this version has only br0)",
+	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
+	  "add-bridge br0 reports that it exists, any other name is refused.\n",
+	  1, 1, false, c_add_bridge },
+	{ "add-port", "BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]",
+	  "add a vhost-user port",
+	  "  type=vhostuser  the port type (the only one in this version)\n"
+	  "  path=SOCKET     the vhost-user socket; a relative path is taken from the\n"
+	  "                  current directory\n"
+	  "  mode=server     vifd listens on SOCKET, QEMU connects (default):\n"
+	  "                    -chardev socket,id=c0,path=SOCKET\n"
+	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
+	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
+	  "  queues=N        queue pairs offered to the guest, 1 to 8 (default 1)\n"
+	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
+	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock\n",
+	  2, -1, false, c_add_port },
+	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
+	  1, 1, false, c_del_port },
+	{ "show", "", "bridges and ports with their connection state", NULL,
+	  0, 0, false, c_show },
+	{ "stats", "[NAME] [--watch [SECONDS]]", "per-port counters",
+	  "RX is what the port sent into vifd, TX what vifd delivered to it.\n"
+	  "  --watch [SECONDS]  refresh every SECONDS (default 1) with per-second rates\n"
+	  "                     of packets, bits and drops, until Ctrl-C; with -j, print\n"
+	  "                     one result object per line instead.\n"
+	  "Example: vifctl stats vm1 --watch 2\n",
+	  0, 1, true, c_stats },
+	{ "workers", "", "datapath workers: CPU, queues, load, cycles per packet", NULL,
+	  0, 0, false, c_workers },
+	{ "fdb", "", "learned MAC addresses", NULL, 0, 0, false, c_fdb },
+	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version },
+	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help },
+};
+
+static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
+
+static const struct cmd *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < ncmds; i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: vifctl [--socket PATH] [-j|--json] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < ncmds; i++) {
+		char syn[96];
+
+		snprintf(syn, sizeof(syn), "%s%s%s", cmds[i].name, *cmds[i].args ? " " : "",
+		         cmds[i].args);
+		if (strlen(syn) > 30)
+			fprintf(f, "  %s\n  %-30s  %s\n", syn, "", cmds[i].summary);
+		else
+			fprintf(f, "  %-30s  %s\n", syn, cmds[i].summary);
+	}
+	fprintf(f, "\nOptions:\n"
+	        "  --socket PATH  vifd's control socket; default $VIFD_SOCKET, else\n"
+	        "                 %s (vifd --state-dir DIR listens on DIR/vifd.sock)\n"
+	        "  -j, --json     print vifd's JSON result instead of tables\n"
+	        "  -h, --help     this help; vifctl COMMAND --help for one command\n"
+	        "  -V, --version  print vifctl's version\n"
+	        "\nExit status: 0 done, 1 vifd reported an error, 2 usage error,\n"
+	        "3 cannot connect to vifd (or no reply within %d s).\n",
+	        DEFAULT_SOCKET, CLI_TIMEOUT_MS / 1000);
+}
+
+static void cmd_help(const struct cmd *c, FILE *f)
+{
+	fprintf(f, "Usage: vifctl [--socket PATH] [-j] %s%s%s\n\n%s.\n", c->name,
+	        *c->args ? " " : "", c->args, c->summary);
+	if (c->help)
+		fprintf(f, "\n%s", c->help);
+}
+
+/* Handles a global option at argv[*i]: 1 if it was one (and *i moved past
+ * its value), 0 if not, -1 on a usage error (printed). */
+static int global_opt(struct cli_ctx *x, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+		x->json = true;
+		return 1;
+	}
+	if (!strncmp(a, "--socket=", 9)) {
+		x->sock = a + 9;
+	} else if (!strcmp(a, "--socket")) {
+		if (*i + 1 >= argc) {
+			usage_err("%s needs a path", a);
+			return -1;
+		}
+		x->sock = argv[++*i];
+	} else {
+		return 0;
+	}
+	if (!*x->sock) {
+		usage_err("%s", "--socket needs a non-empty path");
+		return -1;
+	}
+	return 1;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.1 && v <= 3600))
+		return false;
+	*out = v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("VIFD_SOCKET");
+	struct cli_ctx x = {
+		.sock = env && *env ? env : DEFAULT_SOCKET,
+		.interval_s = 1,
+		.conn = { .fd = -1 },
+	};
+	const struct cmd *cmd;
+	char **pos;
+	int i, npos = 0, r;
+	bool dashdash = false;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		r = global_opt(&x, argc, argv, &i);
+		if (r < 0)
+			return CLI_EUSAGE;
+		if (r)
+			continue;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return CLI_OK;
+		}
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("vifctl %s\n", VIFD_VERSION);
+			return CLI_OK;
+		}
+		return usage_err("unknown option \"%s\"", argv[i]);
+	}
+	if (i == argc) {
+		usage(stderr);
+		return CLI_EUSAGE;
+	}
+	cmd = cmd_find(argv[i]);
+	if (!cmd)
+		return usage_err("unknown command \"%s\"", argv[i]);
+	pos = xcalloc((size_t)argc, sizeof(*pos));
+	if (!pos)
+		cli_oom();
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (dashdash || a[0] != '-' || !a[1]) {
+			pos[npos++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			dashdash = true;
+			continue;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			cmd_help(cmd, stdout);
+			xfree(pos);
+			return CLI_OK;
+		}
+		r = global_opt(&x, argc, argv, &i);
+		if (r > 0)
+			continue;
+		if (r == 0 && cmd->watch && !strncmp(a, "--watch=", 8)) {
+			x.watch = true;
+			if (parse_seconds(a + 8, &x.interval_s))
+				continue;
+			usage_err("--watch takes seconds between 0.1 and 3600, not \"%s\"", a + 8);
+		} else if (r == 0 && cmd->watch && !strcmp(a, "--watch")) {
+			x.watch = true;
+			/* An optional value: take the next word if it is a number. */
+			if (i + 1 < argc && parse_seconds(argv[i + 1], &x.interval_s))
+				i++;
+			continue;
+		} else if (r == 0) {
+			usage_err("unknown option \"%s\"", a);
+		}
+		xfree(pos);
+		return CLI_EUSAGE;
+	}
+	if (npos < cmd->min_args || (cmd->max_args >= 0 && npos > cmd->max_args)) {
+		fprintf(stderr, "vifctl: %s: %s arguments\nUsage: vifctl %s%s%s\n", cmd->name,
+		        npos < cmd->min_args ? "missing" : "too many", cmd->name,
+		        *cmd->args ? " " : "", cmd->args);
+		xfree(pos);
+		return CLI_EUSAGE;
+	}
+	r = cmd->fn(&x, npos, pos);
+	cli_close(&x.conn);
+	xfree(pos);
+	return r;
+}
