@@ -199,7 +199,7 @@ nomem:
 
 static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
 	                 "name", name,
 	                 "rx_pkts", (json_int_t)s->rx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
 	                 "tx_pkts", (json_int_t)s->tx_pkts, "tx_bytes", (json_int_t)s->tx_bytes,
@@ -208,11 +208,15 @@ static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 	                 "no_room", (json_int_t)s->drop_no_room,
 	                 "down", (json_int_t)s->drop_down,
 	                 "hairpin", (json_int_t)s->drop_hairpin,
-	                 "ring_errors", (json_int_t)s->ring_errors);
+	                 "ring_errors", (json_int_t)s->ring_errors,
+	                 "guest_stops", (json_int_t)s->guest_stops,
+	                 "msg_errors", (json_int_t)s->msg_errors,
+	                 "connects", (json_int_t)s->connects);
 }
 
 /* stats {name?} -> {ports: [{name, rx_pkts, rx_bytes, tx_pkts, tx_bytes,
- * drops: {invalid, no_room, down, hairpin}, ring_errors}]}; with name, the
+ * drops: {invalid, no_room, down, hairpin}, ring_errors, guest_stops,
+ * msg_errors, connects}]}; with name, the
  * list holds that port only. */
 static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {

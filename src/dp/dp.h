@@ -33,7 +33,12 @@ struct dp_port_stats {
 	uint64_t drop_no_room;   /* frames to the port: no rx buffer in its ring */
 	uint64_t drop_down;      /* frames to the port: no live rx queue */
 	uint64_t drop_hairpin;   /* frames whose destination was their source */
-	uint64_t ring_errors;    /* times the port's guest broke ring rules */
+	uint64_t ring_errors;    /* ring rule violations seen by workers */
+	/* From the vhost-user layer (control thread): */
+	uint64_t guest_stops;    /* times the port was stopped for a guest fault
+	                          * (ring, memory, call fd or ring setup) */
+	uint64_t msg_errors;     /* vhost-user messages refused (connection dropped) */
+	uint64_t connects;       /* frontend connections accepted or made */
 };
 
 struct dp_worker_stats {

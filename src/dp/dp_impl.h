@@ -122,6 +122,7 @@ struct dp {
 	struct sw_fdb *fdb;
 	uint64_t start_ns;
 	uint64_t gen;                /* last published snapshot number */
+	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
 };
 
 void *dp_worker_main(void *arg);

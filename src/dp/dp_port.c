@@ -147,6 +147,20 @@ static void broken_event(void *arg, int fd, uint32_t events)
 			vhu_dev_check(dp->ports[i]->dev);
 }
 
+/* Guest memory faults are flagged from a signal handler, which cannot wake
+ * anyone: look for them (and anything else missed) a few times a second. */
+enum { DP_CHECK_MS = 200 };
+
+static void periodic_check(void *arg)
+{
+	struct dp *dp = arg;
+
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (dp->ports[i] && dp->ports[i]->dev)
+			vhu_dev_check(dp->ports[i]->dev);
+	dp->check_timer = evloop_timer(dp->ev, DP_CHECK_MS, periodic_check, dp);
+}
+
 int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp **out)
 {
 	struct dp *dp;
@@ -207,6 +221,7 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 		snprintf(tname, sizeof(tname), "vifd-dp%u", i);
 		pthread_setname_np(dp->w[i]->th, tname);
 	}
+	dp->check_timer = evloop_timer(ev, DP_CHECK_MS, periodic_check, dp);
 	*out = dp;
 	return 0;
 fail:
@@ -218,6 +233,8 @@ void dp_destroy(struct dp *dp)
 {
 	if (!dp)
 		return;
+	if (dp->check_timer)
+		evloop_timer_cancel(dp->ev, dp->check_timer);
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		if (!p)
@@ -363,6 +380,9 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(ring_errors);
 #undef SUM
 		}
+		st->guest_stops = p->dev->cnt.broken;
+		st->msg_errors = p->dev->cnt.msg_errors;
+		st->connects = p->dev->cnt.connects;
 	}
 }
 

@@ -83,6 +83,7 @@ struct vif_qp {
 	struct vif_vq tx;
 	uint8_t *rx_bufs;      /* rx buffer i (desc i) at rx_bufs + i * rx_buf_size */
 	uint8_t *rx_posted;    /* [num] 1 while buffer i belongs to the backend */
+	uint16_t *rx_ids;      /* [num] scratch: buffers of the frame being gathered */
 	uint8_t *tx_bufs;      /* tx slot h (head desc h) at tx_bufs + h * tx_slot_size */
 	struct vring_desc *tx_indir; /* [num][max_chain] indirect tables, or NULL */
 	uint16_t *tx_free;     /* [num] stack of free tx descriptors */

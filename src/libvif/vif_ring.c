@@ -310,8 +310,9 @@ enum rx_res { RX_OK, RX_BAD, RX_WAIT };
 
 /* Receives the frame starting at used entry last_used, `avail` entries
  * being published. On RX_OK/RX_BAD the frame's entries are consumed and
- * its buffers reposted; on RX_WAIT nothing changed (the frame's other
- * buffers are not published yet). */
+ * its buffers reposted (only after the whole frame is gathered, so a
+ * buffer named twice in one frame is caught); on RX_WAIT nothing changed
+ * (the frame's other buffers are not published yet). */
 static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail,
 			  struct vif_pkt *pkt)
 {
@@ -319,7 +320,7 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 	uint32_t bs = v->cfg.rx_buf_size, cap = pkt->len, copied = 0;
 	uint64_t total = 0; /* up to num * bs: may exceed 32 bits */
 	uint8_t *dst = pkt->data;
-	uint32_t id, len, nbuf = 1, j;
+	uint32_t id, len, nbuf = 1, ntaken = 0, j;
 	bool ok = true;
 
 	used_read(vq, vq->last_used, &id, &len);
@@ -350,7 +351,6 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 		}
 	}
 	for (j = 0; j < nbuf; j++) {
-		const uint8_t *src;
 		uint32_t skip = 0, n;
 
 		if (j > 0) {
@@ -359,24 +359,24 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 				ok = false;
 				continue;
 			}
-			if (len > bs) {
-				rx_repost(v, qp, (uint16_t)id);
-				ok = false;
-				continue;
-			}
 		} else {
 			skip = v->hdr_len;
 		}
-		src = qp->rx_bufs + (size_t)id * bs + skip;
+		qp->rx_ids[ntaken++] = (uint16_t)id;
+		if (len > bs) {
+			ok = false;
+			continue;
+		}
 		len -= skip;
 		total += len;
 		n = MIN(len, cap - copied);
 		if (ok && n) {
-			memcpy(dst + copied, src, n);
+			memcpy(dst + copied, qp->rx_bufs + (size_t)id * bs + skip, n);
 			copied += n;
 		}
-		rx_repost(v, qp, (uint16_t)id);
 	}
+	for (j = 0; j < ntaken; j++)
+		rx_repost(v, qp, qp->rx_ids[j]);
 	vq->last_used = (uint16_t)(vq->last_used + nbuf);
 	if (!ok || total < 14)
 		return RX_BAD;

@@ -483,13 +483,14 @@ static int alloc_pair(struct vif *v, struct vif_qp *qp)
 	uint8_t *p;
 
 	/* One block for the private arrays: u16 arrays first for alignment. */
-	p = xcalloc(1, num * (3 * sizeof(uint16_t) + 1));
+	p = xcalloc(1, num * (4 * sizeof(uint16_t) + 1));
 	if (!p)
 		return -ENOMEM;
 	qp->tx_free = (uint16_t *)(void *)p;
 	qp->tx_next = qp->tx_free + num;
 	qp->tx_chain = qp->tx_next + num;
-	qp->rx_posted = p + num * 3 * sizeof(uint16_t);
+	qp->rx_ids = qp->tx_chain + num;
+	qp->rx_posted = p + num * 4 * sizeof(uint16_t);
 	qp->rx_bufs = v->mem + qp->rx_bufs_off;
 	qp->tx_bufs = v->mem + qp->tx_bufs_off;
 	qp->tx_indir = v->cfg.tx_indirect ?

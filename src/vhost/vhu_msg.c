@@ -614,6 +614,7 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 	if (t->mutates) {
 		vhu_rings_refresh(d);
 		d->ops->changed(d, d->ctx);
+		vhu_dev_check(d); /* a ring that failed to set up stops the port */
 	}
 	if (r == 0 && reply) {
 		m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
