@@ -151,10 +151,12 @@ static int conn_read(struct vhu_dev *d)
 			if (n < 0)
 				return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 			if (n == 0) {
-				if (d->rlen)
-					VHU_LOG(LOG_ERR, d, "connection closed inside a message");
-				else
-					VHU_LOG(LOG_INFO, d, "vhost-user frontend disconnected");
+				if (d->rlen) {
+					VHU_LOG(LOG_ERR, d, "connection closed inside a message "
+					        "(%u bytes of it received)", d->rlen);
+					return -EBADMSG;
+				}
+				VHU_LOG(LOG_INFO, d, "vhost-user frontend disconnected");
 				return -ECONNRESET;
 			}
 			if (!take_fds(d, &mh)) {

@@ -25,6 +25,7 @@
 #include "clk.h"
 #include "vif_impl.h"
 #include "vlog.h"
+#include "xalloc.h"
 
 static int failures;
 
@@ -528,6 +529,44 @@ static void test_server_nobody(void)
 	c.timeout_ms = 100;
 	CHECK(vif_open(&c, &v) == -ETIMEDOUT);
 	CHECK(access(path, F_OK) != 0); /* socket removed on failure */
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* Each control-path allocation failing in turn unwinds cleanly: -ENOMEM,
+ * no descriptor left open (ASan checks the memory). */
+static void test_alloc_failures(void)
+{
+	int fds = count_fds();
+	unsigned n;
+
+	for (n = 1; n < 10; n++) {
+		struct vif_config c;
+		struct vif *v;
+		int err;
+
+		vif_config_init(&c);
+		c.path = "/tmp/test_libvif.nobody-listens";
+		c.queue_pairs = 2;
+		c.timeout_ms = 1;
+		xalloc_fail_at(n);
+		err = vif_open(&c, &v);
+		xalloc_fail_at(0);
+		if (err != -ENOMEM) {
+			CHECK(err == -ENOENT); /* got past every allocation */
+			break;
+		}
+		CHECK(count_fds() == fds);
+	}
+	CHECK(n == 5); /* vif, pairs, 2 x per-pair arrays */
+	CHECK(count_fds() == fds);
 }
 
 /* A backend that stays silent, or refuses, fails vif_open with the step. */
@@ -1245,7 +1284,7 @@ int main(void)
 		void (*fn)(void);
 	} tests[] = {
 #define T(x) { #x, x }
-		T(test_bad_config), T(test_connect_timeout), T(test_server_nobody),
+		T(test_bad_config), T(test_alloc_failures), T(test_connect_timeout), T(test_server_nobody),
 		T(test_silent_and_refusing), T(test_mq_refused), T(test_negotiation),
 		T(test_tx_layouts), T(test_tx_invalid_and_full), T(test_tx_kicks),
 		T(test_rx_gather), T(test_rx_hostile), T(test_rx_partial), T(test_rx_wait),
