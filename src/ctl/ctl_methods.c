@@ -168,17 +168,20 @@ static json_t *port_show(const struct dp_port_info *in)
 	char feat[24];
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:s, s:i}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
 	                 "queue_pairs", (int)in->queue_pairs,
+	                 "active_pairs", (int)in->active_pairs,
 	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
+	                 "promisc", in->promisc, "allmulti", in->allmulti,
 	                 "features", feat, "mtu", (int)in->mtu);
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
- * broken, queue_pairs, live_rx, live_tx, features ("0x..." hex), mtu}]}]} */
+ * broken, queue_pairs, active_pairs, live_rx, live_tx, promisc, allmulti,
+ * features ("0x..." hex), mtu}]}]} */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	json_t *ports = json_array();

@@ -58,6 +58,8 @@ struct dp_port_info {
 	bool connected;
 	bool broken;             /* stopped because the guest broke the rules */
 	unsigned queue_pairs;    /* offered */
+	unsigned active_pairs;   /* in use (control queue VQ_PAIRS_SET) */
+	bool promisc, allmulti;  /* control queue RX mode, as the guest set it */
 	unsigned live_rx, live_tx; /* live guest rx / tx rings */
 	uint64_t features;
 	uint16_t mtu;

@@ -359,6 +359,9 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->connected = vhu_dev_connected(d);
 		info->broken = vhu_dev_is_broken(d);
 		info->queue_pairs = d->max_qp;
+		info->active_pairs = d->active_qp;
+		info->promisc = d->promisc;
+		info->allmulti = d->allmulti;
 		for (unsigned i = 0; i < 2 * d->max_qp; i++) {
 			if (d->vr[i].live) {
 				if (i & 1)

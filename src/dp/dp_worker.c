@@ -201,7 +201,7 @@ static enum deliver_res deliver_one(struct dp_worker *w, const struct dp_conf_po
 			*avail += (int)nch;
 			return DL_NO_ROOM;
 		}
-		r = vq_pop(q, &w->dst[nch], true);
+		r = vq_pop(q, &w->dst[nch], VQ_IN);
 		(*avail)--;
 		if (unlikely(r < 0)) {
 			*err = -r;
@@ -332,7 +332,7 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 	}
 	n = MIN((unsigned)avail, (unsigned)DP_BURST);
 	for (unsigned i = 0; i < n; i++) {
-		int r = vq_pop(q, &w->src[i], false);
+		int r = vq_pop(q, &w->src[i], VQ_OUT);
 		if (unlikely(r < 0)) {
 			port_broke(w, sp, VHU_BROKEN_RING, -r);
 			return 0;

@@ -28,7 +28,7 @@
 
 enum {
 	VHU_MAX_QUEUE_PAIRS = 8,
-	VHU_MAX_VRINGS = 2 * VHU_MAX_QUEUE_PAIRS,
+	VHU_MAX_VRINGS = 2 * VHU_MAX_QUEUE_PAIRS + 1, /* + the control queue */
 	VHU_NAME_MAX = 32,
 };
 
@@ -71,6 +71,7 @@ struct vhu_counters {
 	uint64_t msg_errors;  /* messages refused (connection dropped) */
 	uint64_t connects;    /* connections established */
 	uint64_t broken;      /* times the guest got its port stopped */
+	uint64_t ctrl_cmds;   /* control queue commands handled */
 };
 
 struct vhu_dev {
@@ -102,6 +103,10 @@ struct vhu_dev {
 	uint8_t mac[6];
 	uint32_t hdr_len;        /* virtio-net header bytes: 10 or 12 */
 	bool mrg_rxbuf;
+	unsigned active_qp;      /* queue pairs in use: max_qp, or what the
+	                          * control queue's VQ_PAIRS_SET chose */
+	bool promisc, allmulti;  /* control queue RX mode (reported only) */
+	bool ctrl_watched;       /* control ring's kick fd is in the event loop */
 	struct gmem mem;
 	bool mem_set;
 	struct vhu_vring vr[VHU_MAX_VRINGS];
@@ -125,10 +130,11 @@ void vhu_dev_destroy(struct vhu_dev *d);
 
 bool vhu_dev_connected(const struct vhu_dev *d);
 
-/* Checked accessor: the vring with that index if it exists and is live. */
+/* Checked accessor for the datapath: the data vring with that index if it
+ * exists, belongs to an active queue pair and is live. */
 static inline struct vhu_vring *vhu_vring_live(struct vhu_dev *d, unsigned i)
 {
-	if (i >= 2 * d->max_qp || !d->vr[i].live)
+	if (i >= 2 * d->active_qp || !d->vr[i].live)
 		return NULL;
 	return &d->vr[i];
 }

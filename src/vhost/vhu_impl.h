@@ -18,6 +18,18 @@ void vhu_state_reset(struct vhu_dev *d);
 void vhu_rings_stop(struct vhu_dev *d);
 void vhu_rings_refresh(struct vhu_dev *d);
 
+/* Sets up vring i from its negotiated state (quiesced device): maps the
+ * ring, applies features, resumes at its base. Returns 0, or -EINVAL after
+ * marking the device broken (the guest gave ring addresses that do not map). */
+int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len);
+/* True when vring i has everything it needs to run. */
+bool vhu_vring_ready(const struct vhu_dev *d, unsigned i);
+
+/* vhu_ctrl.c: the control queue (vring 2 * max_qp), served on the control
+ * thread when VIRTIO_NET_F_CTRL_VQ is negotiated. */
+void vhu_ctrl_refresh(struct vhu_dev *d);
+void vhu_ctrl_stop(struct vhu_dev *d);
+
 /* vhu_sock.c: sends a reply; returns 0 or -errno. */
 int vhu_send(struct vhu_dev *d, const struct vu_msg *m);
 /* Uses an already connected socket as the frontend connection (tests and

@@ -51,6 +51,7 @@ uint64_t vhu_features_offered(void)
 	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
 	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
 	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
+	       (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
 	       (1ull << VU_F_PROTOCOL_FEATURES);
 }
 
@@ -90,6 +91,7 @@ static bool vring_enabled(const struct vhu_dev *d, const struct vhu_vring *vr)
 
 void vhu_rings_stop(struct vhu_dev *d)
 {
+	vhu_ctrl_stop(d);
 	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
 		struct vhu_vring *vr = &d->vr[i];
 		if (vr->live) {
@@ -99,45 +101,61 @@ void vhu_rings_stop(struct vhu_dev *d)
 	}
 }
 
+bool vhu_vring_ready(const struct vhu_dev *d, unsigned i)
+{
+	const struct vhu_vring *vr = &d->vr[i];
+
+	return d->mem_set && vr->num && vr->addr_set && vr->started && vring_enabled(d, vr);
+}
+
+int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
+{
+	struct vhu_vring *vr = &d->vr[i];
+	struct vq *q = &vr->vq;
+	char err[128];
+	uint16_t used;
+
+	q->event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+	q->indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	q->max_len = max_len;
+	q->callfd = vr->callfd;
+	if (vq_setup(q, &d->mem, vr->num, vr->addr.desc_user_addr, vr->addr.avail_user_addr,
+	             vr->addr.used_user_addr, vr->base, err, sizeof(err)) < 0) {
+		VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
+		vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
+		return -EINVAL;
+	}
+	/* A previous backend may have stopped without completing what it
+	 * had taken: the used ring is the truth of what was done. */
+	used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+	if (used != vr->base) {
+		VHU_LOG(LOG_INFO, d, "vring %u: base %u but used index %u, resuming at %u",
+		        i, vr->base, used, used);
+		q->last_avail = q->used_idx = used;
+	}
+	vr->live = true;
+	return 0;
+}
+
 void vhu_rings_refresh(struct vhu_dev *d)
 {
-	char err[128];
-
 	if (vhu_dev_is_broken(d) || !d->mem_set)
 		return;
 	for (unsigned i = 0; i < 2 * d->max_qp; i++) {
-		struct vhu_vring *vr = &d->vr[i];
-		struct vq *q = &vr->vq;
 		bool tx = i & 1; /* odd vrings: guest transmit, vifd reads */
 
-		if (vr->live || !vr->num || !vr->addr_set || !vr->started || !vring_enabled(d, vr))
+		if (d->vr[i].live || !vhu_vring_ready(d, i))
 			continue;
-		q->event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
-		q->indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
-		q->max_len = tx ? d->hdr_len + VHU_MAX_FRAME : UINT32_MAX;
-		q->callfd = vr->callfd;
-		if (vq_setup(q, &d->mem, vr->num, vr->addr.desc_user_addr,
-		             vr->addr.avail_user_addr, vr->addr.used_user_addr, vr->base,
-		             err, sizeof(err)) < 0) {
-			VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
-			vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
+		if (vhu_vring_start(d, i, tx ? d->hdr_len + VHU_MAX_FRAME : UINT32_MAX) < 0) {
 			vhu_rings_stop(d);
 			return;
-		}
-		/* A previous backend may have stopped without completing what it
-		 * had taken: the used ring is the truth of what was done. */
-		uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
-		if (used != vr->base) {
-			VHU_LOG(LOG_INFO, d, "vring %u: base %u but used index %u, resuming at %u",
-			        i, vr->base, used, used);
-			q->last_avail = q->used_idx = used;
 		}
 		/* vifd never waits for rx buffers, so it asks guests not to
 		 * kick their rx rings (tx rings are the workers' business). */
 		if (!tx)
-			vq_kicks_disable(q);
-		vr->live = true;
+			vq_kicks_disable(&d->vr[i].vq);
 	}
+	vhu_ctrl_refresh(d);
 }
 
 void vhu_state_reset(struct vhu_dev *d)
@@ -165,6 +183,8 @@ void vhu_state_reset(struct vhu_dev *d)
 	d->status = 0;
 	d->hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
 	d->mrg_rxbuf = false;
+	d->active_qp = d->max_qp;
+	d->promisc = d->allmulti = false;
 	atomic_store(&d->broken, VHU_OK);
 	d->broken_logged = false;
 }
@@ -225,6 +245,12 @@ static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	}
 	d->features = f;
 	d->features_set = true;
+	/* VIRTIO 1.1 §5.1.6.5.5: with a control queue and MQ, one pair is used
+	 * until the driver sends VQ_PAIRS_SET; otherwise every pair the
+	 * frontend enables (QEMU and DPDK handle the control queue themselves
+	 * and use SET_VRING_ENABLE). */
+	d->active_qp = ((f & (1ull << VIRTIO_NET_F_CTRL_VQ)) && (f & (1ull << VIRTIO_NET_F_MQ)))
+	                       ? 1 : d->max_qp;
 	d->mrg_rxbuf = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	/* VIRTIO 1.1 §5.1.6: the 12-byte header with VERSION_1 or MRG_RXBUF. */
 	d->hdr_len = (d->mrg_rxbuf || (f & (1ull << VIRTIO_F_VERSION_1)))
@@ -593,9 +619,10 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 		VHU_LOG(LOG_ERR, d, "%s: protocol feature %d not negotiated", t->name, t->needs_pf);
 		return -EPROTO;
 	}
-	if (vring_index(m, t->vr, nfds, &idx) < 0 || idx >= 2 * d->max_qp) {
+	/* Data vrings 0 .. 2*max_qp-1, then the control queue at 2*max_qp. */
+	if (vring_index(m, t->vr, nfds, &idx) < 0 || idx > 2 * d->max_qp) {
 		VHU_LOG(LOG_ERR, d, "%s: bad vring index or flags (%u rings)", t->name,
-		        2 * d->max_qp);
+		        2 * d->max_qp + 1);
 		return -ERANGE;
 	}
 	/* Zero the part of the payload the frontend did not send so handlers

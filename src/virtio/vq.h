@@ -50,9 +50,17 @@ enum vq_err {
 
 const char *vq_err_str(int err);
 
+/* Which buffers a chain may hold (VIRTIO 1.1 §2.6.4.2). */
+enum vq_dir {
+	VQ_OUT = 0,   /* device-readable only: a transmit chain */
+	VQ_IN = 1,    /* device-writable only: a receive chain */
+	VQ_MIXED = 2, /* readable ones, then writable ones: a control command */
+};
+
 struct vq_chain {
 	uint16_t head;  /* descriptor index to return in the used ring */
 	uint16_t niov;  /* mapped segments */
+	uint16_t nout;  /* the first nout segments are device-readable */
 	uint32_t len;   /* total bytes of the chain */
 	struct iovec iov[VQ_MAX_IOV];
 };
@@ -117,15 +125,14 @@ static inline void desc_read(const volatile struct vring_desc *t, uint32_t i, st
 }
 
 /* Walks the chain starting at avail entry last_avail (which the caller has
- * checked is available), consumes that entry and fills c. want_write: the
- * chain must be all device-writable (rx) instead of all readable (tx).
- * Returns VQ_OK or -enum vq_err. */
-static inline int vq_pop(struct vq *q, struct vq_chain *c, bool want_write)
+ * checked is available), consumes that entry and fills c. dir (enum vq_dir)
+ * says which buffers the chain may hold. Returns VQ_OK or -enum vq_err. */
+static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 {
 	const volatile struct vring_desc *tbl = q->desc;
 	uint32_t tbl_size = q->size, idx, hops = 0;
 	uint64_t total = 0;
-	bool in_indirect = false;
+	bool in_indirect = false, seen_write = false;
 	struct vring_desc d;
 
 	idx = __atomic_load_n(&q->avail->ring[q->last_avail & q->mask], __ATOMIC_RELAXED);
@@ -134,6 +141,7 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, bool want_write)
 	q->last_avail++;
 	c->head = (uint16_t)idx;
 	c->niov = 0;
+	c->nout = 0;
 	for (;;) {
 		if (unlikely(idx >= tbl_size))
 			return -VQ_ERR_HEAD;
@@ -157,8 +165,14 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, bool want_write)
 			in_indirect = true;
 			continue;
 		}
-		if (unlikely(!(d.flags & VRING_DESC_F_WRITE) == want_write))
+		bool w = d.flags & VRING_DESC_F_WRITE;
+		if (dir == VQ_MIXED) {
+			if (unlikely(!w && seen_write))
+				return -VQ_ERR_DIRECTION; /* readable after writable */
+			seen_write |= w;
+		} else if (unlikely(w != (dir == VQ_IN))) {
 			return -VQ_ERR_DIRECTION;
+		}
 		total += d.len;
 		if (unlikely(total > q->max_len))
 			return -VQ_ERR_LEN;
@@ -179,6 +193,8 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, bool want_write)
 			d.addr += seg;
 			d.len -= seg;
 		}
+		if (!w)
+			c->nout = c->niov;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		idx = d.next;

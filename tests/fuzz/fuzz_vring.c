@@ -1,6 +1,6 @@
 /* fuzz_vring.c - libFuzzer target: the descriptor walk (vq.h) over fake
  * guest memory whose rings and tables are the fuzzer's bytes. Input:
- * byte 0: flags (bit0 indirect, bit1 rx direction, bit2 event_idx),
+ * byte 0: flags (bit0 indirect, bits 1-2 chain direction mod 3, bit3 event_idx),
  * byte 1: log2 ring size (mod 9), then bytes copied over the start of guest
  * memory (descriptor table, avail ring, indirect area, buffers). Every
  * popped chain's segments are read entirely, so ASan sees any pointer the
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	             err, sizeof(err)) < 0)
 		return 0;
 	q.indirect = data[0] & 1;
-	q.event_idx = data[0] & 4;
+	q.event_idx = data[0] & 8;
 	q.max_len = 70000;
 	q.callfd = -1;
 	for (unsigned round = 0; round < 4; round++) {
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			if (vq_pop(&q, &c, data[0] & 2) < 0)
+			if (vq_pop(&q, &c, (data[0] >> 1) % 3) < 0)
 				return 0;
 			for (unsigned s = 0; s < c.niov; s++) {
 				const uint8_t *p = c.iov[s].iov_base;

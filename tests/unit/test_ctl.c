@@ -151,7 +151,8 @@ static const struct rpc_case method_cases[] = {
 	  1, APP(EADDRINUSE), "1", "used by port vm1" },
 	{ REQ("show", "{}"), 1, 0, "1",
 	  "{\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\",\"mode\":\"server\","
-	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"live_rx\":0,\"live_tx\":0,"
+	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"active_pairs\":1,"
+	  "\"live_rx\":0,\"live_tx\":0,\"promisc\":false,\"allmulti\":false,"
 	  "\"features\":\"0x0\",\"mtu\":0}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },

@@ -65,7 +65,7 @@ static int pop(bool want_write, struct vq_chain *c)
 	int n = vq_avail_count(&q);
 	if (n <= 0)
 		return n < 0 ? n : 99;
-	return vq_pop(&q, c, want_write);
+	return vq_pop(&q, c, want_write ? VQ_IN : VQ_OUT);
 }
 
 static struct vq_chain ch;
@@ -254,6 +254,20 @@ static void test_good_chains(void)
 	CHECK_EQ(ch.niov, 1);
 	CHECK_EQ(ch.len, 2048);
 
+	/* a control command: readable header, then a writable ack */
+	reset(0);
+	setd(D(0), BUF(0), 2, VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(1), 2, VRING_DESC_F_NEXT, 2);
+	setd(D(2), BUF(2), 1, VRING_DESC_F_WRITE, 0);
+	CHECK_EQ(vq_pop(&q, &ch, VQ_MIXED), 0);
+	CHECK_EQ(ch.niov, 3);
+	CHECK_EQ(ch.nout, 2);
+	/* ... but never readable after writable */
+	reset(0);
+	setd(D(0), BUF(0), 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(1), 2, 0, 0);
+	CHECK_EQ(vq_pop(&q, &ch, VQ_MIXED), -VQ_ERR_DIRECTION);
+
 	/* descriptor changed after the pop: our copy is what we used */
 	reset(0);
 	setd(D(0), BUF(0), 100, 0, 0);
@@ -393,7 +407,7 @@ static void test_gmem_translate(void)
 	av->ring[0] = 0;
 	av->idx = 1;
 	CHECK_EQ(vq_avail_count(&t), 1);
-	CHECK_EQ(vq_pop(&t, &c, false), 0);
+	CHECK_EQ(vq_pop(&t, &c, VQ_OUT), 0);
 	CHECK_EQ(c.niov, 2);
 	CHECK_EQ(c.iov[0].iov_len, 0x1000);
 	CHECK_EQ(c.iov[1].iov_len, 0x1000);

@@ -1,0 +1,147 @@
+/* vhu_ctrl.c - the virtio-net control virtqueue (VIRTIO 1.1 §5.1.6.5) for
+ * frontends that hand it to the backend (libvif does; QEMU and DPDK's
+ * virtio-user handle it themselves and use SET_VRING_ENABLE instead).
+ *
+ * The control queue is vring 2 * max_qp. It is served on the control
+ * thread, never by a worker: its kick eventfd sits in the control event
+ * loop while the ring is live. Commands handled:
+ *  - VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET: how many queue pairs the datapath
+ *    uses (1..max_qp); the change is published like any reconfiguration;
+ *  - VIRTIO_NET_CTRL_RX / PROMISC, ALLMULTI: recorded and reported (the
+ *    switch does not filter by them yet).
+ * Anything else is answered VIRTIO_NET_ERR.
+ *
+ * Security model: the ring is guest memory like any other (vq.h does the
+ * walk); a command is read from the chain's readable part into a private
+ * buffer of at most CTRL_MAX bytes, and the one-byte ack goes to the first
+ * writable byte. A chain without a writable byte, or a ring error, stops
+ * the port like a data ring error. */
+#include <linux/virtio_net.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "vhu_impl.h"
+#include "vlog.h"
+
+enum { CTRL_MAX = 64 };
+
+static unsigned ctrl_index(const struct vhu_dev *d)
+{
+	return 2 * d->max_qp;
+}
+
+/* Executes one command; returns VIRTIO_NET_OK or VIRTIO_NET_ERR. */
+static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len)
+{
+	uint8_t cls, cmd;
+
+	if (len < sizeof(struct virtio_net_ctrl_hdr))
+		return VIRTIO_NET_ERR;
+	cls = buf[0];
+	cmd = buf[1];
+	buf += 2;
+	len -= 2;
+	if (cls == VIRTIO_NET_CTRL_MQ && cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && len >= 2) {
+		uint16_t pairs = (uint16_t)(buf[0] | buf[1] << 8);
+		if (!(d->features & (1ull << VIRTIO_NET_F_MQ)) || pairs < 1 || pairs > d->max_qp)
+			return VIRTIO_NET_ERR;
+		if (pairs != d->active_qp) {
+			d->ops->quiesce(d, d->ctx);
+			d->active_qp = pairs;
+			d->ops->changed(d, d->ctx);
+			VHU_LOG(LOG_INFO, d, "control queue: %u queue pair(s) active", pairs);
+		}
+		return VIRTIO_NET_OK;
+	}
+	if (cls == VIRTIO_NET_CTRL_RX && len >= 1 &&
+	    (cmd == VIRTIO_NET_CTRL_RX_PROMISC || cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)) {
+		if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+			d->promisc = buf[0] != 0;
+		else
+			d->allmulti = buf[0] != 0;
+		return VIRTIO_NET_OK;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+static void ctrl_kick(void *arg, int fd, uint32_t events)
+{
+	struct vhu_dev *d = arg;
+	struct vhu_vring *vr = &d->vr[ctrl_index(d)];
+	struct vq *q = &vr->vq;
+	struct vq_chain c;
+	uint64_t v;
+	int n;
+
+	(void)events;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* spurious wake-up: look at the ring anyway */
+	}
+	if (!vr->live || vhu_dev_is_broken(d))
+		return;
+	n = vq_avail_count(q);
+	if (n < 0) {
+		vhu_dev_mark_broken(d, VHU_BROKEN_RING, -n);
+		vhu_dev_check(d);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		uint8_t buf[CTRL_MAX], ack;
+		size_t len = 0;
+		int r = vq_pop(q, &c, VQ_MIXED);
+
+		if (r == 0 && c.nout == c.niov)
+			r = -VQ_ERR_DIRECTION; /* no room for the ack */
+		if (r < 0) {
+			vhu_dev_mark_broken(d, VHU_BROKEN_RING, -r);
+			vhu_dev_check(d);
+			return;
+		}
+		for (unsigned s = 0; s < c.nout && len < sizeof(buf); s++) {
+			size_t k = MIN(c.iov[s].iov_len, sizeof(buf) - len);
+			memcpy(buf + len, c.iov[s].iov_base, k);
+			len += k;
+		}
+		ack = ctrl_exec(d, buf, len);
+		/* ctrl_exec may have republished the datapath; this ring is
+		 * ours alone, so it is still valid. */
+		*(volatile uint8_t *)c.iov[c.nout].iov_base = ack;
+		vq_used_put(q, c.head, 1);
+		d->cnt.ctrl_cmds++;
+	}
+	if (q->used_pending) {
+		vq_used_publish(q);
+		if (!vq_call(q)) {
+			vhu_dev_mark_broken(d, VHU_BROKEN_CALL, 0);
+			vhu_dev_check(d);
+		}
+	}
+}
+
+void vhu_ctrl_stop(struct vhu_dev *d)
+{
+	if (d->ctrl_watched) {
+		evloop_del(d->ev, d->vr[ctrl_index(d)].kickfd);
+		d->ctrl_watched = false;
+	}
+}
+
+void vhu_ctrl_refresh(struct vhu_dev *d)
+{
+	unsigned i = ctrl_index(d);
+	struct vhu_vring *vr = &d->vr[i];
+
+	if (!(d->features & (1ull << VIRTIO_NET_F_CTRL_VQ)) || vr->live || !vhu_vring_ready(d, i))
+		return;
+	if (vr->kickfd < 0) {
+		VHU_LOG(LOG_WARNING, d, "control queue without a kick fd is not served");
+		return;
+	}
+	if (vhu_vring_start(d, i, 4096) < 0)
+		return;
+	/* A command queued before now left the eventfd readable: the loop
+	 * (level-triggered) calls ctrl_kick for it once we return. */
+	if (evloop_add(d->ev, vr->kickfd, EPOLLIN, ctrl_kick, d) == 0)
+		d->ctrl_watched = true;
+}
