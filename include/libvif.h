@@ -5,7 +5,9 @@
  *
  * Threading: one struct vif may be used from several threads only if each
  * queue pair is used by one thread and vif_conn_poll()/vif_close() are called
- * by one thread while no burst call runs. Burst calls never allocate or lock.
+ * by one thread (the connection thread) while no burst call runs. Control
+ * queue calls (vif_ctrl_*) belong to the connection thread too; burst calls
+ * may run meanwhile. Burst calls never allocate or lock.
  *
  * Errors: functions returning int give 0 (or a count) on success and -errno
  * on failure. This is the whole public surface of libvif. */
@@ -43,6 +45,10 @@ struct vif_config {
 	unsigned timeout_ms;     /* how long vif_open() waits to connect or be
 	                          * connected to (default 5000) */
 	uint8_t mac[6];          /* reported by vif_mac(); libvif does not filter */
+	bool ctrl_vq;            /* negotiate VIRTIO_NET_F_CTRL_VQ and _CTRL_RX when
+	                          * offered and hand the control queue to the
+	                          * backend (vring 2 x the backend's GET_QUEUE_NUM,
+	                          * or 2 without MQ); see vif_ctrl_mq_pairs() */
 };
 
 /* Fills *c with the defaults above (path NULL). */
@@ -104,8 +110,47 @@ struct vif_stats {
 	uint64_t rx_truncated;      /* frames longer than the caller's buffer */
 	uint64_t rx_bad;            /* used entries that made no sense (counted, skipped) */
 	uint64_t reconnects;        /* completed reconnections (server mode) */
+	uint64_t ctrl_bad;          /* control-queue used entries that made no sense */
 };
 void vif_get_stats(const struct vif *v, struct vif_stats *s);
+
+/* ---- control queue (VIRTIO 1.1 5.1.6.5) ----
+ *
+ * With cfg.ctrl_vq set and VIRTIO_NET_F_CTRL_VQ offered (see vif_features()),
+ * libvif sets up the control queue with the others. With more than one
+ * queue pair, the device uses only pair 0 until told otherwise, so
+ * vif_open() sends VQ_PAIRS_SET(cfg.queue_pairs) itself and fails if the
+ * device does not answer VIRTIO_NET_OK. After a reconnection (server mode)
+ * vif_conn_poll() sends again the pair count and the RX modes last set,
+ * before burst calls work again; a refusal fails that setup like any step.
+ *
+ * Each call sends one command and waits (polling, at most 1 s, or
+ * cfg.timeout_ms if smaller) for the device's ack. Returns 0 when the device
+ * answered VIRTIO_NET_OK; -EINVAL when it answered VIRTIO_NET_ERR or an
+ * argument is out of range; -ENOTSUP without a control queue (or, for
+ * vif_ctrl_mq_pairs, without VIRTIO_NET_F_MQ; for vif_ctrl_rx, without
+ * VIRTIO_NET_F_CTRL_RX); -ETIMEDOUT when no answer came (the command may
+ * still complete later; its late answer is ignored); -ENOTCONN when the
+ * backend is gone; -EBUSY when 8 earlier commands are still unanswered
+ * after the same wait; -EIO when the device's answer made no sense
+ * (counted in ctrl_bad). vif_last_error() says which. Connection thread
+ * only. */
+
+/* VIRTIO_NET_CTRL_RX commands vif_ctrl_rx() sends (the spec's values). */
+enum {
+	VIF_CTRL_RX_PROMISC = 0,  /* VIRTIO_NET_CTRL_RX_PROMISC */
+	VIF_CTRL_RX_ALLMULTI = 1, /* VIRTIO_NET_CTRL_RX_ALLMULTI */
+};
+
+/* VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET: the device uses queue pairs
+ * 0..pairs-1 only (1 <= pairs <= vif_queue_pairs()). Pairs from `pairs` on
+ * stay set up but the device neither reads their tx ring nor fills their
+ * rx ring, so the caller should stop using them. */
+int vif_ctrl_mq_pairs(struct vif *v, unsigned pairs);
+
+/* VIRTIO_NET_CTRL_RX class: cmd VIF_CTRL_RX_PROMISC or VIF_CTRL_RX_ALLMULTI
+ * turned on or off. libvif itself never filters. */
+int vif_ctrl_rx(struct vif *v, unsigned cmd, bool on);
 
 /* Human-readable text for the last error a libvif call met in this thread
  * (e.g. which negotiation step failed in vif_open()), or "". */

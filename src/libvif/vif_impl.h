@@ -5,7 +5,8 @@
  *
  * Files: vif_msg.c   socket, message send/receive, error text;
  *        vif_setup.c memfd layout, negotiation, open/close, reconnection;
- *        vif_ring.c  burst calls (the datapath).
+ *        vif_ring.c  burst calls (the datapath);
+ *        vif_ctrl.c  the virtio-net control queue (connection thread only).
  *
  * Threading (see also libvif.h): each queue pair is driven by at most one
  * thread at a time. The connection thread (vif_conn_poll, vif_close) may run
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <linux/virtio_ring.h>
 
@@ -39,6 +41,15 @@ enum {
 	VIF_DEFAULT_TIMEOUT_MS = 5000,
 	VIF_ERR_LEN = 256,
 	VIF_CLOSE_DRAIN_MS = 1000,   /* vif_close waits this long for tx to drain */
+	/* Control queue: a small ring of two-descriptor commands, each with
+	 * its own slot in the memfd (command at 0, ack byte at ACK_OFF). */
+	VIF_CTRL_RING = 16,
+	VIF_CTRL_SLOTS = VIF_CTRL_RING / 2,
+	VIF_CTRL_SLOT_SIZE = 64,
+	VIF_CTRL_ACK_OFF = 48,
+	VIF_CTRL_DATA_MAX = VIF_CTRL_ACK_OFF - 2, /* after the 2-byte class/cmd header */
+	VIF_CTRL_TIMEOUT_MS = 1000,  /* longest wait for an ack (cfg.timeout_ms if smaller) */
+	VIF_CTRL_POLL_NS = 100000,   /* sleep between looks at the control used ring */
 };
 
 /* Connection state, vif.state. */
@@ -62,7 +73,8 @@ struct vif_vq {
 	uint16_t mask;
 	uint16_t avail_idx;    /* shadow of avail->idx: next slot we fill */
 	uint16_t last_used;    /* next used entry we consume */
-	unsigned index;        /* vring index: 2*pair (rx) or 2*pair+1 (tx) */
+	unsigned index;        /* vring index: 2*pair (rx), 2*pair+1 (tx), or
+	                        * 2*max_qp (control queue) */
 	int kick_fd;           /* eventfd we write to notify the backend */
 	int call_fd;           /* eventfd the backend writes to notify us */
 	size_t desc_off, avail_off, used_off; /* ring offsets in the memfd */
@@ -118,12 +130,74 @@ struct vif {
 	bool indirect;         /* tx uses indirect tables (asked and negotiated) */
 	uint64_t reconnects;   /* written by the connection thread */
 	struct vif_qp *qp;     /* [nqp], cache aligned */
+
+	/* Control queue (vif_ctrl.c). Everything below is written and read by
+	 * the connection thread only, except ctrl_bad (relaxed atomic, read by
+	 * vif_get_stats from any thread). The vq exists in the memfd whenever
+	 * cfg.ctrl_vq is set; it is live only while has_ctrl. */
+	uint64_t max_qp;       /* GET_QUEUE_NUM answer; 1 without VU_PF_MQ */
+	bool has_ctrl;         /* VIRTIO_NET_F_CTRL_VQ negotiated, ring set up */
+	bool ctrl_broken;      /* used index moved impossibly: -EIO until reset */
+	struct vif_vq cvq;     /* vring 2*max_qp (2 without VIRTIO_NET_F_MQ) */
+	uint8_t *ctrl_bufs;    /* [VIF_CTRL_SLOTS] slots of VIF_CTRL_SLOT_SIZE */
+	size_t ctrl_bufs_off;
+	bool ctrl_inflight[VIF_CTRL_SLOTS]; /* slot's command is the backend's */
+	unsigned ctrl_pairs;   /* pairs last set with VQ_PAIRS_SET (replayed) */
+	int8_t ctrl_rx[2];     /* PROMISC, ALLMULTI: -1 never set, else 0/1 (replayed) */
+	uint64_t ctrl_bad;     /* nonsense control used entries */
 };
+
+/* ---- ring helpers shared by vif_ring.c and vif_ctrl.c ---- */
+
+/* Entries the backend has put in vq's used ring since we last looked, or
+ * -1 if the index moved further than the ring allows (VIRTIO 1.1 2.6.8). */
+static inline int vif_vq_used_pending(const struct vif_vq *vq)
+{
+	uint16_t idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(idx - vq->last_used);
+
+	return n > vq->num ? -1 : n;
+}
+
+/* Reads used entry `pos` once. */
+static inline void vif_vq_used_read(const struct vif_vq *vq, uint16_t pos, uint32_t *id,
+				    uint32_t *len)
+{
+	const struct vring_used_elem *e = &vq->used->ring[pos & vq->mask];
+
+	*id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
+	*len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+}
+
+/* Publishes vq's new avail index and notifies the backend if it asked to
+ * be (VIRTIO 1.1 2.6.10.2 / 2.6.13.7). `old` is the index before this
+ * call's additions, so there is at most one kick per call. */
+static inline void vif_vq_publish(const struct vif *v, struct vif_vq *vq, uint16_t old)
+{
+	uint16_t new = vq->avail_idx;
+	uint64_t one = 1;
+	bool kick;
+
+	__atomic_store_n(&vq->avail->idx, new, __ATOMIC_RELEASE);
+	/* The index store must be visible before we read the backend's
+	 * suppression state, or both sides may decide the other will act. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (v->event_idx)
+		kick = vring_need_event(__atomic_load_n(vq->avail_event, __ATOMIC_RELAXED), new, old);
+	else
+		kick = !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
+	/* A full eventfd counter (EAGAIN) still means "notified". */
+	if (kick && write(vq->kick_fd, &one, sizeof(one)) < 0)
+		(void)0;
+}
 
 /* ---- vif_msg.c ---- */
 
 /* Records the text vif_last_error() returns in this thread. */
 void vif_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Puts `prefix` (e.g. the step) in front of the current error text. */
+void vif_prefix_error(const char *prefix);
 
 /* Connects to (client) or accepts from (server) cfg.path, waiting at most
  * cfg.timeout_ms. Sets v->sock. Returns 0 or -errno. */
@@ -158,11 +232,39 @@ int vif_open_raw(const struct vif_config *c, struct vif **out);
  * marks the endpoint up. Rings must be in their reset state. 0 or -errno. */
 int vif_setup(struct vif *v);
 
-/* Returns vring `index` (2*pair rx, 2*pair+1 tx) or NULL if out of range. */
+/* Returns vring `index` (2*pair rx, 2*pair+1 tx, the control queue's
+ * index while it is live) or NULL if out of range. */
 struct vif_vq *vif_vring(struct vif *v, unsigned index);
 
-/* Puts every ring of every pair back in its just-created state: indices 0,
- * all tx descriptors free, all rx buffers posted. Only while no burst runs. */
+/* Puts one ring in its reset state: empty, backend notifications off. */
+void vif_vq_reset(struct vif_vq *vq);
+
+/* Puts every ring of every pair, and the control queue, back in its
+ * just-created state: indices 0, all tx descriptors free, all rx buffers
+ * posted, no command in flight. Only while no burst runs. */
 void vif_rings_reset(struct vif *v);
+
+/* ---- vif_ctrl.c ---- */
+
+/* Sends one control command: class, cmd, then `len` bytes of data (at
+ * most VIF_CTRL_DATA_MAX) in one device-readable descriptor, and a 1-byte
+ * device-writable ack; polls the used ring until the ack arrives, the
+ * timeout passes or the connection drops. When every slot holds an
+ * unanswered command, first waits (same timeout) for one to be answered.
+ * Checks neither the endpoint state nor the command (vif_ctrl_* do; tests
+ * send anything). Returns 0 (VIRTIO_NET_OK), -EINVAL (VIRTIO_NET_ERR or
+ * too much data), -ETIMEDOUT, -ENOTCONN, -EBUSY (still no free slot), -EIO
+ * (nonsense from the backend), -ENOTSUP (no control queue);
+ * vif_last_error() says which. */
+int vif_ctrl_cmd(struct vif *v, uint8_t cls, uint8_t cmd, const void *data, size_t len);
+
+/* Writes the control ring's descriptors for the slots and forgets every
+ * command in flight. Part of vif_rings_reset(). */
+void vif_ctrl_reset(struct vif *v);
+
+/* After a (re)negotiation, before the endpoint is marked up: sends again
+ * what the device forgot in its reset: VQ_PAIRS_SET when more than one
+ * pair is in use, and each RX mode the caller set. 0 or -errno. */
+int vif_ctrl_replay(struct vif *v);
 
 #endif

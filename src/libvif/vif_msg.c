@@ -32,6 +32,14 @@ void vif_set_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+void vif_prefix_error(const char *prefix)
+{
+	char tmp[VIF_ERR_LEN];
+
+	snprintf(tmp, sizeof(tmp), "%s%s", prefix, last_error);
+	memcpy(last_error, tmp, sizeof(last_error));
+}
+
 const char *vif_last_error(void)
 {
 	return last_error;

@@ -69,54 +69,13 @@ static inline void leave(struct vif_qp *qp)
 	atomic_store_explicit(&qp->busy, 0, memory_order_release);
 }
 
-/* Entries the backend has put in vq's used ring since we last looked, or
- * -1 if the index moved further than the ring allows (VIRTIO 1.1 2.6.8). */
-static inline int used_pending(const struct vif_vq *vq)
-{
-	uint16_t idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
-	uint16_t n = (uint16_t)(idx - vq->last_used);
-
-	return n > vq->num ? -1 : n;
-}
-
-/* Reads used entry `pos` once. */
-static inline void used_read(const struct vif_vq *vq, uint16_t pos, uint32_t *id, uint32_t *len)
-{
-	const struct vring_used_elem *e = &vq->used->ring[pos & vq->mask];
-
-	*id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
-	*len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
-}
-
-/* Publishes vq's new avail index and notifies the backend if it asked to
- * be (VIRTIO 1.1 2.6.10.2 / 2.6.13.7). `old` is the index before this
- * call's additions, so there is at most one kick per call. */
-static void publish(const struct vif *v, struct vif_vq *vq, uint16_t old)
-{
-	uint16_t new = vq->avail_idx;
-	uint64_t one = 1;
-	bool kick;
-
-	__atomic_store_n(&vq->avail->idx, new, __ATOMIC_RELEASE);
-	/* The index store must be visible before we read the backend's
-	 * suppression state, or both sides may decide the other will act. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (v->event_idx)
-		kick = vring_need_event(__atomic_load_n(vq->avail_event, __ATOMIC_RELAXED), new, old);
-	else
-		kick = !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
-	/* A full eventfd counter (EAGAIN) still means "notified". */
-	if (kick && write(vq->kick_fd, &one, sizeof(one)) < 0)
-		(void)0;
-}
-
 /* ---- tx ---- */
 
 /* Returns completed tx chains to the free stack. 0 or -EIO (broken). */
 static int tx_reclaim(struct vif_qp *qp)
 {
 	struct vif_vq *vq = &qp->tx;
-	int n = used_pending(vq);
+	int n = vif_vq_used_pending(vq);
 
 	if (unlikely(n < 0)) {
 		qp->broken = true;
@@ -127,7 +86,7 @@ static int tx_reclaim(struct vif_qp *qp)
 		uint32_t id, len;
 		uint16_t d, k;
 
-		used_read(vq, vq->last_used++, &id, &len);
+		vif_vq_used_read(vq, vq->last_used++, &id, &len);
 		if (unlikely(id >= vq->num || !qp->tx_chain[id])) {
 			STAT_ADD(qp, bad, 1);
 			continue;
@@ -267,7 +226,7 @@ int vif_tx_burst(struct vif *v, unsigned q, const struct vif_pkt *pkts, unsigned
 		bytes += len;
 	}
 	if (i) {
-		publish(v, vq, old);
+		vif_vq_publish(v, vq, old);
 		STAT_ADD(qp, tx_pkts, i);
 		STAT_ADD(qp, tx_bytes, bytes);
 	}
@@ -323,7 +282,7 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 	uint32_t id, len, nbuf = 1, ntaken = 0, j;
 	bool ok = true;
 
-	used_read(vq, vq->last_used, &id, &len);
+	vif_vq_used_read(vq, vq->last_used, &id, &len);
 	if (!rx_take(qp, id)) {
 		vq->last_used++;
 		return RX_BAD;
@@ -354,7 +313,7 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 		uint32_t skip = 0, n;
 
 		if (j > 0) {
-			used_read(vq, (uint16_t)(vq->last_used + j), &id, &len);
+			vif_vq_used_read(vq, (uint16_t)(vq->last_used + j), &id, &len);
 			if (!rx_take(qp, id)) {
 				ok = false;
 				continue;
@@ -399,7 +358,7 @@ int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
 	if (err)
 		return err;
 	vq = &qp->rx;
-	avail = used_pending(vq);
+	avail = vif_vq_used_pending(vq);
 	if (unlikely(avail < 0)) {
 		qp->broken = true;
 		STAT_ADD(qp, bad, 1);
@@ -420,7 +379,7 @@ int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
 			STAT_ADD(qp, bad, 1);
 	}
 	if (vq->avail_idx != old)
-		publish(v, vq, old);
+		vif_vq_publish(v, vq, old);
 	if (got)
 		STAT_ADD(qp, rx_pkts, got);
 	leave(qp);
@@ -453,7 +412,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 	if (err)
 		return err;
 	vq = &qp->rx;
-	if (used_pending(vq) != 0) {
+	if (vif_vq_used_pending(vq) != 0) {
 		leave(qp);
 		return 1;
 	}
@@ -470,7 +429,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 		uint64_t cnt, now;
 		int left = -1;
 
-		if (used_pending(vq) != 0) {
+		if (vif_vq_used_pending(vq) != 0) {
 			r = 1;
 			break;
 		}
@@ -496,7 +455,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 		}
 		if (r == 0) {
 			/* Timed out; a last look in case the signal was lost. */
-			r = used_pending(vq) != 0;
+			r = vif_vq_used_pending(vq) != 0;
 			break;
 		}
 		/* Woken (possibly by a stale signal): look again. */
@@ -528,4 +487,5 @@ void vif_get_stats(const struct vif *v, struct vif_stats *s)
 		s->rx_bad += STAT_GET(qp, bad);
 	}
 	s->reconnects = __atomic_load_n(&v->reconnects, __ATOMIC_RELAXED);
+	s->ctrl_bad = __atomic_load_n(&v->ctrl_bad, __ATOMIC_RELAXED);
 }

@@ -7,9 +7,11 @@
  * guest_phys_addr = userspace_addr = mem, so every ring and descriptor
  * address is simply the pointer value):
  *   for each vring 0..2*nqp-1:  desc | avail | used     each on its own pages
+ *   control queue (cfg.ctrl_vq): desc | avail | used     VIF_CTRL_RING entries
  *   for each pair:  rx buffers [num * rx_buf_size]
  *                   tx slots   [num * tx_slot_size]     header + largest frame
  *                   tx indirect tables [num * max_chain] (only if asked)
+ *   control command slots (cfg.ctrl_vq): one page
  *
  * Security model: replies from the backend are checked for request number,
  * REPLY flag, version and size before use; a silent backend costs at most
@@ -71,6 +73,8 @@ int vif_conn_fd(const struct vif *v)
 
 struct vif_vq *vif_vring(struct vif *v, unsigned index)
 {
+	if (v->has_ctrl && index == v->cvq.index)
+		return &v->cvq;
 	if (index >= 2 * v->nqp)
 		return NULL;
 	return index & 1 ? &v->qp[index / 2].tx : &v->qp[index / 2].rx;
@@ -109,6 +113,10 @@ static size_t layout(struct vif *v)
 		off = vq_layout(&v->qp[i].rx, 2 * i, v->ring_num, off);
 		off = vq_layout(&v->qp[i].tx, 2 * i + 1, v->ring_num, off);
 	}
+	/* The control queue's vring index is known only after GET_QUEUE_NUM;
+	 * vif_setup() sets it. */
+	if (v->cfg.ctrl_vq)
+		off = vq_layout(&v->cvq, 2 * v->nqp, VIF_CTRL_RING, off);
 	for (unsigned i = 0; i < v->nqp; i++) {
 		struct vif_qp *qp = &v->qp[i];
 
@@ -122,13 +130,17 @@ static size_t layout(struct vif *v)
 					sizeof(struct vring_desc), VIF_PAGE);
 		}
 	}
+	if (v->cfg.ctrl_vq) {
+		v->ctrl_bufs_off = off;
+		off += round_up((size_t)VIF_CTRL_SLOTS * VIF_CTRL_SLOT_SIZE, VIF_PAGE);
+	}
 	return off;
 }
 
 /* Reset state of a ring: nothing published, notifications from the
  * backend suppressed (we poll; vif_rx_wait turns them on when it sleeps).
  * With EVENT_IDX, used_event half the index space away means "not soon". */
-static void vq_reset(struct vif_vq *vq)
+void vif_vq_reset(struct vif_vq *vq)
 {
 	memset(vq->desc, 0, sizeof(struct vring_desc) * vq->num);
 	memset(vq->avail, 0, sizeof(uint16_t) * (3 + (size_t)vq->num));
@@ -147,8 +159,8 @@ void vif_rings_reset(struct vif *v)
 		struct vif_qp *qp = &v->qp[q];
 		uint16_t num = v->ring_num;
 
-		vq_reset(&qp->rx);
-		vq_reset(&qp->tx);
+		vif_vq_reset(&qp->rx);
+		vif_vq_reset(&qp->tx);
 		for (uint16_t i = 0; i < num; i++) {
 			qp->rx.desc[i].addr = (uint64_t)(uintptr_t)(qp->rx_bufs + (size_t)i * bs);
 			qp->rx.desc[i].len = bs;
@@ -166,6 +178,8 @@ void vif_rings_reset(struct vif *v)
 		memset(qp->tx_next, 0, sizeof(uint16_t) * num);
 		qp->broken = false;
 	}
+	if (v->cfg.ctrl_vq)
+		vif_ctrl_reset(v);
 }
 
 /* ---- negotiation ---- */
@@ -316,6 +330,8 @@ static uint64_t wanted_features(const struct vif *v)
 		f |= 1ull << VIRTIO_RING_F_EVENT_IDX;
 	if (v->nqp > 1)
 		f |= 1ull << VIRTIO_NET_F_MQ;
+	if (v->cfg.ctrl_vq)
+		f |= 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX;
 	return f;
 }
 
@@ -333,6 +349,7 @@ int vif_setup(struct vif *v)
 
 	v->reply_ack = false;
 	v->proto = 0;
+	v->has_ctrl = false;
 	err = request(v, VU_GET_FEATURES, -1, NULL, 0, -1, &offered);
 	if (err)
 		return err;
@@ -361,10 +378,28 @@ int vif_setup(struct vif *v)
 			return -EOPNOTSUPP;
 		}
 	}
+	v->max_qp = max_qp;
 	err = request(v, VU_SET_OWNER, -1, NULL, 0, -1, NULL);
 	if (err)
 		return err;
 	v->features = offered & wanted_features(v);
+	/* VIRTIO 1.1 5.1.3.1: CTRL_RX requires CTRL_VQ. */
+	if (!(v->features & 1ull << VIRTIO_NET_F_CTRL_VQ))
+		v->features &= ~(1ull << VIRTIO_NET_F_CTRL_RX);
+	if (v->features & 1ull << VIRTIO_NET_F_CTRL_VQ) {
+		/* VIRTIO 1.1 5.1.2: the control queue is 2N, N = max_virtqueue_pairs
+		 * with MQ, 1 without; the backend's maximum, not the pairs we use. */
+		uint64_t cidx = v->features & 1ull << VIRTIO_NET_F_MQ ? 2 * max_qp : 2;
+
+		if (cidx > VU_VRING_IDX_MASK) {
+			vif_set_error("GET_QUEUE_NUM: %llu queue pairs put the control queue at "
+				      "vring %llu, beyond vhost-user's %d", (unsigned long long)max_qp,
+				      (unsigned long long)cidx, VU_VRING_IDX_MASK);
+			return -EPROTO;
+		}
+		v->cvq.index = (unsigned)cidx;
+		v->has_ctrl = true;
+	}
 	err = set_u64(v, VU_SET_FEATURES, v->features);
 	if (err)
 		return err;
@@ -395,6 +430,11 @@ int vif_setup(struct vif *v)
 		if (err)
 			return err;
 	}
+	if (v->has_ctrl) {
+		err = vring_setup(v, &v->cvq);
+		if (err)
+			return err;
+	}
 	/* With PROTOCOL_FEATURES rings start disabled (vhost-user.rst, "Ring
 	 * states"); without it the backend enables them on SET_VRING_KICK. */
 	if (offered & 1ull << VU_F_PROTOCOL_FEATURES) {
@@ -403,11 +443,23 @@ int vif_setup(struct vif *v)
 			if (err)
 				return err;
 		}
+		if (v->has_ctrl) {
+			err = vring_state(v, VU_SET_VRING_ENABLE, v->cvq.index, 1);
+			if (err)
+				return err;
+		}
 	}
 	if (proto & 1ull << VU_PF_STATUS) {
 		err = set_u64(v, VU_SET_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE |
 			      VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
 			      VIRTIO_CONFIG_S_DRIVER_OK);
+		if (err)
+			return err;
+	}
+	/* Before the endpoint is up, so no burst uses a pair the device has
+	 * not been told about yet (VIRTIO 1.1 5.1.6.5.5: pair 0 only). */
+	if (v->has_ctrl) {
+		err = vif_ctrl_replay(v);
 		if (err)
 			return err;
 	}
@@ -437,6 +489,10 @@ static void vif_free(struct vif *v)
 		}
 		xfree(v->qp);
 	}
+	if (v->cvq.kick_fd >= 0)
+		close(v->cvq.kick_fd);
+	if (v->cvq.call_fd >= 0)
+		close(v->cvq.call_fd);
 	if (v->mem)
 		munmap(v->mem, v->mem_size);
 	if (v->mem_fd >= 0)
@@ -523,6 +579,7 @@ int vif_open_raw(const struct vif_config *c, struct vif **out)
 	}
 	v->cfg = *c;
 	v->sock = v->listen_fd = v->mem_fd = -1;
+	v->cvq.kick_fd = v->cvq.call_fd = -1;
 	strcpy(v->path, c->path);
 	v->cfg.path = v->path;
 	if (!v->cfg.queue_pairs)
@@ -539,6 +596,9 @@ int vif_open_raw(const struct vif_config *c, struct vif **out)
 					     CACHE_LINE);
 	v->tx_max_chain = MIN(v->cfg.ring_size, (unsigned)VIF_TX_MAX_CHAIN);
 	v->hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	v->max_qp = 1;
+	v->ctrl_pairs = v->nqp;
+	v->ctrl_rx[0] = v->ctrl_rx[1] = -1;
 
 	v->qp = xaligned_calloc(CACHE_LINE, sizeof(*v->qp) * v->nqp);
 	if (!v->qp) {
@@ -575,6 +635,17 @@ int vif_open_raw(const struct vif_config *c, struct vif **out)
 		err = alloc_pair(v, &v->qp[q]);
 		if (err) {
 			vif_set_error("queue pair %u: %s", q, strerror(-err));
+			goto fail;
+		}
+	}
+	if (v->cfg.ctrl_vq) {
+		vq_map(&v->cvq, v->mem);
+		v->ctrl_bufs = v->mem + v->ctrl_bufs_off;
+		v->cvq.kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		v->cvq.call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (v->cvq.kick_fd < 0 || v->cvq.call_fd < 0) {
+			err = -errno;
+			vif_set_error("control queue: eventfd: %s", strerror(errno));
 			goto fail;
 		}
 	}

@@ -107,6 +107,7 @@ struct vhu_dev {
 	                          * control queue's VQ_PAIRS_SET chose */
 	bool promisc, allmulti;  /* control queue RX mode (reported only) */
 	bool ctrl_watched;       /* control ring's kick fd is in the event loop */
+	unsigned ctrl_idx;       /* its vring index while watched */
 	struct gmem mem;
 	bool mem_set;
 	struct vhu_vring vr[VHU_MAX_VRINGS];

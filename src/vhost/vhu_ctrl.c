@@ -2,7 +2,7 @@
  * frontends that hand it to the backend (libvif does; QEMU and DPDK's
  * virtio-user handle it themselves and use SET_VRING_ENABLE instead).
  *
- * The control queue is vring 2 * max_qp. It is served on the control
+ * The control queue is vring 2 * max_qp (2 without MQ). It is served on the control
  * thread, never by a worker: its kick eventfd sits in the control event
  * loop while the ring is live. Commands handled:
  *  - VIRTIO_NET_CTRL_MQ / VQ_PAIRS_SET: how many queue pairs the datapath
@@ -26,9 +26,11 @@
 
 enum { CTRL_MAX = 64 };
 
-static unsigned ctrl_index(const struct vhu_dev *d)
+/* VIRTIO 1.1 §5.1.2: the control queue follows the receive/transmit pairs:
+ * vring 2N with N = max_virtqueue_pairs under MQ, else N = 1. */
+unsigned vhu_ctrl_index(const struct vhu_dev *d)
 {
-	return 2 * d->max_qp;
+	return (d->features & (1ull << VIRTIO_NET_F_MQ)) ? 2 * d->max_qp : 2;
 }
 
 /* Executes one command; returns VIRTIO_NET_OK or VIRTIO_NET_ERR. */
@@ -68,7 +70,7 @@ static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len)
 static void ctrl_kick(void *arg, int fd, uint32_t events)
 {
 	struct vhu_dev *d = arg;
-	struct vhu_vring *vr = &d->vr[ctrl_index(d)];
+	struct vhu_vring *vr = &d->vr[d->ctrl_idx];
 	struct vq *q = &vr->vq;
 	struct vq_chain c;
 	uint64_t v;
@@ -80,6 +82,7 @@ static void ctrl_kick(void *arg, int fd, uint32_t events)
 	}
 	if (!vr->live || vhu_dev_is_broken(d))
 		return;
+again:
 	n = vq_avail_count(q);
 	if (n < 0) {
 		vhu_dev_mark_broken(d, VHU_BROKEN_RING, -n);
@@ -110,6 +113,12 @@ static void ctrl_kick(void *arg, int fd, uint32_t events)
 		vq_used_put(q, c.head, 1);
 		d->cnt.ctrl_cmds++;
 	}
+	/* Ask for the next kick (with EVENT_IDX: avail_event = last_avail),
+	 * then look again: a command published before that store was not
+	 * kicked for. */
+	vq_kicks_enable(q);
+	if (vq_avail_count(q) != 0)
+		goto again;
 	if (q->used_pending) {
 		vq_used_publish(q);
 		if (!vq_call(q)) {
@@ -122,14 +131,14 @@ static void ctrl_kick(void *arg, int fd, uint32_t events)
 void vhu_ctrl_stop(struct vhu_dev *d)
 {
 	if (d->ctrl_watched) {
-		evloop_del(d->ev, d->vr[ctrl_index(d)].kickfd);
+		evloop_del(d->ev, d->vr[d->ctrl_idx].kickfd);
 		d->ctrl_watched = false;
 	}
 }
 
 void vhu_ctrl_refresh(struct vhu_dev *d)
 {
-	unsigned i = ctrl_index(d);
+	unsigned i = vhu_ctrl_index(d);
 	struct vhu_vring *vr = &d->vr[i];
 
 	if (!(d->features & (1ull << VIRTIO_NET_F_CTRL_VQ)) || vr->live || !vhu_vring_ready(d, i))
@@ -142,6 +151,7 @@ void vhu_ctrl_refresh(struct vhu_dev *d)
 		return;
 	/* A command queued before now left the eventfd readable: the loop
 	 * (level-triggered) calls ctrl_kick for it once we return. */
+	d->ctrl_idx = i;
 	if (evloop_add(d->ev, vr->kickfd, EPOLLIN, ctrl_kick, d) == 0)
 		d->ctrl_watched = true;
 }

@@ -28,6 +28,7 @@ bool vhu_vring_ready(const struct vhu_dev *d, unsigned i);
 /* vhu_ctrl.c: the control queue (vring 2 * max_qp), served on the control
  * thread when VIRTIO_NET_F_CTRL_VQ is negotiated. */
 void vhu_ctrl_refresh(struct vhu_dev *d);
+unsigned vhu_ctrl_index(const struct vhu_dev *d);
 void vhu_ctrl_stop(struct vhu_dev *d);
 
 /* vhu_sock.c: sends a reply; returns 0 or -errno. */

@@ -139,9 +139,14 @@ int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 
 void vhu_rings_refresh(struct vhu_dev *d)
 {
+	unsigned ndata = 2 * d->max_qp;
+
 	if (vhu_dev_is_broken(d) || !d->mem_set)
 		return;
-	for (unsigned i = 0; i < 2 * d->max_qp; i++) {
+	/* Without MQ a control queue sits at vring 2: only pair 0 is data. */
+	if (vhu_ctrl_index(d) == 2 && (d->features & (1ull << VIRTIO_NET_F_CTRL_VQ)))
+		ndata = 2;
+	for (unsigned i = 0; i < ndata; i++) {
 		bool tx = i & 1; /* odd vrings: guest transmit, vifd reads */
 
 		if (d->vr[i].live || !vhu_vring_ready(d, i))
@@ -245,12 +250,11 @@ static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	}
 	d->features = f;
 	d->features_set = true;
-	/* VIRTIO 1.1 §5.1.6.5.5: with a control queue and MQ, one pair is used
-	 * until the driver sends VQ_PAIRS_SET; otherwise every pair the
-	 * frontend enables (QEMU and DPDK handle the control queue themselves
+	/* VIRTIO 1.1 §5.1.6.5.5: with a control queue, one pair is used until
+	 * the driver sends VQ_PAIRS_SET (never more without MQ); without one,
+	 * every pair the frontend enables (QEMU and DPDK keep the control queue
 	 * and use SET_VRING_ENABLE). */
-	d->active_qp = ((f & (1ull << VIRTIO_NET_F_CTRL_VQ)) && (f & (1ull << VIRTIO_NET_F_MQ)))
-	                       ? 1 : d->max_qp;
+	d->active_qp = (f & (1ull << VIRTIO_NET_F_CTRL_VQ)) ? 1 : d->max_qp;
 	d->mrg_rxbuf = f & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	/* VIRTIO 1.1 §5.1.6: the 12-byte header with VERSION_1 or MRG_RXBUF. */
 	d->hdr_len = (d->mrg_rxbuf || (f & (1ull << VIRTIO_F_VERSION_1)))

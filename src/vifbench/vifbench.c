@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <linux/virtio_net.h>
+
 #include <libvif.h>
 
 #include "clk.h"
@@ -86,6 +88,7 @@ struct bench_opts {
 	bool busy_poll;
 	unsigned ring_size;
 	unsigned rx_buf;
+	unsigned ctrl_mq;       /* --ctrl-mq N: VQ_PAIRS_SET(N) on the control queue */
 };
 
 /* Per queue-pair thread state. `c_*` counters: written by the thread
@@ -370,7 +373,7 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 		credit = 1000000000ull; /* one frame may go at once */
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint64_t now = clk_now_ns();
-		bool busy = false;
+		bool busy = false, ring_full = false;
 
 		if (tx_role && !atomic_load_explicit(&b->tx_done, memory_order_relaxed)) {
 			unsigned budget = opt.burst;
@@ -397,6 +400,8 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 				if (r < 0) {
 					if (!burst_error(b, "tx", r))
 						return;
+				} else if (r == 0) {
+					ring_full = true;
 				} else if (r > 0) {
 					uint64_t bytes = 0;
 					uint8_t *keep[BENCH_MAX_BURST];
@@ -451,6 +456,10 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 
 			if (r < 0 && !burst_error(b, "rx wait", r))
 				return;
+		} else if (opt.rate_pps && ring_full) {
+			/* Paced and the ring is full: the backend is behind.
+			 * Spinning here would only take its CPU. */
+			sleep_ns(50000);
 		} else if (opt.rate_pps && credit < 1000000000ull && rate) {
 			uint64_t ns = (1000000000ull - credit) / rate;
 
@@ -748,6 +757,8 @@ static void usage(FILE *f)
 "  --busy-poll        never sleep on rx notifications\n"
 "  --ring-size N      descriptors per ring (default 256)\n"
 "  --rx-buf N         bytes per rx buffer incl. virtio header (default 2048)\n"
+"  --ctrl-mq N        open --queues pairs with the control queue, then tell the\n"
+"                     backend (VQ_PAIRS_SET) to use only N of them, and run on N\n"
 "  --help\n"
 "\n"
 "Rates: pps = frames/s; bps = frame bytes x 8 (no FCS/preamble/IFG), over the\n"
@@ -760,7 +771,7 @@ static int parse_opts(int argc, char **argv)
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
-	       O_BUSY, O_RING, O_RXBUF, O_HELP };
+	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
 		{ "server", no_argument, NULL, O_SERVER },
@@ -788,6 +799,7 @@ static int parse_opts(int argc, char **argv)
 		{ "busy-poll", no_argument, NULL, O_BUSY },
 		{ "ring-size", required_argument, NULL, O_RING },
 		{ "rx-buf", required_argument, NULL, O_RXBUF },
+		{ "ctrl-mq", required_argument, NULL, O_CTRLMQ },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -864,6 +876,11 @@ static int parse_opts(int argc, char **argv)
 		case O_BUSY: opt.busy_poll = true; break;
 		case O_RING: if (parse_u64(a, &u) || u > 32768) goto bad; opt.ring_size = (unsigned)u; break;
 		case O_RXBUF: if (parse_u64(a, &u) || u > UINT32_MAX) goto bad; opt.rx_buf = (unsigned)u; break;
+		case O_CTRLMQ:
+			if (parse_u64(a, &u) || u < 1 || u > VIF_MAX_QUEUE_PAIRS)
+				goto bad;
+			opt.ctrl_mq = (unsigned)u;
+			break;
 		case O_HELP: case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -875,6 +892,11 @@ bad:
 	if (optind < argc || !opt.sock) {
 		fprintf(stderr, "vifbench: %s\n", optind < argc ? "unexpected argument" : "--sock is required");
 		usage(stderr);
+		return -1;
+	}
+	if (opt.ctrl_mq > opt.queues) {
+		fprintf(stderr, "vifbench: --ctrl-mq %u needs --queues %u or more\n", opt.ctrl_mq,
+			opt.ctrl_mq);
 		return -1;
 	}
 	return 0;
@@ -975,11 +997,28 @@ int main(int argc, char **argv)
 		cfg.rx_buf_size = opt.rx_buf;
 	memcpy(cfg.mac, opt.src_mac, 6);
 	cfg.timeout_ms = opt.timeout_s > 0 ? (unsigned)(opt.timeout_s * 1000) : 10000;
+	cfg.ctrl_vq = opt.ctrl_mq > 0;
 	err = vif_open(&cfg, &vif);
 	if (err) {
 		fprintf(stderr, "vifbench: vif_open %s: %s (%s)\n", opt.sock, vif_last_error(),
 			strerror(-err));
 		return 1;
+	}
+	if (opt.ctrl_mq) {
+		/* One pair: no MQ, nothing to set; the control queue must still
+		 * have been negotiated. */
+		const char *why_not = NULL;
+
+		if (opt.queues > 1 && (err = vif_ctrl_mq_pairs(vif, opt.ctrl_mq)) < 0)
+			why_not = vif_last_error();
+		else if (!(vif_features(vif) & 1ull << VIRTIO_NET_F_CTRL_VQ))
+			why_not = "backend does not offer VIRTIO_NET_F_CTRL_VQ";
+		if (why_not) {
+			fprintf(stderr, "vifbench: --ctrl-mq %u: %s\n", opt.ctrl_mq, why_not);
+			vif_close(vif);
+			return 1;
+		}
+		opt.queues = opt.ctrl_mq; /* one thread per pair the backend uses */
 	}
 	qs = aligned_alloc(CACHE_LINE, sizeof(*qs) * opt.queues);
 	if (!qs) {

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,23 @@ static void on_signal(void *arg, int fd, uint32_t events)
 	evloop_stop(arg);
 }
 
+/* Whether process pid is a vifd (a pid file may outlive its vifd and the
+ * number be reused by anything). */
+static bool is_vifd(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "vifd", 4) == 0;
+}
+
 /* Writes DIR/vifd.pid; refuses when another live vifd owns the directory. */
 static int write_pidfile(const char *path)
 {
@@ -86,7 +104,7 @@ static int write_pidfile(const char *path)
 		if (n > 0) {
 			buf[n] = '\0';
 			long pid = strtol(buf, NULL, 10);
-			if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0) {
+			if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0 && is_vifd(pid)) {
 				vlog_err("another vifd (pid %ld) uses this state directory", pid);
 				return -EBUSY;
 			}

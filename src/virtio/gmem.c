@@ -15,7 +15,7 @@
  * released before its mapping is unmapped, and a mapping is unmapped only
  * after the datapath has let go of it (qsbr), so the handler never sees a
  * slot naming memory that is gone while a worker can still fault on it. */
-enum { REG_SLOTS = 1024 };
+enum { REG_SLOTS = 4096 }; /* 8 regions for each of 256 ports, twice over */
 static struct {
 	_Atomic uintptr_t start;
 	_Atomic uintptr_t end;

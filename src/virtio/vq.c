@@ -33,18 +33,19 @@ int vq_setup(struct vq *q, const struct gmem *mem, uint32_t size, uint64_t desc_
 		snprintf(err, errlen, "ring size %u is not a power of two <= %d", size, VQ_MAX_SIZE);
 		return -EINVAL;
 	}
-	/* VIRTIO 1.1 §2.6: descriptor table 16-byte, avail 2-byte, used
-	 * 4-byte aligned. */
-	if ((desc_uva & 15) || (avail_uva & 1) || (used_uva & 3)) {
-		snprintf(err, errlen, "ring areas misaligned");
-		return -EINVAL;
-	}
 	d = gmem_uva_range(mem, desc_uva, vq_desc_bytes(size));
 	a = gmem_uva_range(mem, avail_uva, vq_avail_bytes(size));
 	u = gmem_uva_range(mem, used_uva, vq_used_bytes(size));
 	if (!d || !a || !u) {
 		snprintf(err, errlen, "ring %s area not inside guest memory",
 		         !d ? "descriptor" : !a ? "avail" : "used");
+		return -EINVAL;
+	}
+	/* VIRTIO 1.1 §2.6: descriptor table 16-byte, avail 2-byte, used
+	 * 4-byte aligned. Checked on our pointers: a region mapped at an odd
+	 * mmap_offset shifts them away from the frontend's addresses. */
+	if (((uintptr_t)d & 15) || ((uintptr_t)a & 1) || ((uintptr_t)u & 3)) {
+		snprintf(err, errlen, "ring areas misaligned");
 		return -EINVAL;
 	}
 	q->desc = (volatile struct vring_desc *)(void *)d;

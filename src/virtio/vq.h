@@ -157,7 +157,8 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 			             d.len / sizeof(struct vring_desc) > q->size))
 				return -VQ_ERR_INDIRECT;
 			tbl = (const volatile struct vring_desc *)gmem_gpa_range(q->mem, d.addr, d.len);
-			if (unlikely(!tbl || (d.addr & 0xf)))
+			/* Our pointer must be aligned (the 64-bit loads). */
+			if (unlikely(!tbl || ((uintptr_t)tbl & 0xf)))
 				return -VQ_ERR_INDIRECT;
 			tbl_size = d.len / sizeof(struct vring_desc);
 			idx = 0;

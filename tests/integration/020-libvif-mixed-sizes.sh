@@ -42,6 +42,7 @@ run() { # WORKERS QUEUES
 	log "$(grep -o '"rx_pps":[0-9.]*' "$T/rx-$w-$q.log"), no loss, no reordering"
 	kill -TERM "$VIFD_PID"
 	wait "$VIFD_PID" || fail "vifd exited with an error"
+	forget_pid "$VIFD_PID"
 }
 
 run 1 1

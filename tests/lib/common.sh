@@ -58,11 +58,20 @@ bg() {
 	LAST_PID=$!
 }
 
-# start_vifd [ARGS]: starts vifd on $T/state and waits for its socket.
+# start_vifd [ARGS]: starts vifd on $T/state and waits until it answers
+# (a socket file left by a killed vifd is not enough).
 start_vifd() {
 	bg vifd "$VIFD" --state-dir "$T/state" "$@"
 	VIFD_PID=$LAST_PID
-	wait_for 10 "vifd control socket" test -S "$T/state/vifd.sock"
+	wait_for 10 "vifd control socket" vctl version
+}
+
+# forget_pid PID: the test reaped PID itself; cleanup must not signal it
+# (the number may belong to someone else by then).
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
 }
 
 vctl() { "$VIFCTL" --socket "$T/state/vifd.sock" "$@"; }

@@ -5,7 +5,9 @@
  * rings through that second mapping, as a real backend would. Invalid
  * input first: bad configs, silent and refusing backends, then negotiation
  * results, tx layouts, rx gathering, a hostile device's used entries,
- * notification handling, disconnect and server-mode reconnection.
+ * notification handling, disconnect and server-mode reconnection, and the
+ * control queue (negotiation, commands acked OK or ERR, unanswered, a
+ * hostile device's answers, replay after reconnection).
  * Every wait is bounded; no test sleeps longer than 0.5 s. */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +48,22 @@ struct fake_vring {
 	uint16_t last_avail, used_idx; /* device-side state for the helpers */
 };
 
+/* How the fake serves the control queue. */
+enum ctrl_mode {
+	CTRL_RULES = 0, /* like vifd: MQ pairs 1..max_qp with MQ, RX PROMISC/ALLMULTI: OK; else ERR */
+	CTRL_ERR,       /* VIRTIO_NET_ERR to everything */
+	CTRL_HOLD,      /* leave commands in the avail ring (no answer) */
+	CTRL_LEN0,      /* ack written, used len 0 */
+	CTRL_BADID,     /* a used entry naming descriptor 5 first, then the real one */
+	CTRL_BADACK,    /* ack byte 7 */
+	CTRL_JUMP,      /* used index moved by 100 */
+};
+
+struct ctrl_rec {
+	uint8_t cls, cmd, data[8];
+	unsigned len;   /* data bytes */
+};
+
 struct fake {
 	char path[108];
 	int lfd, fd;
@@ -60,13 +78,24 @@ struct fake {
 	uint64_t features, proto, status;
 	struct vu_mem_region region;
 	uint8_t *mem;
-	struct fake_vring vr[2 * VIF_MAX_QUEUE_PAIRS];
+	struct fake_vring vr[2 * VIF_MAX_QUEUE_PAIRS + 1]; /* + control queue */
+	/* Control queue device, run by the serving thread; ctrl_mode may be
+	 * changed by the test while it serves. */
+	_Atomic int ctrl_mode;  /* enum ctrl_mode */
+	bool ctrl_on;           /* CTRL_VQ negotiated; the ring is vr[ctrl_idx] */
+	unsigned ctrl_idx;
+	struct ctrl_rec ctrl_log[64];
+	_Atomic unsigned nctrl;
+	unsigned ctrl_kicks, ctrl_layout_bad;
+	unsigned active_pairs;
+	bool promisc, allmulti;
 };
 
 static const uint64_t full_offer = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MRG_RXBUF |
 	1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_RING_F_INDIRECT_DESC |
 	1ull << VIRTIO_NET_F_MQ | 1ull << VIRTIO_NET_F_MTU | 1ull << VU_F_PROTOCOL_FEATURES |
 	1ull << VIRTIO_NET_F_CSUM;
+static const uint64_t ctrl_offer = 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX;
 static const uint64_t full_proto = 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK |
 	1ull << VU_PF_MTU | 1ull << VU_PF_STATUS | 1ull << VU_PF_BACKEND_REQ;
 
@@ -81,7 +110,8 @@ static void fake_init(struct fake *f)
 	f->offer = full_offer;
 	f->proto_offer = full_proto;
 	f->max_qp = VIF_MAX_QUEUE_PAIRS;
-	for (unsigned i = 0; i < 2 * VIF_MAX_QUEUE_PAIRS; i++)
+	f->active_pairs = 1;
+	for (unsigned i = 0; i < ARRAY_SIZE(f->vr); i++)
 		f->vr[i].kick = f->vr[i].call = -1;
 }
 
@@ -124,11 +154,16 @@ static void reply_u64(int fd, uint32_t req, uint64_t val)
 		perror("fake reply");
 }
 
-/* Serves one connection until it closes or `stop` is set. */
+static void fake_ctrl(struct fake *f);
+
+/* Serves one connection until it closes or `stop` is set, and the control
+ * queue when one was negotiated (on its kick, or every 20 ms). */
 static void fake_serve(struct fake *f)
 {
 	for (;;) {
-		struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+		int ckick = f->ctrl_on ? f->vr[f->ctrl_idx].kick : -1;
+		struct pollfd pfd[2] = { { .fd = f->fd, .events = POLLIN },
+					 { .fd = ckick, .events = POLLIN } };
 		struct vu_msg m;
 		int fds[VU_MAX_FDS];
 		unsigned nfds;
@@ -137,8 +172,17 @@ static void fake_serve(struct fake *f)
 
 		/* Stop only once the socket is quiet, so a join right after
 		 * vif_open() still sees every message it sent. */
-		if (poll(&pfd, 1, 20) <= 0) {
-			if (f->stop)
+		int pr = poll(pfd, 2, 20);
+		uint64_t cnt;
+
+		if (pr > 0 && (pfd[1].revents & POLLIN)) {
+			if (read(ckick, &cnt, sizeof(cnt)) == sizeof(cnt))
+				f->ctrl_kicks++;
+		}
+		if (f->ctrl_on)
+			fake_ctrl(f);
+		if (pr <= 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (pr <= 0 && f->stop)
 				return;
 			continue;
 		}
@@ -167,6 +211,10 @@ static void fake_serve(struct fake *f)
 			break;
 		case VU_SET_FEATURES:
 			f->features = m.p.u64;
+			f->ctrl_idx = f->features & 1ull << VIRTIO_NET_F_MQ ? 2 * (unsigned)f->max_qp : 2;
+			f->ctrl_on = (f->features & 1ull << VIRTIO_NET_F_CTRL_VQ) &&
+				     f->ctrl_idx < ARRAY_SIZE(f->vr);
+			f->active_pairs = 1;
 			break;
 		case VU_SET_STATUS:
 			f->status = m.p.u64;
@@ -245,6 +293,14 @@ static void *fake_thread(void *arg)
 			return NULL;
 		f->fd = accept(f->lfd, NULL, NULL);
 	}
+	/* A new connection is a new device: nothing is set up yet. */
+	f->ctrl_on = false;
+	for (unsigned i = 0; i < ARRAY_SIZE(f->vr); i++) {
+		struct fake_vring *r = &f->vr[i];
+
+		r->num = r->enabled = 0;
+		r->desc = r->avail = r->used = 0;
+	}
 	fake_serve(f);
 	return NULL;
 }
@@ -265,6 +321,20 @@ static void fake_start(struct fake *f)
 {
 	f->stop = false;
 	pthread_create(&f->th, NULL, fake_thread, f);
+}
+
+static void *fake_serve_thread(void *arg)
+{
+	fake_serve(arg);
+	return NULL;
+}
+
+/* Serves the open connection again (after fake_join), e.g. so that the
+ * control queue is answered while the test sends commands. */
+static void fake_resume(struct fake *f)
+{
+	f->stop = false;
+	pthread_create(&f->th, NULL, fake_serve_thread, f);
 }
 
 /* Stops serving but keeps the connection open. */
@@ -288,7 +358,7 @@ static void fake_free(struct fake *f)
 		close(f->lfd);
 		unlink(f->path);
 	}
-	for (unsigned i = 0; i < 2 * VIF_MAX_QUEUE_PAIRS; i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(f->vr); i++) {
 		if (f->vr[i].kick >= 0)
 			close(f->vr[i].kick);
 		if (f->vr[i].call >= 0)
@@ -365,6 +435,92 @@ static void dev_used_put(struct fake *f, unsigned i, uint32_t id, uint32_t len)
 static void dev_used_publish(struct fake *f, unsigned i)
 {
 	__atomic_store_n(&dev_used(f, i)->idx, f->vr[i].used_idx, __ATOMIC_RELEASE);
+}
+
+/* CTRL_RULES: what vifd answers. */
+static uint8_t ctrl_rules(struct fake *f, const struct ctrl_rec *c)
+{
+	if (c->cls == VIRTIO_NET_CTRL_MQ && c->cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && c->len == 2) {
+		unsigned n = c->data[0] | (unsigned)c->data[1] << 8;
+
+		if (!(f->features & 1ull << VIRTIO_NET_F_MQ) || n < 1 || n > f->max_qp)
+			return VIRTIO_NET_ERR;
+		f->active_pairs = n;
+		return VIRTIO_NET_OK;
+	}
+	if (c->cls == VIRTIO_NET_CTRL_RX && c->len == 1 &&
+	    (c->cmd == VIRTIO_NET_CTRL_RX_PROMISC || c->cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)) {
+		if (c->cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+			f->promisc = c->data[0];
+		else
+			f->allmulti = c->data[0];
+		return VIRTIO_NET_OK;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+/* The fake's control-queue device: takes every command in the avail ring,
+ * checks the layout libvif promises (header + data readable in the head,
+ * then one writable ack byte), records it and answers per ctrl_mode. A
+ * command laid out otherwise is counted and never answered. */
+static void fake_ctrl(struct fake *f)
+{
+	unsigned i = f->ctrl_idx;
+	struct fake_vring *r = &f->vr[i];
+	int mode = f->ctrl_mode;
+	struct vring_avail *a;
+	struct vring_desc *t;
+	bool any = false;
+	if (!f->mem || !r->num || !r->enabled || !r->desc || !r->avail || !r->used ||
+	    mode == CTRL_HOLD)
+		return;
+	a = dev_avail(f, i);
+	t = dev_desc(f, i);
+	while (__atomic_load_n(&a->idx, __ATOMIC_ACQUIRE) != r->last_avail) {
+		uint16_t head = a->ring[r->last_avail % r->num];
+		struct ctrl_rec rec = { 0 };
+		struct vring_desc d0, d1;
+		uint8_t *cmd, ack = VIRTIO_NET_OK;
+
+		r->last_avail++;
+		any = true;
+		d0 = t[head % r->num];
+		if (head >= r->num || !(d0.flags & VRING_DESC_F_NEXT) ||
+		    (d0.flags & VRING_DESC_F_WRITE) || d0.len < 2 ||
+		    d0.len > 2 + sizeof(rec.data) || d0.next >= r->num) {
+			f->ctrl_layout_bad++;
+			continue;
+		}
+		d1 = t[d0.next];
+		if (d1.flags != VRING_DESC_F_WRITE || d1.len != 1) {
+			f->ctrl_layout_bad++;
+			continue;
+		}
+		cmd = gpa(f, d0.addr, d0.len);
+		rec.cls = cmd[0];
+		rec.cmd = cmd[1];
+		rec.len = d0.len - 2;
+		memcpy(rec.data, cmd + 2, rec.len);
+		if (f->nctrl < ARRAY_SIZE(f->ctrl_log))
+			f->ctrl_log[f->nctrl++] = rec;
+		if (mode == CTRL_RULES)
+			ack = ctrl_rules(f, &rec);
+		else if (mode == CTRL_ERR)
+			ack = VIRTIO_NET_ERR;
+		else if (mode == CTRL_BADACK)
+			ack = 7;
+		*(uint8_t *)gpa(f, d1.addr, 1) = ack;
+		if (mode == CTRL_BADID)
+			dev_used_put(f, i, 5, 1);
+		dev_used_put(f, i, head, mode == CTRL_LEN0 ? 0 : 1);
+		if (mode == CTRL_JUMP)
+			r->used_idx = (uint16_t)(r->used_idx + 100);
+	}
+	if (!any)
+		return;
+	/* EVENT_IDX: kick me for the next one (else libvif would not). */
+	__atomic_store_n(dev_avail_event(f, i), r->last_avail, __ATOMIC_RELEASE);
+	dev_used_publish(f, i);
 }
 
 /* Pops one tx chain from vring i, gathers its bytes into out; returns the
@@ -1277,6 +1433,316 @@ static void test_poll_vs_bursts(void)
 	fake_free(&f);
 }
 
+/* ---- control queue ---- */
+
+static bool ctrl_rec_is(const struct fake *f, unsigned k, uint8_t cls, uint8_t cmd,
+			unsigned len, unsigned val)
+{
+	const struct ctrl_rec *r = &f->ctrl_log[k];
+	unsigned got = len == 2 ? r->data[0] | (unsigned)r->data[1] << 8 : r->data[0];
+
+	return k < f->nctrl && r->cls == cls && r->cmd == cmd && r->len == len && got == val;
+}
+
+/* Whether and where the control queue is negotiated and set up, and the
+ * VQ_PAIRS_SET vif_open() sends (or fails on). */
+static void test_ctrl_negotiation(void)
+{
+	static const uint32_t per_ring[] = {
+		VU_SET_VRING_NUM, VU_SET_VRING_BASE, VU_SET_VRING_ADDR,
+		VU_SET_VRING_KICK, VU_SET_VRING_CALL,
+	};
+	const uint64_t ctrl_bits = 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX;
+	struct vif_config c;
+	struct fake f;
+	struct vif *v;
+	uint64_t t0;
+	unsigned k;
+
+	/* Offered but not asked: not negotiated, nothing set up. */
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	cfg_init(&c, &f);
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl && f.vr[2].num == 0);
+	CHECK(f.nreq == 7 + 2 * 5 + 2 + 1);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == -ENOTSUP);
+	CHECK(vif_ctrl_mq_pairs(v, 1) == -ENOTSUP);
+	CHECK(strstr(vif_last_error(), "no control queue") != NULL);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* Asked but not offered: vif_open works as without. */
+	fake_init(&f);
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 2;
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl && f.nctrl == 0);
+	CHECK(f.nreq == 7 + 4 * 5 + 4 + 1);
+	CHECK(vif_ctrl_mq_pairs(v, 2) == -ENOTSUP);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* CTRL_RX without CTRL_VQ is not a valid combination: neither. */
+	fake_init(&f);
+	f.offer |= 1ull << VIRTIO_NET_F_CTRL_RX;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* One pair: MQ not negotiated, so the control queue is vring 2
+	 * whatever GET_QUEUE_NUM said; no command sent at open. */
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK((f.features & ctrl_bits) == ctrl_bits && !(f.features & 1ull << VIRTIO_NET_F_MQ));
+	CHECK(v->has_ctrl && v->cvq.index == 2 && f.ctrl_idx == 2);
+	CHECK(f.vr[2].num == VIF_CTRL_RING && f.vr[2].enabled == 1 && f.vr[2].kick >= 0 &&
+	      f.vr[2].desc == (uint64_t)(uintptr_t)v->cvq.desc);
+	CHECK(vif_vring(v, 2) == &v->cvq && vif_vring(v, 3) == NULL);
+	CHECK(f.nctrl == 0);
+	fake_resume(&f);
+	CHECK(vif_ctrl_mq_pairs(v, 1) == -ENOTSUP); /* VQ_PAIRS_SET needs MQ */
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == 0);
+	fake_join(&f);
+	CHECK(f.nctrl == 1 && ctrl_rec_is(&f, 0, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1, 1));
+	CHECK(f.promisc && f.ctrl_kicks == 1 && f.ctrl_layout_bad == 0);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* Four pairs of a backend's eight: vring 16, set up and enabled after
+	 * the data rings, then VQ_PAIRS_SET(4) before vif_open returns. */
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 4;
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK(v->cvq.index == 16 && f.ctrl_idx == 16 && vif_vring(v, 16) == &v->cvq);
+	k = 7 + 8 * 5;
+	for (size_t i = 0; i < ARRAY_SIZE(per_ring); i++, k++)
+		CHECK(f.reqs[k] == per_ring[i]);
+	CHECK(f.vr[16].num == VIF_CTRL_RING && f.vr[16].base == 0 && f.vr[16].enabled == 1);
+	k += 8;
+	CHECK(f.reqs[k] == VU_SET_VRING_ENABLE && f.reqs[k + 1] == VU_SET_STATUS);
+	CHECK(f.nctrl == 1 && ctrl_rec_is(&f, 0, VIRTIO_NET_CTRL_MQ,
+					  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 4));
+	CHECK(f.active_pairs == 4 && f.ctrl_layout_bad == 0);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* A control queue index vhost-user cannot name. */
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	f.max_qp = 200;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 2;
+	CHECK(open_pair(&f, &c, &v) == -EPROTO);
+	CHECK(strstr(vif_last_error(), "vring 400") != NULL);
+	fake_free(&f);
+
+	/* VQ_PAIRS_SET refused, or never answered: vif_open fails, saying so. */
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	f.ctrl_mode = CTRL_ERR;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 2;
+	CHECK(open_pair(&f, &c, &v) == -EINVAL && v == NULL);
+	CHECK(strstr(vif_last_error(), "VQ_PAIRS_SET(2)") != NULL);
+	CHECK(strstr(vif_last_error(), "VIRTIO_NET_ERR") != NULL);
+	fake_free(&f);
+
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	f.ctrl_mode = CTRL_HOLD;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 2;
+	c.timeout_ms = 200;
+	t0 = clk_now_ns();
+	CHECK(open_pair(&f, &c, &v) == -ETIMEDOUT);
+	CHECK(clk_now_ns() - t0 < 1000000000ull);
+	CHECK(strstr(vif_last_error(), "VQ_PAIRS_SET(2)") != NULL);
+	CHECK(strstr(vif_last_error(), "no answer") != NULL);
+	fake_free(&f);
+}
+
+/* Commands after open: range checks, OK, ERR, no answer (and its late
+ * answer), every slot taken, a hostile device's used entries, a lost
+ * backend. */
+static void test_ctrl_commands(void)
+{
+	static const struct {
+		int mode;
+		int err;
+		unsigned bad;     /* ctrl_bad added */
+		const char *text;
+	} hostile[] = {
+		{ CTRL_ERR, -EINVAL, 0, "VIRTIO_NET_ERR" },
+		{ CTRL_LEN0, -EIO, 1, "len 0" },
+		{ CTRL_BADACK, -EIO, 1, "acked with 7" },
+		{ CTRL_BADID, 0, 1, "" },
+		{ CTRL_JUMP, -EIO, 1, "impossibly" },
+		{ CTRL_RULES, -EIO, 0, "impossibly" }, /* broken until reset */
+	};
+	uint16_t nine = 9;
+	struct vif_config c;
+	struct vif_stats st;
+	struct fake f;
+	struct vif *v;
+	uint64_t t0, dt;
+	unsigned n;
+
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	cfg_init(&c, &f);
+	c.ctrl_vq = true;
+	c.queue_pairs = 4;
+	c.timeout_ms = 200;
+	CHECK(open_pair(&f, &c, &v) == 0);
+	CHECK(f.active_pairs == 4);
+	fake_resume(&f);
+	/* Out of range: refused without asking the device. */
+	n = f.nctrl;
+	CHECK(vif_ctrl_mq_pairs(v, 0) == -EINVAL);
+	CHECK(vif_ctrl_mq_pairs(v, 5) == -EINVAL);
+	CHECK(strstr(vif_last_error(), "not in 1..4") != NULL);
+	CHECK(vif_ctrl_rx(v, 2, true) == -EINVAL);
+	CHECK(vif_ctrl_cmd(v, VIRTIO_NET_CTRL_RX, 0, NULL, VIF_CTRL_DATA_MAX + 1) == -EINVAL);
+	CHECK(f.nctrl == n);
+	/* Acked OK. */
+	CHECK(vif_ctrl_mq_pairs(v, 2) == 0 && f.active_pairs == 2 && v->ctrl_pairs == 2);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == 0 && f.promisc);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_ALLMULTI, true) == 0 && f.allmulti);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, false) == 0 && !f.promisc);
+	CHECK(ctrl_rec_is(&f, f.nctrl - 1, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1, 0));
+	/* What vif_ctrl_mq_pairs would not send: the device says ERR. */
+	CHECK(vif_ctrl_cmd(v, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &nine, 2) == -EINVAL);
+	CHECK(strstr(vif_last_error(), "VIRTIO_NET_ERR") != NULL);
+	CHECK(f.active_pairs == 2);
+	/* No answer within min(timeout_ms, 1 s); the late answer is dropped
+	 * quietly and the slot reused. */
+	f.ctrl_mode = CTRL_HOLD;
+	t0 = clk_now_ns();
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_ALLMULTI, false) == -ETIMEDOUT);
+	dt = clk_now_ns() - t0;
+	CHECK(dt >= 190000000ull && dt < 450000000ull);
+	CHECK(strstr(vif_last_error(), "RX ALLMULTI off") != NULL);
+	CHECK(v->ctrl_inflight[0] && f.allmulti);
+	f.ctrl_mode = CTRL_RULES;
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_ALLMULTI, false) == 0 && !f.allmulti);
+	CHECK(!v->ctrl_inflight[0] && !v->ctrl_inflight[1]);
+	/* Every slot held by an unanswered command: -EBUSY, nothing sent. */
+	f.ctrl_mode = CTRL_HOLD;
+	v->cfg.timeout_ms = 5;
+	for (unsigned i = 0; i < VIF_CTRL_SLOTS; i++)
+		CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == -ETIMEDOUT);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == -EBUSY);
+	f.ctrl_mode = CTRL_RULES;
+	v->cfg.timeout_ms = 200;
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == 0 && f.promisc);
+	vif_get_stats(v, &st);
+	CHECK(st.ctrl_bad == 0 && f.ctrl_layout_bad == 0);
+	/* A hostile device, in order (the last two: broken stays broken). */
+	for (size_t i = 0; i < ARRAY_SIZE(hostile); i++) {
+		uint64_t bad0;
+
+		vif_get_stats(v, &st);
+		bad0 = st.ctrl_bad;
+		f.ctrl_mode = hostile[i].mode;
+		CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, false) == hostile[i].err);
+		CHECK(strstr(vif_last_error(), hostile[i].text) != NULL);
+		vif_get_stats(v, &st);
+		CHECK(st.ctrl_bad == bad0 + hostile[i].bad);
+	}
+	fake_join(&f);
+	/* The backend has gone (vif_conn_poll has not noticed yet). */
+	vif_ctrl_reset(v);
+	fake_hangup(&f);
+	t0 = clk_now_ns();
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, false) == -ENOTCONN);
+	CHECK(clk_now_ns() - t0 < 100000000ull);
+	CHECK(vif_conn_poll(v) == -ENOTCONN);
+	CHECK(vif_ctrl_mq_pairs(v, 1) == -ENOTCONN);
+	vif_close(v);
+	fake_free(&f);
+}
+
+/* Server mode: after the backend comes back (device reset), the pair
+ * count and the RX modes set before are sent again, before bursts run. */
+static void test_ctrl_reconnect(void)
+{
+	struct vif_config c;
+	struct vif_stats st;
+	struct fake f;
+	struct vif *v;
+
+	fake_init(&f);
+	f.offer |= ctrl_offer;
+	f.connect_mode = true;
+	cfg_init(&c, &f);
+	c.server = true;
+	c.ctrl_vq = true;
+	c.queue_pairs = 3;
+	fake_start(&f);
+	CHECK(vif_open(&c, &v) == 0);
+	fake_join(&f);
+	fake_resume(&f);
+	CHECK(vif_ctrl_mq_pairs(v, 2) == 0);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == 0);
+	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_ALLMULTI, false) == 0);
+	fake_join(&f);
+	fake_hangup(&f);
+	CHECK(vif_conn_poll(v) == -ENOTCONN);
+	f.nctrl = 0;
+	f.promisc = false;
+	f.allmulti = true;
+	fake_start(&f);
+	for (int i = 0; i < 200 && vif_conn_poll(v) != 0; i++)
+		usleep(5000);
+	fake_join(&f);
+	vif_get_stats(v, &st);
+	CHECK(st.reconnects == 1);
+	CHECK(f.nctrl == 3);
+	CHECK(ctrl_rec_is(&f, 0, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 2));
+	CHECK(ctrl_rec_is(&f, 1, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1, 1));
+	CHECK(ctrl_rec_is(&f, 2, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, 1, 0));
+	CHECK(f.active_pairs == 2 && f.promisc && !f.allmulti);
+	/* A refused replay fails the reconnection; the next one can succeed. */
+	fake_hangup(&f);
+	CHECK(vif_conn_poll(v) == -ENOTCONN);
+	f.ctrl_mode = CTRL_ERR;
+	fake_start(&f);
+	{
+		int err = -ENOTCONN;
+
+		for (int i = 0; i < 200 && err == -ENOTCONN; i++) {
+			err = vif_conn_poll(v);
+			usleep(5000);
+		}
+		CHECK(err == -EINVAL);
+		CHECK(strstr(vif_last_error(), "VQ_PAIRS_SET(2)") != NULL);
+	}
+	fake_join(&f);
+	CHECK(atomic_load(&v->state) == VIF_DOWN);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+}
+
 int main(void)
 {
 	static const struct {
@@ -1289,7 +1755,8 @@ int main(void)
 		T(test_tx_layouts), T(test_tx_invalid_and_full), T(test_tx_kicks),
 		T(test_rx_gather), T(test_rx_hostile), T(test_rx_partial), T(test_rx_wait),
 		T(test_disconnect_client), T(test_server_reconnect), T(test_raw), T(test_close_drains),
-		T(test_poll_vs_bursts),
+		T(test_poll_vs_bursts), T(test_ctrl_negotiation), T(test_ctrl_commands),
+		T(test_ctrl_reconnect),
 #undef T
 	};
 

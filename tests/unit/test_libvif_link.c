@@ -17,6 +17,7 @@ int main(void)
 		(void *)vif_tx_burst, (void *)vif_rx_burst, (void *)vif_rx_wait,
 		(void *)vif_rx_fd, (void *)vif_conn_poll, (void *)vif_conn_fd,
 		(void *)vif_get_stats, (void *)vif_last_error,
+		(void *)vif_ctrl_mq_pairs, (void *)vif_ctrl_rx,
 	};
 	struct vif_config c;
 	struct vif *v = (struct vif *)&c;
