@@ -39,6 +39,11 @@ void qsbr_init(struct qsbr *q);
 int qsbr_register(struct qsbr *q, struct qsbr_thread *t);
 /* Blocks (yielding) until every online reader has passed a quiescent state. */
 void qsbr_synchronize(struct qsbr *q);
+/* The same, but when reader i has not passed after timeout_ns, calls
+ * stuck(arg, i) (and again every timeout_ns until it passes): a reader
+ * blocked in a system call can be interrupted with a signal. */
+void qsbr_synchronize_watch(struct qsbr *q, uint64_t timeout_ns,
+                            void (*stuck)(void *arg, unsigned i), void *arg);
 
 static inline void qsbr_quiescent(struct qsbr *q, struct qsbr_thread *t)
 {

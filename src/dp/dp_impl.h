@@ -96,6 +96,11 @@ struct dp_worker {
 	int wakefd;                  /* eventfd: control -> worker "look again" */
 	_Atomic bool stop;
 
+	/* Liveness: loop iterations, written by the worker; the control
+	 * thread's periodic check compares it with its last look. */
+	_Atomic uint64_t loops;
+	uint64_t loops_seen;         /* control thread only */
+
 	/* Cycle accounting (written by the worker, read by control). */
 	_Atomic uint64_t busy_cycles, idle_cycles, pkts, sleeps;
 	_Atomic unsigned nqueues;

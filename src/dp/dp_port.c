@@ -8,6 +8,7 @@
  * change is first "frozen" (left out of the snapshot) through the same
  * path: that is the quiesce the vhost layer asks for. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -90,6 +91,24 @@ static void wake_workers(struct dp *dp)
 		}
 }
 
+/* A worker that does not pass a quiescent point within this time is
+ * probably blocked in a system call on a guest's file (a call eventfd whose
+ * counter the guest saturated after clearing O_NONBLOCK): interrupt it. */
+enum { DP_STUCK_NS = 100 * 1000 * 1000 };
+
+static void nop_handler(int sig)
+{
+	(void)sig;
+}
+
+static void worker_stuck(void *arg, unsigned i)
+{
+	struct dp *dp = arg;
+
+	VLOG_RL(LOG_WARNING, "worker %u made no progress: interrupting it", i);
+	pthread_kill(dp->w[i]->th, SIGUSR1);
+}
+
 /* Publishes a fresh snapshot and waits until no worker uses the old one.
  * If memory runs out, falls back to an empty snapshot (nothing forwards
  * until the next successful publish) rather than keep a stale one. */
@@ -103,7 +122,7 @@ static void publish(struct dp *dp)
 		vlog_err("datapath: out of memory rebuilding configuration; forwarding paused");
 	atomic_store_explicit(&dp->conf, nc ? nc : &empty, memory_order_release);
 	wake_workers(dp);
-	qsbr_synchronize(&dp->qsbr);
+	qsbr_synchronize_watch(&dp->qsbr, DP_STUCK_NS, worker_stuck, dp);
 	if (old != &empty)
 		conf_free((struct dp_conf *)old);
 }
@@ -151,9 +170,23 @@ static void broken_event(void *arg, int fd, uint32_t events)
  * anyone: look for them (and anything else missed) a few times a second. */
 enum { DP_CHECK_MS = 200 };
 
+static void worker_stuck(void *arg, unsigned i);
+
 static void periodic_check(void *arg)
 {
 	struct dp *dp = arg;
+
+	/* A worker that is awake (not offline in epoll) but has not finished
+	 * a loop since the last look is blocked or spinning on something a
+	 * guest controls: interrupt it (see worker_stuck). */
+	for (unsigned i = 0; i < dp->nworkers; i++) {
+		struct dp_worker *w = dp->w[i];
+		uint64_t l = atomic_load_explicit(&w->loops, memory_order_relaxed);
+		bool awake = atomic_load_explicit(&w->qs.seen, memory_order_relaxed) != 0;
+		if (awake && l == w->loops_seen)
+			worker_stuck(dp, i);
+		w->loops_seen = l;
+	}
 
 	for (unsigned i = 0; i < dp->nports; i++)
 		if (dp->ports[i] && dp->ports[i]->dev)
@@ -176,6 +209,14 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 	dp->start_ns = clk_now_ns() - 1000000000ull;
 	dp->eventfd = -1;
 	qsbr_init(&dp->qsbr);
+	/* SIGUSR1 interrupts a worker's blocking system call (no SA_RESTART):
+	 * the call fails with EINTR and the guest's port is stopped. */
+	struct sigaction sa = { .sa_handler = nop_handler };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	dp->fdb = xaligned_calloc(CACHE_LINE, sizeof(*dp->fdb));
 	if (!dp->fdb)
 		goto fail;

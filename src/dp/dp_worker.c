@@ -256,7 +256,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 {
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	struct dp_port *p = dcp->port;
-	bool shared = w->dp->nworkers > 1;
+	bool shared = w->dp->nworkers > 1, call = false;
 	uint64_t pkts = 0, bytes = 0, noroom = 0;
 	unsigned qi;
 	struct vq *q;
@@ -296,11 +296,13 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	}
 	if (q->used_pending) {
 		vq_used_publish(q);
-		if (!vq_call(q))
-			port_broke(w, p, VHU_BROKEN_CALL, 0);
+		call = vq_need_call(q);
 	}
 out:
 	rxq_unlock(&p->rxq_lock[qi], shared);
+	/* The eventfd write may block (see vq_call_fd): never under the lock. */
+	if (call && !vq_call_fd(q))
+		port_broke(w, p, VHU_BROKEN_CALL, 0);
 	if (pkts) {
 		STAT_ADD(w, dst, tx_pkts, pkts);
 		STAT_ADD(w, dst, tx_bytes, bytes);
@@ -410,10 +412,16 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 }
 
 /* Rebuilds the epoll set for a new snapshot: the wake eventfd plus every
- * polled ring's kick eventfd. Called only when the snapshot changes. */
+ * polled ring's kick eventfd. Called only when the snapshot changes.
+ *
+ * Kick eventfds belong to the guest: vifd never reads them (a read could
+ * block if the guest cleared O_NONBLOCK and drained the counter first, or
+ * hit a reused fd number after the control thread closed it). They are
+ * watched edge-triggered instead: every kick is a new edge, and the
+ * counter's value means nothing to us. Only our own wakefd is read. */
 static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
 
 	if (w->epfd >= 0)
 		close(w->epfd);
@@ -468,10 +476,9 @@ static void sleep_on_kicks(struct dp_worker *w)
 	qsbr_offline(&w->qs);
 	n = epoll_wait(w->epfd, evs, 32, 1000);
 	qsbr_online(&w->dp->qsbr, &w->qs);
-	/* Drain what fired; a stale fd (closed meanwhile) just fails. */
 	for (int i = 0; i < n; i++)
-		if (read(evs[i].data.fd, &v, sizeof(v)) < 0) {
-			/* EAGAIN or closed: nothing to drain */
+		if (evs[i].data.fd == w->wakefd && read(w->wakefd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: another wake-up drained it */
 		}
 }
 
@@ -524,6 +531,8 @@ void *dp_worker_main(void *arg)
 			}
 		}
 		qsbr_quiescent(&dp->qsbr, &w->qs);
+		atomic_store_explicit(&w->loops, atomic_load_explicit(&w->loops, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
 	}
 	qsbr_offline(&w->qs);
 	return NULL;

@@ -60,8 +60,10 @@ static inline int sw_fdb_lookup(struct sw_fdb *f, uint64_t mac, uint32_t now_s)
 		uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
 		if (k && (k >> 16) == mac) {
 			uint32_t seen = atomic_load_explicit(&s->seen_s, memory_order_relaxed);
+			/* An expired copy may shadow a fresh one that a racing
+			 * learner put further along: keep looking. */
 			if (now_s - seen > f->age_s)
-				return -1;
+				continue;
 			return (int)(k & 0xffff) - 1;
 		}
 	}

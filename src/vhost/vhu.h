@@ -108,6 +108,7 @@ struct vhu_dev {
 	bool promisc, allmulti;  /* control queue RX mode (reported only) */
 	bool ctrl_watched;       /* control ring's kick fd is in the event loop */
 	unsigned ctrl_idx;       /* its vring index while watched */
+	struct ev_timer *ctrl_timer; /* pending continuation of a long batch */
 	struct gmem mem;
 	bool mem_set;
 	struct vhu_vring vr[VHU_MAX_VRINGS];

@@ -19,12 +19,14 @@
 #include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include "vhu_impl.h"
 #include "vlog.h"
 
-enum { CTRL_MAX = 64 };
+enum {
+	CTRL_MAX = 64,   /* bytes of a command we read */
+	CTRL_ROUNDS = 4, /* ring-fulls handled per event before yielding */
+};
 
 /* VIRTIO 1.1 §5.1.2: the control queue follows the receive/transmit pairs:
  * vring 2N with N = max_virtqueue_pairs under MQ, else N = 1. */
@@ -33,8 +35,11 @@ unsigned vhu_ctrl_index(const struct vhu_dev *d)
 	return (d->features & (1ull << VIRTIO_NET_F_MQ)) ? 2 * d->max_qp : 2;
 }
 
-/* Executes one command; returns VIRTIO_NET_OK or VIRTIO_NET_ERR. */
-static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len)
+/* Executes one command; returns VIRTIO_NET_OK or VIRTIO_NET_ERR. A queue
+ * pair count is only recorded in *want_qp: the caller applies the last one
+ * after the whole batch (each change republishes the datapath, which a
+ * guest must not be able to make us do thousands of times per kick). */
+static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len, int *want_qp)
 {
 	uint8_t cls, cmd;
 
@@ -48,12 +53,7 @@ static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len)
 		uint16_t pairs = (uint16_t)(buf[0] | buf[1] << 8);
 		if (!(d->features & (1ull << VIRTIO_NET_F_MQ)) || pairs < 1 || pairs > d->max_qp)
 			return VIRTIO_NET_ERR;
-		if (pairs != d->active_qp) {
-			d->ops->quiesce(d, d->ctx);
-			d->active_qp = pairs;
-			d->ops->changed(d, d->ctx);
-			VHU_LOG(LOG_INFO, d, "control queue: %u queue pair(s) active", pairs);
-		}
+		*want_qp = pairs;
 		return VIRTIO_NET_OK;
 	}
 	if (cls == VIRTIO_NET_CTRL_RX && len >= 1 &&
@@ -67,19 +67,28 @@ static uint8_t ctrl_exec(struct vhu_dev *d, const uint8_t *buf, size_t len)
 	return VIRTIO_NET_ERR;
 }
 
+static void ctrl_kick(void *arg, int fd, uint32_t events);
+
+/* More commands were waiting than one batch takes: continue shortly, so a
+ * guest that keeps its control queue full gets turns, not the whole
+ * control thread. */
+static void ctrl_resume(void *arg)
+{
+	struct vhu_dev *d = arg;
+
+	d->ctrl_timer = NULL;
+	ctrl_kick(d, -1, 0);
+}
+
 static void ctrl_kick(void *arg, int fd, uint32_t events)
 {
 	struct vhu_dev *d = arg;
 	struct vhu_vring *vr = &d->vr[d->ctrl_idx];
 	struct vq *q = &vr->vq;
 	struct vq_chain c;
-	uint64_t v;
-	int n;
+	int n, want_qp = -1, rounds = 0;
 
-	(void)events;
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* spurious wake-up: look at the ring anyway */
-	}
+	(void)events, (void)fd; /* edge-triggered: the guest's counter is not read */
 	if (!vr->live || vhu_dev_is_broken(d))
 		return;
 again:
@@ -106,9 +115,7 @@ again:
 			memcpy(buf + len, c.iov[s].iov_base, k);
 			len += k;
 		}
-		ack = ctrl_exec(d, buf, len);
-		/* ctrl_exec may have republished the datapath; this ring is
-		 * ours alone, so it is still valid. */
+		ack = ctrl_exec(d, buf, len, &want_qp);
 		*(volatile uint8_t *)c.iov[c.nout].iov_base = ack;
 		vq_used_put(q, c.head, 1);
 		d->cnt.ctrl_cmds++;
@@ -117,8 +124,20 @@ again:
 	 * then look again: a command published before that store was not
 	 * kicked for. */
 	vq_kicks_enable(q);
-	if (vq_avail_count(q) != 0)
-		goto again;
+	if (vq_avail_count(q) != 0) {
+		if (++rounds < CTRL_ROUNDS)
+			goto again;
+		if (!d->ctrl_timer)
+			d->ctrl_timer = evloop_timer(d->ev, 1, ctrl_resume, d);
+	}
+	if (want_qp > 0 && (unsigned)want_qp != d->active_qp) {
+		/* This ring is served here, not by workers: republishing
+		 * the datapath leaves it alone. */
+		d->ops->quiesce(d, d->ctx);
+		d->active_qp = (unsigned)want_qp;
+		d->ops->changed(d, d->ctx);
+		VHU_LOG(LOG_INFO, d, "control queue: %d queue pair(s) active", want_qp);
+	}
 	if (q->used_pending) {
 		vq_used_publish(q);
 		if (!vq_call(q)) {
@@ -133,6 +152,10 @@ void vhu_ctrl_stop(struct vhu_dev *d)
 	if (d->ctrl_watched) {
 		evloop_del(d->ev, d->vr[d->ctrl_idx].kickfd);
 		d->ctrl_watched = false;
+	}
+	if (d->ctrl_timer) {
+		evloop_timer_cancel(d->ev, d->ctrl_timer);
+		d->ctrl_timer = NULL;
 	}
 }
 
@@ -152,6 +175,6 @@ void vhu_ctrl_refresh(struct vhu_dev *d)
 	/* A command queued before now left the eventfd readable: the loop
 	 * (level-triggered) calls ctrl_kick for it once we return. */
 	d->ctrl_idx = i;
-	if (evloop_add(d->ev, vr->kickfd, EPOLLIN, ctrl_kick, d) == 0)
+	if (evloop_add(d->ev, vr->kickfd, EPOLLIN | EPOLLET, ctrl_kick, d) == 0)
 		d->ctrl_watched = true;
 }

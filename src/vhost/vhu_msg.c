@@ -417,6 +417,9 @@ static int h_vring_file(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned 
 		vr->started = true;
 		break;
 	case VU_SET_VRING_CALL:
+		/* Never block writing a guest's eventfd (see vq_call_fd). */
+		if (fd >= 0)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		set_fd(&vr->callfd, fd);
 		vr->vq.callfd = fd;
 		break;

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* Registry of live mappings for the SIGBUS handler. Slots are claimed and
@@ -19,20 +21,24 @@ enum { REG_SLOTS = 4096 }; /* 8 regions for each of 256 ports, twice over */
 static struct {
 	_Atomic uintptr_t start;
 	_Atomic uintptr_t end;
+	size_t page;       /* the mapping's page size (huge pages: 2 MiB, 1 GiB) */
 	struct gmem *owner;
 } reg[REG_SLOTS];
 
-static void reg_add(struct gmem *m, void *base, size_t len)
+/* Returns false when the table is full (the caller refuses the region
+ * rather than run it unguarded). */
+static bool reg_add(struct gmem *m, void *base, size_t len, size_t page)
 {
 	for (int i = 0; i < REG_SLOTS; i++) {
 		if (atomic_load(&reg[i].start) == 0) {
 			reg[i].owner = m;
+			reg[i].page = page;
 			atomic_store(&reg[i].end, (uintptr_t)base + len);
 			atomic_store(&reg[i].start, (uintptr_t)base);
-			return;
+			return true;
 		}
 	}
-	/* Table full: the region still works, it just is not SIGBUS-guarded. */
+	return false;
 }
 
 static void reg_del(void *base)
@@ -50,11 +56,13 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uctx)
 	for (int i = 0; i < REG_SLOTS; i++) {
 		uintptr_t s = atomic_load(&reg[i].start);
 		if (s && a >= s && a < atomic_load(&reg[i].end)) {
-			long pg = sysconf(_SC_PAGESIZE);
+			size_t pg = reg[i].page;
 			void *page = (void *)(a & ~((uintptr_t)pg - 1));
 			atomic_store(&reg[i].owner->broken, true);
-			/* Replace the page so the faulting access can complete. */
-			if (mmap(page, (size_t)pg, PROT_READ | PROT_WRITE,
+			/* Replace the page (a whole huge page in a hugetlb
+			 * mapping: it cannot be split) so the faulting access
+			 * can complete. */
+			if (mmap(page, pg, PROT_READ | PROT_WRITE,
 			         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
 				return;
 			break;
@@ -115,6 +123,7 @@ int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
 		const struct vu_mem_region *r = &regs[i];
 		struct gmem_region *g = &m->r[i];
 		uint64_t end, off_page, map_len;
+		struct statfs sfs;
 		struct stat st;
 		void *base;
 
@@ -126,9 +135,18 @@ int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
 			ret = -EINVAL;
 			goto fail;
 		}
-		if (fstat(fds[i], &st) < 0) {
+		/* Only shared-memory file systems: a file on a FUSE or network
+		 * file system served by the frontend could block the control
+		 * thread (fstat, close) and workers (page faults) at will. */
+		if (fstatfs(fds[i], &sfs) < 0 || fstat(fds[i], &st) < 0) {
 			snprintf(err, errlen, "region %u: fstat: %s", i, strerror(errno));
 			ret = -EBADF;
+			goto fail;
+		}
+		if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC) {
+			snprintf(err, errlen, "region %u: memory must be a memfd, tmpfs or hugetlbfs "
+			         "file (file system 0x%lx)", i, (unsigned long)sfs.f_type);
+			ret = -EINVAL;
 			goto fail;
 		}
 		/* A regular file (memfd, shm, hugetlbfs) shorter than the mapping
@@ -139,7 +157,7 @@ int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
 			ret = -EINVAL;
 			goto fail;
 		}
-		if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		if (!S_ISREG(st.st_mode)) {
 			snprintf(err, errlen, "region %u: fd is not a file", i);
 			ret = -EINVAL;
 			goto fail;
@@ -165,7 +183,13 @@ int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
 		g->map_len = (size_t)map_len;
 		g->hva = (uint8_t *)base + (r->mmap_offset - off_page);
 		m->nregions = i + 1;
-		reg_add(m, base, (size_t)map_len);
+		/* hugetlbfs reports its page size as the block size. */
+		if (!reg_add(m, base, (size_t)map_len,
+		             sfs.f_type == HUGETLBFS_MAGIC ? (size_t)st.st_blksize : (size_t)pgsz)) {
+			snprintf(err, errlen, "too many guest memory regions mapped in vifd");
+			ret = -ENOSPC;
+			goto fail;
+		}
 	}
 	qsort(m->r, n, sizeof(m->r[0]), cmp_region);
 	for (i = 1; i < n; i++) {

@@ -15,6 +15,7 @@ static const char *const err_names[VQ_ERR__MAX] = {
 	[VQ_ERR_DIRECTION] = "buffer of the wrong direction in chain",
 	[VQ_ERR_SEGS] = "chain has too many segments",
 	[VQ_ERR_LEN] = "chain too long",
+	[VQ_ERR_ZERO] = "zero-length buffer",
 };
 
 const char *vq_err_str(int err)

@@ -45,6 +45,7 @@ enum vq_err {
 	VQ_ERR_DIRECTION,     /* writable buffer in a tx chain or readable in rx */
 	VQ_ERR_SEGS,          /* chain maps to more than VQ_MAX_IOV segments */
 	VQ_ERR_LEN,           /* chain longer than allowed */
+	VQ_ERR_ZERO,          /* zero-length buffer (bounds the walk by VQ_MAX_IOV) */
 	VQ_ERR__MAX
 };
 
@@ -174,6 +175,10 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 		} else if (unlikely(w != (dir == VQ_IN))) {
 			return -VQ_ERR_DIRECTION;
 		}
+		/* Every hop maps at least one segment, so a chain costs at most
+		 * VQ_MAX_IOV descriptor reads however large the table. */
+		if (unlikely(d.len == 0))
+			return -VQ_ERR_ZERO;
 		total += d.len;
 		if (unlikely(total > q->max_len))
 			return -VQ_ERR_LEN;
@@ -247,17 +252,27 @@ static inline bool vq_need_call(struct vq *q)
 	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-/* Signals the guest if it asked to be; one write per burst at most. Returns
- * false if the call fd write failed with something other than EAGAIN. */
-static inline bool vq_call(struct vq *q)
+/* Writes the call eventfd. vifd sets O_NONBLOCK on it when it arrives,
+ * but the guest shares the file and may clear that flag and saturate the
+ * counter: then the write blocks until a signal interrupts it (the
+ * datapath's watchdog, see dp_port.c). Returns false on any failure but a
+ * full counter with O_NONBLOCK (the guest has not read its interrupts yet,
+ * which is its business). */
+static inline bool vq_call_fd(struct vq *q)
 {
 	static const uint64_t one = 1;
 
-	if (q->callfd < 0 || !vq_need_call(q))
+	if (q->callfd < 0)
 		return true;
 	if (write(q->callfd, &one, sizeof(one)) == (ssize_t)sizeof(one))
 		return true;
 	return errno == EAGAIN;
+}
+
+/* Signals the guest if it asked to be; one write per burst at most. */
+static inline bool vq_call(struct vq *q)
+{
+	return !vq_need_call(q) || vq_call_fd(q);
 }
 
 /* Kick suppression (VIRTIO 1.1 §2.6.7.1). While a worker polls it asks the

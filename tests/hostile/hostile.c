@@ -434,8 +434,8 @@ static void b_addr_wrap(struct vif *v, struct vring_desc *d)
 
 static void b_loop(struct vif *v, struct vring_desc *d)
 {
-	setd(&d[0], gpa(v, v->qp[0].tx_bufs_off), 0, VRING_DESC_F_NEXT, 1);
-	setd(&d[1], gpa(v, v->qp[0].tx_bufs_off), 0, VRING_DESC_F_NEXT, 0);
+	setd(&d[0], gpa(v, v->qp[0].tx_bufs_off), 8, VRING_DESC_F_NEXT, 1);
+	setd(&d[1], gpa(v, v->qp[0].tx_bufs_off), 8, VRING_DESC_F_NEXT, 0);
 	tx_post(v, 0);
 }
 
@@ -603,6 +603,38 @@ static int r_call_reader_gone(void)
 	return 0;
 }
 
+/* The guest hands over a call eventfd whose counter is saturated, waits for
+ * vifd to make it non-blocking, clears O_NONBLOCK again (the file is
+ * shared) and sends a frame: vifd's call write blocks. vifd must notice the
+ * stuck worker, interrupt it and stop this port; other ports on the same
+ * worker go on. */
+static int r_call_blocking(void)
+{
+	struct vif *v = good_open();
+	int efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t big = 0xfffffffffffffffeull, idx = 1;
+	struct vu_msg m = mk(VU_SET_VRING_CALL, &idx, 8);
+	struct vif_vq *q;
+	uint8_t *frame;
+
+	if (!v || efd < 0)
+		return fail("open");
+	if (write(efd, &big, sizeof(big)) != sizeof(big))
+		return 2;
+	send_m(v, &m, &efd, 1);
+	usleep(300000);
+	fcntl(efd, F_SETFL, fcntl(efd, F_GETFL) & ~O_NONBLOCK);
+	q = vif_vring(v, 1);
+	frame = v->mem + v->qp[0].tx_bufs_off;
+	memset(frame, 0, 12 + 60);
+	memset(frame + 12, 0xff, 6); /* broadcast */
+	frame[12 + 6] = 0x02;
+	setd(&q->desc[0], gpa(v, v->qp[0].tx_bufs_off), 72, 0, 0);
+	tx_post(v, 0);
+	usleep(1500000);
+	_exit(0); /* leave the rings as they are */
+}
+
 #define RING(fn) static int r_##fn(void) { return ring_attack(b_##fn); }
 RING(addr_oob)
 RING(len_overflow)
@@ -665,6 +697,7 @@ static const struct hcase cases[] = {
 	{ "ring-memory-truncated-in-use", r_truncate_memory, "stop" },
 	{ "ring-remap-away-while-running", r_remap_away, "stop" },
 	{ "ring-rx-buffers-outside-memory", r_rx_bad, "stop-rx" },
+	{ "ring-call-fd-made-blocking-and-full", r_call_blocking, "stop" },
 	{ "ring-descriptor-changed-after-kick", r_desc_race, "alive" },
 	{ "ring-call-reader-gone", r_call_reader_gone, "alive" },
 };

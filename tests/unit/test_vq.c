@@ -103,12 +103,20 @@ static void b_next_oob(void) { reset(0); setd(D(0), BUF(0), 100, VRING_DESC_F_NE
 static void b_loop(void)
 {
 	reset(0);
-	setd(D(0), BUF(0), 0, VRING_DESC_F_NEXT, 1);
-	setd(D(1), BUF(1), 0, VRING_DESC_F_NEXT, 0);
+	setd(D(0), BUF(0), 10, VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(1), 10, VRING_DESC_F_NEXT, 0);
 }
-/* Zero-length hops use no segments, so only the hop count can stop them;
- * with lengths the segment limit stops a loop first (also a refusal). */
-static void b_self_loop(void) { reset(7); setd(D(7), BUF(0), 0, VRING_DESC_F_NEXT, 7); }
+/* A loop in a table smaller than VQ_MAX_IOV ends on the hop count; in a
+ * larger one the segment limit stops it first (also a refusal). */
+static void b_self_loop(void)
+{
+	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
+	reset(0);
+	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
+	setd(&t[0], BUF(0), 10, VRING_DESC_F_NEXT, 1);
+	setd(&t[1], BUF(1), 10, VRING_DESC_F_NEXT, 0);
+}
+static void b_zero_len(void) { reset(0); setd(D(0), BUF(0), 0, 0, 0); }
 static void b_loop_with_len(void) { reset(7); setd(D(7), BUF(0), 10, VRING_DESC_F_NEXT, 7); }
 static void b_addr_below(void) { reset(0); setd(D(0), GPA - 4096, 100, 0, 0); }
 static void b_addr_above(void) { reset(0); setd(D(0), GPA + MEM, 100, 0, 0); }
@@ -155,8 +163,8 @@ static void b_ind_loop(void)
 	struct vring_desc *t = fm_ptr(&fm, IND_OFF);
 	reset(0);
 	setd(D(0), fm_gpa(&fm, IND_OFF), 32, VRING_DESC_F_INDIRECT, 0);
-	setd(&t[0], BUF(0), 0, VRING_DESC_F_NEXT, 1);
-	setd(&t[1], BUF(1), 0, VRING_DESC_F_NEXT, 0);
+	setd(&t[0], BUF(0), 10, VRING_DESC_F_NEXT, 1);
+	setd(&t[1], BUF(1), 10, VRING_DESC_F_NEXT, 0);
 }
 static void b_ind_next_oob(void)
 {
@@ -176,8 +184,9 @@ static void b_avail_jump(void) { reset(0); A()->idx = QSZ + 1; }
 static const struct bad_case bad[] = {
 	{ "head outside table", b_head_oob, false, VQ_ERR_HEAD },
 	{ "next outside table", b_next_oob, false, VQ_ERR_HEAD },
-	{ "two-descriptor loop", b_loop, false, VQ_ERR_LOOP },
-	{ "self loop", b_self_loop, false, VQ_ERR_LOOP },
+	{ "two-descriptor loop", b_loop, false, VQ_ERR_SEGS },
+	{ "loop inside a 2-entry indirect table", b_self_loop, false, VQ_ERR_LOOP },
+	{ "zero-length buffer", b_zero_len, false, VQ_ERR_ZERO },
 	{ "loop of non-empty buffers", b_loop_with_len, false, VQ_ERR_SEGS },
 	{ "address below memory", b_addr_below, false, VQ_ERR_ADDR },
 	{ "address above memory", b_addr_above, false, VQ_ERR_ADDR },
@@ -246,13 +255,13 @@ static void test_good_chains(void)
 	CHECK_EQ(ch.niov, 3);
 	CHECK_EQ(ch.len, 9072);
 
-	/* writable rx chain; zero-length descriptors map to nothing */
+	/* writable rx chain */
 	reset(2);
-	setd(D(2), BUF(0), 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
+	setd(D(2), BUF(0), 100, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
 	setd(D(4), BUF(1), 2048, VRING_DESC_F_WRITE, 0);
 	CHECK_EQ(pop(true, &ch), 0);
-	CHECK_EQ(ch.niov, 1);
-	CHECK_EQ(ch.len, 2048);
+	CHECK_EQ(ch.niov, 2);
+	CHECK_EQ(ch.len, 2148);
 
 	/* a control command: readable header, then a writable ack */
 	reset(0);
