@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -93,7 +94,107 @@ static int check_port_path(const struct ctl_rpc *r, const char *path, bool clien
 	return 0;
 }
 
-/* add-port {bridge, name, type, path, mode?, queues?} -> {} */
+/* Parses a VLAN list "10,20-30" into the trunk bitmap. */
+static int parse_trunks(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
+{
+	memset(c->trunks, 0, sizeof(c->trunks));
+	c->trunks_set = false;
+	if (!*s || !strcmp(s, "all"))
+		return 0;
+	while (*s) {
+		char *end;
+		long a = strtol(s, &end, 10), b = a;
+		if (end == s || a < 1 || a > 4094)
+			return ctl_err_params(e, "trunks: VLAN ids are 1..4094, as in \"10,20-30\"");
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+			if (end == s || b < a || b > 4094)
+				return ctl_err_params(e, "trunks: bad range ending at \"%.20s\"", s);
+		}
+		for (long v = a; v <= b; v++)
+			c->trunks[v >> 3] |= (uint8_t)(1u << (v & 7));
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return ctl_err_params(e, "trunks: unexpected \"%.20s\"", end);
+		s = end;
+	}
+	c->trunks_set = true;
+	return 0;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+	           &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return true;
+}
+
+/* Applies the policy keys present in p (tag, native, trunks, isolated, mac,
+ * mac_limit) onto *c. Returns 0 or an error with *e filled. */
+static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
+{
+	json_t *v;
+	const char *s;
+
+	if ((v = json_object_get(p, "tag"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0 || t > 4094)
+			return ctl_err_params(e, "tag must be a VLAN id 1..4094 (0: trunk port)");
+		c->tag = (uint16_t)t;
+	}
+	if ((v = json_object_get(p, "native"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0 || t > 4094)
+			return ctl_err_params(e, "native must be a VLAN id 0..4094");
+		c->native = (uint16_t)t;
+	}
+	if ((s = pstr(p, "trunks", NULL)) && parse_trunks(s, c, e) < 0)
+		return -EINVAL;
+	if ((s = pstr(p, "isolated", NULL))) {
+		if (strcmp(s, "true") && strcmp(s, "false"))
+			return ctl_err_params(e, "isolated must be true or false");
+		c->isolated = !strcmp(s, "true");
+	}
+	if ((s = pstr(p, "mac", NULL))) {
+		if (!strcmp(s, "none") || !*s) {
+			c->mac_bound = false;
+		} else if (parse_mac(s, c->mac) && !(c->mac[0] & 1)) {
+			c->mac_bound = true;
+		} else {
+			return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10, "
+			                      "or none");
+		}
+	}
+	if ((v = json_object_get(p, "mac_limit"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 1 || t > 65535)
+			return ctl_err_params(e, "mac_limit must be 1..65535");
+		c->mac_limit = (uint16_t)t;
+	}
+	if (c->tag && (c->trunks_set || c->native))
+		return ctl_err_params(e, "an access port (tag=) takes no trunks= or native=");
+	return 0;
+}
+
+static bool has_policy(json_t *p)
+{
+	static const char *const keys[] = { "tag", "native", "trunks", "isolated", "mac",
+	                                    "mac_limit" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (json_object_get(p, keys[i]))
+			return true;
+	return false;
+}
+
+/* add-port {bridge, name, type, path, mode?, queues?, policy keys?} -> {} */
 static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *br = preq(p, "bridge"), *name = preq(p, "name");
@@ -139,12 +240,64 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	rc = check_port_path(r, path, client, e);
 	if (rc < 0)
 		return rc;
+	struct dp_port_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	rc = parse_policy(p, &cfg, e);
+	if (rc < 0)
+		return rc;
 	rc = dp_port_add_vhost(r->dp, name, path, client, (unsigned)queues);
 	if (rc == -ENOSPC)
 		return ctl_err_app(e, ENOSPC, "cannot add port %s: too many ports (at most %d)",
 		                   name, DP_MAX_PORTS);
 	if (rc < 0)
 		return ctl_err_app(e, -rc, "cannot add port %s on %s: %s", name, path, strerror(-rc));
+	if (has_policy(p)) {
+		rc = dp_port_set(r->dp, name, &cfg);
+		if (rc < 0) {
+			dp_port_del(r->dp, name);
+			return ctl_err_app(e, -rc, "cannot set the policy of port %s: %s", name,
+			                   strerror(-rc));
+		}
+	}
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* set-port {name, policy keys} -> {}: changes only the keys given. */
+static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = preq(p, "name");
+	struct dp_port_cfg cfg;
+	int rc;
+
+	if (dp_port_get_cfg(r->dp, name, &cfg) < 0)
+		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
+	if (!has_policy(p))
+		return ctl_err_params(e, "set-port needs at least one of tag, native, trunks, "
+		                      "isolated, mac, mac_limit");
+	rc = parse_policy(p, &cfg, e);
+	if (rc < 0)
+		return rc;
+	rc = dp_port_set(r->dp, name, &cfg);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot set the policy of port %s: %s", name,
+		                   strerror(-rc));
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* set-bridge {name, unknown_unicast: "flood"|"drop"} -> {} */
+static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = preq(p, "name"), *uu = pstr(p, "unknown_unicast", NULL);
+
+	if (strcmp(name, CTL_BRIDGE))
+		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\"", name);
+	if (!uu)
+		return ctl_err_params(e, "set-bridge needs unknown_unicast");
+	if (strcmp(uu, "flood") && strcmp(uu, "drop"))
+		return ctl_err_params(e, "unknown_unicast must be flood or drop");
+	dp_set_unknown_unicast_drop(r->dp, !strcmp(uu, "drop"));
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
@@ -163,12 +316,48 @@ static int m_del_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
-static json_t *port_show(const struct dp_port_info *in)
+/* The trunk bitmap back as "10,20-30" ("" when every VLAN is allowed). */
+static void trunks_str(const struct dp_port_cfg *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!c->trunks_set)
+		return;
+	for (unsigned v = 1; v <= 4094 && n + 12 < len; v++) {
+		unsigned end = v;
+		if (!(c->trunks[v >> 3] & (1u << (v & 7))))
+			continue;
+		while (end + 1 <= 4094 && (c->trunks[(end + 1) >> 3] & (1u << ((end + 1) & 7))))
+			end++;
+		n += (size_t)snprintf(buf + n, len - n, end > v ? "%s%u-%u" : "%s%u",
+		                      n ? "," : "", v, end);
+		v = end;
+	}
+}
+
+static json_t *port_policy(const struct ctl_rpc *r, const char *name)
+{
+	struct dp_port_cfg c;
+	char trunks[512], mac[18] = "none";
+
+	if (dp_port_get_cfg(r->dp, name, &c) < 0)
+		return json_object();
+	trunks_str(&c, trunks, sizeof(trunks));
+	if (c.mac_bound)
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c.mac[0], c.mac[1],
+		         c.mac[2], c.mac[3], c.mac[4], c.mac[5]);
+	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:i}", "tag", (int)c.tag, "native",
+	                 (int)c.native, "trunks", trunks, "isolated", c.isolated, "mac", mac,
+	                 "mac_limit", (int)c.mac_limit);
+}
+
+static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 {
 	char feat[24];
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:o}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
@@ -176,7 +365,7 @@ static json_t *port_show(const struct dp_port_info *in)
 	                 "active_pairs", (int)in->active_pairs,
 	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
 	                 "promisc", in->promisc, "allmulti", in->allmulti,
-	                 "features", feat, "mtu", (int)in->mtu);
+	                 "features", feat, "mtu", (int)in->mtu, "policy", port_policy(r, in->name));
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
@@ -191,9 +380,10 @@ static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_e
 	if (!ports)
 		goto nomem;
 	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
-		if (json_array_append_new(ports, port_show(&info)) < 0)
+		if (json_array_append_new(ports, port_show(r, &info)) < 0)
 			goto nomem;
-	*res = json_pack("{s:[{s:s, s:o}]}", "bridges", "name", CTL_BRIDGE, "ports", ports);
+	*res = json_pack("{s:[{s:s, s:s, s:o}]}", "bridges", "name", CTL_BRIDGE, "unknown_unicast",
+	                 dp_get_unknown_unicast_drop(r->dp) ? "drop" : "flood", "ports", ports);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ports);
@@ -202,7 +392,8 @@ nomem:
 
 static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+	                 "s:I, s:I, s:I, s:I}",
 	                 "name", name,
 	                 "rx_pkts", (json_int_t)s->rx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
 	                 "tx_pkts", (json_int_t)s->tx_pkts, "tx_bytes", (json_int_t)s->tx_bytes,
@@ -211,6 +402,11 @@ static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 	                 "no_room", (json_int_t)s->drop_no_room,
 	                 "down", (json_int_t)s->drop_down,
 	                 "hairpin", (json_int_t)s->drop_hairpin,
+	                 "vlan", (json_int_t)s->drop_vlan,
+	                 "spoof", (json_int_t)s->drop_spoof,
+	                 "isolation", (json_int_t)s->drop_isolation,
+	                 "unknown_dst", (json_int_t)s->drop_unknown,
+	                 "mac_limit", (json_int_t)s->drop_mac_limit,
 	                 "ring_errors", (json_int_t)s->ring_errors,
 	                 "guest_stops", (json_int_t)s->guest_stops,
 	                 "msg_errors", (json_int_t)s->msg_errors,
@@ -285,7 +481,8 @@ struct fdb_walk {
 	bool failed;    /* an allocation failed: the list is incomplete */
 };
 
-static void fdb_one(void *arg, const uint8_t mac[6], const char *port, uint32_t age_s)
+static void fdb_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
+                    uint32_t age_s, bool is_static)
 {
 	struct fdb_walk *fw = arg;
 	char m[18];
@@ -294,13 +491,14 @@ static void fdb_one(void *arg, const uint8_t mac[6], const char *port, uint32_t 
 		return;
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
 	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	if (json_array_append_new(fw->entries, json_pack("{s:s, s:s, s:I}", "mac", m,
-	                          "port", port, "age", (json_int_t)age_s)) < 0)
+	if (json_array_append_new(fw->entries, json_pack("{s:s, s:i, s:s, s:I, s:b}", "mac", m,
+	                          "vlan", (int)vlan, "port", port, "age", (json_int_t)age_s,
+	                          "static", is_static)) < 0)
 		fw->failed = true;
 }
 
-/* fdb {} -> {entries: [{mac ("aa:bb:cc:dd:ee:ff"), port, age (seconds since
- * last seen)}]} */
+/* fdb {} -> {entries: [{mac ("aa:bb:cc:dd:ee:ff"), vlan, port, age (seconds
+ * since last seen), static}]} */
 static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	struct fdb_walk fw = { .entries = json_array() };
@@ -350,6 +548,13 @@ static const struct ctl_param p_stats[] = {
 	{ "name", CTL_P_STRING, false },
 	{ NULL },
 };
+#define POLICY_PARAMS \
+	{ "tag", CTL_P_INT, false }, \
+	{ "native", CTL_P_INT, false }, \
+	{ "trunks", CTL_P_STRING, false }, \
+	{ "isolated", CTL_P_STRING, false }, \
+	{ "mac", CTL_P_STRING, false }, \
+	{ "mac_limit", CTL_P_INT, false }
 static const struct ctl_param p_add_port[] = {
 	{ "bridge", CTL_P_STRING, true },
 	{ "name", CTL_P_STRING, true },
@@ -357,6 +562,17 @@ static const struct ctl_param p_add_port[] = {
 	{ "path", CTL_P_STRING, true },
 	{ "mode", CTL_P_STRING, false },
 	{ "queues", CTL_P_INT, false },
+	POLICY_PARAMS,
+	{ NULL },
+};
+static const struct ctl_param p_set_port[] = {
+	{ "name", CTL_P_STRING, true },
+	POLICY_PARAMS,
+	{ NULL },
+};
+static const struct ctl_param p_set_bridge[] = {
+	{ "name", CTL_P_STRING, true },
+	{ "unknown_unicast", CTL_P_STRING, false },
 	{ NULL },
 };
 
@@ -364,6 +580,8 @@ static const struct ctl_method methods[] = {
 	{ "add-bridge", m_add_bridge, p_name },
 	{ "add-port", m_add_port, p_add_port },
 	{ "del-port", m_del_port, p_name },
+	{ "set-port", m_set_port, p_set_port },
+	{ "set-bridge", m_set_bridge, p_set_bridge },
 	{ "show", m_show, p_none },
 	{ "stats", m_stats, p_stats },
 	{ "workers", m_workers, p_none },

@@ -23,6 +23,20 @@ enum {
 struct dp;
 struct dp_port;
 
+/* A port's switch policy (dp_policy.h applies it). Zeroed = a trunk of
+ * every VLAN with untagged frames in VLAN 0, nothing bound, not isolated:
+ * a plain learning-bridge port. */
+struct dp_port_cfg {
+	uint16_t tag;             /* access port VLAN 1..4094; 0: trunk */
+	uint16_t native;          /* trunk: VLAN of untagged frames (0..4094) */
+	bool trunks_set;          /* trunk: only VLANs in `trunks` (+ native) */
+	uint8_t trunks[512];      /* bitmap of VLAN ids 0..4095 */
+	bool isolated;            /* reaches only non-isolated ports */
+	bool mac_bound;           /* frames must come from `mac`; nothing learned */
+	uint8_t mac[6];
+	uint16_t mac_limit;       /* learned MACs at most (0: the bridge default) */
+};
+
 /* Per-port counters, summed over workers when read. Names are from the
  * switch's side: rx = what the port sent into vifd, tx = what vifd
  * delivered to the port. */
@@ -33,6 +47,13 @@ struct dp_port_stats {
 	uint64_t drop_no_room;   /* frames to the port: no rx buffer in its ring */
 	uint64_t drop_down;      /* frames to the port: no live rx queue */
 	uint64_t drop_hairpin;   /* frames whose destination was their source */
+	uint64_t drop_vlan;      /* frames from the port: VLAN not allowed, bad tag */
+	uint64_t drop_spoof;     /* frames from the port: source MAC not the bound one,
+	                          * or statically bound to another port */
+	uint64_t drop_isolation; /* frames from the port to an isolated peer */
+	uint64_t drop_unknown;   /* frames from the port to an unknown MAC
+	                          * (bridge unknown-unicast=drop) */
+	uint64_t drop_mac_limit; /* frames from the port: new source MAC over its limit */
 	uint64_t ring_errors;    /* ring rule violations seen by workers */
 	/* From the vhost-user layer (control thread): */
 	uint64_t guest_stops;    /* times the port was stopped for a guest fault
@@ -75,6 +96,12 @@ void dp_destroy(struct dp *dp);
 int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
                       unsigned queue_pairs);
 int dp_port_del(struct dp *dp, const char *name);
+/* Replaces a port's policy (applied to the next burst). 0 or -errno. */
+int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg);
+int dp_port_get_cfg(struct dp *dp, const char *name, struct dp_port_cfg *cfg);
+/* Bridge: frames to unknown unicast MACs are flooded (default) or dropped. */
+void dp_set_unknown_unicast_drop(struct dp *dp, bool drop);
+bool dp_get_unknown_unicast_drop(const struct dp *dp);
 
 /* Iteration over ports for show/stats: fills info/stats of the i-th port
  * (0-based, in id order) and returns 0, or -ENOENT past the end. */
@@ -85,8 +112,9 @@ int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
 unsigned dp_nworkers(const struct dp *dp);
 void dp_worker_get(struct dp *dp, unsigned w, struct dp_worker_stats *st);
 
-/* FDB listing: fn per learned MAC. */
-void dp_fdb_foreach(struct dp *dp, void (*fn)(void *arg, const uint8_t mac[6],
-                    const char *port, uint32_t age_s), void *arg);
+/* FDB listing: fn per entry (learned, or static from a MAC binding). */
+typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
+                       uint32_t age_s, bool is_static);
+void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg);
 
 #endif

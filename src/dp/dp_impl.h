@@ -44,6 +44,9 @@ struct dp_port {
 	char name[DP_PORT_NAME_MAX];
 	struct dp *dp;
 	struct vhu_dev *dev;         /* owned by the control thread */
+	struct dp_port_cfg *cfg;     /* policy; immutable once published: a
+	                              * change installs a new one and frees the
+	                              * old after the next synchronize */
 	bool frozen;                 /* control: excluded from snapshots while
 	                              * its device is being changed */
 	struct dp_rxq_lock rxq_lock[VHU_MAX_QUEUE_PAIRS];
@@ -53,6 +56,7 @@ struct dp_port {
 struct dp_wstats {
 	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
+	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
 } cache_aligned;
 
 /* One queue a worker polls: a guest tx ring of a port. */
@@ -68,12 +72,14 @@ struct dp_conf_port {
 	struct vhu_vring *rxq[VHU_MAX_QUEUE_PAIRS];
 	uint32_t hdr_len;            /* the device's virtio-net header length */
 	bool mrg_rxbuf;
+	const struct dp_port_cfg *cfg; /* the port's policy (never NULL when port is) */
 };
 
 struct dp_conf {
 	uint64_t gen;                /* publication number: a worker compares it,
 	                              * never the pointer (malloc reuses addresses) */
 	unsigned nports;             /* slots in use: ids < nports */
+	bool unknown_drop;           /* bridge: drop unknown unicast instead of flooding */
 	struct dp_conf_port ports[DP_MAX_PORTS];
 	unsigned npoll[DP_MAX_WORKERS];
 	struct dp_poll *poll[DP_MAX_WORKERS];
@@ -83,6 +89,10 @@ struct dp_conf {
 struct dp_meta {
 	uint32_t len;                /* frame bytes (without virtio header) */
 	int32_t dst;                 /* port id, -1 flood, -2 drop */
+	uint16_t vlan;               /* VLAN the frame belongs to (dp_ingress) */
+	uint8_t pcp;                 /* its 802.1Q priority */
+	uint8_t l2skip;              /* source bytes replaced by the rewritten
+	                              * header: 12 (MACs), 16 with a tag */
 	uint8_t prefix[DP_PREFIX];   /* first min(len, DP_PREFIX) frame bytes */
 };
 
@@ -127,6 +137,8 @@ struct dp {
 	struct sw_fdb *fdb;
 	uint64_t start_ns;
 	uint64_t gen;                /* last published snapshot number */
+	bool unknown_drop;           /* control thread's bridge setting */
+	uint32_t last_age_s;         /* when the fdb was last swept */
 	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
 };
 

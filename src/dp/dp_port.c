@@ -76,8 +76,10 @@ static struct dp_conf *conf_build(struct dp *dp)
 			cp->port = p;
 			cp->hdr_len = p->dev->hdr_len;
 			cp->mrg_rxbuf = p->dev->mrg_rxbuf;
+			cp->cfg = p->cfg;
 		}
 	}
+	c->unknown_drop = dp->unknown_drop;
 	return c;
 }
 
@@ -176,6 +178,12 @@ static void periodic_check(void *arg)
 {
 	struct dp *dp = arg;
 
+	uint32_t now_s = dp_now_s(dp, clk_now_ns());
+
+	if (now_s != dp->last_age_s) {
+		sw_fdb_age(dp->fdb, now_s);
+		dp->last_age_s = now_s;
+	}
 	/* A worker that is awake (not offline in epoll) but has not finished
 	 * a loop since the last look is blocked or spinning on something a
 	 * guest controls: interrupt it (see worker_stuck). */
@@ -217,10 +225,10 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 		r = -errno;
 		goto fail;
 	}
-	dp->fdb = xaligned_calloc(CACHE_LINE, sizeof(*dp->fdb));
-	if (!dp->fdb)
+	r = sw_fdb_create(NULL, &dp->fdb);
+	if (r < 0)
 		goto fail;
-	sw_fdb_init(dp->fdb);
+	r = -ENOMEM;
 	dp->eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dp->eventfd < 0) {
 		r = -errno;
@@ -282,6 +290,7 @@ void dp_destroy(struct dp *dp)
 			continue;
 		vhu_dev_destroy(p->dev);
 		sw_fdb_flush_port(dp->fdb, p->id);
+		xfree(p->cfg);
 		xfree(p);
 		dp->ports[i] = NULL;
 	}
@@ -309,7 +318,7 @@ void dp_destroy(struct dp *dp)
 		evloop_del(dp->ev, dp->eventfd);
 		close(dp->eventfd);
 	}
-	xfree(dp->fdb);
+	sw_fdb_destroy(dp->fdb);
 	xfree(dp);
 }
 
@@ -342,6 +351,11 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->cfg = xcalloc(1, sizeof(*p->cfg)); /* a plain bridge port */
+	if (!p->cfg) {
+		xfree(p);
+		return -ENOMEM;
+	}
 	p->id = (uint16_t)id;
 	p->dp = dp;
 	strcpy(p->name, name);
@@ -349,6 +363,7 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 	 * is in no snapshot). */
 	for (unsigned w = 0; w < dp->nworkers; w++)
 		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
+	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
 	p->frozen = true; /* until the device reports its first change */
 	dp->ports[id] = p;
 	if (id == dp->nports)
@@ -358,6 +373,7 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 		dp->ports[id] = NULL;
 		if (id + 1 == dp->nports)
 			dp->nports--;
+		xfree(p->cfg);
 		xfree(p);
 		return r;
 	}
@@ -383,8 +399,69 @@ int dp_port_del(struct dp *dp, const char *name)
 		dp->nports--;
 	publish(dp);
 	vlog_info("%s: port removed", name);
+	xfree(p->cfg);
 	xfree(p);
 	return 0;
+}
+
+/* The VLAN a bound MAC lives in: the access VLAN, or a trunk's native one. */
+static uint16_t bound_vlan(const struct dp_port_cfg *c)
+{
+	return c->tag ? c->tag : c->native;
+}
+
+int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
+{
+	struct dp_port *p = port_by_name(dp, name);
+	struct dp_port_cfg *nc, *old;
+
+	if (!p)
+		return -ENOENT;
+	if (cfg->tag > 4094 || cfg->native > 4094)
+		return -EINVAL;
+	nc = xcalloc(1, sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	*nc = *cfg;
+	old = p->cfg;
+	/* A bound MAC is a static entry: no other port can take it over
+	 * (their frames from it are dropped as spoofed). */
+	if (old->mac_bound)
+		sw_fdb_del(dp->fdb, bound_vlan(old), sw_mac48(old->mac));
+	sw_fdb_flush_port(dp->fdb, p->id); /* VLANs may have changed */
+	if (nc->mac_bound && sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
+		xfree(nc);
+		return -ENOSPC;
+	}
+	sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
+	p->cfg = nc;
+	publish(dp); /* after it, no worker reads the old policy */
+	xfree(old);
+	vlog_info("%s: policy set (%s %u%s%s)", name, nc->tag ? "access VLAN" : "trunk, native VLAN",
+	          nc->tag ? nc->tag : nc->native, nc->isolated ? ", isolated" : "",
+	          nc->mac_bound ? ", MAC bound" : "");
+	return 0;
+}
+
+int dp_port_get_cfg(struct dp *dp, const char *name, struct dp_port_cfg *cfg)
+{
+	struct dp_port *p = port_by_name(dp, name);
+
+	if (!p)
+		return -ENOENT;
+	*cfg = *p->cfg;
+	return 0;
+}
+
+void dp_set_unknown_unicast_drop(struct dp *dp, bool drop)
+{
+	dp->unknown_drop = drop;
+	publish(dp);
+}
+
+bool dp_get_unknown_unicast_drop(const struct dp *dp)
+{
+	return dp->unknown_drop;
 }
 
 static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
@@ -421,7 +498,8 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 #define SUM(f) st->f += atomic_load_explicit(&s->f, memory_order_relaxed)
 			SUM(rx_pkts); SUM(rx_bytes); SUM(tx_pkts); SUM(tx_bytes);
 			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
-			SUM(ring_errors);
+			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
+			SUM(drop_unknown); SUM(drop_mac_limit);
 #undef SUM
 		}
 		st->guest_stops = p->dev->cnt.broken;
@@ -476,11 +554,12 @@ void dp_worker_get(struct dp *dp, unsigned i, struct dp_worker_stats *st)
 
 struct fdb_walk {
 	struct dp *dp;
-	void (*fn)(void *arg, const uint8_t mac[6], const char *port, uint32_t age_s);
+	dp_fdb_fn *fn;
 	void *arg;
 };
 
-static void fdb_one(void *arg, uint64_t mac, uint16_t port, uint32_t age_s)
+static void fdb_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint32_t age_s,
+                    bool is_static)
 {
 	struct fdb_walk *fw = arg;
 	uint8_t m[6];
@@ -489,11 +568,10 @@ static void fdb_one(void *arg, uint64_t mac, uint16_t port, uint32_t age_s)
 		return;
 	for (int i = 0; i < 6; i++)
 		m[i] = (uint8_t)(mac >> (40 - 8 * i));
-	fw->fn(fw->arg, m, fw->dp->ports[port]->name, age_s);
+	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, age_s, is_static);
 }
 
-void dp_fdb_foreach(struct dp *dp, void (*fn)(void *arg, const uint8_t mac[6],
-                    const char *port, uint32_t age_s), void *arg)
+void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)
 {
 	struct fdb_walk fw = { dp, fn, arg };
 

@@ -26,6 +26,7 @@
 
 #include "clk.h"
 #include "dp_impl.h"
+#include "dp_policy.h"
 #include "vlog.h"
 
 /* Iterator over an iovec array. */
@@ -185,10 +186,15 @@ static inline void dcur_copy(struct dcur *d, struct iovc *s, size_t len)
  * entries. *avail counts the ring's remaining available entries. */
 static enum deliver_res deliver_one(struct dp_worker *w, const struct dp_conf_port *dcp,
                                     struct vq *q, int *avail, const struct vq_chain *sc,
-                                    uint32_t src_hdr, const struct dp_meta *m, int *err)
+                                    uint32_t src_hdr, const struct dp_meta *m, uint16_t tci,
+                                    uint32_t *out_len, int *err)
 {
-	uint32_t need = dcp->hdr_len + m->len, cap = 0;
+	/* The frame leaves with its MACs, then a tag if tci != 0, then what
+	 * followed the source's MACs and tag (m->l2skip bytes in). */
+	uint32_t len = m->len - m->l2skip + 12 + (tci ? 4 : 0);
+	uint32_t need = dcp->hdr_len + len, cap = 0;
 	uint32_t plen = MIN(m->len, (uint32_t)DP_PREFIX);
+	uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	struct dcur d;
 	struct iovc s;
@@ -221,10 +227,14 @@ static enum deliver_res deliver_one(struct dp_worker *w, const struct dp_conf_po
 	d.k = 0;
 	iovc_init(&d.c, w->dst[0].iov, w->dst[0].niov);
 	dcur_put(&d, (const uint8_t *)&hdr, dcp->hdr_len);
-	dcur_put(&d, m->prefix, plen);
+	dcur_put(&d, m->prefix, 12);
+	if (tci)
+		dcur_put(&d, tag, 4);
+	dcur_put(&d, m->prefix + m->l2skip, plen - m->l2skip);
 	iovc_init(&s, sc->iov, sc->niov);
 	iovc_skip(&s, src_hdr + plen);
 	dcur_copy(&d, &s, m->len - plen);
+	*out_len = len;
 
 	for (unsigned k = 0; k < nch; k++) {
 		uint32_t part = MIN(w->dst[k].len, need);
@@ -251,6 +261,21 @@ static inline void rxq_unlock(struct dp_rxq_lock *l, bool shared)
 /* Delivers the frames of the burst bound for port dst (unicast to it, or
  * flooded) into one of its rx rings, chosen by the source queue pair so a
  * flow's order is kept. */
+/* Whether frame m of the burst goes to port dst, and with which tag. */
+static inline bool bound_for(const struct dp_conf *conf, const struct dp_meta *m, unsigned dst,
+                             unsigned src_port, uint16_t *tci)
+{
+	const struct dp_port_cfg *dc = conf->ports[dst].cfg;
+
+	if (m->dst == (int)dst)
+		return dp_egress(dc, m->vlan, m->pcp, tci); /* isolation checked in pass 1 */
+	if (m->dst != -1 || dst == src_port)
+		return false;
+	if (conf->ports[src_port].cfg->isolated && dc->isolated)
+		return false;
+	return dp_egress(dc, m->vlan, m->pcp, tci);
+}
+
 static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
                     unsigned src_port, unsigned src_qp, uint32_t src_hdr, unsigned n)
 {
@@ -263,8 +288,9 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	int avail, err = 0;
 
 	if (dcp->nrxq == 0 || vhu_dev_is_broken(p->dev)) {
+		uint16_t tci;
 		for (unsigned i = 0; i < n; i++)
-			if (w->meta[i].dst == (int)dst || (w->meta[i].dst == -1 && dst != src_port))
+			if (bound_for(conf, &w->meta[i], dst, src_port, &tci))
 				noroom++;
 		STAT_ADD(w, dst, drop_down, noroom);
 		return;
@@ -280,13 +306,15 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	for (unsigned i = 0; i < n; i++) {
 		const struct dp_meta *m = &w->meta[i];
 		enum deliver_res r;
+		uint32_t out_len;
+		uint16_t tci;
 
-		if (m->dst != (int)dst && !(m->dst == -1 && dst != src_port))
+		if (!bound_for(conf, m, dst, src_port, &tci))
 			continue;
-		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, m, &err);
+		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, m, tci, &out_len, &err);
 		if (r == DL_OK) {
 			pkts++;
-			bytes += m->len;
+			bytes += out_len;
 		} else if (r == DL_NO_ROOM) {
 			noroom++;
 		} else {
@@ -311,6 +339,8 @@ out:
 		STAT_ADD(w, dst, drop_no_room, noroom);
 }
 
+enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
+
 /* Polls one guest tx ring: returns frames taken. */
 static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
                            const struct dp_poll *pl, uint32_t now_s)
@@ -319,7 +349,8 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 	struct dp_port *sp = scp->port;
 	struct vq *q = &pl->vr->vq;
 	uint32_t hdr = scp->hdr_len;
-	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0;
+	const struct dp_port_cfg *sc = scp->cfg;
+	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, drops[DROP__N] = { 0 };
 	uint16_t dsts[DP_BURST];
 	unsigned ndst = 0, n;
 	int avail;
@@ -341,12 +372,15 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 		}
 	}
 
-	/* Pass 1: classify on private copies; learn sources. */
+	/* Pass 1: classify on private copies: ingress policy, learn the
+	 * source, look up the destination, isolation. */
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_meta *m = &w->meta[i];
 		const struct vq_chain *c = &w->src[i];
 		struct iovc s;
-		uint64_t smac, dmac;
+		uint64_t dmac;
+		bool tagged;
+		int p;
 
 		m->dst = -2;
 		if (unlikely(c->len < hdr + 14)) {
@@ -359,28 +393,70 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 		iovc_init(&s, c->iov, c->niov);
 		iovc_skip(&s, hdr);
 		iovc_get(&s, m->prefix, MIN(m->len, (uint32_t)DP_PREFIX));
-		dmac = sw_mac48(m->prefix);
-		smac = sw_mac48(m->prefix + 6);
-		if (!(m->prefix[6] & 1))
-			sw_fdb_learn(w->dp->fdb, smac, sp->id, now_s);
+		if (unlikely(m->prefix[6] & 1)) {
+			invalid++; /* a group address cannot be a source (802.3) */
+			continue;
+		}
+		switch (dp_ingress(sc, m->prefix, m->len, &m->vlan, &m->pcp, &tagged)) {
+		case DP_DROP_VLAN:
+			drops[DROP_VLAN]++;
+			continue;
+		case DP_DROP_SPOOF:
+			drops[DROP_SPOOF]++;
+			continue;
+		case DP_PASS:
+			break;
+		}
+		m->l2skip = tagged ? 16 : 12;
+		switch (sw_fdb_learn(w->dp->fdb, m->vlan, sw_mac48(m->prefix + 6), sp->id, now_s)) {
+		case SW_LEARN_LIMIT:
+			drops[DROP_MAC_LIMIT]++;
+			continue;
+		case SW_LEARN_STATIC:
+			drops[DROP_SPOOF]++; /* a MAC bound to another port */
+			continue;
+		default:
+			break;
+		}
 		if (m->prefix[0] & 1) {
-			m->dst = -1; /* broadcast / multicast: flood */
-		} else {
-			int p = sw_fdb_lookup(w->dp->fdb, dmac, now_s);
-			if (p == (int)sp->id) {
-				hairpin++;
+			m->dst = -1; /* broadcast / multicast: flood in the VLAN */
+			continue;
+		}
+		dmac = sw_mac48(m->prefix);
+		p = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+		if (p == (int)sp->id) {
+			hairpin++;
+			continue;
+		}
+		if (p < 0 || (unsigned)p >= conf->nports || !conf->ports[p].port) {
+			if (conf->unknown_drop) {
+				drops[DROP_UNKNOWN]++;
 				continue;
 			}
-			m->dst = (p >= 0 && (unsigned)p < conf->nports && conf->ports[p].port) ? p : -1;
+			m->dst = -1;
+			continue;
 		}
-		if (m->dst >= 0) {
-			unsigned j;
-			for (j = 0; j < ndst && dsts[j] != m->dst; j++)
-				;
-			if (j == ndst)
-				dsts[ndst++] = (uint16_t)m->dst;
+		if (sc->isolated && conf->ports[p].cfg->isolated) {
+			drops[DROP_ISOLATION]++;
+			continue;
 		}
+		m->dst = p;
+		unsigned j;
+		for (j = 0; j < ndst && dsts[j] != m->dst; j++)
+			;
+		if (j == ndst)
+			dsts[ndst++] = (uint16_t)m->dst;
 	}
+	if (drops[DROP_VLAN])
+		STAT_ADD(w, sp->id, drop_vlan, drops[DROP_VLAN]);
+	if (drops[DROP_SPOOF])
+		STAT_ADD(w, sp->id, drop_spoof, drops[DROP_SPOOF]);
+	if (drops[DROP_MAC_LIMIT])
+		STAT_ADD(w, sp->id, drop_mac_limit, drops[DROP_MAC_LIMIT]);
+	if (drops[DROP_UNKNOWN])
+		STAT_ADD(w, sp->id, drop_unknown, drops[DROP_UNKNOWN]);
+	if (drops[DROP_ISOLATION])
+		STAT_ADD(w, sp->id, drop_isolation, drops[DROP_ISOLATION]);
 	STAT_ADD(w, sp->id, rx_pkts, n);
 	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 	if (invalid)

@@ -1,16 +1,50 @@
-/* fdb.h - the learning bridge's forwarding table: MAC -> port, learned on
- * ingress by every worker at once and read by every worker at once.
+/* fdb.h - the switch's MAC table: (VLAN, MAC) -> port. Every worker looks
+ * up destinations and learns sources at once; the control thread adds and
+ * deletes static entries, flushes ports and sweeps aged entries, all while
+ * the workers keep running. Nothing here blocks, sleeps or allocates on the
+ * datapath. The hot calls (sw_fdb_lookup, sw_fdb_learn's refresh case) are
+ * inline below; inserts, moves and all control calls are in fdb.c.
  *
- * Lock-free: an entry is one 64-bit word (MAC in the high 48 bits, port id
- * + 1 in the low 16), so readers see either the old or the new binding,
- * never a torn one. Learning stores the word (claiming an empty or expired
- * slot with a compare-and-swap); a race between two learners of the same
- * MAC leaves one of them, which the next frame corrects. Open addressing
- * with a short probe window: a MAC that finds no slot is simply not learned
- * (frames to it are flooded), so a guest cannot make lookups slow.
+ * Table: open addressing over a power-of-two array of 16-byte slots. A key
+ * lives in its window of SW_FDB_PROBE slots: two buckets of SW_FDB_BUCKET
+ * slots chosen by a seeded hash; inserts go to the emptier bucket. A hit
+ * reads one or two buckets (2-4 cache lines), a miss both. Two balanced
+ * choices keep overflow out of reach at sane loads (none for 160k keys in
+ * 256K slots; single linear windows of 16 overflowed at 100k).
+ * A key that finds no slot in its window is not learned (SW_LEARN_FULL: the
+ * frames to it are flooded), so a guest cannot make lookups slow.
  *
- * This is the minimal table of issue 2 (one VLAN, no per-port limits); the
- * switch policy (VLANs, limits, static entries) extends it. */
+ * Per-slot seqlock, memory-order contract (see struct sw_fdb_slot):
+ *  - A writer owns a slot by CAS on `meta` from an even sequence to odd
+ *    (acquire), then a release fence, then relaxed/seq_cst stores to key and
+ *    seen_s, then a release store of meta with the sequence even again and
+ *    the new port/static bits. A datapath learner whose CAS fails does not
+ *    retry: it leaves learning to the next frame. The control thread retries.
+ *  - A reader loads meta (acquire), key and seen_s (relaxed), an acquire
+ *    fence, meta again (relaxed); the snapshot is valid only if both meta
+ *    loads are equal and even. A reader retries SW_FDB_READ_TRIES times and
+ *    then treats the slot as a miss (the frame is flooded, never misrouted).
+ *  - seen_s alone is also refreshed outside the seqlock by learners (plain
+ *    relaxed store, once a second): racing with a rewrite of the slot it can
+ *    only refresh the new occupant, delaying its ageing by < age_s.
+ *  - Duplicates: a learner inserting a new key stores it (seq_cst) into the
+ *    slot it owns, then loads (seq_cst) every other key of the window; if it
+ *    sees the same key anywhere it backs out. Of two concurrent inserters at
+ *    least one sees the other (store-load order), so at most one copy is
+ *    ever committed; both may back out, and the next frame learns again.
+ *  - Per-port counts are atomics: a learner reserves a unit (CAS loop below
+ *    the limit) before it inserts or moves, and gives it back if it fails.
+ *    Every slot transition that creates or removes a learned entry on port
+ *    p is made under the slot's lock with the matching count change, so the
+ *    counts are exact once writers are quiescent.
+ *  - Control calls (add_static, del, flush_port, age, set_limit) must come
+ *    from one thread at a time; they may run concurrently with any number of
+ *    sw_fdb_lookup and sw_fdb_learn callers.
+ *
+ * Time is whatever seconds clock the caller passes (now_s, wrapping u32);
+ * tests inject it. A learned entry is live while now_s - seen_s <= age_s.
+ * Static entries never age, are never moved by learning and are not counted
+ * against the port's limit. */
 #ifndef VIFD_FDB_H
 #define VIFD_FDB_H
 
@@ -21,22 +55,69 @@
 #include "util.h"
 
 enum {
-	SW_FDB_SLOTS = 4096, /* power of two */
-	SW_FDB_PROBE = 8,
-	SW_FDB_AGE_S = 300,
+	SW_FDB_DEFAULT_SLOTS = 1 << 18,
+	SW_FDB_DEFAULT_AGE_S = 300,
+	SW_FDB_DEFAULT_LIMIT = 64,
+	SW_FDB_MAX_PORTS = 256,
+	SW_FDB_BUCKET = 8,           /* slots per bucket: 128 bytes */
+	SW_FDB_PROBE = 2 * SW_FDB_BUCKET, /* window: two buckets */
+	SW_FDB_MIN_SLOTS = 64,
+	SW_FDB_MAX_SLOTS = 1 << 26,
+	SW_FDB_MAX_AGE_S = 1 << 24,  /* keeps now_s - seen_s unambiguous */
+	SW_FDB_READ_TRIES = 4,
 };
 
+struct sw_fdb_config {
+	uint32_t slots;          /* power of two, 0 = default */
+	uint32_t age_s;          /* 0 = default */
+	uint16_t default_limit;  /* 0 = default; per-port learned-MAC limit */
+};
+
+/* meta word: port in bits 0-7, static flag bit 8, sequence from bit 9 (odd
+ * sequence = a writer owns the slot). */
+enum {
+	SW_FDB_META_PORT = 0xff,
+	SW_FDB_META_STATIC = 1u << 8,
+	SW_FDB_META_BUSY = 1u << 9,   /* lowest sequence bit */
+	SW_FDB_META_SEQ1 = 1u << 9,
+};
+
+#define SW_FDB_KEY_VALID (1ull << 63)
+
 struct sw_fdb_slot {
-	_Atomic uint64_t key;     /* mac << 16 | (port + 1); 0 = empty */
-	_Atomic uint32_t seen_s;  /* last time learned, seconds (clock of caller) */
+	/* VALID | vlan << 48 | mac, 0 = empty. Written by the slot's owner
+	 * (see meta), read by everyone. */
+	_Atomic uint64_t key;
+	/* Seqlock word + port + static flag; see the enum above. CAS by
+	 * writers, loaded by readers around their reads of key and seen_s. */
+	_Atomic uint32_t meta;
+	/* Last time a frame from key arrived on port (caller's seconds).
+	 * Written by the owner and, for refreshes, by any learner. */
+	_Atomic uint32_t seen_s;
 };
 
 struct sw_fdb {
-	struct sw_fdb_slot s[SW_FDB_SLOTS];
+	/* Read-mostly, set by sw_fdb_create. */
+	uint32_t mask;        /* slots - 1 */
 	uint32_t age_s;
+	uint64_t seed;        /* hash seed, random per table */
+	uint16_t default_limit;
+	/* Learned-MAC limit per port: written by the control thread
+	 * (sw_fdb_set_limit), read relaxed by learners. */
+	_Atomic uint16_t limit[SW_FDB_MAX_PORTS] cache_aligned;
+	/* Learned entries per port (plus in-flight reservations); atomic RMW
+	 * by learners' slow path and by control calls, never per frame. */
+	_Atomic uint32_t count[SW_FDB_MAX_PORTS] cache_aligned;
+	struct sw_fdb_slot slot[] cache_aligned;
 };
 
-void sw_fdb_init(struct sw_fdb *f);
+enum sw_learn { SW_LEARN_OK = 0, SW_LEARN_LIMIT, SW_LEARN_STATIC, SW_LEARN_FULL };
+
+/* Allocates a table; c may be NULL for defaults. Returns 0 or -EINVAL (slots
+ * not a power of two in [SW_FDB_MIN_SLOTS, SW_FDB_MAX_SLOTS], age_s above
+ * SW_FDB_MAX_AGE_S) or -ENOMEM. */
+int sw_fdb_create(const struct sw_fdb_config *c, struct sw_fdb **out);
+void sw_fdb_destroy(struct sw_fdb *f);
 
 static inline uint64_t sw_mac48(const uint8_t m[6])
 {
@@ -44,57 +125,137 @@ static inline uint64_t sw_mac48(const uint8_t m[6])
 	       ((uint64_t)m[3] << 16) | ((uint64_t)m[4] << 8) | m[5];
 }
 
-static inline uint32_t sw_fdb_hash(uint64_t mac)
+static inline uint64_t sw_fdb_key(uint16_t vlan, uint64_t mac)
 {
-	uint64_t h = mac * 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 40) & (SW_FDB_SLOTS - 1);
+	return SW_FDB_KEY_VALID | ((uint64_t)(vlan & 0xfff) << 48) | (mac & 0xffffffffffffull);
 }
 
-/* Port id bound to mac, or -1. */
-static inline int sw_fdb_lookup(struct sw_fdb *f, uint64_t mac, uint32_t now_s)
+static inline uint64_t sw_fdb_hash(const struct sw_fdb *f, uint64_t key)
 {
-	uint32_t h = sw_fdb_hash(mac);
+	uint64_t x = key ^ f->seed;
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Slot i (< SW_FDB_PROBE) of the window of a key with hash h: two buckets
+ * of SW_FDB_BUCKET slots (two cache lines each), the first picked by the low
+ * hash bits, the second by the high ones and never equal to the first. */
+static inline struct sw_fdb_slot *sw_fdb_win(struct sw_fdb *f, uint64_t h, unsigned i)
+{
+	uint32_t nb = f->mask / SW_FDB_BUCKET;  /* buckets - 1 */
+	uint32_t b = (uint32_t)h & nb;
+
+	if (i >= SW_FDB_BUCKET)
+		b ^= ((uint32_t)(h >> 32) & nb) | 1;
+	return &f->slot[b * SW_FDB_BUCKET + (i % SW_FDB_BUCKET)];
+}
+
+/* Consistent read of one slot (see the contract at the top). False when a
+ * writer owns the slot or changed it during the read. */
+static inline bool sw_fdb_slot_read(struct sw_fdb_slot *s, uint64_t *key, uint32_t *meta,
+                                    uint32_t *seen)
+{
+	uint32_t m1 = atomic_load_explicit(&s->meta, memory_order_acquire);
+
+	*key = atomic_load_explicit(&s->key, memory_order_relaxed);
+	*seen = atomic_load_explicit(&s->seen_s, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	*meta = m1;
+	return !(m1 & SW_FDB_META_BUSY) &&
+	       atomic_load_explicit(&s->meta, memory_order_relaxed) == m1;
+}
+
+/* Port bound to (vlan, mac), or -1 when absent, aged out or being rewritten
+ * (the caller floods). Any number of threads; never blocks. */
+static inline int sw_fdb_lookup(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s)
+{
+	uint64_t want = sw_fdb_key(vlan, mac);
+	uint64_t h = sw_fdb_hash(f, want);
 
 	for (unsigned i = 0; i < SW_FDB_PROBE; i++) {
-		struct sw_fdb_slot *s = &f->s[(h + i) & (SW_FDB_SLOTS - 1)];
-		uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-		if (k && (k >> 16) == mac) {
-			uint32_t seen = atomic_load_explicit(&s->seen_s, memory_order_relaxed);
-			/* An expired copy may shadow a fresh one that a racing
-			 * learner put further along: keep looking. */
-			if (now_s - seen > f->age_s)
+		struct sw_fdb_slot *s = sw_fdb_win(f, h, i);
+		uint64_t k;
+		uint32_t m, seen;
+
+		if (atomic_load_explicit(&s->key, memory_order_relaxed) != want)
+			continue;
+		for (unsigned t = 0; t < SW_FDB_READ_TRIES; t++) {
+			if (!sw_fdb_slot_read(s, &k, &m, &seen))
 				continue;
-			return (int)(k & 0xffff) - 1;
+			if (k != want)
+				break;
+			if (!(m & SW_FDB_META_STATIC) && now_s - seen > f->age_s)
+				return -1;
+			return (int)(m & SW_FDB_META_PORT);
 		}
 	}
 	return -1;
 }
 
-void sw_fdb_learn_slow(struct sw_fdb *f, uint64_t mac, uint16_t port, uint32_t now_s);
+int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t now_s);
 
-/* Learns mac on port; cheap when the binding is already there. */
-static inline void sw_fdb_learn(struct sw_fdb *f, uint64_t mac, uint16_t port, uint32_t now_s)
+/* Learns (vlan, mac) on port: refreshes, moves (the MAC now lives on port:
+ * counts move with it, subject to port's limit), or inserts. Returns
+ * SW_LEARN_OK (learned, or skipped because another thread owned the slot:
+ * the next frame retries), SW_LEARN_LIMIT (port at its limit for new MACs:
+ * drop and count mac-limit), SW_LEARN_STATIC (mac is static on another port:
+ * drop as spoof), SW_LEARN_FULL (no slot in the window: forward, unlearned).
+ * No atomic RMW and no store when the entry maps to port and was refreshed
+ * this second. Any number of threads; never blocks. */
+static inline int sw_fdb_learn(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                               uint32_t now_s)
 {
-	uint32_t h = sw_fdb_hash(mac);
-	uint64_t want = (mac << 16) | (uint64_t)(port + 1);
+	uint64_t want = sw_fdb_key(vlan, mac);
+	uint64_t h = sw_fdb_hash(f, want);
 
+	if (unlikely(port >= SW_FDB_MAX_PORTS))
+		return SW_LEARN_LIMIT;
 	for (unsigned i = 0; i < SW_FDB_PROBE; i++) {
-		struct sw_fdb_slot *s = &f->s[(h + i) & (SW_FDB_SLOTS - 1)];
-		if (atomic_load_explicit(&s->key, memory_order_relaxed) == want) {
-			/* Refresh at most once a second: keeps the line clean. */
-			if (atomic_load_explicit(&s->seen_s, memory_order_relaxed) != now_s)
-				atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
-			return;
-		}
+		struct sw_fdb_slot *s = sw_fdb_win(f, h, i);
+		uint64_t k;
+		uint32_t m, seen;
+
+		if (atomic_load_explicit(&s->key, memory_order_relaxed) != want)
+			continue;
+		if (!sw_fdb_slot_read(s, &k, &m, &seen) || k != want ||
+		    (m & SW_FDB_META_PORT) != port)
+			break;
+		if (!(m & SW_FDB_META_STATIC) && seen != now_s)
+			atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
+		return SW_LEARN_OK;
 	}
-	sw_fdb_learn_slow(f, mac, port, now_s);
+	return sw_fdb_learn_slow(f, want, port, now_s);
 }
 
-/* Forgets every MAC learned on port (port removed or reset). */
-void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port);
+/* Control thread only, one caller at a time (see the contract above). */
 
-/* Calls fn for each live entry; for `vifctl fdb` style listings. */
+/* Binds (vlan, mac) to port as a static entry, replacing a learned or static
+ * entry for it. Returns 0, -EINVAL (vlan > 4095, port out of range, group or
+ * oversized MAC), -ENOSPC (window full), -EAGAIN (slot kept busy). */
+int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port);
+/* Removes (vlan, mac), learned or static. Returns 0 or -ENOENT. */
+int sw_fdb_del(struct sw_fdb *f, uint16_t vlan, uint64_t mac);
+/* Removes every entry, learned and static, on port. */
+void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port);
+/* Removes learned entries older than age_s, fixing the port counts; returns
+ * how many. Call about once a second. */
+unsigned sw_fdb_age(struct sw_fdb *f, uint32_t now_s);
+/* Learned-MAC limit for port; 0 = no learning on that port. Entries above a
+ * lowered limit stay until they age or are flushed. */
+void sw_fdb_set_limit(struct sw_fdb *f, uint16_t port, uint16_t limit);
+/* Learned MACs on port. */
+unsigned sw_fdb_count(const struct sw_fdb *f, uint16_t port);
+uint32_t sw_fdb_age_s(const struct sw_fdb *f);
+/* Calls fn for each live entry (age_s is 0 for static entries). Entries being
+ * rewritten during the walk may be skipped. */
 void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,
-                    void (*fn)(void *arg, uint64_t mac, uint16_t port, uint32_t age_s), void *arg);
+                    void (*fn)(void *arg, uint16_t vlan, uint64_t mac, uint16_t port,
+                               uint32_t age_s, bool is_static),
+                    void *arg);
 
 #endif

@@ -96,16 +96,26 @@ static int c_add_bridge(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "add-bridge", pack_name(argv[0]), NULL);
 }
 
-/* The key=value arguments of add-port, all strings except queues. */
+/* The key=value arguments of add-port and set-port. `json` is the
+ * parameter's name in the request (the CLI spells mac_limit mac-limit);
+ * `add_only` keys are refused by set-port. */
 static const struct {
 	const char *key;
-	bool required;
+	const char *json;
+	bool required;   /* by add-port */
 	bool integer;
+	bool add_only;
 } port_keys[] = {
-	{ "type", true, false },
-	{ "path", true, false },
-	{ "mode", false, false },
-	{ "queues", false, true },
+	{ "type", "type", true, false, true },
+	{ "path", "path", true, false, true },
+	{ "mode", "mode", false, false, true },
+	{ "queues", "queues", false, true, true },
+	{ "tag", "tag", false, true, false },
+	{ "native", "native", false, true, false },
+	{ "trunks", "trunks", false, false, false },
+	{ "isolated", "isolated", false, false, false },
+	{ "mac", "mac", false, false, false },
+	{ "mac-limit", "mac_limit", false, true, false },
 };
 
 enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
@@ -127,36 +137,36 @@ static json_t *abs_path(const char *path)
 	return json_string(buf);
 }
 
-static int c_add_port(struct cli_ctx *x, int argc, char **argv)
+/* Parses key=value arguments argv[first..argc) into params for cmd. */
+static int parse_port_kv(const char *cmd, bool add, int first, int argc, char **argv,
+                         json_t *params)
 {
 	const char *val[NKEYS] = { NULL };
-	json_t *params;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		size_t k;
 
 		if (!eq || eq == argv[i])
-			return usage_err("add-port: expected key=value, got \"%s\"", argv[i]);
+			return usage_err("%s: expected key=value, got \"%s\"", cmd, argv[i]);
 		for (k = 0; k < NKEYS; k++)
 			if (strlen(port_keys[k].key) == (size_t)(eq - argv[i]) &&
-			    !strncmp(port_keys[k].key, argv[i], (size_t)(eq - argv[i])))
+			    !strncmp(port_keys[k].key, argv[i], (size_t)(eq - argv[i])) &&
+			    (add || !port_keys[k].add_only))
 				break;
 		if (k == NKEYS)
-			return usage_err("add-port: unknown key in \"%s\" (known: type, path, mode, queues)",
-			                 argv[i]);
+			return usage_err("%s: unknown key in \"%s\" (known: %s" "tag, native, trunks, "
+			                 "isolated, mac, mac-limit)", cmd, argv[i],
+			                 add ? "type, path, mode, queues, " : "");
 		if (val[k])
-			return usage_err("add-port: %s= given twice", port_keys[k].key);
-		if (!eq[1])
-			return usage_err("add-port: empty value for %s=", port_keys[k].key);
+			return usage_err("%s: %s= given twice", cmd, port_keys[k].key);
+		if (!eq[1] && port_keys[k].integer)
+			return usage_err("%s: empty value for %s=", cmd, port_keys[k].key);
 		val[k] = eq + 1;
 	}
 	for (size_t k = 0; k < NKEYS; k++)
-		if (port_keys[k].required && !val[k])
-			return usage_err("add-port: %s= is required", port_keys[k].key);
-	params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
-	if (!params)
-		cli_oom();
+		if (add && port_keys[k].required && !val[k])
+			return usage_err("%s: %s= is required", cmd, port_keys[k].key);
 	for (size_t k = 0; k < NKEYS; k++) {
 		json_t *v;
 
@@ -168,24 +178,66 @@ static int c_add_port(struct cli_ctx *x, int argc, char **argv)
 
 			errno = 0;
 			n = strtol(val[k], &end, 10);
-			if (errno || *end || end == val[k]) {
-				json_decref(params);
-				return usage_err("add-port: %s= needs a number", port_keys[k].key);
-			}
+			if (errno || *end || end == val[k])
+				return usage_err("%s: %s= needs a number", cmd, port_keys[k].key);
 			v = json_integer(n);
 		} else if (!strcmp(port_keys[k].key, "path")) {
 			v = abs_path(val[k]);
-			if (!v) {
-				json_decref(params);
-				return usage_err("add-port: cannot make \"%s\" an absolute path", val[k]);
-			}
+			if (!v)
+				return usage_err("%s: cannot make \"%s\" an absolute path", cmd, val[k]);
 		} else {
 			v = json_string(val[k]);
 		}
-		if (!v || json_object_set_new(params, port_keys[k].key, v) < 0)
+		if (!v || json_object_set_new(params, port_keys[k].json, v) < 0)
 			cli_oom();
 	}
+	return 0;
+}
+
+static int c_add_port(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
+	int rc;
+
+	if (!params)
+		cli_oom();
+	rc = parse_port_kv("add-port", true, 2, argc, argv, params);
+	if (rc) {
+		json_decref(params);
+		return rc;
+	}
 	return call(x, "add-port", params, NULL);
+}
+
+static int c_set_port(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params = json_pack("{s:s}", "name", argv[0]);
+	int rc;
+
+	if (!params)
+		cli_oom();
+	if (argc < 2) {
+		json_decref(params);
+		return usage_err("set-port: give at least one key=value");
+	}
+	rc = parse_port_kv("set-port", false, 1, argc, argv, params);
+	if (rc) {
+		json_decref(params);
+		return rc;
+	}
+	return call(x, "set-port", params, NULL);
+}
+
+static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
+{
+	const char *eq = argc == 2 ? strchr(argv[1], '=') : NULL;
+
+	if (!eq || strncmp(argv[1], "unknown-unicast=", 16))
+		return usage_err("set-bridge: expected BRIDGE unknown-unicast=flood|drop");
+	json_t *params = json_pack("{s:s, s:s}", "name", argv[0], "unknown_unicast", eq + 1);
+	if (!params)
+		cli_oom();
+	return call(x, "set-bridge", params, NULL);
 }
 
 static int c_del_port(struct cli_ctx *x, int argc, char **argv)
@@ -268,7 +320,7 @@ static const struct cmd cmds[] = {
 	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
 	  "add-bridge br0 reports that it exists, any other name is refused.\n",
 	  1, 1, false, c_add_bridge },
-	{ "add-port", "BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]",
+	{ "add-port", "BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N] [POLICY]",
 	  "add a vhost-user port",
 	  "  type=vhostuser  the port type (the only one in this version)\n"
 	  "  path=SOCKET     the vhost-user socket; a relative path is taken from the\n"
@@ -278,9 +330,27 @@ static const struct cmd cmds[] = {
 	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
 	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
 	  "  queues=N        queue pairs offered to the guest, 1 to 8 (default 1)\n"
+	  "  POLICY          any set-port key (see vifctl help set-port)\n"
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
-	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock\n",
+	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n",
 	  2, -1, false, c_add_port },
+	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy",
+	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"
+	  "                  tag=0 makes it a trunk again\n"
+	  "  trunks=LIST     trunk port: VLANs allowed tagged, e.g. 10,20-30 (\"all\" or\n"
+	  "                  empty: every VLAN, the default)\n"
+	  "  native=N        trunk port: VLAN of untagged frames (default 0)\n"
+	  "  isolated=true   the port reaches only non-isolated ports, never another\n"
+	  "                  isolated one\n"
+	  "  mac=MAC         frames must come from MAC (others are dropped as spoofed),\n"
+	  "                  and no other port may use MAC; mac=none lifts the binding\n"
+	  "  mac-limit=N     at most N learned MACs (default 64); frames from more new\n"
+	  "                  MACs are dropped and counted\n"
+	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n",
+	  2, -1, false, c_set_port },
+	{ "set-bridge", "BRIDGE unknown-unicast=flood|drop",
+	  "flood frames for unknown MACs (default), or drop and count them", NULL,
+	  2, 2, false, c_set_bridge },
 	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
 	  1, 1, false, c_del_port },
 	{ "show", "", "bridges and ports with their connection state", NULL,

@@ -140,7 +140,7 @@ static const struct rpc_case method_cases[] = {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"version\"}", 1, 0, "\"abc\"", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"version\"}", 1, 0, "null", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"version\"}\r", 1, 0, "-7", NULL },
-	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"ports\":[]}]}" },
+	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"unknown_unicast\":\"flood\",\"ports\":[]}]}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
@@ -153,12 +153,13 @@ static const struct rpc_case method_cases[] = {
 	  "{\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\",\"mode\":\"server\","
 	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"active_pairs\":1,"
 	  "\"live_rx\":0,\"live_tx\":0,\"promisc\":false,\"allmulti\":false,"
-	  "\"features\":\"0x0\",\"mtu\":0}" },
+	  "\"features\":\"0x0\",\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
+	  "\"isolated\":false,\"mac\":\"none\",\"mac_limit\":0}}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
 	  "{\"ports\":[{\"name\":\"vm1\",\"rx_pkts\":0,\"rx_bytes\":0,\"tx_pkts\":0,\"tx_bytes\":0,"
-	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0},\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0},"
+	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0},\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0},"
 	  "{\"name\":\"vm2\"" },
 	{ REQ("stats", "{\"name\":\"vm2\"}"), 1, 0, "1", "{\"ports\":[{\"name\":\"vm2\"," },
 	{ REQ("stats", "{\"name\":\"nope\"}"), 1, APP(ENOENT), "1", "\"errno\":\"ENOENT\"" },
