@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 
 #include "ctl_rpc.h"
 #include "util.h"
@@ -137,6 +138,33 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 	return true;
 }
 
+/* Parses "10.0.0.5,fd00::5" (or "none") into the bound address lists. */
+static int parse_ips(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
+{
+	char buf[1024], *save = NULL;
+
+	c->nip4 = c->nip6 = 0;
+	if (!*s || !strcmp(s, "none"))
+		return 0;
+	if (strlen(s) >= sizeof(buf))
+		return ctl_err_params(e, "ip: list too long");
+	strcpy(buf, s);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (inet_pton(AF_INET, t, c->ip4[c->nip4 < DP_MAX_BOUND_IP ? c->nip4 : 0]) == 1) {
+			if (c->nip4 == DP_MAX_BOUND_IP)
+				return ctl_err_params(e, "ip: at most %d IPv4 addresses", DP_MAX_BOUND_IP);
+			c->nip4++;
+		} else if (inet_pton(AF_INET6, t, c->ip6[c->nip6 < DP_MAX_BOUND_IP ? c->nip6 : 0]) == 1) {
+			if (c->nip6 == DP_MAX_BOUND_IP)
+				return ctl_err_params(e, "ip: at most %d IPv6 addresses", DP_MAX_BOUND_IP);
+			c->nip6++;
+		} else {
+			return ctl_err_params(e, "ip: \"%.50s\" is not an IPv4 or IPv6 address", t);
+		}
+	}
+	return 0;
+}
+
 /* Applies the policy keys present in p (tag, native, trunks, isolated, mac,
  * mac_limit) onto *c. Returns 0 or an error with *e filled. */
 static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
@@ -173,6 +201,8 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 			                      "or none");
 		}
 	}
+	if ((s = pstr(p, "ip", NULL)) && parse_ips(s, c, e) < 0)
+		return -EINVAL;
 	if ((v = json_object_get(p, "mac_limit"))) {
 		json_int_t t = json_integer_value(v);
 		if (t < 1 || t > 65535)
@@ -187,7 +217,7 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 static bool has_policy(json_t *p)
 {
 	static const char *const keys[] = { "tag", "native", "trunks", "isolated", "mac",
-	                                    "mac_limit" };
+	                                    "mac_limit", "ip" };
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (json_object_get(p, keys[i]))
 			return true;
@@ -274,7 +304,7 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
 	if (!has_policy(p))
 		return ctl_err_params(e, "set-port needs at least one of tag, native, trunks, "
-		                      "isolated, mac, mac_limit");
+		                      "isolated, mac, ip, mac_limit");
 	rc = parse_policy(p, &cfg, e);
 	if (rc < 0)
 		return rc;
@@ -339,17 +369,27 @@ static void trunks_str(const struct dp_port_cfg *c, char *buf, size_t len)
 static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 {
 	struct dp_port_cfg c;
-	char trunks[512], mac[18] = "none";
+	char trunks[512], mac[18] = "none", ips[2 * DP_MAX_BOUND_IP * (INET6_ADDRSTRLEN + 1)];
+	size_t n = 0;
 
 	if (dp_port_get_cfg(r->dp, name, &c) < 0)
 		return json_object();
 	trunks_str(&c, trunks, sizeof(trunks));
+	ips[0] = '\0';
+	for (unsigned i = 0; i < c.nip4 + c.nip6; i++) {
+		char a[INET6_ADDRSTRLEN];
+		if (i < c.nip4)
+			inet_ntop(AF_INET, c.ip4[i], a, sizeof(a));
+		else
+			inet_ntop(AF_INET6, c.ip6[i - c.nip4], a, sizeof(a));
+		n += (size_t)snprintf(ips + n, sizeof(ips) - n, "%s%s", n ? "," : "", a);
+	}
 	if (c.mac_bound)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c.mac[0], c.mac[1],
 		         c.mac[2], c.mac[3], c.mac[4], c.mac[5]);
-	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:i}", "tag", (int)c.tag, "native",
+	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i}", "tag", (int)c.tag, "native",
 	                 (int)c.native, "trunks", trunks, "isolated", c.isolated, "mac", mac,
-	                 "mac_limit", (int)c.mac_limit);
+	                 "ip", ips, "mac_limit", (int)c.mac_limit);
 }
 
 static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
@@ -554,7 +594,8 @@ static const struct ctl_param p_stats[] = {
 	{ "trunks", CTL_P_STRING, false }, \
 	{ "isolated", CTL_P_STRING, false }, \
 	{ "mac", CTL_P_STRING, false }, \
-	{ "mac_limit", CTL_P_INT, false }
+	{ "mac_limit", CTL_P_INT, false }, \
+	{ "ip", CTL_P_STRING, false }
 static const struct ctl_param p_add_port[] = {
 	{ "bridge", CTL_P_STRING, true },
 	{ "name", CTL_P_STRING, true },

@@ -23,6 +23,8 @@ enum {
 struct dp;
 struct dp_port;
 
+enum { DP_MAX_BOUND_IP = 8 };
+
 /* A port's switch policy (dp_policy.h applies it). Zeroed = a trunk of
  * every VLAN with untagged frames in VLAN 0, nothing bound, not isolated:
  * a plain learning-bridge port. */
@@ -35,6 +37,11 @@ struct dp_port_cfg {
 	bool mac_bound;           /* frames must come from `mac`; nothing learned */
 	uint8_t mac[6];
 	uint16_t mac_limit;       /* learned MACs at most (0: the bridge default) */
+	/* Addresses the guest may claim in ARP (IPv4) and NDP (IPv6); with
+	 * none of a family bound, that family is not checked. */
+	uint8_t nip4, nip6;
+	uint8_t ip4[DP_MAX_BOUND_IP][4];
+	uint8_t ip6[DP_MAX_BOUND_IP][16];
 };
 
 /* Per-port counters, summed over workers when read. Names are from the

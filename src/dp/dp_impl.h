@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 
 #include "dp.h"
+#include "dp_policy.h"
 #include "fdb.h"
 #include "qsbr.h"
 #include "vhu.h"
@@ -28,7 +29,6 @@
 enum {
 	DP_BURST = 32,
 	DP_MAX_DST_CHAINS = 64,  /* rx buffers one frame may span (MRG_RXBUF) */
-	DP_PREFIX = 64,          /* frame bytes copied privately for classification */
 	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
 };
 

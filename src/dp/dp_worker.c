@@ -26,7 +26,6 @@
 
 #include "clk.h"
 #include "dp_impl.h"
-#include "dp_policy.h"
 #include "vlog.h"
 
 /* Iterator over an iovec array. */

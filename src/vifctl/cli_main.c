@@ -116,6 +116,7 @@ static const struct {
 	{ "isolated", "isolated", false, false, false },
 	{ "mac", "mac", false, false, false },
 	{ "mac-limit", "mac_limit", false, true, false },
+	{ "ip", "ip", false, false, false },
 };
 
 enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
@@ -156,7 +157,7 @@ static int parse_port_kv(const char *cmd, bool add, int first, int argc, char **
 				break;
 		if (k == NKEYS)
 			return usage_err("%s: unknown key in \"%s\" (known: %s" "tag, native, trunks, "
-			                 "isolated, mac, mac-limit)", cmd, argv[i],
+			                 "isolated, mac, ip, mac-limit)", cmd, argv[i],
 			                 add ? "type, path, mode, queues, " : "");
 		if (val[k])
 			return usage_err("%s: %s= given twice", cmd, port_keys[k].key);
@@ -346,6 +347,8 @@ static const struct cmd cmds[] = {
 	  "                  and no other port may use MAC; mac=none lifts the binding\n"
 	  "  mac-limit=N     at most N learned MACs (default 64); frames from more new\n"
 	  "                  MACs are dropped and counted\n"
+	  "  ip=LIST         addresses the guest may claim in ARP and NDP, e.g.\n"
+	  "                  10.0.0.5,fd00::5 (others dropped as spoofed); ip=none\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n",
 	  2, -1, false, c_set_port },
 	{ "set-bridge", "BRIDGE unknown-unicast=flood|drop",

@@ -88,6 +88,77 @@ int main(void)
 	frame(f, src_ok, -1, 0);
 	CHECK_EQ(dp_ingress(&bound, f, 64, &vlan, &pcp, &tagged), DP_PASS);
 
+	/* address binding: ARP */
+	struct dp_port_cfg ipb;
+	uint8_t a[96];
+	memset(&ipb, 0, sizeof(ipb));
+	ipb.mac_bound = true;
+	memcpy(ipb.mac, src_ok, 6);
+	ipb.nip4 = 1;
+	memcpy(ipb.ip4[0], (uint8_t[]){ 10, 0, 0, 5 }, 4);
+	ipb.nip6 = 1;
+	memset(ipb.ip6[0], 0, 16);
+	ipb.ip6[0][0] = 0xfd;
+	ipb.ip6[0][15] = 5;
+	struct { const char *name; uint8_t spa[4]; bool sha_ok; uint32_t len; int verdict; } arp[] = {
+		{ "ARP cut short", { 10, 0, 0, 5 }, true, 14 + 20, DP_DROP_SPOOF },
+		{ "ARP for an address not bound", { 10, 0, 0, 6 }, true, 60, DP_DROP_SPOOF },
+		{ "ARP whose sender MAC is not the bound one", { 10, 0, 0, 5 }, false, 60, DP_DROP_SPOOF },
+		{ "ARP for the bound address", { 10, 0, 0, 5 }, true, 60, DP_PASS },
+		{ "ARP probe (sender 0.0.0.0)", { 0, 0, 0, 0 }, true, 60, DP_PASS },
+	};
+	for (size_t i = 0; i < sizeof(arp) / sizeof(arp[0]); i++) {
+		memset(a, 0, sizeof(a));
+		memset(a, 0xff, 6);
+		memcpy(a + 6, src_ok, 6);
+		a[12] = 0x08, a[13] = 0x06;
+		a[14] = 0, a[15] = 1, a[16] = 0x08, a[17] = 0, a[18] = 6, a[19] = 4, a[21] = 1;
+		memcpy(a + 22, arp[i].sha_ok ? src_ok : src_bad, 6);
+		memcpy(a + 28, arp[i].spa, 4);
+		int v = dp_ingress(&ipb, a, arp[i].len, &vlan, &pcp, &tagged);
+		if (v != arp[i].verdict)
+			fprintf(stderr, "ARP case '%s': verdict %d\n", arp[i].name, v);
+		CHECK_EQ(v, arp[i].verdict);
+	}
+	/* NDP: neighbour advertisement target and solicitation source */
+	struct { const char *name; uint8_t type; uint8_t last; bool src_unspec; int verdict; } nd[] = {
+		{ "NA for an address not bound", 136, 6, false, DP_DROP_SPOOF },
+		{ "NA for the bound address", 136, 5, false, DP_PASS },
+		{ "NS from an address not bound", 135, 6, false, DP_DROP_SPOOF },
+		{ "NS from the bound address", 135, 5, false, DP_PASS },
+		{ "NS for duplicate address detection", 135, 6, true, DP_PASS },
+	};
+	for (size_t i = 0; i < sizeof(nd) / sizeof(nd[0]); i++) {
+		memset(a, 0, sizeof(a));
+		memset(a, 0x33, 6);
+		memcpy(a + 6, src_ok, 6);
+		a[12] = 0x86, a[13] = 0xdd;
+		a[14] = 0x60, a[20] = 58, a[21] = 255; /* next header ICMPv6, hop limit */
+		if (!nd[i].src_unspec) {
+			a[22] = 0xfd;
+			a[37] = nd[i].type == 135 ? nd[i].last : 5;
+		}
+		a[54] = nd[i].type;
+		a[62] = 0xfd;
+		a[77] = nd[i].type == 136 ? nd[i].last : 9;
+		int v = dp_ingress(&ipb, a, 86, &vlan, &pcp, &tagged);
+		if (v != nd[i].verdict)
+			fprintf(stderr, "NDP case '%s': verdict %d\n", nd[i].name, v);
+		CHECK_EQ(v, nd[i].verdict);
+	}
+	/* a tagged ARP on a trunk is checked behind the tag */
+	memset(a, 0, sizeof(a));
+	memset(a, 0xff, 6);
+	memcpy(a + 6, src_ok, 6);
+	a[12] = 0x81, a[13] = 0x00, a[15] = 20, a[16] = 0x08, a[17] = 0x06;
+	a[18] = 0, a[19] = 1, a[20] = 0x08, a[21] = 0, a[22] = 6, a[23] = 4, a[25] = 1;
+	memcpy(a + 26, src_ok, 6);
+	memcpy(a + 32, (uint8_t[]){ 10, 0, 0, 9 }, 4);
+	CHECK_EQ(dp_ingress(&ipb, a, 64, &vlan, &pcp, &tagged), DP_DROP_SPOOF);
+	memcpy(a + 32, (uint8_t[]){ 10, 0, 0, 5 }, 4);
+	CHECK_EQ(dp_ingress(&ipb, a, 64, &vlan, &pcp, &tagged), DP_PASS);
+	CHECK_EQ(vlan, 20);
+
 	/* egress: admission and the tag */
 	CHECK(!dp_egress(&access10, 20, 0, &tci));
 	CHECK(dp_egress(&access10, 10, 3, &tci));
