@@ -192,13 +192,17 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 		c->isolated = !strcmp(s, "true");
 	}
 	if ((s = pstr(p, "mac", NULL))) {
+		c->mac_auto = false;
 		if (!strcmp(s, "none") || !*s) {
 			c->mac_bound = false;
+		} else if (!strcmp(s, "auto")) {
+			c->mac_bound = false;
+			c->mac_auto = true;
 		} else if (parse_mac(s, c->mac) && !(c->mac[0] & 1)) {
 			c->mac_bound = true;
 		} else {
 			return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10, "
-			                      "or none");
+			                      "auto or none");
 		}
 	}
 	if ((s = pstr(p, "ip", NULL)) && parse_ips(s, c, e) < 0)
@@ -387,6 +391,8 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 	if (c.mac_bound)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", c.mac[0], c.mac[1],
 		         c.mac[2], c.mac[3], c.mac[4], c.mac[5]);
+	else if (c.mac_auto)
+		snprintf(mac, sizeof(mac), "auto");
 	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i}", "tag", (int)c.tag, "native",
 	                 (int)c.native, "trunks", trunks, "isolated", c.isolated, "mac", mac,
 	                 "ip", ips, "mac_limit", (int)c.mac_limit);
@@ -394,10 +400,16 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 
 static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 {
-	char feat[24];
+	char feat[24], am[18] = "";
+
+	if (in->auto_mac_set)
+		snprintf(am, sizeof(am), "%02x:%02x:%02x:%02x:%02x:%02x", in->auto_mac[0],
+		         in->auto_mac[1], in->auto_mac[2], in->auto_mac[3], in->auto_mac[4],
+		         in->auto_mac[5]);
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:o, "
+	                 "s:s}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
@@ -405,7 +417,8 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	                 "active_pairs", (int)in->active_pairs,
 	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
 	                 "promisc", in->promisc, "allmulti", in->allmulti,
-	                 "features", feat, "mtu", (int)in->mtu, "policy", port_policy(r, in->name));
+	                 "features", feat, "mtu", (int)in->mtu, "policy", port_policy(r, in->name),
+	                 "auto_mac", am);
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,

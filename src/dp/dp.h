@@ -36,6 +36,9 @@ struct dp_port_cfg {
 	bool isolated;            /* reaches only non-isolated ports */
 	bool mac_bound;           /* frames must come from `mac`; nothing learned */
 	uint8_t mac[6];
+	bool mac_auto;            /* bind to the first source MAC the guest uses
+	                           * (vhost-user never tells the backend the MAC in
+	                           * QEMU's virtio config); see dp_port_info */
 	uint16_t mac_limit;       /* learned MACs at most (0: the bridge default) */
 	/* Addresses the guest may claim in ARP (IPv4) and NDP (IPv6); with
 	 * none of a family bound, that family is not checked. */
@@ -87,6 +90,8 @@ struct dp_port_info {
 	bool broken;             /* stopped because the guest broke the rules */
 	unsigned queue_pairs;    /* offered */
 	unsigned active_pairs;   /* in use (control queue VQ_PAIRS_SET) */
+	bool auto_mac_set;       /* mac=auto: the MAC the port got bound to */
+	uint8_t auto_mac[6];
 	bool promisc, allmulti;  /* control queue RX mode, as the guest set it */
 	unsigned live_rx, live_tx; /* live guest rx / tx rings */
 	uint64_t features;

@@ -44,6 +44,10 @@ struct dp_port {
 	char name[DP_PORT_NAME_MAX];
 	struct dp *dp;
 	struct vhu_dev *dev;         /* owned by the control thread */
+	_Atomic uint64_t auto_mac;   /* mac=auto: 1 << 63 | MAC once bound, else 0;
+	                              * set once by the first worker to see a frame
+	                              * (CAS), reset by the control thread on set-port */
+	bool auto_static;            /* control: its static fdb entry exists */
 	struct dp_port_cfg *cfg;     /* policy; immutable once published: a
 	                              * change installs a new one and frees the
 	                              * old after the next synchronize */

@@ -172,6 +172,12 @@ static void broken_event(void *arg, int fd, uint32_t events)
  * anyone: look for them (and anything else missed) a few times a second. */
 enum { DP_CHECK_MS = 200 };
 
+/* The VLAN a bound MAC lives in: the access VLAN, or a trunk's native one. */
+static uint16_t bound_vlan(const struct dp_port_cfg *c)
+{
+	return c->tag ? c->tag : c->native;
+}
+
 static void worker_stuck(void *arg, unsigned i);
 
 static void periodic_check(void *arg)
@@ -196,9 +202,20 @@ static void periodic_check(void *arg)
 		w->loops_seen = l;
 	}
 
-	for (unsigned i = 0; i < dp->nports; i++)
-		if (dp->ports[i] && dp->ports[i]->dev)
-			vhu_dev_check(dp->ports[i]->dev);
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		if (!p || !p->dev)
+			continue;
+		vhu_dev_check(p->dev);
+		/* mac=auto got its MAC: no other port may take it over. */
+		uint64_t am = atomic_load(&p->auto_mac);
+		if (am && !p->auto_static && p->cfg->mac_auto &&
+		    sw_fdb_add_static(dp->fdb, bound_vlan(p->cfg), am & ((1ull << 48) - 1), p->id) == 0) {
+			p->auto_static = true;
+			vlog_info("%s: mac=auto bound to %012llx", p->name,
+			          (unsigned long long)(am & ((1ull << 48) - 1)));
+		}
+	}
 	dp->check_timer = evloop_timer(dp->ev, DP_CHECK_MS, periodic_check, dp);
 }
 
@@ -404,12 +421,6 @@ int dp_port_del(struct dp *dp, const char *name)
 	return 0;
 }
 
-/* The VLAN a bound MAC lives in: the access VLAN, or a trunk's native one. */
-static uint16_t bound_vlan(const struct dp_port_cfg *c)
-{
-	return c->tag ? c->tag : c->native;
-}
-
 int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 {
 	struct dp_port *p = port_by_name(dp, name);
@@ -436,6 +447,11 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 	sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
 	p->cfg = nc;
 	publish(dp); /* after it, no worker reads the old policy */
+	/* mac=auto binds afresh after every policy change. */
+	uint64_t am = atomic_exchange(&p->auto_mac, 0);
+	if (p->auto_static && (am & ((1ull << 48) - 1)))
+		sw_fdb_del(dp->fdb, bound_vlan(old), am & ((1ull << 48) - 1));
+	p->auto_static = false;
 	xfree(old);
 	vlog_info("%s: policy set (%s %u%s%s)", name, nc->tag ? "access VLAN" : "trunk, native VLAN",
 	          nc->tag ? nc->tag : nc->native, nc->isolated ? ", isolated" : "",
@@ -478,6 +494,10 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->broken = vhu_dev_is_broken(d);
 		info->queue_pairs = d->max_qp;
 		info->active_pairs = d->active_qp;
+		uint64_t am = atomic_load(&p->auto_mac);
+		info->auto_mac_set = am != 0;
+		for (int b = 0; b < 6; b++)
+			info->auto_mac[b] = (uint8_t)(am >> (40 - 8 * b));
 		info->promisc = d->promisc;
 		info->allmulti = d->allmulti;
 		for (unsigned i = 0; i < 2 * d->max_qp; i++) {

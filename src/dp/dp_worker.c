@@ -340,6 +340,18 @@ out:
 
 enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
 
+/* mac=auto: the first source MAC a port uses becomes its binding; later
+ * frames must come from it. The control thread adds the static entry. */
+static inline bool auto_mac_ok(struct dp_port *p, uint64_t smac)
+{
+	uint64_t want = 1ull << 63 | smac;
+	uint64_t cur = atomic_load_explicit(&p->auto_mac, memory_order_relaxed);
+
+	if (cur == 0 && atomic_compare_exchange_strong(&p->auto_mac, &cur, want))
+		return true;
+	return cur == want;
+}
+
 /* Polls one guest tx ring: returns frames taken. */
 static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
                            const struct dp_poll *pl, uint32_t now_s)
@@ -394,6 +406,10 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 		iovc_get(&s, m->prefix, MIN(m->len, (uint32_t)DP_PREFIX));
 		if (unlikely(m->prefix[6] & 1)) {
 			invalid++; /* a group address cannot be a source (802.3) */
+			continue;
+		}
+		if (sc->mac_auto && !auto_mac_ok(sp, sw_mac48(m->prefix + 6))) {
+			drops[DROP_SPOOF]++;
 			continue;
 		}
 		switch (dp_ingress(sc, m->prefix, m->len, &m->vlan, &m->pcp, &tagged)) {

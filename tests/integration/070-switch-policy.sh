@@ -73,6 +73,18 @@ round b "$BC" "$(mac a)" c
 [ "$(port_stat b drops.spoof)" -ge $((s1 + 50)) ] || fail "b could use a's bound MAC"
 log "  spoofed source dropped and counted; bound MAC passes; no other port can take it"
 
+log "mac=auto: b binds to the first source MAC it uses"
+vctl set-port b mac=auto
+round b "$BC" "" a
+[ "$RES_a" -ge 50 ] || fail "first MAC of a mac=auto port lost ($RES_a)"
+s2=$(port_stat b drops.spoof)
+round b "$BC" 02:00:00:00:00:98 a
+[ "$RES_a" = 0 ] && [ "$(port_stat b drops.spoof)" -ge $((s2 + 50)) ] ||
+	fail "mac=auto port could change its MAC: a got $RES_a"
+[ "$(port_info b auto_mac)" = "$(mac b)" ] || fail "show does not report the auto MAC"
+vctl set-port b mac=none
+log "  bound to $(mac b); another source MAC is dropped as spoofed"
+
 log "isolation: a and b isolated, c plain, all VLAN 10"
 vctl set-port a isolated=true mac=none
 vctl set-port b isolated=true

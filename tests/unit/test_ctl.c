@@ -154,7 +154,8 @@ static const struct rpc_case method_cases[] = {
 	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"active_pairs\":1,"
 	  "\"live_rx\":0,\"live_tx\":0,\"promisc\":false,\"allmulti\":false,"
 	  "\"features\":\"0x0\",\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
-	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0}}" },
+	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0},"
+	  "\"auto_mac\":\"\"}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
