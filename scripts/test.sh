@@ -1,9 +1,11 @@
 #!/bin/bash
-# test.sh - installs what is missing, builds vifd twice (gcc, and clang with
-# ASan+UBSan), and runs the whole test suite in both builds: unit tests, the
-# fuzz corpus and crash replays, integration scenarios (DPDK testpmd, libvif,
-# hostile guests, restarts) and real QEMU guests. Ends with one line
-# "N passed, N failed". Run as root on Debian 12: sudo scripts/test.sh
+# test.sh - installs what is missing, builds vifd three times (gcc; clang with
+# ASan+UBSan; clang with TSan) and runs the whole test suite in the first two
+# builds: unit tests, the fuzz corpus and crash replays, integration
+# scenarios (DPDK testpmd, libvif, hostile guests, restarts, switch policy)
+# and real QEMU guests; the TSan build runs the unit tests (the concurrent
+# ones: MAC table, qsbr through the control tests, libvif threads). Ends with
+# one line "N passed, N failed". Run as root on Debian 12: sudo scripts/test.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +26,11 @@ build() {
 	ninja -C "$dir"
 }
 
-# suite DIR: runs every test of a build and adds meson's counts.
+# suite DIR [MESON-TEST-ARGS]: runs the tests of a build and adds meson's counts.
 suite() {
 	local dir=$1 out ok bad
-	out=$(meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1)
+	shift
+	out=$(meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1)
 	echo "$out" | grep -vE '^EAL' | tail -n 400
 	ok=$(echo "$out" | awk '/^Ok:/ {print $2}')
 	bad=$(echo "$out" | awk '/^(Fail|Timeout|Unexpected Pass):/ {s+=$NF} END {print s+0}')
@@ -41,6 +44,13 @@ if build build gcc; then suite build; else fail=$((fail + 1)); fi
 echo "== clang build with AddressSanitizer + UndefinedBehaviorSanitizer"
 if build build-asan clang -Db_sanitize=address,undefined -Db_lundef=false; then
 	suite build-asan
+else
+	fail=$((fail + 1))
+fi
+echo "== clang build with ThreadSanitizer: unit tests (MAC table, control, rings, libvif)"
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
+if build build-tsan clang -Db_sanitize=thread -Db_lundef=false; then
+	suite build-tsan --suite unit
 else
 	fail=$((fail + 1))
 fi
