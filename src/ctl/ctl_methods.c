@@ -320,18 +320,24 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
-/* set-bridge {name, unknown_unicast: "flood"|"drop"} -> {} */
+/* set-bridge {name, unknown_unicast?: "flood"|"drop", mac_aging?: seconds} -> {} */
 static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *name = preq(p, "name"), *uu = pstr(p, "unknown_unicast", NULL);
+	json_t *age = json_object_get(p, "mac_aging");
 
 	if (strcmp(name, CTL_BRIDGE))
 		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\"", name);
-	if (!uu)
-		return ctl_err_params(e, "set-bridge needs unknown_unicast");
-	if (strcmp(uu, "flood") && strcmp(uu, "drop"))
+	if (!uu && !age)
+		return ctl_err_params(e, "set-bridge needs unknown_unicast or mac_aging");
+	if (uu && strcmp(uu, "flood") && strcmp(uu, "drop"))
 		return ctl_err_params(e, "unknown_unicast must be flood or drop");
-	dp_set_unknown_unicast_drop(r->dp, !strcmp(uu, "drop"));
+	if (age && (json_integer_value(age) < 1 || json_integer_value(age) > 16777216))
+		return ctl_err_params(e, "mac_aging must be 1..16777216 seconds");
+	if (age)
+		dp_set_mac_aging(r->dp, (uint32_t)json_integer_value(age));
+	if (uu)
+		dp_set_unknown_unicast_drop(r->dp, !strcmp(uu, "drop"));
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
@@ -435,8 +441,9 @@ static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_e
 	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
 		if (json_array_append_new(ports, port_show(r, &info)) < 0)
 			goto nomem;
-	*res = json_pack("{s:[{s:s, s:s, s:o}]}", "bridges", "name", CTL_BRIDGE, "unknown_unicast",
-	                 dp_get_unknown_unicast_drop(r->dp) ? "drop" : "flood", "ports", ports);
+	*res = json_pack("{s:[{s:s, s:s, s:i, s:o}]}", "bridges", "name", CTL_BRIDGE,
+	                 "unknown_unicast", dp_get_unknown_unicast_drop(r->dp) ? "drop" : "flood",
+	                 "mac_aging", (int)dp_get_mac_aging(r->dp), "ports", ports);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ports);
@@ -627,6 +634,7 @@ static const struct ctl_param p_set_port[] = {
 static const struct ctl_param p_set_bridge[] = {
 	{ "name", CTL_P_STRING, true },
 	{ "unknown_unicast", CTL_P_STRING, false },
+	{ "mac_aging", CTL_P_INT, false },
 	{ NULL },
 };
 

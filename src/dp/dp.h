@@ -113,6 +113,9 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg);
 int dp_port_get_cfg(struct dp *dp, const char *name, struct dp_port_cfg *cfg);
 /* Bridge: frames to unknown unicast MACs are flooded (default) or dropped. */
 void dp_set_unknown_unicast_drop(struct dp *dp, bool drop);
+/* Bridge: MAC aging time in seconds (default 300). 0 or -EINVAL. */
+int dp_set_mac_aging(struct dp *dp, uint32_t seconds);
+uint32_t dp_get_mac_aging(const struct dp *dp);
 bool dp_get_unknown_unicast_drop(const struct dp *dp);
 
 /* Iteration over ports for show/stats: fills info/stats of the i-th port

@@ -475,6 +475,16 @@ void dp_set_unknown_unicast_drop(struct dp *dp, bool drop)
 	publish(dp);
 }
 
+int dp_set_mac_aging(struct dp *dp, uint32_t seconds)
+{
+	return sw_fdb_set_age(dp->fdb, seconds);
+}
+
+uint32_t dp_get_mac_aging(const struct dp *dp)
+{
+	return sw_fdb_age_s(dp->fdb);
+}
+
 bool dp_get_unknown_unicast_drop(const struct dp *dp)
 {
 	return dp->unknown_drop;

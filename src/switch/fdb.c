@@ -420,6 +420,14 @@ uint32_t sw_fdb_age_s(const struct sw_fdb *f)
 	return f->age_s;
 }
 
+int sw_fdb_set_age(struct sw_fdb *f, uint32_t age_s)
+{
+	if (age_s < 1 || age_s > SW_FDB_MAX_AGE_S)
+		return -EINVAL;
+	atomic_store_explicit(&f->age_s, age_s, memory_order_relaxed);
+	return 0;
+}
+
 void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,
                     void (*fn)(void *arg, uint16_t vlan, uint64_t mac, uint16_t port,
                                uint32_t age_s, bool is_static),

@@ -99,7 +99,7 @@ struct sw_fdb_slot {
 struct sw_fdb {
 	/* Read-mostly, set by sw_fdb_create. */
 	uint32_t mask;        /* slots - 1 */
-	uint32_t age_s;
+	_Atomic uint32_t age_s; /* sw_fdb_set_age() may change it at run time */
 	uint64_t seed;        /* hash seed, random per table */
 	uint16_t default_limit;
 	/* Learned-MAC limit per port: written by the control thread
@@ -251,6 +251,8 @@ void sw_fdb_set_limit(struct sw_fdb *f, uint16_t port, uint16_t limit);
 /* Learned MACs on port. */
 unsigned sw_fdb_count(const struct sw_fdb *f, uint16_t port);
 uint32_t sw_fdb_age_s(const struct sw_fdb *f);
+/* Changes the aging time (1 .. 2^24 s); -EINVAL out of range. */
+int sw_fdb_set_age(struct sw_fdb *f, uint32_t age_s);
 /* Calls fn for each live entry (age_s is 0 for static entries). Entries being
  * rewritten during the walk may be skipped. */
 void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,

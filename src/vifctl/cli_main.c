@@ -231,13 +231,33 @@ static int c_set_port(struct cli_ctx *x, int argc, char **argv)
 
 static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 {
-	const char *eq = argc == 2 ? strchr(argv[1], '=') : NULL;
+	json_t *params = json_pack("{s:s}", "name", argv[0]);
 
-	if (!eq || strncmp(argv[1], "unknown-unicast=", 16))
-		return usage_err("set-bridge: expected BRIDGE unknown-unicast=flood|drop");
-	json_t *params = json_pack("{s:s, s:s}", "name", argv[0], "unknown_unicast", eq + 1);
 	if (!params)
 		cli_oom();
+	for (int i = 1; i < argc; i++) {
+		json_t *v = NULL;
+		char *end;
+
+		if (!strncmp(argv[i], "unknown-unicast=", 16)) {
+			v = json_string(argv[i] + 16);
+			if (!v || json_object_set_new(params, "unknown_unicast", v) < 0)
+				cli_oom();
+		} else if (!strncmp(argv[i], "mac-aging=", 10)) {
+			long n = strtol(argv[i] + 10, &end, 10);
+			if (*end || end == argv[i] + 10) {
+				json_decref(params);
+				return usage_err("set-bridge: mac-aging= needs a number of seconds");
+			}
+			v = json_integer(n);
+			if (!v || json_object_set_new(params, "mac_aging", v) < 0)
+				cli_oom();
+		} else {
+			json_decref(params);
+			return usage_err("set-bridge: expected unknown-unicast=flood|drop or mac-aging=SECONDS, "
+			                 "got \"%s\"", argv[i]);
+		}
+	}
 	return call(x, "set-bridge", params, NULL);
 }
 
@@ -353,9 +373,12 @@ static const struct cmd cmds[] = {
 	  "                  10.0.0.5,fd00::5 (others dropped as spoofed); ip=none\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n",
 	  2, -1, false, c_set_port },
-	{ "set-bridge", "BRIDGE unknown-unicast=flood|drop",
-	  "flood frames for unknown MACs (default), or drop and count them", NULL,
-	  2, 2, false, c_set_bridge },
+	{ "set-bridge", "BRIDGE [unknown-unicast=flood|drop] [mac-aging=SECONDS]",
+	  "bridge settings",
+	  "  unknown-unicast=flood  frames for unknown MACs go to every port of their VLAN\n"
+	  "                         (default); =drop discards and counts them\n"
+	  "  mac-aging=SECONDS      forget learned MACs unused this long (default 300)\n",
+	  2, 3, false, c_set_bridge },
 	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
 	  1, 1, false, c_del_port },
 	{ "show", "", "bridges and ports with their connection state", NULL,

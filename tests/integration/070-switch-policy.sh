@@ -122,5 +122,17 @@ round a "$BC" 02:00:00:00:01:03 b
 	fail "third MAC over the limit: b got $RES_b"
 js=$(vctl -j fdb)
 [ "$(jget "$js" "len([e for e in j['entries'] if e['port'] == 'a'])")" -le 2 ] || fail "a learned more than 2 MACs"
+
+log "aging: learned MACs go after mac-aging seconds, static (bound) ones stay"
+learned() { jget "$(vctl -j fdb)" "len([e for e in j['entries'] if not e['static']])"; }
+static_n() { jget "$(vctl -j fdb)" "len([e for e in j['entries'] if e['static']])"; }
+vctl set-port c mac="$(mac c)"
+send b "$BC"
+[ "$(learned)" -gt 0 ] || fail "nothing learned before the aging test"
+vctl set-bridge br0 mac-aging=1
+[ "$(jget "$(vctl -j show)" "j['bridges'][0]['mac_aging']")" = 1 ] || fail "mac_aging not shown"
+no_learned() { [ "$(learned)" = 0 ]; }
+wait_for 10 "learned MACs to age out" no_learned
+[ "$(static_n)" -ge 1 ] || fail "the bound MAC's static entry aged out"
 vifd_alive
 log "PASS"

@@ -140,7 +140,8 @@ static const struct rpc_case method_cases[] = {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"version\"}", 1, 0, "\"abc\"", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"version\"}", 1, 0, "null", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"version\"}\r", 1, 0, "-7", NULL },
-	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"unknown_unicast\":\"flood\",\"ports\":[]}]}" },
+	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"unknown_unicast\":\"flood\",\"mac_aging\":300,"
+	  "\"ports\":[]}]}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
