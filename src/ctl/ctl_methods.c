@@ -575,6 +575,50 @@ static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_er
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
+/* fdb-add {port, mac, vlan?} -> {}: a static entry. */
+static int m_fdb_add(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *port = preq(p, "port"), *m = preq(p, "mac");
+	json_t *jv = json_object_get(p, "vlan");
+	json_int_t vlan = jv ? json_integer_value(jv) : 0;
+	uint8_t mac[6];
+	int rc;
+
+	if (!parse_mac(m, mac) || (mac[0] & 1))
+		return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10");
+	if (vlan < 0 || vlan > 4094)
+		return ctl_err_params(e, "vlan must be 0..4094");
+	rc = dp_fdb_add_static(r->dp, port, (uint16_t)vlan, mac);
+	if (rc == -ENOENT)
+		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", port);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot add %s: %s", m, strerror(-rc));
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* fdb-del {mac, vlan?} -> {} */
+static int m_fdb_del(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *m = preq(p, "mac");
+	json_t *jv = json_object_get(p, "vlan");
+	json_int_t vlan = jv ? json_integer_value(jv) : 0;
+	uint8_t mac[6];
+	int rc;
+
+	if (!parse_mac(m, mac))
+		return ctl_err_params(e, "mac must be an address like 02:00:00:00:00:10");
+	if (vlan < 0 || vlan > 4094)
+		return ctl_err_params(e, "vlan must be 0..4094");
+	rc = dp_fdb_del(r->dp, (uint16_t)vlan, mac);
+	if (rc == -ENOENT)
+		return ctl_err_app(e, ENOENT, "no entry for %s in VLAN %d", m, (int)vlan);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot delete %s: %s", m, strerror(-rc));
+	*res = json_object();
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
 /* add-bridge {name}: this version has exactly one bridge, br0, created at
  * start; the method exists so scripts written for later versions fail
  * with a clear message. Never succeeds. */
@@ -631,6 +675,17 @@ static const struct ctl_param p_set_port[] = {
 	POLICY_PARAMS,
 	{ NULL },
 };
+static const struct ctl_param p_fdb_add[] = {
+	{ "port", CTL_P_STRING, true },
+	{ "mac", CTL_P_STRING, true },
+	{ "vlan", CTL_P_INT, false },
+	{ NULL },
+};
+static const struct ctl_param p_fdb_del[] = {
+	{ "mac", CTL_P_STRING, true },
+	{ "vlan", CTL_P_INT, false },
+	{ NULL },
+};
 static const struct ctl_param p_set_bridge[] = {
 	{ "name", CTL_P_STRING, true },
 	{ "unknown_unicast", CTL_P_STRING, false },
@@ -648,6 +703,8 @@ static const struct ctl_method methods[] = {
 	{ "stats", m_stats, p_stats },
 	{ "workers", m_workers, p_none },
 	{ "fdb", m_fdb, p_none },
+	{ "fdb-add", m_fdb_add, p_fdb_add },
+	{ "fdb-del", m_fdb_del, p_fdb_del },
 	{ "version", m_version, p_none },
 };
 

@@ -127,6 +127,12 @@ int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
 unsigned dp_nworkers(const struct dp *dp);
 void dp_worker_get(struct dp *dp, unsigned w, struct dp_worker_stats *st);
 
+/* Static MAC table entries: frames to (vlan, mac) go to port, and no other
+ * port may learn or use that MAC in that VLAN. 0 or -errno (-ENOENT port
+ * or entry unknown, -EINVAL bad MAC/VLAN, -ENOSPC table full there). */
+int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6]);
+int dp_fdb_del(struct dp *dp, uint16_t vlan, const uint8_t mac[6]);
+
 /* FDB listing: fn per entry (learned, or static from a MAC binding). */
 typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
                        uint32_t age_s, bool is_static);

@@ -475,6 +475,29 @@ void dp_set_unknown_unicast_drop(struct dp *dp, bool drop)
 	publish(dp);
 }
 
+static uint64_t mac48(const uint8_t m[6])
+{
+	return sw_mac48(m);
+}
+
+int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6])
+{
+	struct dp_port *p = port_by_name(dp, port);
+
+	if (!p)
+		return -ENOENT;
+	if (vlan > 4094 || (mac[0] & 1))
+		return -EINVAL;
+	return sw_fdb_add_static(dp->fdb, vlan, mac48(mac), p->id);
+}
+
+int dp_fdb_del(struct dp *dp, uint16_t vlan, const uint8_t mac[6])
+{
+	if (vlan > 4094)
+		return -EINVAL;
+	return sw_fdb_del(dp->fdb, vlan, mac48(mac));
+}
+
 int dp_set_mac_aging(struct dp *dp, uint32_t seconds)
 {
 	return sw_fdb_set_age(dp->fdb, seconds);

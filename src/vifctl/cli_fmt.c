@@ -253,14 +253,16 @@ void cli_print_workers(json_t *res)
 
 void cli_print_fdb(json_t *res)
 {
-	static const char *const hdr[] = { "MAC", "PORT", "AGE(S)" };
-	struct cli_table *t = cli_table_new(3, hdr, "llr");
+	static const char *const hdr[] = { "VLAN", "MAC", "PORT", "TYPE", "AGE(S)" };
+	struct cli_table *t = cli_table_new(5, hdr, "rllll");
 	json_t *e;
 	size_t i;
 
 	json_array_foreach(json_object_get(res, "entries"), i, e) {
-		char age[CELL];
-		const char *cells[3] = { jstr(e, "mac"), jstr(e, "port"), num(age, e, "age") };
+		char age[CELL], vlan[CELL];
+		bool st = json_is_true(json_object_get(e, "static"));
+		const char *cells[5] = { num(vlan, e, "vlan"), jstr(e, "mac"), jstr(e, "port"),
+		                         st ? "static" : "learned", st ? "-" : num(age, e, "age") };
 
 		cli_table_row(t, cells);
 	}

@@ -300,6 +300,47 @@ static int c_fdb(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "fdb", NULL, cli_print_fdb);
 }
 
+/* fdb-add PORT MAC [vlan=N] / fdb-del MAC [vlan=N] */
+static int fdb_edit(struct cli_ctx *x, const char *cmd, json_t *params, int argc, char **argv,
+                    int first)
+{
+	for (int i = first; i < argc; i++) {
+		char *end;
+		long n;
+
+		if (strncmp(argv[i], "vlan=", 5)) {
+			json_decref(params);
+			return usage_err("%s: expected vlan=N, got \"%s\"", cmd, argv[i]);
+		}
+		n = strtol(argv[i] + 5, &end, 10);
+		if (*end || end == argv[i] + 5) {
+			json_decref(params);
+			return usage_err("%s: vlan= needs a number", cmd);
+		}
+		if (json_object_set_new(params, "vlan", json_integer(n)) < 0)
+			cli_oom();
+	}
+	return call(x, cmd, params, NULL);
+}
+
+static int c_fdb_add(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params = json_pack("{s:s, s:s}", "port", argv[0], "mac", argv[1]);
+
+	if (!params)
+		cli_oom();
+	return fdb_edit(x, "fdb-add", params, argc, argv, 2);
+}
+
+static int c_fdb_del(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params = json_pack("{s:s}", "mac", argv[0]);
+
+	if (!params)
+		cli_oom();
+	return fdb_edit(x, "fdb-del", params, argc, argv, 1);
+}
+
 static void print_version(json_t *res)
 {
 	const char *v = json_string_value(json_object_get(res, "version"));
@@ -392,7 +433,13 @@ static const struct cmd cmds[] = {
 	  0, 1, true, c_stats },
 	{ "workers", "", "datapath workers: CPU, queues, load, cycles per packet", NULL,
 	  0, 0, false, c_workers },
-	{ "fdb", "", "learned MAC addresses", NULL, 0, 0, false, c_fdb },
+	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb },
+	{ "fdb-add", "PORT MAC [vlan=N]", "a static MAC entry: frames to MAC go to PORT",
+	  "No other port may learn or use MAC in that VLAN (default 0); static entries\n"
+	  "never age. A port's own mac= binding adds one too.\n",
+	  2, 3, false, c_fdb_add },
+	{ "fdb-del", "MAC [vlan=N]", "remove a MAC entry (learned or static)", NULL,
+	  1, 2, false, c_fdb_del },
 	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help },
 };

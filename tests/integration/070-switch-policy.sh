@@ -123,6 +123,17 @@ round a "$BC" 02:00:00:00:01:03 b
 js=$(vctl -j fdb)
 [ "$(jget "$js" "len([e for e in j['entries'] if e['port'] == 'a'])")" -le 2 ] || fail "a learned more than 2 MACs"
 
+log "static entries: fdb-add sends a MAC to a port and keeps others from using it"
+vctl set-port a mac-limit=64
+vctl fdb-add c 02:00:00:00:00:55 vlan=10
+round a 02:00:00:00:00:55 "" b c
+[ "$RES_c" -ge 50 ] && [ "$RES_b" = 0 ] || fail "static entry: c got $RES_c, b got $RES_b"
+s3=$(port_stat b drops.spoof)
+send b "$BC" 02:00:00:00:00:55
+[ "$(port_stat b drops.spoof)" -ge $((s3 + 50)) ] || fail "b could use c's static MAC"
+vctl fdb-del 02:00:00:00:00:55 vlan=10
+vctl fdb | grep -q "02:00:00:00:00:55" && fail "fdb-del left the entry"
+
 log "aging: learned MACs go after mac-aging seconds, static (bound) ones stay"
 learned() { jget "$(vctl -j fdb)" "len([e for e in j['entries'] if not e['static']])"; }
 static_n() { jget "$(vctl -j fdb)" "len([e for e in j['entries'] if e['static']])"; }
