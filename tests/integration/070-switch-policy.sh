@@ -47,6 +47,24 @@ round() {
 	for p in "$@"; do eval "RES_$p=$(got "$p" rx_bench)"; done
 }
 BC=ff:ff:ff:ff:ff:ff
+: "${RAWSEND:?}"
+# raw_round FROM HEXFRAME RECEIVERS...: 20 copies of a hand-made frame; RAW_<port> = frames received
+raw_round() {
+	local from=$1 hex=$2; shift 2
+	for p in "$@"; do listen "$p"; done
+	for p in "$@"; do wait_for 10 "$p connected" live_rx_is "$p" 1; done
+	"$RAWSEND" --sock "$T/$from.sock" --count 20 "$hex" >"$T/raw.log" 2>&1 ||
+		fail "rawsend on $from failed: $(cat "$T/raw.log")"
+	for p in "$@"; do done_rx "$p"; done
+	for p in "$@"; do eval "RAW_$p=$(got "$p" rx_pkts)"; done
+}
+# frame DST SRC [TAG] TYPE PAYLOAD: hex of an Ethernet frame padded to 60 bytes
+frame() {
+	local h="$1$2${3:-}${4:-}${5:-}"
+	while [ ${#h} -lt 120 ]; do h="${h}00"; done
+	echo "$h"
+}
+HBC=ffffffffffff
 
 log "VLANs: a and b access VLAN 10, c access VLAN 20, d trunk of VLAN 10"
 vctl set-port a tag=10
@@ -59,6 +77,17 @@ round a "$BC" "" b c d
 d_other=$(got d rx_other)
 [ "$RES_d" = 0 ] && [ "$d_other" -ge 50 ] || fail "trunk d: $RES_d untagged, $d_other other (want 0 and >= 50 tagged)"
 log "  b got $RES_b, c got 0, trunk d got $d_other tagged frames"
+v0=$(port_stat a drops.vlan)
+raw_round a "$(frame $HBC 02000000000a 81000014 88b5)" b
+[ "$RAW_b" = 0 ] && [ "$(port_stat a drops.vlan)" -ge $((v0 + 20)) ] ||
+	fail "tagged frame on access port a: b got $RAW_b, drops.vlan did not move"
+raw_round d "$(frame $HBC 02000000000d 8100000a 88b5)" b
+[ "$RAW_b" -ge 20 ] || fail "VLAN 10 frames from trunk d did not reach b ($RAW_b)"
+v1=$(port_stat d drops.vlan)
+raw_round d "$(frame $HBC 02000000000d 8100001e 88b5)" b
+[ "$RAW_b" = 0 ] && [ "$(port_stat d drops.vlan)" -ge $((v1 + 20)) ] ||
+	fail "VLAN 30 on trunk of VLAN 10: b got $RAW_b, drops.vlan did not move"
+log "  tagged frame on an access port and a VLAN outside the trunk list dropped and counted; the trunk's VLAN 10 reaches b untagged"
 
 log "anti-spoofing: a bound to $(mac a)"
 vctl set-port a mac="$(mac a)"
@@ -72,6 +101,18 @@ s1=$(port_stat b drops.spoof)
 round b "$BC" "$(mac a)" c
 [ "$(port_stat b drops.spoof)" -ge $((s1 + 50)) ] || fail "b could use a's bound MAC"
 log "  spoofed source dropped and counted; bound MAC passes; no other port can take it"
+
+log "address binding: a may claim 10.0.0.5 in ARP"
+vctl set-port a ip=10.0.0.5
+arp() { frame $HBC 02000000000a "" 0806 "0001080006040001""02000000000a""$1""000000000000""0a000001"; }
+p0=$(port_stat a drops.spoof)
+raw_round a "$(arp 0a000006)" b
+[ "$RAW_b" = 0 ] && [ "$(port_stat a drops.spoof)" -ge $((p0 + 20)) ] ||
+	fail "ARP claiming 10.0.0.6: b got $RAW_b, drops.spoof did not move"
+raw_round a "$(arp 0a000005)" b
+[ "$RAW_b" -ge 20 ] || fail "ARP for the bound 10.0.0.5 lost ($RAW_b)"
+vctl set-port a ip=none
+log "  an ARP for another address is dropped and counted, one for the bound address passes"
 
 log "mac=auto: b binds to the first source MAC it uses"
 vctl set-port b mac=auto
