@@ -16,9 +16,9 @@ for p in a b c d; do
 done
 mac() { echo "02:00:00:00:00:0$1"; }
 
-# listen PORT: a receiver on PORT for the next few seconds (JSON in $T/rx-PORT.log)
+# listen PORT: a receiver on PORT until done_rx stops it (JSON in $T/rx-PORT.log)
 listen() {
-	bg "rx-$1" "$VIFBENCH" --sock "$T/$1.sock" --mode rx --duration 4 --no-announce \
+	bg "rx-$1" "$VIFBENCH" --sock "$T/$1.sock" --mode rx --duration 120 --no-announce \
 		--src-mac "$(mac "$1")" --json
 	eval "RX_$1=$LAST_PID"
 }
@@ -31,9 +31,12 @@ send() {
 }
 # got PORT FIELD: a figure of PORT's receiver (which has ended)
 got() { jget "$(grep '^{' "$T/rx-$1.log" | tail -n 1)" "j['$2']"; }
-# done_rx PORT: waits (in this shell: it is our child) for PORT's receiver
+# done_rx PORT: lets frames in flight land, then stops PORT's receiver (our
+# child: waited for in this shell) so its summary is written
 done_rx() {
 	local pid_var="RX_$1"
+	sleep 0.3
+	kill -TERM "${!pid_var}" 2>/dev/null || true
 	wait "${!pid_var}" || true
 	forget_pid "${!pid_var}"
 }
