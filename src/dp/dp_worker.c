@@ -443,7 +443,13 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 			hairpin++;
 			continue;
 		}
-		if (p < 0 || (unsigned)p >= conf->nports || !conf->ports[p].port) {
+		if (p >= 0 && (unsigned)p < conf->nports && !conf->ports[p].port) {
+			/* A known MAC whose port is down or being reconfigured:
+			 * flooding would not reach it; count it there. */
+			STAT_ADD(w, p, drop_down, 1);
+			continue;
+		}
+		if (p < 0 || (unsigned)p >= conf->nports) {
 			if (conf->unknown_drop) {
 				drops[DROP_UNKNOWN]++;
 				continue;

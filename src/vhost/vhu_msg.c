@@ -599,7 +599,7 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 {
 	uint32_t req = m->hdr.request;
 	const struct msg_type *t = req < VU_REQ_MAX ? &msg_table[req] : NULL;
-	bool need_ack, reply = false;
+	bool need_ack, reply = false, mutates;
 	unsigned idx;
 	int r;
 
@@ -640,12 +640,16 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 	d->cnt.msgs++;
 	VHU_LOG(LOG_DEBUG, d, "%s", t->name);
 
-	if (t->mutates) {
+	/* SET_STATUS changes nothing workers read unless it resets the device;
+	 * quiescing for it would take the port out of the datapath just as a
+	 * frontend that does not wait for an ack starts sending. */
+	mutates = t->mutates && !(req == VU_SET_STATUS && m->p.u64 != 0);
+	if (mutates) {
 		d->ops->quiesce(d, d->ctx);
 		vhu_rings_stop(d);
 	}
 	r = t->fn(d, m, fds, nfds, &reply);
-	if (t->mutates) {
+	if (mutates) {
 		vhu_rings_refresh(d);
 		d->ops->changed(d, d->ctx);
 		vhu_dev_check(d); /* a ring that failed to set up stops the port */

@@ -29,14 +29,9 @@ bg echo "$VIFBENCH" --sock "$T/p1.sock" --mode echo \
 	--src-mac 02:00:00:00:00:01 --dst-mac 02:00:00:00:00:02 --json
 ECHO=$LAST_PID
 wait_for 10 "echo endpoint connected" live_rx_is p1 1
-# This test is about idle CPU: one round trip lost in a thousand (seen
-# about once in 5000 under heavy load, cause not found yet: see the notes
-# of issue 2) does not fail it; more does.
 "$VIFBENCH" --sock "$T/p2.sock" --mode ping --count $PINGS --timeout 60 \
 	--src-mac 02:00:00:00:00:02 --dst-mac 02:00:00:00:00:01 --json \
-	>"$T/ping.log" 2>&1 || true
-answered=$(jget "$(grep '^{' "$T/ping.log" | tail -n 1)" "j['ping_recv']" 2>/dev/null || echo 0)
-[ "$answered" -ge $((PINGS - 1)) ] || fail "ping through vifd failed: $(tail -n 3 "$T/ping.log")"
+	>"$T/ping.log" 2>&1 || fail "ping through vifd failed: $(tail -n 3 "$T/ping.log")"
 log "traffic: $(grep -o 'ping: .*' "$T/ping.log")"
 
 # The pinger has disconnected; an idle receiver takes p2 over.
@@ -46,7 +41,7 @@ IDLE=$LAST_PID
 wait_for 10 "idle endpoint connected" live_rx_is p2 1
 for p in p1 p2; do
 	for c in rx_pkts tx_pkts; do
-		[ "$(port_stat $p $c)" -ge $((PINGS - 1)) ] || fail "$p $c = $(port_stat $p $c), expected >= $PINGS"
+		[ "$(port_stat $p $c)" -ge $PINGS ] || fail "$p $c = $(port_stat $p $c), expected >= $PINGS"
 	done
 done
 
