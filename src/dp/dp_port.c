@@ -441,6 +441,9 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 		sw_fdb_del(dp->fdb, bound_vlan(old), sw_mac48(old->mac));
 	sw_fdb_flush_port(dp->fdb, p->id); /* VLANs may have changed */
 	if (nc->mac_bound && sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
+		/* The old policy stays: put its binding back. */
+		if (old->mac_bound)
+			sw_fdb_add_static(dp->fdb, bound_vlan(old), sw_mac48(old->mac), p->id);
 		xfree(nc);
 		return -ENOSPC;
 	}
