@@ -165,6 +165,49 @@ static int parse_ips(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 	return 0;
 }
 
+/* The rate-limit keys of one direction (dir "ingress" or "egress"):
+ * DIR_rate (tc rate units), DIR_burst (tc size units), DIR_pps and
+ * DIR_pps_burst (counts). A rate or pps of 0 removes that limit and its
+ * burst. */
+static int parse_limit(json_t *p, const char *dir, struct qos_limit *l, struct ctl_err *e)
+{
+	static const struct {
+		const char *key;
+		int (*parse)(const char *, uint64_t *);
+		size_t off;
+		const char *what;
+	} keys[] = {
+		{ "rate", qos_parse_rate, offsetof(struct qos_limit, bps),
+		  "a rate like 100mbit, 1gbit, 10mbps or 0" },
+		{ "burst", qos_parse_size, offsetof(struct qos_limit, burst),
+		  "a size like 64k, 1m or 100000" },
+		{ "pps", qos_parse_count, offsetof(struct qos_limit, pps),
+		  "packets per second like 20000, 20k or 0" },
+		{ "pps_burst", qos_parse_count, offsetof(struct qos_limit, pburst),
+		  "a number of packets" },
+	};
+	bool given[ARRAY_SIZE(keys)] = { false };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char name[32];
+		const char *s;
+		uint64_t v;
+
+		snprintf(name, sizeof(name), "%s_%s", dir, keys[i].key);
+		if (!(s = pstr(p, name, NULL)))
+			continue;
+		if (keys[i].parse(s, &v) < 0)
+			return ctl_err_params(e, "%s: \"%.40s\" is not %s", name, s, keys[i].what);
+		*(uint64_t *)(void *)((char *)l + keys[i].off) = v;
+		given[i] = true;
+	}
+	if (given[0] && !l->bps && !given[1])
+		l->burst = 0;
+	if (given[2] && !l->pps && !given[3])
+		l->pburst = 0;
+	return 0;
+}
+
 /* Applies the policy keys present in p (tag, native, trunks, isolated, mac,
  * mac_limit) onto *c. Returns 0 or an error with *e filled. */
 static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
@@ -215,13 +258,35 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 	}
 	if (c->tag && (c->trunks_set || c->native))
 		return ctl_err_params(e, "an access port (tag=) takes no trunks= or native=");
+	if (parse_limit(p, "ingress", &c->ingress, e) < 0 ||
+	    parse_limit(p, "egress", &c->egress, e) < 0)
+		return -EINVAL;
+	if ((v = json_object_get(p, "overhead"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0 || t > 256)
+			return ctl_err_params(e, "overhead must be 0..256 bytes per frame");
+		c->overhead = (uint32_t)t;
+	}
+	if ((v = json_object_get(p, "weight"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 1 || t > QOS_MAX_WEIGHT)
+			return ctl_err_params(e, "weight must be 1..%d", QOS_MAX_WEIGHT);
+		c->weight = (uint8_t)t;
+	}
+	char why[128];
+	if (dp_port_check_cfg(c, why, sizeof(why)) < 0)
+		return ctl_err_params(e, "%s", why);
 	return 0;
 }
 
 static bool has_policy(json_t *p)
 {
-	static const char *const keys[] = { "tag", "native", "trunks", "isolated", "mac",
-	                                    "mac_limit", "ip" };
+	static const char *const keys[] = {
+		"tag", "native", "trunks", "isolated", "mac", "mac_limit", "ip",
+		"ingress_rate", "ingress_burst", "ingress_pps", "ingress_pps_burst",
+		"egress_rate", "egress_burst", "egress_pps", "egress_pps_burst",
+		"overhead", "weight",
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (json_object_get(p, keys[i]))
 			return true;
@@ -308,7 +373,8 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
 	if (!has_policy(p))
 		return ctl_err_params(e, "set-port needs at least one of tag, native, trunks, "
-		                      "isolated, mac, ip, mac_limit");
+		                      "isolated, mac, ip, mac_limit, ingress_*, egress_*, "
+		                      "overhead, weight");
 	rc = parse_policy(p, &cfg, e);
 	if (rc < 0)
 		return rc;
@@ -376,6 +442,25 @@ static void trunks_str(const struct dp_port_cfg *c, char *buf, size_t len)
 	}
 }
 
+/* One direction's limits as numbers (bits/s, bytes, packets/s, packets),
+ * the bursts in effect (defaults filled in); {} when not limited. */
+static json_t *limit_json(const struct qos_limit *l)
+{
+	json_t *o = json_object();
+
+	if (l->bps) {
+		json_object_set_new(o, "rate", json_integer((json_int_t)l->bps));
+		json_object_set_new(o, "burst", json_integer((json_int_t)(
+			l->burst ? l->burst : qos_default_burst(l->bps))));
+	}
+	if (l->pps) {
+		json_object_set_new(o, "pps", json_integer((json_int_t)l->pps));
+		json_object_set_new(o, "pps_burst", json_integer((json_int_t)(
+			l->pburst ? l->pburst : qos_default_pburst(l->pps))));
+	}
+	return o;
+}
+
 static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 {
 	struct dp_port_cfg c;
@@ -399,9 +484,11 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 		         c.mac[2], c.mac[3], c.mac[4], c.mac[5]);
 	else if (c.mac_auto)
 		snprintf(mac, sizeof(mac), "auto");
-	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i}", "tag", (int)c.tag, "native",
-	                 (int)c.native, "trunks", trunks, "isolated", c.isolated, "mac", mac,
-	                 "ip", ips, "mac_limit", (int)c.mac_limit);
+	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i, s:o, s:o, s:i, s:i}", "tag",
+	                 (int)c.tag, "native", (int)c.native, "trunks", trunks, "isolated",
+	                 c.isolated, "mac", mac, "ip", ips, "mac_limit", (int)c.mac_limit,
+	                 "ingress", limit_json(&c.ingress), "egress", limit_json(&c.egress),
+	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1);
 }
 
 static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
@@ -452,8 +539,8 @@ nomem:
 
 static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-	                 "s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	                 "s:I, s:I}, s:I, s:I, s:I, s:I, s:I}",
 	                 "name", name,
 	                 "rx_pkts", (json_int_t)s->rx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
 	                 "tx_pkts", (json_int_t)s->tx_pkts, "tx_bytes", (json_int_t)s->tx_bytes,
@@ -467,6 +554,9 @@ static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 	                 "isolation", (json_int_t)s->drop_isolation,
 	                 "unknown_dst", (json_int_t)s->drop_unknown,
 	                 "mac_limit", (json_int_t)s->drop_mac_limit,
+	                 "egress_limit", (json_int_t)s->drop_egress_limit,
+	                 "congested", (json_int_t)s->drop_congested,
+	                 "ingress_held", (json_int_t)s->ingress_held,
 	                 "ring_errors", (json_int_t)s->ring_errors,
 	                 "guest_stops", (json_int_t)s->guest_stops,
 	                 "msg_errors", (json_int_t)s->msg_errors,
@@ -659,7 +749,17 @@ static const struct ctl_param p_stats[] = {
 	{ "isolated", CTL_P_STRING, false }, \
 	{ "mac", CTL_P_STRING, false }, \
 	{ "mac_limit", CTL_P_INT, false }, \
-	{ "ip", CTL_P_STRING, false }
+	{ "ip", CTL_P_STRING, false }, \
+	{ "ingress_rate", CTL_P_STRING, false }, \
+	{ "ingress_burst", CTL_P_STRING, false }, \
+	{ "ingress_pps", CTL_P_STRING, false }, \
+	{ "ingress_pps_burst", CTL_P_STRING, false }, \
+	{ "egress_rate", CTL_P_STRING, false }, \
+	{ "egress_burst", CTL_P_STRING, false }, \
+	{ "egress_pps", CTL_P_STRING, false }, \
+	{ "egress_pps_burst", CTL_P_STRING, false }, \
+	{ "overhead", CTL_P_INT, false }, \
+	{ "weight", CTL_P_INT, false }
 static const struct ctl_param p_add_port[] = {
 	{ "bridge", CTL_P_STRING, true },
 	{ "name", CTL_P_STRING, true },

@@ -10,9 +10,11 @@
 #define VIFD_DP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "evloop.h"
+#include "qos.h"
 
 enum {
 	DP_MAX_PORTS = 256,
@@ -45,6 +47,14 @@ struct dp_port_cfg {
 	uint8_t nip4, nip6;
 	uint8_t ip4[DP_MAX_BOUND_IP][4];
 	uint8_t ip6[DP_MAX_BOUND_IP][16];
+	/* Rate limits (qos.h), named from the switch's side: ingress limits
+	 * what the port sends into vifd (a guest's TX: frames over the limit
+	 * stay in its ring), egress what vifd delivers to it (frames over the
+	 * limit are dropped before they are copied). */
+	struct qos_limit ingress, egress;
+	uint32_t overhead;        /* bytes added per frame for byte limits */
+	uint8_t weight;           /* its share when it sends to a congested
+	                           * port, 1..QOS_MAX_WEIGHT (0: 1) */
 };
 
 /* Per-port counters, summed over workers when read. Names are from the
@@ -64,6 +74,11 @@ struct dp_port_stats {
 	uint64_t drop_unknown;   /* frames from the port to an unknown MAC
 	                          * (bridge unknown-unicast=drop) */
 	uint64_t drop_mac_limit; /* frames from the port: new source MAC over its limit */
+	uint64_t drop_egress_limit; /* frames to the port over its egress limit */
+	uint64_t drop_congested; /* frames to the port from a sender over its fair
+	                          * share while the port's ring was congested */
+	uint64_t ingress_held;   /* bursts cut short by the port's ingress limit
+	                          * (the rest stayed in its ring) */
 	uint64_t ring_errors;    /* ring rule violations seen by workers */
 	/* From the vhost-user layer (control thread): */
 	uint64_t guest_stops;    /* times the port was stopped for a guest fault
@@ -108,7 +123,10 @@ void dp_destroy(struct dp *dp);
 int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
                       unsigned queue_pairs);
 int dp_port_del(struct dp *dp, const char *name);
-/* Replaces a port's policy (applied to the next burst). 0 or -errno. */
+/* Checks a policy: 0, or -EINVAL with the reason in err. */
+int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen);
+/* Replaces a port's policy (applied to the next burst). 0 or -errno.
+ * A change of rate limits or weight alone keeps the port's MAC entries. */
 int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg);
 int dp_port_get_cfg(struct dp *dp, const char *name, struct dp_port_cfg *cfg);
 /* Bridge: frames to unknown unicast MACs are flooded (default) or dropped. */

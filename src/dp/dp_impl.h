@@ -22,6 +22,7 @@
 #include "dp.h"
 #include "dp_policy.h"
 #include "fdb.h"
+#include "qos.h"
 #include "qsbr.h"
 #include "vhu.h"
 #include "vq.h"
@@ -54,6 +55,12 @@ struct dp_port {
 	bool frozen;                 /* control: excluded from snapshots while
 	                              * its device is being changed */
 	struct dp_rxq_lock rxq_lock[VHU_MAX_QUEUE_PAIRS];
+	/* Rate limit buckets (workers, under their lock) and the fair-share
+	 * state of each rx ring (under rxq_lock; allocated by the control
+	 * thread when the ring first goes live, freed with the port). */
+	struct qos_state qin, qeg;
+	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
+	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
 };
 
 /* Per-worker, per-port counters: same fields as struct dp_port_stats. */
@@ -61,6 +68,7 @@ struct dp_wstats {
 	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
 	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
+	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
 } cache_aligned;
 
 /* One queue a worker polls: a guest tx ring of a port. */
@@ -77,6 +85,9 @@ struct dp_conf_port {
 	uint32_t hdr_len;            /* the device's virtio-net header length */
 	bool mrg_rxbuf;
 	const struct dp_port_cfg *cfg; /* the port's policy (never NULL when port is) */
+	struct qos_prof qin, qeg;    /* its rate limits, precomputed */
+	uint8_t weight;              /* its fair-share weight, 1.. */
+	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS]; /* per live rx ring (rxq order) */
 };
 
 struct dp_conf {
@@ -125,6 +136,13 @@ struct dp_worker {
 	struct vq_chain src[DP_BURST];
 	struct dp_meta meta[DP_BURST];
 	struct vq_chain dst[DP_MAX_DST_CHAINS];
+	/* Per polled queue (index in conf->poll[id]): while `on`, its ingress
+	 * limit has no tokens worth a poll before qos time t. Reset with
+	 * every new snapshot. */
+	struct {
+		uint64_t t;
+		bool on;
+	} ready[DP_MAX_PORTS * VHU_MAX_QUEUE_PAIRS];
 
 	struct dp_wstats st[DP_MAX_PORTS];
 } cache_aligned;
@@ -145,6 +163,12 @@ struct dp {
 	uint32_t last_age_s;         /* when the fdb was last swept */
 	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
 };
+
+/* The datapath's qos clock: time since start in qos units (qos.h). */
+static inline uint64_t dp_qos_now(const struct dp *dp, uint64_t now_ns)
+{
+	return qos_time(now_ns - dp->start_ns);
+}
 
 void *dp_worker_main(void *arg);
 /* Seconds since the datapath started: the fdb's clock. */

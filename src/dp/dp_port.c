@@ -20,6 +20,14 @@
 #include "vlog.h"
 #include "xalloc.h"
 
+static void port_free(struct dp_port *p)
+{
+	for (unsigned i = 0; i < VHU_MAX_QUEUE_PAIRS; i++)
+		xfree(p->fair[i]);
+	xfree(p->cfg);
+	xfree(p);
+}
+
 static void conf_free(struct dp_conf *c)
 {
 	if (!c)
@@ -62,6 +70,12 @@ static struct dp_conf *conf_build(struct dp *dp)
 			struct vhu_vring *rx = vhu_vring_live(p->dev, 2 * qp);
 			struct vhu_vring *tx = vhu_vring_live(p->dev, 2 * qp + 1);
 			if (rx) {
+				/* Fair-share state: allocated once per ring and kept
+				 * (a worker may still use it through the previous
+				 * snapshot); without memory the ring has no fair share. */
+				if (!p->fair[qp])
+					p->fair[qp] = xcalloc(1, sizeof(struct qos_fair));
+				cp->fair[cp->nrxq] = p->fair[qp];
 				cp->rxq[cp->nrxq++] = rx;
 				any = true;
 			}
@@ -73,10 +87,18 @@ static struct dp_conf *conf_build(struct dp *dp)
 			}
 		}
 		if (any) {
+			char err[128];
+
 			cp->port = p;
 			cp->hdr_len = p->dev->hdr_len;
 			cp->mrg_rxbuf = p->dev->mrg_rxbuf;
 			cp->cfg = p->cfg;
+			/* Validated by dp_port_set: cannot fail here. */
+			if (qos_prof_build(&p->cfg->ingress, p->cfg->overhead, &cp->qin, err, sizeof(err)) < 0)
+				cp->qin.on = false;
+			if (qos_prof_build(&p->cfg->egress, p->cfg->overhead, &cp->qeg, err, sizeof(err)) < 0)
+				cp->qeg.on = false;
+			cp->weight = p->cfg->weight ? p->cfg->weight : 1;
 		}
 	}
 	c->unknown_drop = dp->unknown_drop;
@@ -184,7 +206,8 @@ static void periodic_check(void *arg)
 {
 	struct dp *dp = arg;
 
-	uint32_t now_s = dp_now_s(dp, clk_now_ns());
+	uint64_t now_ns = clk_now_ns(), qnow = dp_qos_now(dp, now_ns);
+	uint32_t now_s = dp_now_s(dp, now_ns);
 
 	if (now_s != dp->last_age_s) {
 		sw_fdb_age(dp->fdb, now_s);
@@ -207,6 +230,8 @@ static void periodic_check(void *arg)
 		if (!p || !p->dev)
 			continue;
 		vhu_dev_check(p->dev);
+		qos_refresh(&p->qin, qnow);
+		qos_refresh(&p->qeg, qnow);
 		/* mac=auto got its MAC: no other port may take it over. */
 		uint64_t am = atomic_load(&p->auto_mac);
 		if (am && !p->auto_static && p->cfg->mac_auto &&
@@ -307,8 +332,7 @@ void dp_destroy(struct dp *dp)
 			continue;
 		vhu_dev_destroy(p->dev);
 		sw_fdb_flush_port(dp->fdb, p->id);
-		xfree(p->cfg);
-		xfree(p);
+		port_free(p);
 		dp->ports[i] = NULL;
 	}
 	for (unsigned i = 0; i < dp->nworkers; i++) {
@@ -390,8 +414,7 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 		dp->ports[id] = NULL;
 		if (id + 1 == dp->nports)
 			dp->nports--;
-		xfree(p->cfg);
-		xfree(p);
+		port_free(p);
 		return r;
 	}
 	vlog_info("%s: vhost-user port added (%s %s, %u queue pairs)", name,
@@ -416,8 +439,43 @@ int dp_port_del(struct dp *dp, const char *name)
 		dp->nports--;
 	publish(dp);
 	vlog_info("%s: port removed", name);
-	xfree(p->cfg);
-	xfree(p);
+	port_free(p);
+	return 0;
+}
+
+/* Whether two policies differ only in their rate limits and weight: then
+ * the MAC table and bindings stay as they are. */
+static bool same_switching(const struct dp_port_cfg *a, const struct dp_port_cfg *b)
+{
+	return a->tag == b->tag && a->native == b->native && a->trunks_set == b->trunks_set &&
+	       !memcmp(a->trunks, b->trunks, sizeof(a->trunks)) && a->isolated == b->isolated &&
+	       a->mac_bound == b->mac_bound && !memcmp(a->mac, b->mac, sizeof(a->mac)) &&
+	       a->mac_auto == b->mac_auto && a->mac_limit == b->mac_limit &&
+	       a->nip4 == b->nip4 && a->nip6 == b->nip6 &&
+	       !memcmp(a->ip4, b->ip4, sizeof(a->ip4)) && !memcmp(a->ip6, b->ip6, sizeof(a->ip6));
+}
+
+int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen)
+{
+	struct qos_prof pf;
+	char why[96];
+
+	if (cfg->tag > 4094 || cfg->native > 4094) {
+		snprintf(err, errlen, "VLAN ids are 0..4094");
+		return -EINVAL;
+	}
+	if (cfg->weight > QOS_MAX_WEIGHT) {
+		snprintf(err, errlen, "weight must be 1..%d", QOS_MAX_WEIGHT);
+		return -EINVAL;
+	}
+	if (qos_prof_build(&cfg->ingress, cfg->overhead, &pf, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "ingress: %s", why);
+		return -EINVAL;
+	}
+	if (qos_prof_build(&cfg->egress, cfg->overhead, &pf, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "egress: %s", why);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -425,40 +483,50 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 {
 	struct dp_port *p = port_by_name(dp, name);
 	struct dp_port_cfg *nc, *old;
+	char err[128];
+	bool rebind;
 
 	if (!p)
 		return -ENOENT;
-	if (cfg->tag > 4094 || cfg->native > 4094)
+	if (dp_port_check_cfg(cfg, err, sizeof(err)) < 0)
 		return -EINVAL;
 	nc = xcalloc(1, sizeof(*nc));
 	if (!nc)
 		return -ENOMEM;
 	*nc = *cfg;
 	old = p->cfg;
-	/* A bound MAC is a static entry: no other port can take it over
-	 * (their frames from it are dropped as spoofed). */
-	if (old->mac_bound)
-		sw_fdb_del(dp->fdb, bound_vlan(old), sw_mac48(old->mac));
-	sw_fdb_flush_port(dp->fdb, p->id); /* VLANs may have changed */
-	if (nc->mac_bound && sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
-		/* The old policy stays: put its binding back. */
+	rebind = !same_switching(old, nc);
+	if (rebind) {
+		/* A bound MAC is a static entry: no other port can take it
+		 * over (their frames from it are dropped as spoofed). */
 		if (old->mac_bound)
-			sw_fdb_add_static(dp->fdb, bound_vlan(old), sw_mac48(old->mac), p->id);
-		xfree(nc);
-		return -ENOSPC;
+			sw_fdb_del(dp->fdb, bound_vlan(old), sw_mac48(old->mac));
+		sw_fdb_flush_port(dp->fdb, p->id); /* VLANs may have changed */
+		if (nc->mac_bound &&
+		    sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
+			/* The old policy stays: put its binding back. */
+			if (old->mac_bound)
+				sw_fdb_add_static(dp->fdb, bound_vlan(old), sw_mac48(old->mac), p->id);
+			xfree(nc);
+			return -ENOSPC;
+		}
+		sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
 	}
-	sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
 	p->cfg = nc;
 	publish(dp); /* after it, no worker reads the old policy */
-	/* mac=auto binds afresh after every policy change. */
-	uint64_t am = atomic_exchange(&p->auto_mac, 0);
-	if (p->auto_static && (am & ((1ull << 48) - 1)))
-		sw_fdb_del(dp->fdb, bound_vlan(old), am & ((1ull << 48) - 1));
-	p->auto_static = false;
+	if (rebind) {
+		/* mac=auto binds afresh after every switching change. */
+		uint64_t am = atomic_exchange(&p->auto_mac, 0);
+		if (p->auto_static && (am & ((1ull << 48) - 1)))
+			sw_fdb_del(dp->fdb, bound_vlan(old), am & ((1ull << 48) - 1));
+		p->auto_static = false;
+	}
 	xfree(old);
-	vlog_info("%s: policy set (%s %u%s%s)", name, nc->tag ? "access VLAN" : "trunk, native VLAN",
-	          nc->tag ? nc->tag : nc->native, nc->isolated ? ", isolated" : "",
-	          nc->mac_bound ? ", MAC bound" : "");
+	vlog_info("%s: policy set (%s %u%s%s%s%s)", name,
+	          nc->tag ? "access VLAN" : "trunk, native VLAN", nc->tag ? nc->tag : nc->native,
+	          nc->isolated ? ", isolated" : "", nc->mac_bound ? ", MAC bound" : "",
+	          nc->ingress.bps || nc->ingress.pps ? ", ingress limited" : "",
+	          nc->egress.bps || nc->egress.pps ? ", egress limited" : "");
 	return 0;
 }
 
@@ -556,6 +624,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
 			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
 			SUM(drop_unknown); SUM(drop_mac_limit);
+			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
 #undef SUM
 		}
 		st->guest_stops = p->dev->cnt.broken;

@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clk.h"
@@ -257,9 +258,6 @@ static inline void rxq_unlock(struct dp_rxq_lock *l, bool shared)
 		atomic_flag_clear_explicit(&l->f, memory_order_release);
 }
 
-/* Delivers the frames of the burst bound for port dst (unicast to it, or
- * flooded) into one of its rx rings, chosen by the source queue pair so a
- * flow's order is kept. */
 /* Whether frame m of the burst goes to port dst, and with which tag. */
 static inline bool bound_for(const struct dp_conf *conf, const struct dp_meta *m, unsigned dst,
                              unsigned src_port, uint16_t *tci)
@@ -275,45 +273,97 @@ static inline bool bound_for(const struct dp_conf *conf, const struct dp_meta *m
 	return dp_egress(dc, m->vlan, m->pcp, tci);
 }
 
+static_assert((int)DP_BURST <= 32, "burst masks are 32 bits");
+static_assert((int)DP_MAX_PORTS <= (int)QOS_FAIR_SOURCES, "fair-share logs hold port ids");
+
+/* The frame's length as it leaves (tag added or removed). */
+static inline uint32_t out_len(const struct dp_meta *m, uint16_t tci)
+{
+	return m->len - m->l2skip + 12 + (tci ? 4 : 0);
+}
+
+/* Delivers the frames of the burst bound for port dst (unicast to it, or
+ * flooded) into one of its rx rings, chosen by the source queue pair so a
+ * flow's order is kept. Policy order at egress: the port's egress limit
+ * (frames over it are dropped before any copy), then the ring's fair share
+ * (a sender over its share of a congested ring is dropped), then room. */
 static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
-                    unsigned src_port, unsigned src_qp, uint32_t src_hdr, unsigned n)
+                    unsigned src_port, unsigned src_qp, uint32_t src_hdr, unsigned n,
+                    uint64_t qnow)
 {
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	struct dp_port *p = dcp->port;
 	bool shared = w->dp->nworkers > 1, call = false;
-	uint64_t pkts = 0, bytes = 0, noroom = 0;
+	uint64_t pkts = 0, bytes = 0, noroom = 0, policed = 0, congested = 0;
+	unsigned sw = conf->ports[src_port].weight;
+	uint16_t tcis[DP_BURST];
+	uint32_t mask = 0;
+	struct qos_fair *f;
 	unsigned qi;
 	struct vq *q;
 	int avail, err = 0;
 
+	for (unsigned i = 0; i < n; i++)
+		if (bound_for(conf, &w->meta[i], dst, src_port, &tcis[i]))
+			mask |= 1u << i;
+	if (!mask)
+		return;
 	if (dcp->nrxq == 0 || vhu_dev_is_broken(p->dev)) {
-		uint16_t tci;
-		for (unsigned i = 0; i < n; i++)
-			if (bound_for(conf, &w->meta[i], dst, src_port, &tci))
-				noroom++;
-		STAT_ADD(w, dst, drop_down, noroom);
+		STAT_ADD(w, dst, drop_down, (uint64_t)__builtin_popcount(mask));
 		return;
 	}
 	qi = src_qp % dcp->nrxq;
 	q = &dcp->rxq[qi]->vq;
+	f = dcp->fair[qi];
 	rxq_lock(&p->rxq_lock[qi], shared);
 	avail = vq_avail_count(q);
 	if (unlikely(avail < 0)) {
 		port_broke(w, p, VHU_BROKEN_RING, -avail);
 		goto out;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const struct dp_meta *m = &w->meta[i];
-		enum deliver_res r;
-		uint32_t out_len;
-		uint16_t tci;
+	if (dcp->qeg.on) {
+		struct qos_batch bt;
 
-		if (!bound_for(conf, m, dst, src_port, &tci))
+		qos_lock(&p->qeg, shared);
+		qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
+		for (uint32_t m = mask; m; m &= m - 1) {
+			unsigned i = (unsigned)__builtin_ctz(m);
+			switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
+			                        out_len(&w->meta[i], tcis[i]))) {
+			case QOS_PASS:
+				break;
+			case QOS_OVER_LIMIT:
+				mask &= ~(1u << i);
+				policed++;
+				break;
+			case QOS_OVER_SHARE:
+				mask &= ~(1u << i);
+				congested++;
+				break;
+			}
+		}
+		qos_end(&p->qeg, &bt);
+		qos_unlock(&p->qeg, shared);
+	}
+	if (f)
+		qos_fair_sync(f, q->used_idx, (uint16_t)avail);
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		uint16_t used0 = q->used_idx;
+		enum deliver_res r;
+		uint32_t len;
+
+		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail)) {
+			congested++;
 			continue;
-		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, m, tci, &out_len, &err);
+		}
+		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, &w->meta[i], tcis[i], &len,
+		                &err);
 		if (r == DL_OK) {
 			pkts++;
-			bytes += out_len;
+			bytes += len;
+			if (f)
+				qos_fair_add(f, src_port, sw, used0, (uint16_t)(q->used_idx - used0));
 		} else if (r == DL_NO_ROOM) {
 			noroom++;
 		} else {
@@ -325,6 +375,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		vq_used_publish(q);
 		call = vq_need_call(q);
 	}
+	if (f)
+		qos_fair_done(f, q->used_idx);
 out:
 	rxq_unlock(&p->rxq_lock[qi], shared);
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
@@ -336,6 +388,10 @@ out:
 	}
 	if (noroom)
 		STAT_ADD(w, dst, drop_no_room, noroom);
+	if (policed)
+		STAT_ADD(w, dst, drop_egress_limit, policed);
+	if (congested)
+		STAT_ADD(w, dst, drop_congested, congested);
 }
 
 enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
@@ -352,10 +408,62 @@ static inline bool auto_mac_ok(struct dp_port *p, uint64_t smac)
 	return cur == want;
 }
 
-/* Polls one guest tx ring: returns frames taken. */
-static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
-                           const struct dp_poll *pl, uint32_t now_s)
+/* Pops up to n chains from a port whose ingress is limited: as many as its
+ * buckets admit; the rest stay in the guest's ring (backpressure) and the
+ * queue is not polled again until the buckets have refilled a useful
+ * amount. Returns chains popped, or -1 if the ring broke. */
+static int pop_limited(struct dp_worker *w, const struct dp_conf_port *scp, struct vq *q,
+                       unsigned slot, unsigned n, uint64_t qnow)
 {
+	struct dp_port *sp = scp->port;
+	bool shared = w->dp->nworkers > 1;
+	struct qos_batch bt;
+	unsigned k;
+
+	qos_lock(&sp->qin, shared);
+	qos_begin(&scp->qin, &sp->qin, qnow, &bt);
+	for (k = 0; k < n; k++) {
+		int r = vq_pop(q, &w->src[k], VQ_OUT);
+		uint32_t len;
+
+		if (unlikely(r < 0)) {
+			qos_end(&sp->qin, &bt);
+			qos_unlock(&sp->qin, shared);
+			port_broke(w, sp, VHU_BROKEN_RING, -r);
+			return -1;
+		}
+		len = w->src[k].len > scp->hdr_len ? w->src[k].len - scp->hdr_len : 0;
+		if (!qos_take(&scp->qin, &bt, len)) {
+			vq_unpop(q, 1);
+			break;
+		}
+	}
+	qos_end(&sp->qin, &bt);
+	qos_unlock(&sp->qin, shared);
+	if (k < n) {
+		w->ready[slot].t = qos_ready(&scp->qin, &bt);
+		w->ready[slot].on = true;
+		STAT_ADD(w, sp->id, ingress_held, 1);
+	}
+	return (int)k;
+}
+
+/* Whether polled queue slot waits for its ingress limit's tokens. */
+static inline bool held(struct dp_worker *w, unsigned slot, uint64_t qnow)
+{
+	if (!w->ready[slot].on)
+		return false;
+	if (qos_diff(w->ready[slot].t, qnow) > 0)
+		return true;
+	w->ready[slot].on = false;
+	return false;
+}
+
+/* Polls one guest tx ring (conf->poll[w->id][slot]): returns frames taken. */
+static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsigned slot,
+                           uint32_t now_s, uint64_t qnow)
+{
+	const struct dp_poll *pl = &conf->poll[w->id][slot];
 	const struct dp_conf_port *scp = &conf->ports[pl->port];
 	struct dp_port *sp = scp->port;
 	struct vq *q = &pl->vr->vq;
@@ -368,6 +476,8 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 
 	if (unlikely(vhu_dev_is_broken(sp->dev)))
 		return 0;
+	if (scp->qin.on && held(w, slot, qnow))
+		return 0;
 	avail = vq_avail_count(q);
 	if (avail <= 0) {
 		if (unlikely(avail < 0))
@@ -375,11 +485,18 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 		return 0;
 	}
 	n = MIN((unsigned)avail, (unsigned)DP_BURST);
-	for (unsigned i = 0; i < n; i++) {
-		int r = vq_pop(q, &w->src[i], VQ_OUT);
-		if (unlikely(r < 0)) {
-			port_broke(w, sp, VHU_BROKEN_RING, -r);
+	if (scp->qin.on) {
+		int k = pop_limited(w, scp, q, slot, n, qnow);
+		if (k <= 0)
 			return 0;
+		n = (unsigned)k;
+	} else {
+		for (unsigned i = 0; i < n; i++) {
+			int r = vq_pop(q, &w->src[i], VQ_OUT);
+			if (unlikely(r < 0)) {
+				port_broke(w, sp, VHU_BROKEN_RING, -r);
+				return 0;
+			}
 		}
 	}
 
@@ -493,10 +610,10 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf,
 	if (flood) {
 		for (unsigned p = 0; p < conf->nports; p++)
 			if (p != sp->id && conf->ports[p].port)
-				deliver(w, conf, p, sp->id, pl->qp, hdr, n);
+				deliver(w, conf, p, sp->id, pl->qp, hdr, n, qnow);
 	} else {
 		for (unsigned j = 0; j < ndst; j++)
-			deliver(w, conf, dsts[j], sp->id, pl->qp, hdr, n);
+			deliver(w, conf, dsts[j], sp->id, pl->qp, hdr, n, qnow);
 	}
 
 	/* Return the tx buffers: nothing was written into them. */
@@ -540,19 +657,30 @@ static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
 
 /* Prepares to sleep: asks every polled guest for kicks, then re-checks the
  * rings (a frame may have arrived before the guest saw the request).
- * Returns false if there is work or a ring is polled without a kick fd. */
-static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf)
+ * Queues held by their ingress limit are not asked for kicks: the sleep
+ * ends when the first of them has tokens again (*wait_ns, or -1: no such
+ * queue). Returns false if there is work or a ring is polled without a
+ * kick fd. */
+static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf, uint64_t qnow,
+                      int64_t *wait_ns)
 {
 	bool ok = w->epfd >= 0;
 
+	*wait_ns = -1;
 	for (unsigned i = 0; i < conf->npoll[w->id]; i++) {
 		const struct dp_poll *pl = &conf->poll[w->id][i];
+		if (held(w, i, qnow)) {
+			int64_t d = qos_diff(w->ready[i].t, qnow) >> QOS_SHIFT;
+			if (*wait_ns < 0 || d < *wait_ns)
+				*wait_ns = d;
+			continue;
+		}
 		if (pl->vr->kickfd < 0)
 			ok = false;
 		vq_kicks_enable(&pl->vr->vq);
 	}
 	for (unsigned i = 0; ok && i < conf->npoll[w->id]; i++)
-		if (vq_avail_count(&conf->poll[w->id][i].vr->vq) != 0)
+		if (!held(w, i, qnow) && vq_avail_count(&conf->poll[w->id][i].vr->vq) != 0)
 			ok = false;
 	return ok;
 }
@@ -563,15 +691,24 @@ static void kicks_disable(struct dp_worker *w, const struct dp_conf *conf)
 		vq_kicks_disable(&conf->poll[w->id][i].vr->vq);
 }
 
-static void sleep_on_kicks(struct dp_worker *w)
+/* Sleeps until a kick, a wake-up from the control thread, or wait_ns
+ * (-1: a second, to look at the clock-driven work now and then). */
+static void sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
 {
 	struct epoll_event evs[32];
+	struct timespec ts;
 	uint64_t v;
 	int n;
 
+	if (wait_ns < 0)
+		wait_ns = 1000000000;
+	ts.tv_sec = (time_t)(wait_ns / 1000000000);
+	ts.tv_nsec = (long)(wait_ns % 1000000000);
 	atomic_fetch_add_explicit(&w->sleeps, 1, memory_order_relaxed);
 	qsbr_offline(&w->qs);
-	n = epoll_wait(w->epfd, evs, 32, 1000);
+	n = epoll_pwait2(w->epfd, evs, 32, &ts, NULL);
+	if (n < 0 && errno == ENOSYS) /* kernels before 5.11: ms resolution */
+		n = epoll_wait(w->epfd, evs, 32, (int)((wait_ns + 999999) / 1000000));
 	qsbr_online(&w->dp->qsbr, &w->qs);
 	for (int i = 0; i < n; i++)
 		if (evs[i].data.fd == w->wakefd && read(w->wakefd, &v, sizeof(v)) < 0) {
@@ -596,6 +733,7 @@ void *dp_worker_main(void *arg)
 	qsbr_online(&dp->qsbr, &w->qs);
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		uint64_t t0 = clk_cycles(), now_ns = clk_now_ns();
+		uint64_t qnow = dp_qos_now(dp, now_ns);
 		uint32_t now_s = dp_now_s(dp, now_ns);
 		unsigned moved = 0;
 
@@ -603,9 +741,10 @@ void *dp_worker_main(void *arg)
 		if (conf->gen != w->epgen) {
 			epoll_rebuild(w, conf);
 			kicks_disable(w, conf);
+			memset(w->ready, 0, sizeof(w->ready[0]) * conf->npoll[w->id]);
 		}
 		for (unsigned i = 0; i < conf->npoll[w->id]; i++)
-			moved += poll_queue(w, conf, &conf->poll[w->id][i], now_s);
+			moved += poll_queue(w, conf, i, now_s, qnow);
 
 		uint64_t dt = clk_cycles() - t0;
 		if (moved) {
@@ -613,10 +752,12 @@ void *dp_worker_main(void *arg)
 			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);
 			last_work_ns = now_ns;
 		} else {
+			int64_t wait_ns;
+
 			atomic_fetch_add_explicit(&w->idle_cycles, dt, memory_order_relaxed);
 			if (now_ns - last_work_ns > DP_IDLE_NS) {
-				if (may_sleep(w, conf)) {
-					sleep_on_kicks(w);
+				if (may_sleep(w, conf, qnow, &wait_ns)) {
+					sleep_on_kicks(w, wait_ns);
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
 					if (conf->gen == w->epgen)
 						kicks_disable(w, conf);

@@ -159,10 +159,33 @@ static const char *port_state(json_t *p)
 	return "listening";
 }
 
+/* A port's rate limits and weight as "in=100Mbit/s eg=20kpps w=2", or "-". */
+static const char *limits(char *buf, size_t len, json_t *pol)
+{
+	static const char *const dirs[2][2] = { { "ingress", "in" }, { "egress", "eg" } };
+	long long v;
+	size_t n = 0;
+	char x[CELL];
+
+	buf[0] = '\0';
+	for (int d = 0; d < 2; d++) {
+		json_t *l = json_object_get(pol, dirs[d][0]);
+		if (jint(l, "rate", &v) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s=%sbit/s", n ? " " : "",
+			                      dirs[d][1], si(x, (double)v));
+		if (jint(l, "pps", &v) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s=%spps", n ? " " : "", dirs[d][1],
+			                      si(x, (double)v));
+	}
+	if (jint(pol, "weight", &v) && v != 1 && n < len)
+		n += (size_t)snprintf(buf + n, len - n, "%sw=%lld", n ? " " : "", v);
+	return n ? buf : "-";
+}
+
 void cli_print_show(json_t *res)
 {
 	static const char *const hdr[] = { "PORT", "TYPE", "MODE", "STATE", "QUEUES",
-	                                   "LIVE-RX/TX", "MTU", "FEATURES", "PATH" };
+	                                   "LIVE-RX/TX", "MTU", "LIMITS", "FEATURES", "PATH" };
 	json_t *bridges = json_object_get(res, "bridges"), *br;
 	size_t i;
 
@@ -176,13 +199,14 @@ void cli_print_show(json_t *res)
 			printf("  (no ports)\n");
 			continue;
 		}
-		t = cli_table_new(9, hdr, "lllllrrll");
+		t = cli_table_new(10, hdr, "lllllrrlll");
 		json_array_foreach(ports, j, p) {
-			char q[CELL], live[CELL], mtu[CELL];
+			char q[CELL], live[CELL], mtu[CELL], lim[96];
 			long long rx, tx, m;
-			const char *cells[9] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
-			                         port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
-			                         jstr(p, "features"), jstr(p, "path") };
+			const char *cells[10] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
+			                          port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
+			                          limits(lim, sizeof(lim), json_object_get(p, "policy")),
+			                          jstr(p, "features"), jstr(p, "path") };
 
 			if (jint(p, "live_rx", &rx) && jint(p, "live_tx", &tx)) {
 				snprintf(live, sizeof(live), "%lld/%lld", rx, tx);

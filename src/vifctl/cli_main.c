@@ -117,6 +117,16 @@ static const struct {
 	{ "mac", "mac", false, false, false },
 	{ "mac-limit", "mac_limit", false, true, false },
 	{ "ip", "ip", false, false, false },
+	{ "ingress-rate", "ingress_rate", false, false, false },
+	{ "ingress-burst", "ingress_burst", false, false, false },
+	{ "ingress-pps", "ingress_pps", false, false, false },
+	{ "ingress-pps-burst", "ingress_pps_burst", false, false, false },
+	{ "egress-rate", "egress_rate", false, false, false },
+	{ "egress-burst", "egress_burst", false, false, false },
+	{ "egress-pps", "egress_pps", false, false, false },
+	{ "egress-pps-burst", "egress_pps_burst", false, false, false },
+	{ "overhead", "overhead", false, true, false },
+	{ "weight", "weight", false, true, false },
 };
 
 enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
@@ -396,7 +406,7 @@ static const struct cmd cmds[] = {
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
 	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n",
 	  2, -1, false, c_add_port },
-	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy",
+	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy and rate limits",
 	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"
 	  "                  tag=0 makes it a trunk again\n"
 	  "  trunks=LIST     trunk port: VLANs allowed tagged, e.g. 10,20-30 (\"all\" or\n"
@@ -412,7 +422,23 @@ static const struct cmd cmds[] = {
 	  "                  MACs are dropped and counted\n"
 	  "  ip=LIST         addresses the guest may claim in ARP and NDP, e.g.\n"
 	  "                  10.0.0.5,fd00::5 (others dropped as spoofed); ip=none\n"
-	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n",
+	  "Rate limits, named from the switch's side (ingress: what the guest sends;\n"
+	  "egress: what vifd delivers to it), in tc's units; =0 removes a limit:\n"
+	  "  ingress-rate=R   e.g. 100mbit, 1gbit, 10mbps (bytes/s), 500kbit; frames\n"
+	  "                   over it stay in the guest's ring until tokens allow\n"
+	  "  ingress-burst=S  bucket size, e.g. 64k, 1m (default 10 ms of the rate,\n"
+	  "                   at least 64k)\n"
+	  "  ingress-pps=N    packets per second; ingress-pps-burst=N (default 10 ms,\n"
+	  "                   at least 32)\n"
+	  "  egress-rate=R, egress-burst=S, egress-pps=N, egress-pps-burst=N\n"
+	  "                   the same toward the port: frames over it are dropped\n"
+	  "                   before they are copied (drops.egress_limit)\n"
+	  "  overhead=BYTES   added to every frame's length for byte limits (bytes are\n"
+	  "                   the Ethernet frame without FCS; 24 = FCS + preamble + gap)\n"
+	  "  weight=N         1..100 (default 1): the port's share, against other\n"
+	  "                   senders, of a congested receiver (drops.congested)\n"
+	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n"
+	  "         vifctl set-port vm1 ingress-rate=100mbit ingress-burst=64k egress-pps=20000\n",
 	  2, -1, false, c_set_port },
 	{ "set-bridge", "BRIDGE [unknown-unicast=flood|drop] [mac-aging=SECONDS]",
 	  "bridge settings",

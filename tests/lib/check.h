@@ -27,6 +27,17 @@ static int check_count;
 	} \
 } while (0)
 
+/* CHECK with a printf-style explanation of the values involved. */
+#define CHECKF(cond, ...) do { \
+	check_count++; \
+	if (!(cond)) { \
+		check_failures++; \
+		fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} \
+} while (0)
+
 static inline int check_result(const char *name)
 {
 	printf("%s: %d checks, %d failed\n", name, check_count, check_failures);

@@ -155,15 +155,35 @@ static const struct rpc_case method_cases[] = {
 	  "\"connected\":false,\"broken\":false,\"queue_pairs\":1,\"active_pairs\":1,"
 	  "\"live_rx\":0,\"live_tx\":0,\"promisc\":false,\"allmulti\":false,"
 	  "\"features\":\"0x0\",\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
-	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0},"
+	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0,"
+	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1},"
 	  "\"auto_mac\":\"\"}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
 	  "{\"ports\":[{\"name\":\"vm1\",\"rx_pkts\":0,\"rx_bytes\":0,\"tx_pkts\":0,\"tx_bytes\":0,"
-	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0},\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0},"
+	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0,\"egress_limit\":0,\"congested\":0},\"ingress_held\":0,\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0},"
 	  "{\"name\":\"vm2\"" },
 	{ REQ("stats", "{\"name\":\"vm2\"}"), 1, 0, "1", "{\"ports\":[{\"name\":\"vm2\"," },
+	/* Rate limits in tc's units; show gives them back as numbers. */
+	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"100mbit\",\"egress_pps\":\"20k\","
+	      "\"weight\":3,\"overhead\":24}"), 1, 0, "1", "\"result\":{}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{\"rate\":100000000,\"burst\":125000},"
+	  "\"egress\":{\"pps\":20000,\"pps_burst\":200},\"overhead\":24,\"weight\":3}" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"0\",\"egress_pps\":\"0\"}"),
+	  1, 0, "1", "\"result\":{}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{},\"egress\":{},\"overhead\":24,\"weight\":3}" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"fast\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "ingress_rate: \\\"fast\\\" is not a rate" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"egress_burst\":\"64k\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "egress: a burst needs a rate" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"1kbit\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "between 8kbit and 1tbit" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"weight\":0}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "weight must be 1..100" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":100}"), 1, CTL_ERR_INVALID_PARAMS,
+	  "1", "ingress_rate" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"weight\":1}"), 1, 0, "1", "\"result\":{}" },
 	{ REQ("stats", "{\"name\":\"nope\"}"), 1, APP(ENOENT), "1", "\"errno\":\"ENOENT\"" },
 	{ REQ("workers", "{}"), 1, 0, "1", "{\"workers\":[{\"id\":0,\"cpu\":-1,\"queues\":" },
 	{ REQ("workers", "{}"), 1, 0, "1", "\"cycles_per_pkt\":" },
