@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "ctl_conf.h"
+#include "ctl_metrics.h"
 #include "ctl_state.h"
 #include "dp.h"
 #include "evloop.h"
@@ -37,6 +38,9 @@ static void usage(FILE *f)
 	        "  --cpus LIST         pin workers to these CPUs, e.g. 0,1 or 2-3 (default: unpinned)\n"
 	        "  --log-level L       err, warning, info or debug (default info)\n"
 	        "  --group NAME        members of group NAME may use the control socket too\n"
+	        "  --metrics-port N    serve Prometheus metrics on http://127.0.0.1:N/metrics\n"
+	        "                      (default 0: off)\n"
+	        "  --metrics-address A listen on IPv4 address A instead of 127.0.0.1\n"
 	        "  -h, --help          this text\n"
 	        "Command-line options override the configuration file. Ports are added at\n"
 	        "run time with vifctl (see vifctl --help) and persist in the state directory.\n",
@@ -140,6 +144,8 @@ struct opts {
 	const char *cpus;
 	int log_level;          /* -1: unset */
 	const char *group;
+	int metrics_port;       /* -1: unset */
+	const char *metrics_address;
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -152,6 +158,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "cpus", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "metrics-port", required_argument, NULL, 'M' },
+		{ "metrics-address", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -190,6 +198,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'g':
 			o->group = optarg;
 			break;
+		case 'M': {
+			char *end;
+			long p = strtol(optarg, &end, 10);
+			if (*end || end == optarg || p < 0 || p > 65535) {
+				fprintf(stderr, "vifd: --metrics-port must be 0..65535\n");
+				return 2;
+			}
+			o->metrics_port = (int)p;
+			break;
+		}
+		case 'A':
+			o->metrics_address = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -208,9 +229,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .log_level = -1 };
+	struct opts o = { .log_level = -1, .metrics_port = -1 };
 	struct ctl_conf conf;
 	const char *state_dir = "vifd-state", *cpus_s = NULL, *group = NULL;
+	const char *maddr = "127.0.0.1";
+	int mport = 0;
+	struct ctl_metrics *metrics = NULL;
 	int cpus[DP_MAX_WORKERS], ncpus = 0;
 	long nworkers = 1;
 	char sock[PATH_MAX], pidf[PATH_MAX], err[CTL_CONF_ERR_MAX];
@@ -241,6 +265,10 @@ int main(int argc, char **argv)
 		nworkers = o.nworkers ? o.nworkers : conf.workers;
 	cpus_s = o.cpus ? o.cpus : conf.cpus;
 	group = o.group ? o.group : conf.group;
+	if (o.metrics_address || conf.metrics_address)
+		maddr = o.metrics_address ? o.metrics_address : conf.metrics_address;
+	if (o.metrics_port >= 0 || conf.metrics_port >= 0)
+		mport = o.metrics_port >= 0 ? o.metrics_port : conf.metrics_port;
 	if (cpus_s) {
 		ncpus = parse_cpus(cpus_s, cpus, DP_MAX_WORKERS);
 		if (ncpus <= 0) {
@@ -314,10 +342,13 @@ int main(int argc, char **argv)
 		vlog_err("%s", err);
 		goto out;
 	}
+	if (mport && ctl_metrics_create(ev, dp, maddr, mport, &metrics) < 0)
+		goto out;
 	vlog_info("vifd started: bridge br0, %ld worker(s), control socket %s", nworkers, sock);
 	r = evloop_run(ev);
 	rc = r < 0 ? 1 : 0;
 out:
+	ctl_metrics_destroy(metrics);
 	ctl_destroy(ctl);
 	ctl_state_close(st);
 	dp_destroy(dp);
