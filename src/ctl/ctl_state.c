@@ -487,14 +487,15 @@ static int one(struct restore_ctx *x, const char *method, json_t *params, const 
 	if (x->seed) {
 		struct ctl_conf_path p = { .depth = list ? 2 : 1, .key = { list ? list : "bridge" },
 		                           .idx = { 0, idx } };
+		char where[64];
 		int line, col;
 
+		ctl_conf_path_str(&p, where, sizeof(where));
 		if (ctl_conf_locate(x->seed->text, x->seed->text_len, &p, &line, &col))
-			snprintf(x->err, x->errlen, "%s:%d:%d: %s%s%zu%s: %s", x->seed->name, line, col,
-			         list ? list : "bridge", list ? "[" : "", list ? idx : 0,
-			         list ? "]" : "", msg);
+			snprintf(x->err, x->errlen, "%s:%d:%d: %s: %s", x->seed->name, line, col, where,
+			         msg);
 		else
-			snprintf(x->err, x->errlen, "%s: %s: %s", x->seed->name, method, msg);
+			snprintf(x->err, x->errlen, "%s: %s: %s", x->seed->name, where, msg);
 		return -EINVAL;
 	}
 	js = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);

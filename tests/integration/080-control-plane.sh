@@ -93,6 +93,20 @@ check "$T/r.json" "j == {}" "del-port -j"
 expect_rc 1 vctl del-port gone
 log "  every command answered; errors exit 1, usage 2, no vifd 3"
 
+log "bash completion: commands, keys and the running vifd's port names"
+complete_words() { # WORDS...: COMPREPLY for the last word, sorted, one line
+	COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
+	PATH="$(dirname "$VIFCTL"):$PATH" _vifctl 2>/dev/null
+	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+}
+. "$(dirname "$0")/../../contrib/bash-completion/vifctl"
+[ "$(complete_words vifctl add-p)" = "add-port " ] || fail "completion of add-p: $(complete_words vifctl add-p)"
+got=$(complete_words vifctl --socket "$T/state/vifd.sock" set-port "")
+[ "$got" = "a b c " ] || fail "completion of port names: '$got'"
+got=$(complete_words vifctl add-port br0 x type=vhostuser mode=c)
+[ "$got" = "mode=client " ] || fail "completion of mode=: '$got'"
+log "  add-p -> add-port; set-port <TAB> -> a b c; mode=c -> mode=client"
+
 log "persistence: kill -9, restart, same ports and settings"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["format"], j["version"], len(j["config"]["ports"]))' \
 	"$T/state/state.json" | grep -qx "vifd-state 1 3" || fail "state.json: $(cat "$T/state/state.json")"
