@@ -124,9 +124,9 @@ wait_for 120 "guest 1 pinging" grep -q "seq=$((NPING / 4)) " "$T/g1-console.log"
 kill_vifd B
 log "B: vifd killed after ping seq=$((NPING / 4))"
 sleep 2
-restart_vifd --reset-state # not part A's ports
-vctl add-port br0 g1 type=vhostuser path="$T/g1.sock" mode=server
-vctl add-port br0 g2 type=vhostuser path="$T/g2.sock" mode=client
+restart_vifd
+[ "$(jget "$(vctl -j show)" "[p['name'] for p in j['bridges'][0]['ports']]")" = "['g1', 'g2']" ] ||
+	fail "the restarted vifd did not restore g1 and g2"
 wait_for 30 "g2 reconnected" connected g2
 wait_for 30 "g1 reconnected" connected g1
 log "B: vifd restarted, both guests reconnected"
