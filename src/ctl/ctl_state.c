@@ -378,6 +378,9 @@ static int apply(json_t *net, const char *method, json_t *params)
 			copy = json_deep_copy(params);
 			return copy && json_array_append_new(ports, copy) == 0 ? 1 : -ENOMEM;
 		}
+		/* dp_port_set flushes every entry of the port, static ones
+		 * from fdb-add too: the state follows what vifd now has. */
+		fdb_remove(fdb, NULL, 0, name);
 		return json_object_update(json_array_get(ports, (size_t)i), params) == 0 ? 1 : -ENOMEM;
 	}
 	if (!strcmp(method, "del-port")) {

@@ -138,6 +138,11 @@ after=$(summary)
   after:  $after"
 grep -q "restored 3 port(s) and 2 fdb entries" "$T/vifd.log" || fail "no restore line in the log"
 log "  3 ports, their policies, bridge settings and 2 static entries came back"
+# set-port flushes a port's entries in the switch; the state must agree
+vctl set-port c native=6
+vctl -j fdb >"$T/fdb.json"
+check "$T/fdb.json" "not [e for e in j['entries'] if e['port'] == 'c']" "c's entries after set-port"
+check "$T/state/state.json" "not [e for e in j['config']['fdb'] if e['port'] == 'c']" "c's entries in state.json"
 
 log "corrupt state.json: the last good copy is used"
 vctl set-port b tag=30          # state.json = with tag 30, .prev = without
