@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include "ctl_rpc.h"
+#include "ctl_stats.h"
 #include "util.h"
 
 /* Port types named by DESIGN.md; only vhostuser exists in this version,
@@ -539,28 +540,8 @@ nomem:
 
 static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	                 "s:I, s:I}, s:I, s:I, s:I, s:I, s:I}",
-	                 "name", name,
-	                 "rx_pkts", (json_int_t)s->rx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
-	                 "tx_pkts", (json_int_t)s->tx_pkts, "tx_bytes", (json_int_t)s->tx_bytes,
-	                 "drops",
-	                 "invalid", (json_int_t)s->drop_invalid,
-	                 "no_room", (json_int_t)s->drop_no_room,
-	                 "down", (json_int_t)s->drop_down,
-	                 "hairpin", (json_int_t)s->drop_hairpin,
-	                 "vlan", (json_int_t)s->drop_vlan,
-	                 "spoof", (json_int_t)s->drop_spoof,
-	                 "isolation", (json_int_t)s->drop_isolation,
-	                 "unknown_dst", (json_int_t)s->drop_unknown,
-	                 "mac_limit", (json_int_t)s->drop_mac_limit,
-	                 "egress_limit", (json_int_t)s->drop_egress_limit,
-	                 "congested", (json_int_t)s->drop_congested,
-	                 "ingress_held", (json_int_t)s->ingress_held,
-	                 "ring_errors", (json_int_t)s->ring_errors,
-	                 "guest_stops", (json_int_t)s->guest_stops,
-	                 "msg_errors", (json_int_t)s->msg_errors,
-	                 "connects", (json_int_t)s->connects);
+	/* The counters are listed once, in ctl_stats.c, for this and metrics. */
+	return ctl_stats_port_json(name, s);
 }
 
 /* stats {name?} -> {ports: [{name, rx_pkts, rx_bytes, tx_pkts, tx_bytes,

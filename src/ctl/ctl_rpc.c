@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ctl_rpc.h"
+#include "ctl_state.h"
 #include "xalloc.h"
 
 int ctl_buf_append(struct ctl_buf *b, const void *data, size_t n)
@@ -324,6 +325,10 @@ int ctl_rpc_handle(const struct ctl_rpc *r, const char *line, size_t len, struct
 		rc = notify ? 0 : emit_error(out, id, &e);
 		goto done;
 	}
+	/* Persist before answering, so that a client told "done" finds the
+	 * change again after a crash. */
+	if (r->state)
+		ctl_state_record(r->state, m->name, params);
 	if (notify) {
 		rc = 0;
 		goto done;

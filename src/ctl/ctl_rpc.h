@@ -61,9 +61,13 @@ int ctl_buf_append(struct ctl_buf *b, const void *data, size_t n);
 void ctl_buf_consume(struct ctl_buf *b, size_t n);
 void ctl_buf_free(struct ctl_buf *b);
 
+struct ctl_state;
+
 /* What the methods act on. */
 struct ctl_rpc {
 	struct dp *dp;
+	/* Where successful changes are recorded (ctl_state.h); NULL: nowhere. */
+	struct ctl_state *state;
 	/* The control socket's inode, so that no port may use it as its
 	 * vhost-user path (a server port would unlink it). 0/0 = none. */
 	dev_t sock_dev;

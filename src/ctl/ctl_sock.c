@@ -3,7 +3,11 @@
  * lines here and handed to ctl_rpc_handle(); replies are queued per client.
  *
  * Security and robustness model: a connecting peer is identified with
- * SO_PEERCRED and refused unless it is root or vifd's own uid. An admitted
+ * SO_PEERCRED and refused unless it is root, vifd's own uid, or (with
+ * ctl_set_access) in the configured group, as its primary group
+ * (SO_PEERCRED) or a supplementary one (SO_PEERGROUPS). The socket file's
+ * mode (0660 by default) is the first gate, the credential check the
+ * second: both must agree. An admitted
  * client may still send anything at any pace, or never read:
  *   - every socket is non-blocking, so no client can stall the loop;
  *   - at most CTL_MAX_CLIENTS connections; more are told so and closed;
@@ -22,6 +26,7 @@
  * in settle(), the only place that frees. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -74,6 +79,8 @@ struct ctl {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ctl_client *cl[CTL_MAX_CLIENTS];
 	unsigned ncl;
+	bool has_group;         /* members of `group` may connect too */
+	gid_t group;
 };
 
 static void client_event(void *arg, int fd, uint32_t events);
@@ -313,6 +320,39 @@ static void reject(int fd, int err, const char *msg)
 	close(fd);
 }
 
+/* Whether gid is among the peer's supplementary groups. */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		if (errno != ERANGE || !len)
+			return false;
+		g = malloc(len);
+		if (!g || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+			free(g);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (g[i] == gid)
+			found = true;
+	if (g != small)
+		free(g);
+	return found;
+}
+
+static bool peer_allowed(const struct ctl *ctl, int fd, const struct ucred *cred)
+{
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return true;
+	if (!ctl->has_group)
+		return false;
+	return cred->gid == ctl->group || peer_in_group(fd, ctl->group);
+}
+
 static void accept_one(struct ctl *ctl, int fd)
 {
 	struct ucred cred;
@@ -325,11 +365,11 @@ static void accept_one(struct ctl *ctl, int fd)
 		close(fd);
 		return;
 	}
-	if (cred.uid != 0 && cred.uid != geteuid()) {
+	if (!peer_allowed(ctl, fd, &cred)) {
 		VLOG_RL(LOG_WARNING, "control: refused connection from uid %u (pid %d)",
 		        (unsigned)cred.uid, (int)cred.pid);
-		snprintf(msg, sizeof(msg), "permission denied: uid %u may not use vifd's control socket",
-		         (unsigned)cred.uid);
+		snprintf(msg, sizeof(msg), "permission denied: uid %u may not use vifd's control socket%s",
+		         (unsigned)cred.uid, ctl->has_group ? " (not root, nor in its group)" : "");
 		reject(fd, EACCES, msg);
 		return;
 	}
@@ -525,4 +565,37 @@ void ctl_destroy(struct ctl *ctl)
 	    st.st_ino == ctl->rpc.sock_ino)
 		unlink(ctl->path);
 	xfree(ctl);
+}
+
+void ctl_set_state(struct ctl *ctl, struct ctl_state *st)
+{
+	ctl->rpc.state = st;
+}
+
+const struct ctl_rpc *ctl_get_rpc(const struct ctl *ctl)
+{
+	return &ctl->rpc;
+}
+
+int ctl_set_access(struct ctl *ctl, bool has_group, gid_t gid, mode_t mode)
+{
+	int r;
+
+	/* fchownat/chmod on the path: a unix socket's own fd does not carry
+	 * the file's ownership. The path was just created by us, in a
+	 * directory vifd owns. */
+	if (has_group && lchown(ctl->path, (uid_t)-1, gid) < 0) {
+		r = -errno;
+		vlog_err("control: cannot give %s to group %u: %s", ctl->path, (unsigned)gid,
+		         strerror(errno));
+		return r;
+	}
+	if (chmod(ctl->path, mode & 0770) < 0) {
+		r = -errno;
+		vlog_err("control: cannot set the mode of %s: %s", ctl->path, strerror(errno));
+		return r;
+	}
+	ctl->has_group = has_group;
+	ctl->group = gid;
+	return 0;
 }

@@ -501,7 +501,9 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 		 * over (their frames from it are dropped as spoofed). */
 		if (old->mac_bound)
 			sw_fdb_del(dp->fdb, bound_vlan(old), sw_mac48(old->mac));
-		sw_fdb_flush_port(dp->fdb, p->id); /* VLANs may have changed */
+		/* VLANs may have changed: learn again. The operator's static
+		 * entries (fdb-add) stay. */
+		sw_fdb_flush_learned(dp->fdb, p->id);
 		if (nc->mac_bound &&
 		    sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
 			/* The old policy stays: put its binding back. */

@@ -355,7 +355,7 @@ static bool lock_entry(struct sw_fdb_slot *s, uint32_t *m)
 	return false;
 }
 
-void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port)
+static void flush_port(struct sw_fdb *f, uint16_t port, bool learned_only)
 {
 	for (uint32_t i = 0; i <= f->mask; i++) {
 		struct sw_fdb_slot *s = &f->slot[i];
@@ -363,7 +363,7 @@ void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port)
 
 		if (!lock_entry(s, &m))
 			continue;
-		if ((m & SW_FDB_META_PORT) != port) {
+		if ((m & SW_FDB_META_PORT) != port || (learned_only && (m & SW_FDB_META_STATIC))) {
 			slot_unlock(s, m, meta_bits(m));
 			continue;
 		}
@@ -372,6 +372,16 @@ void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port)
 		if (!(m & SW_FDB_META_STATIC))
 			count_release(f, port);
 	}
+}
+
+void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port)
+{
+	flush_port(f, port, false);
+}
+
+void sw_fdb_flush_learned(struct sw_fdb *f, uint16_t port)
+{
+	flush_port(f, port, true);
 }
 
 unsigned sw_fdb_age(struct sw_fdb *f, uint32_t now_s)

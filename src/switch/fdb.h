@@ -242,6 +242,8 @@ int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t po
 int sw_fdb_del(struct sw_fdb *f, uint16_t vlan, uint64_t mac);
 /* Removes every entry, learned and static, on port. */
 void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port);
+/* Removes the port's learned entries only (static ones stay). */
+void sw_fdb_flush_learned(struct sw_fdb *f, uint16_t port);
 /* Removes learned entries older than age_s, fixing the port counts; returns
  * how many. Call about once a second. */
 unsigned sw_fdb_age(struct sw_fdb *f, uint32_t now_s);

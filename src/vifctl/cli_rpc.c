@@ -27,7 +27,8 @@ void cli_oom(void)
 static void hint(int err)
 {
 	if (err == EACCES || err == EPERM)
-		fprintf(stderr, "vifctl: only root and the user vifd runs as may use its socket\n");
+		fprintf(stderr, "vifctl: only root, the user vifd runs as and members of its --group may "
+		        "use its socket\n");
 	else
 		fprintf(stderr, "vifctl: is vifd running? Point vifctl at its socket with --socket PATH "
 		        "or VIFD_SOCKET=PATH\n        (vifd --state-dir DIR listens on DIR/vifd.sock)\n");

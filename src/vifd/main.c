@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -17,6 +18,9 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_conf.h"
+#include "ctl_metrics.h"
+#include "ctl_state.h"
 #include "dp.h"
 #include "evloop.h"
 #include "vlog.h"
@@ -25,12 +29,21 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: vifd [options]\n"
-	        "  --state-dir DIR   control socket, pid file and state (default ./vifd-state)\n"
-	        "  --workers N       datapath worker threads (default 1, max %d)\n"
-	        "  --cpus LIST       pin workers to these CPUs, e.g. 0,1 or 2-3 (default: unpinned)\n"
-	        "  --log-level L     err, warning, info or debug (default info)\n"
-	        "  -h, --help        this text\n"
-	        "Ports are added at run time with vifctl (see vifctl --help).\n",
+	        "  -c, --config FILE   configuration file (JSON, see vifd(8) and docs/config.md);\n"
+	        "                      without one: bridge br0, state in ./vifd-state\n"
+	        "  --state-dir DIR     control socket, pid file and state (default ./vifd-state)\n"
+	        "  --reset-state       ignore the persisted state (the configuration file's\n"
+	        "                      bridge, ports and fdb apply again)\n"
+	        "  --workers N         datapath worker threads (default 1, max %d)\n"
+	        "  --cpus LIST         pin workers to these CPUs, e.g. 0,1 or 2-3 (default: unpinned)\n"
+	        "  --log-level L       err, warning, info or debug (default info)\n"
+	        "  --group NAME        members of group NAME may use the control socket too\n"
+	        "  --metrics-port N    serve Prometheus metrics on http://127.0.0.1:N/metrics\n"
+	        "                      (default 0: off)\n"
+	        "  --metrics-address A listen on IPv4 address A instead of 127.0.0.1\n"
+	        "  -h, --help          this text\n"
+	        "Command-line options override the configuration file. Ports are added at\n"
+	        "run time with vifctl (see vifctl --help) and persist in the state directory.\n",
 	        DP_MAX_WORKERS);
 }
 
@@ -122,56 +135,82 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Settings from the command line (they override the configuration file). */
+struct opts {
+	const char *config;
+	const char *state_dir;
+	bool reset;
+	long nworkers;          /* 0: unset */
+	const char *cpus;
+	int log_level;          /* -1: unset */
+	const char *group;
+	int metrics_port;       /* -1: unset */
+	const char *metrics_address;
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option opts[] = {
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "reset-state", no_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
-		{ "cpus", required_argument, NULL, 'c' },
+		{ "cpus", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "metrics-port", required_argument, NULL, 'M' },
+		{ "metrics-address", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state_dir = "vifd-state";
-	int cpus[DP_MAX_WORKERS], ncpus = 0;
-	long nworkers = 1;
-	char sock[PATH_MAX], pidf[PATH_MAX];
-	struct evloop *ev = NULL;
-	struct dp *dp = NULL;
-	struct ctl *ctl = NULL;
-	sigset_t sigs;
-	int sfd = -1, r, opt, rc = 1;
+	int opt;
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:h", lopts, NULL)) != -1) {
 		switch (opt) {
+		case 'c':
+			o->config = optarg;
+			break;
 		case 's':
-			state_dir = optarg;
+			o->state_dir = optarg;
+			break;
+		case 'R':
+			o->reset = true;
 			break;
 		case 'w': {
 			char *end;
-			nworkers = strtol(optarg, &end, 10);
-			if (*end || nworkers < 1 || nworkers > DP_MAX_WORKERS) {
+			o->nworkers = strtol(optarg, &end, 10);
+			if (*end || o->nworkers < 1 || o->nworkers > DP_MAX_WORKERS) {
 				fprintf(stderr, "vifd: --workers must be 1..%d\n", DP_MAX_WORKERS);
 				return 2;
 			}
 			break;
 		}
-		case 'c':
-			ncpus = parse_cpus(optarg, cpus, DP_MAX_WORKERS);
-			if (ncpus <= 0) {
-				fprintf(stderr, "vifd: bad --cpus list '%s'\n", optarg);
-				return 2;
-			}
+		case 'P':
+			o->cpus = optarg;
 			break;
-		case 'l': {
-			int l = vlog_level_parse(optarg);
-			if (l < 0) {
+		case 'l':
+			o->log_level = vlog_level_parse(optarg);
+			if (o->log_level < 0) {
 				fprintf(stderr, "vifd: unknown log level '%s'\n", optarg);
 				return 2;
 			}
-			vlog_set_level(l);
+			break;
+		case 'g':
+			o->group = optarg;
+			break;
+		case 'M': {
+			char *end;
+			long p = strtol(optarg, &end, 10);
+			if (*end || end == optarg || p < 0 || p > 65535) {
+				fprintf(stderr, "vifd: --metrics-port must be 0..65535\n");
+				return 2;
+			}
+			o->metrics_port = (int)p;
 			break;
 		}
+		case 'A':
+			o->metrics_address = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -185,22 +224,85 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .log_level = -1, .metrics_port = -1 };
+	struct ctl_conf conf;
+	const char *state_dir = "vifd-state", *cpus_s = NULL, *group = NULL;
+	const char *maddr = "127.0.0.1";
+	int mport = 0;
+	struct ctl_metrics *metrics = NULL;
+	int cpus[DP_MAX_WORKERS], ncpus = 0;
+	long nworkers = 1;
+	char sock[PATH_MAX], pidf[PATH_MAX], err[CTL_CONF_ERR_MAX];
+	struct evloop *ev = NULL;
+	struct dp *dp = NULL;
+	struct ctl *ctl = NULL;
+	struct ctl_state *st = NULL;
+	struct group *gr = NULL;
+	sigset_t sigs;
+	int sfd = -1, r, rc = 1;
+
+	ctl_conf_init(&conf);
+	r = parse_args(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	if (o.config && ctl_conf_load(o.config, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vifd: %s\n", err);
+		return 2;
+	}
+	/* Command line, else configuration file, else default. */
+	if (o.log_level >= 0)
+		vlog_set_level(o.log_level);
+	else if (conf.log_level >= 0)
+		vlog_set_level(conf.log_level);
+	if (o.state_dir || conf.state_dir)
+		state_dir = o.state_dir ? o.state_dir : conf.state_dir;
+	if (o.nworkers || conf.workers)
+		nworkers = o.nworkers ? o.nworkers : conf.workers;
+	cpus_s = o.cpus ? o.cpus : conf.cpus;
+	group = o.group ? o.group : conf.group;
+	if (o.metrics_address || conf.metrics_address)
+		maddr = o.metrics_address ? o.metrics_address : conf.metrics_address;
+	if (o.metrics_port >= 0 || conf.metrics_port >= 0)
+		mport = o.metrics_port >= 0 ? o.metrics_port : conf.metrics_port;
+	if (cpus_s) {
+		ncpus = parse_cpus(cpus_s, cpus, DP_MAX_WORKERS);
+		if (ncpus <= 0) {
+			fprintf(stderr, "vifd: bad cpus list '%s'\n", cpus_s);
+			goto out_conf;
+		}
+	}
 	if (ncpus && ncpus < nworkers) {
 		fprintf(stderr, "vifd: --cpus lists %d CPUs for %ld workers\n", ncpus, nworkers);
-		return 2;
+		goto out_conf;
+	}
+	if (group) {
+		gr = getgrnam(group);
+		if (!gr) {
+			fprintf(stderr, "vifd: no group named '%s'\n", group);
+			goto out_conf;
+		}
 	}
 	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
 		fprintf(stderr, "vifd: cannot create state directory %s: %s\n", state_dir,
 		        strerror(errno));
-		return 1;
+		goto out_conf;
 	}
+	/* The group must be able to reach the socket inside the directory. */
+	if (gr && chown(state_dir, (uid_t)-1, gr->gr_gid) < 0)
+		fprintf(stderr, "vifd: cannot give %s to group %s: %s\n", state_dir, group,
+		        strerror(errno));
 	if (snprintf(sock, sizeof(sock), "%s/vifd.sock", state_dir) >= (int)sizeof(sock) ||
 	    snprintf(pidf, sizeof(pidf), "%s/vifd.pid", state_dir) >= (int)sizeof(pidf)) {
 		fprintf(stderr, "vifd: state directory path too long\n");
-		return 2;
+		goto out_conf;
 	}
 	if (write_pidfile(pidf) < 0)
-		return 1;
+		goto out_conf;
 
 	/* Guests' eventfds and sockets may vanish: never die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
@@ -227,11 +329,28 @@ int main(int argc, char **argv)
 		vlog_err("cannot open the control socket %s: %s", sock, strerror(-r));
 		goto out;
 	}
+	if ((gr || conf.sock_mode >= 0) &&
+	    ctl_set_access(ctl, gr != NULL, gr ? gr->gr_gid : 0,
+	                   conf.sock_mode >= 0 ? (mode_t)conf.sock_mode : 0660) < 0)
+		goto out;
+	r = ctl_state_open(state_dir, o.reset, &st);
+	if (r < 0)
+		goto out;
+	ctl_set_state(ctl, st);
+	r = ctl_state_restore(st, ctl_get_rpc(ctl), o.config ? &conf : NULL, err, sizeof(err));
+	if (r < 0) {
+		vlog_err("%s", err);
+		goto out;
+	}
+	if (mport && ctl_metrics_create(ev, dp, maddr, mport, &metrics) < 0)
+		goto out;
 	vlog_info("vifd started: bridge br0, %ld worker(s), control socket %s", nworkers, sock);
 	r = evloop_run(ev);
 	rc = r < 0 ? 1 : 0;
 out:
+	ctl_metrics_destroy(metrics);
 	ctl_destroy(ctl);
+	ctl_state_close(st);
 	dp_destroy(dp);
 	if (sfd >= 0) {
 		evloop_del(ev, sfd);
@@ -243,5 +362,7 @@ out:
 		vlog_err("vifd exiting on error");
 	else
 		vlog_info("vifd stopped");
+out_conf:
+	ctl_conf_free(&conf);
 	return rc;
 }

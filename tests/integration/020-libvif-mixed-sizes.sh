@@ -24,7 +24,8 @@ run() { # WORKERS QUEUES [TOTAL]
 	local w=$1 q=$2 total=${3:-$TOTAL} per
 	per=$((total / q))
 	log "workers=$w queue_pairs=$q: $((per * q)) frames, 60..9000 bytes, $RATE pps"
-	start_vifd --workers "$w"
+	# each run starts afresh: not with the ports the last one persisted
+	start_vifd --workers "$w" --reset-state
 	vctl add-port br0 p1 type=vhostuser path="$T/p1.sock" queues=4
 	vctl add-port br0 p2 type=vhostuser path="$T/p2.sock" queues=4
 	bg "rx-$w-$q" "$VIFBENCH" --sock "$T/p2.sock" --mode rx --queues "$q" --verify \

@@ -14,10 +14,8 @@
 #
 #   guest1 10.0.0.1 --(vifd listens on g1.sock)--> vifd br0 --(vifd connects to g2.sock)--> guest2 10.0.0.2
 #
-# vifd does not persist ports across restarts yet (DESIGN: changes made
-# with vifctl persist in the state dir): the test adds them again after
-# each restart. Once persistence exists, drop the re-adds and check that
-# `vifctl show` lists the ports by itself.
+# The ports are not added again after a restart: vifd restores them from
+# its state directory (state.json).
 . "$(dirname "$0")/../lib/common.sh"
 : "${VIFBENCH:?}"
 
@@ -72,8 +70,8 @@ rx_before=$(last_rx "$T/rx.log")
 log "A: vifd killed; receiver had $rx_before frames"
 
 restart_vifd
-vctl add-port br0 p1 type=vhostuser path="$T/p1.sock" mode=client
-vctl add-port br0 p2 type=vhostuser path="$T/p2.sock" mode=client
+[ "$(jget "$(vctl -j show)" "[p['name'] for p in j['bridges'][0]['ports']]")" = "['p1', 'p2']" ] ||
+	fail "the restarted vifd did not restore p1 and p2"
 wait_for 15 "sender reconnected" grep -q "backend reconnected" "$T/tx.log"
 wait_for 15 "receiver reconnected" grep -q "backend reconnected" "$T/rx.log"
 wait_for 15 "traffic after the restart" stat_at_least p2 tx_pkts 2000
@@ -107,7 +105,7 @@ command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86 missing (scrip
 log "B: QEMU guests, one server-mode and one client-mode (reconnect=1) socket"
 NPING=40
 
-start_vifd
+start_vifd --reset-state # not part A's ports
 vctl add-port br0 g1 type=vhostuser path="$T/g1.sock" mode=server
 bg guest2 "$G/runguest.sh" --guest "$GUEST_DIR" --server --sock "$T/g2.sock" \
 	--mac 52:54:00:00:00:02 --ip 10.0.0.2/24 --log "$T/g2-console.log" --timeout 180 \
@@ -127,8 +125,8 @@ kill_vifd B
 log "B: vifd killed after ping seq=$((NPING / 4))"
 sleep 2
 restart_vifd
-vctl add-port br0 g1 type=vhostuser path="$T/g1.sock" mode=server
-vctl add-port br0 g2 type=vhostuser path="$T/g2.sock" mode=client
+[ "$(jget "$(vctl -j show)" "[p['name'] for p in j['bridges'][0]['ports']]")" = "['g1', 'g2']" ] ||
+	fail "the restarted vifd did not restore g1 and g2"
 wait_for 30 "g2 reconnected" connected g2
 wait_for 30 "g1 reconnected" connected g1
 log "B: vifd restarted, both guests reconnected"

@@ -1,0 +1,40 @@
+/* ctl_stats.h - the one list of per-port counters that vifd reports: the
+ * control socket's "stats" method (JSON) and the Prometheus exporter
+ * (ctl_metrics.c) both walk it, so a new counter in struct dp_port_stats
+ * is one line in ctl_stats.c and appears in both.
+ *
+ * No state; any thread. */
+#ifndef VIFD_CTL_STATS_H
+#define VIFD_CTL_STATS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp.h"
+
+struct ctl_stat_field {
+	const char *name;       /* member of a port in "stats"; for a drop reason,
+	                         * its member of "drops" and its reason label */
+	const char *metric;     /* Prometheus: vifd_port_<metric>_total; NULL for
+	                         * drop reasons (vifd_port_drops_total{reason=}) */
+	size_t off;             /* offset of the uint64_t in struct dp_port_stats */
+	const char *help;       /* one line, for # HELP and the documentation */
+};
+
+/* In the order "stats" lists them; drop reasons are the entries without a
+ * metric name, and sit together where "drops" goes. */
+extern const struct ctl_stat_field ctl_stat_fields[];
+extern const size_t ctl_stat_nfields;
+
+static inline uint64_t ctl_stat_get(const struct dp_port_stats *s, const struct ctl_stat_field *f)
+{
+	return *(const uint64_t *)(const void *)((const char *)s + f->off);
+}
+
+/* A port's entry of the "stats" result: {name, rx_pkts, ..., drops: {...},
+ * ...}. NULL when out of memory. */
+json_t *ctl_stats_port_json(const char *name, const struct dp_port_stats *s);
+
+#endif
