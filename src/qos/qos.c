@@ -78,8 +78,11 @@ int qos_prof_build(const struct qos_limit *l, uint32_t overhead, struct qos_prof
 			snprintf(err, errlen, "burst too large for the rate (more than 4 hours of it)");
 			return -EINVAL;
 		}
-		/* Wake for half the burst or 64 KiB, whichever is less. */
-		p->b.refill = MIN(p->b.depth / 2, p->b.per_byte * 65536);
+		/* A held queue is polled again when a quarter of the burst or
+		 * 64 KiB has refilled, whichever is less: batches stay useful
+		 * and a worker woken late (by up to 3/4 of the burst) loses
+		 * no tokens. */
+		p->b.refill = MIN(p->b.depth / 4, p->b.per_byte * 65536);
 	}
 	if (l->pps) {
 		uint64_t pb = l->pburst ? l->pburst : qos_default_pburst(l->pps);
@@ -90,7 +93,7 @@ int qos_prof_build(const struct qos_limit *l, uint32_t overhead, struct qos_prof
 			snprintf(err, errlen, "packet burst too large for the pps (more than 4 hours of it)");
 			return -EINVAL;
 		}
-		p->p.refill = MIN(p->p.depth / 2, p->p.per_pkt * 32);
+		p->p.refill = MIN(p->p.depth / 4, p->p.per_pkt * 32);
 	}
 	p->on = p->has_b || p->has_p;
 	return 0;

@@ -37,7 +37,7 @@
 
 enum {
 	QOS_SHIFT = 16,                          /* time unit: 2^-16 ns */
-	QOS_DEFAULT_BURST_MS = 10,               /* default burst: 10 ms of the rate */
+	QOS_DEFAULT_BURST_MS = 20,               /* default burst: 20 ms of the rate */
 	QOS_MIN_BURST_BYTES = 64 * 1024,         /* ... and at least 64 KiB */
 	QOS_MIN_PBURST = 32,                     /* ... or 32 packets */
 	QOS_MAX_WEIGHT = 100,

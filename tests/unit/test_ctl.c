@@ -168,8 +168,8 @@ static const struct rpc_case method_cases[] = {
 	/* Rate limits in tc's units; show gives them back as numbers. */
 	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"100mbit\",\"egress_pps\":\"20k\","
 	      "\"weight\":3,\"overhead\":24}"), 1, 0, "1", "\"result\":{}" },
-	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{\"rate\":100000000,\"burst\":125000},"
-	  "\"egress\":{\"pps\":20000,\"pps_burst\":200},\"overhead\":24,\"weight\":3}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{\"rate\":100000000,\"burst\":250000},"
+	  "\"egress\":{\"pps\":20000,\"pps_burst\":400},\"overhead\":24,\"weight\":3}" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"0\",\"egress_pps\":\"0\"}"),
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{},\"egress\":{},\"overhead\":24,\"weight\":3}" },

@@ -49,8 +49,8 @@ static void test_build(void)
 	CHECK(p.on && p.has_b && !p.has_p);
 	/* 100 Mbit/s = 80 ns per byte. */
 	CHECK(p.b.per_byte == 80ull << QOS_SHIFT && p.b.per_pkt == 0);
-	/* Default burst: 10 ms of 100 Mbit/s = 125000 bytes. */
-	CHECK(p.b.depth == 125000ull * (80ull << QOS_SHIFT));
+	/* Default burst: 20 ms of 100 Mbit/s = 250000 bytes. */
+	CHECK(p.b.depth == 250000ull * (80ull << QOS_SHIFT));
 	CHECK(qos_default_burst(1000000) == QOS_MIN_BURST_BYTES);
 	CHECK(qos_default_pburst(100) == QOS_MIN_PBURST);
 	CHECK(qos_prof_build(&(struct qos_limit){ .bps = 100000000 }, 24, &p, err, sizeof(err)) == 0);
@@ -157,9 +157,9 @@ static void test_burst(void)
 	qos_begin(&p, &st, qos_time(NS + 8000000), &bt);
 	CHECK(qos_take(&p, &bt, 1000));
 	CHECK(!qos_take(&p, &bt, 1000));
-	/* qos_ready: half the burst (5000 bytes = 40 ms) past the refusal. */
+	/* qos_ready: a quarter of the burst (2500 bytes = 20 ms) past the refusal. */
 	uint64_t r = qos_ready(&p, &bt);
-	CHECKF(r >> QOS_SHIFT == NS + 8000000 + 40000000, "ready at %llu",
+	CHECKF(r >> QOS_SHIFT == NS + 8000000 + 20000000, "ready at %llu",
 	       (unsigned long long)(r >> QOS_SHIFT));
 	qos_end(&st, &bt);
 	/* A frame bigger than the burst passes on a full bucket, then debt. */

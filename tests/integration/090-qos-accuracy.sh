@@ -1,0 +1,94 @@
+#!/bin/bash
+# 090-qos-accuracy: per-port rate limits hold their rate. For each case a
+# libvif guest floods (unpaced) through vifd to a receiving guest; the limit
+# is on the sender's port (ingress: the guest's TX, held back in its ring)
+# or on the receiver's (egress: dropped before the copy). The rate over a
+# 2 s window, after the bucket's initial burst is spent, must be within
+# +-2% of the limit:
+#   - delivered: what vifd put into the receiver's ring (its tx counters),
+#     when the receiver kept up (no drop for lack of room in the window);
+#   - otherwise the limiter's own output, which is then what is checked:
+#     ingress, what vifd took from the sender (s's rx counters); egress,
+#     what passed the limit (r's tx + no_room). The log says which.
+# Bytes are the Ethernet frame without FCS (overhead=0).
+#
+#   s (02..01) -- vifd, 1 worker -- r (02..02)
+. "$(dirname "$0")/../lib/common.sh"
+: "${VIFBENCH:?}"
+
+start_vifd --workers 1
+vctl add-port br0 s type=vhostuser path="$T/s.sock"
+vctl add-port br0 r type=vhostuser path="$T/r.sock"
+bg rx "$VIFBENCH" --sock "$T/r.sock" --mode rx --duration 600 --no-announce --ring-size 1024 \
+	--src-mac 02:00:00:00:00:02 --json
+RX_PID=$LAST_PID
+wait_for 10 "receiver connected" sh -c "[ \"\$($VIFCTL --socket $T/state/vifd.sock -j show | \
+	python3 -c 'import json,sys; print([p[\"live_rx\"] for p in json.load(sys.stdin)[\"bridges\"][0][\"ports\"] if p[\"name\"]==\"r\"][0])')\" = 1 ]"
+
+WINDOW=2
+# snap: both ports' counters and the time, as one JSON line
+snap() {
+	local t
+	t=$(date +%s.%N)
+	echo "{\"t\": $t, \"s\": $(vctl -j stats s), \"r\": $(vctl -j stats r)}"
+}
+# case DIR KIND LIMIT SIZE: KIND rate (LIMIT in bit/s) or pps
+run_case() {
+	local dir=$1 kind=$2 limit=$3 size=$4 port key a b
+	if [ "$dir" = ingress ]; then port=s; else port=r; fi
+	if [ "$kind" = rate ]; then key=$dir-rate; else key=$dir-pps; fi
+	vctl set-port "$port" "$key=$limit"
+	bg tx "$VIFBENCH" --sock "$T/s.sock" --mode tx --size "$size" --ring-size 1024 \
+		--duration $((WINDOW + 4)) --no-announce --src-mac 02:00:00:00:00:01 \
+		--dst-mac 02:00:00:00:00:02
+	local txp=$LAST_PID
+	sleep 1.5 # connect, learn, spend the initial burst
+	a=$(snap)
+	sleep "$WINDOW"
+	b=$(snap)
+	wait "$txp" || fail "sender failed: $(tail -n 3 "$T/tx.log")"
+	forget_pid "$txp"
+	vctl set-port "$port" "$key=0"
+	python3 - "$dir" "$kind" "$limit" "$size" "$a" "$b" <<'EOF' || fail "$dir $kind $limit at $size B"
+import json, sys
+d, kind, limit, size = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+a, b = json.loads(sys.argv[5]), json.loads(sys.argv[6])
+dt = b['t'] - a['t']
+def delta(port, key):
+    ga = lambda j: j[port]['ports'][0][key] if key in j[port]['ports'][0] else j[port]['ports'][0]['drops'][key]
+    return ga(b) - ga(a)
+unit = 'tx_bytes' if kind == 'rate' else 'tx_pkts'
+scale = 8 if kind == 'rate' else 1
+noroom = delta('r', 'no_room')
+if noroom == 0:
+    what, got = 'delivered', delta('r', unit) * scale / dt
+elif d == 'ingress':
+    what, got = 'taken from the sender', delta('s', unit.replace('tx', 'rx')) * scale / dt
+else:
+    pk = delta('r', 'tx_pkts') + noroom
+    got = (delta('r', 'tx_bytes') + noroom * size) * 8 / dt if kind == 'rate' else pk / dt
+    what = 'passed the limit'
+offered = delta('s', 'rx_pkts' if d == 'egress' else 'rx_pkts') / dt
+err = got / limit - 1
+unitname = 'bit/s' if kind == 'rate' else 'pps'
+print(f"  {d:7s} {kind:4s} {limit:>12.0f} {unitname:5s} {size:5d} B: {got:14.0f} ({err*100:+.2f}%) {what}"
+      f"{'' if noroom == 0 else f', receiver dropped {noroom} for room'}")
+if abs(err) > 0.02:
+    sys.exit(1)
+EOF
+}
+
+log "direction kind limit size: measured over ${WINDOW}s"
+for dir in ingress egress; do
+	for size in 1518 64; do
+		for limit in 10000000 100000000 1000000000; do
+			run_case "$dir" rate "$limit" "$size"
+		done
+		run_case "$dir" pps 20000 "$size"
+	done
+done
+vifd_alive
+kill -TERM "$RX_PID" 2>/dev/null || true
+wait "$RX_PID" || true
+forget_pid "$RX_PID"
+log "PASS"
