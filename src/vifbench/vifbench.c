@@ -894,7 +894,8 @@ static void usage(FILE *f)
 "                     fewer at the end is a failure\n"
 "  --timeout S        fail (exit 1) if the goals (count, expect) are not met in S s\n"
 "  --json             print a final JSON line with all figures\n"
-"  --interval S       progress line every S seconds\n"
+"  --interval S       progress line every S seconds, then each flow's rate in\n"
+"                     that interval (JSON: \"timeline\")\n"
 "  --seg N            tx: header in its own descriptor, frame split in N-byte ones\n"
 "  --indirect         tx: chains in indirect tables when negotiated\n"
 "  --no-mrg           do not negotiate VIRTIO_NET_F_MRG_RXBUF\n"
@@ -919,9 +920,10 @@ static void usage(FILE *f)
 "frames, bytes, rate, share of the total, and Jain's fairness index over the\n"
 "flows' rates; --interval shows each flow's rate per interval (\"timeline\").\n"
 "tx_refused, unpaced: frames offered and not taken by a full ring, per call;\n"
-"with --rate: frames the schedule lost because the ring stayed full. An\n"
-"unpaced sender naps 20 us after 64 offers in a row found the ring full\n"
-"(not with --busy-poll). Exit status 0 only if every check passed.\n",
+"with --rate: frames the schedule lost because the ring stayed full. A\n"
+"sender naps 20 us before each offer once 64 offers in a row found the ring\n"
+"full (not with --busy-poll). Details: bench/README.md. Exit status 0 only\n"
+"if every check passed.\n",
 		BENCH_MIN_FRAME, VIF_MAX_FRAME, BENCH_MAX_BURST, BENCH_MAX_FLOWS);
 }
 
