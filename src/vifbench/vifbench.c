@@ -14,23 +14,33 @@
  * one writer; the main thread sums them while the threads run.
  *
  * Rates: pps counts frames; "bps" is frame bytes x 8 (Ethernet header and
- * payload, no FCS, preamble or inter-frame gap), measured over the window
- * from the first to the last frame each side handled. */
+ * payload, no FCS, preamble or inter-frame gap). Without --warmup they are
+ * measured from the first to the last frame each side handled; with
+ * --warmup, over the measurement window: counters are read by the main
+ * thread at the end of the warm-up and at the end of the run, and the
+ * differences are divided by the wall-clock time between the two reads.
+ * The receiver also counts per flow (source MAC, bench_flow.h) and the
+ * main thread can sample another process's CPU over the window
+ * (bench_cpu.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <linux/virtio_net.h>
 
 #include <libvif.h>
 
+#include "bench_cpu.h"
+#include "bench_flow.h"
 #include "clk.h"
 #include "util.h"
 
@@ -47,6 +57,8 @@ enum {
 	BENCH_PAT_PERIOD = 251,
 	BENCH_IDLE_SPINS = 512,            /* empty polls before sleeping in rx_wait */
 	BENCH_PING_TIMEOUT_MS = 1000,
+	BENCH_FULL_SPINS = 64,             /* tx offers refused whole before a nap */
+	BENCH_FULL_NAP_NS = 20000,         /* the nap: the ring keeps draining meanwhile */
 };
 
 enum bench_mode { MODE_TX, MODE_RX, MODE_BOTH, MODE_ECHO, MODE_PING };
@@ -89,6 +101,9 @@ struct bench_opts {
 	unsigned ring_size;
 	unsigned rx_buf;
 	unsigned ctrl_mq;       /* --ctrl-mq N: VQ_PAIRS_SET(N) on the control queue */
+	double warmup_s;        /* --warmup: the window starts this long after t0 */
+	bool windowed;          /* --warmup given: rates over the wall-clock window */
+	int cpu_pid;            /* --cpu-pid, 0 = none */
 };
 
 /* Per queue-pair thread state. `c_*` counters: written by the thread
@@ -98,6 +113,9 @@ struct bench_q {
 	_Atomic uint64_t c_rx_pkts, c_rx_bytes, c_rx_data, c_rx_other;
 	_Atomic uint64_t c_errors, c_ooo, c_lost;
 	_Atomic uint64_t c_ping_sent, c_ping_recv, c_ping_lost;
+	_Atomic uint64_t c_tx_refused;    /* see run_stream: paced and unpaced differ */
+	_Atomic uint64_t c_tx_full_calls; /* vif_tx_burst calls that took fewer than offered */
+	_Atomic uint64_t c_tx_late;       /* paced: frames the schedule lost, ring not full */
 	atomic_bool tx_done;    /* this thread has sent its --count */
 	atomic_bool fatal;      /* this thread hit an error that ends the run */
 	cache_aligned char pad_;
@@ -106,6 +124,7 @@ struct bench_q {
 	uint64_t tx_first_ns, tx_last_ns, rx_first_ns, rx_last_ns;
 	uint64_t rng;
 	uint64_t next_seq[BENCH_MAX_SRC_Q];
+	struct bench_flows *flows; /* this thread's flow table (it is the writer) */
 	uint64_t *rtt;          /* ping round trips (ns) */
 	size_t nrtt, rtt_cap;
 	char err[160];
@@ -114,6 +133,8 @@ struct bench_q {
 static struct bench_opts opt;
 static struct vif *vif;
 static struct bench_q *qs;
+static struct bench_flows *flow_tabs; /* one per queue thread */
+static _Atomic uint64_t stop_ns;      /* when a signal asked to stop, 0 = none */
 static atomic_bool stop;
 static uint8_t pattern[VIF_MAX_FRAME + BENCH_PAT_PERIOD];
 
@@ -237,41 +258,56 @@ static void rx_check(struct bench_q *b, const uint8_t *f, uint32_t len)
 	}
 }
 
-/* Receives one burst and accounts it. In echo mode bench data frames are
- * bounced with MACs swapped. Returns frames received or -1 to stop. */
-static int rx_step(struct bench_q *b, struct vif_pkt *rx, uint8_t **rxbuf, struct vif_pkt *echo)
+/* Receives one burst and accounts it: totals, and bench data frames per
+ * flow (source MAC). In echo mode bench data frames are bounced with MACs
+ * swapped. rx[0..burst-1] hold the thread's buffers at full capacity; the
+ * ones used get their capacity back here. The clock is read once per
+ * non-empty burst, and only for first-to-last rates (no --warmup); without
+ * --verify a frame costs a length check, two loads and the flow lookup
+ * (cached: frames come in runs from one source). Returns frames received
+ * or -1 to stop. */
+static int rx_step(struct bench_q *b, struct vif_pkt *rx, struct vif_pkt *echo)
 {
-	unsigned ne = 0;
-	uint64_t bytes = 0, data = 0, other = 0;
+	struct bench_flows *fl = b->flows;
+	unsigned ne = 0, slot = 0;
+	uint64_t bytes = 0, data = 0, other = 0, run_pkts = 0, run_bytes = 0;
 	int n;
 
-	for (unsigned i = 0; i < opt.burst; i++) {
-		rx[i].data = rxbuf[i];
-		rx[i].len = VIF_MAX_FRAME;
-	}
 	n = vif_rx_burst(vif, b->q, rx, opt.burst);
-	if (n < 0)
+	if (unlikely(n < 0))
 		return burst_error(b, "rx", n) ? 0 : -1;
 	if (n == 0)
 		return 0;
-	b->rx_last_ns = clk_now_ns();
-	if (!b->rx_first_ns)
-		b->rx_first_ns = b->rx_last_ns;
+	if (!opt.windowed) {
+		b->rx_last_ns = clk_now_ns();
+		if (!b->rx_first_ns)
+			b->rx_first_ns = b->rx_last_ns;
+	}
 	for (int i = 0; i < n; i++) {
 		uint8_t *f = rx[i].data;
-		struct bench_hdr h;
+		uint32_t len = rx[i].len, magic;
+		unsigned s;
 
-		bytes += rx[i].len;
-		if (!is_bench(f, rx[i].len)) {
+		rx[i].len = VIF_MAX_FRAME;
+		bytes += len;
+		if (!is_bench(f, len)) {
 			other++;
 			continue;
 		}
-		memcpy(&h, f + BENCH_HDR_OFF, sizeof(h));
-		if (h.magic != BENCH_MAGIC_DATA) {
+		memcpy(&magic, f + BENCH_HDR_OFF, sizeof(magic));
+		if (magic != BENCH_MAGIC_DATA) {
 			other++; /* announcements and strangers */
 			continue;
 		}
 		data++;
+		s = bench_flow_slot(fl, bench_flow_key(f + 6));
+		if (s != slot && run_pkts) {
+			bench_flow_add(fl, slot, run_pkts, run_bytes);
+			run_pkts = run_bytes = 0;
+		}
+		slot = s;
+		run_pkts++;
+		run_bytes += len;
 		if (opt.mode == MODE_ECHO) {
 			uint8_t mac[6];
 
@@ -280,11 +316,13 @@ static int rx_step(struct bench_q *b, struct vif_pkt *rx, uint8_t **rxbuf, struc
 			memcpy(mac, f, 6);
 			memcpy(f, f + 6, 6);
 			memcpy(f + 6, mac, 6);
-			echo[ne++] = rx[i];
+			echo[ne++] = (struct vif_pkt){ .data = f, .len = len };
 		} else if (opt.verify) {
-			rx_check(b, f, rx[i].len);
+			rx_check(b, f, len);
 		}
 	}
+	if (run_pkts)
+		bench_flow_add(fl, slot, run_pkts, run_bytes);
 	ctr_add(&b->c_rx_pkts, (uint64_t)n);
 	ctr_add(&b->c_rx_bytes, bytes);
 	ctr_add(&b->c_rx_data, data);
@@ -301,9 +339,11 @@ static int rx_step(struct bench_q *b, struct vif_pkt *rx, uint8_t **rxbuf, struc
 				eb += echo[i].len;
 			ctr_add(&b->c_tx_pkts, (uint64_t)s);
 			ctr_add(&b->c_tx_bytes, eb);
-			b->tx_last_ns = clk_now_ns();
-			if (!b->tx_first_ns)
-				b->tx_first_ns = b->tx_last_ns;
+			if (!opt.windowed) {
+				b->tx_last_ns = clk_now_ns();
+				if (!b->tx_first_ns)
+					b->tx_first_ns = b->tx_last_ns;
+			}
 		}
 	}
 	return n;
@@ -357,31 +397,71 @@ static void sleep_ns(uint64_t ns)
 
 /* Generator (tx, both) and sink (rx, both, echo). Frames refused by a full
  * ring stay built and are offered again first, so sequence numbers are
- * never skipped by tx-side refusals. */
+ * never skipped by tx-side refusals.
+ *
+ * Refusals: c_tx_full_calls counts vif_tx_burst calls that took fewer
+ * frames than offered. c_tx_refused, unpaced: the frames not taken in those
+ * calls (a frame refused by N calls counts N times; the sender floods, so
+ * this is "how hard the ring pushed back"). Paced (--rate): the frames the
+ * schedule wanted sent but that could not go because the ring was full: the
+ * pacer's credit is capped at --burst frames, and what overflows the cap
+ * while the last offer was refused (wholly or partly) is refused; what
+ * overflows while the ring took everything is c_tx_late (the sender itself
+ * was late: descheduled, or slept too long).
+ *
+ * A ring that took nothing for BENCH_FULL_SPINS offers in a row (a rate
+ * limited port, or a backend behind) makes the thread nap BENCH_FULL_NAP_NS
+ * before each new offer, unless --busy-poll: the ring stays nearly full and
+ * the sender does not take the CPU the backend needs. */
 static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 {
+	enum { NS = 1000000000 };
 	bool tx_role = opt.mode == MODE_TX || opt.mode == MODE_BOTH;
 	bool rx_role = opt.mode != MODE_TX;
 	struct vif_pkt tx[BENCH_MAX_BURST], rx[BENCH_MAX_BURST], echo[BENCH_MAX_BURST];
 	uint64_t rate = queue_rate(b->q), credit = 0, seq = 0, sent = 0;
-	uint64_t last = clk_now_ns(), cap = (uint64_t)opt.burst * 1000000000ull;
-	unsigned built = 0, idle = 0;
+	uint64_t last = clk_now_ns(), cap = (uint64_t)opt.burst * NS;
+	uint64_t refused_credit = 0, late_credit = 0;
+	unsigned built = 0, idle = 0, full_streak = 0;
+	bool last_full = false;
 
+	for (unsigned i = 0; i < opt.burst; i++)
+		rx[i] = (struct vif_pkt){ .data = rxbuf[i], .len = VIF_MAX_FRAME };
 	if (!tx_role)
 		atomic_store(&b->tx_done, true);
 	if (opt.rate_pps)
-		credit = 1000000000ull; /* one frame may go at once */
+		credit = NS; /* one frame may go at once */
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		uint64_t now = clk_now_ns();
-		bool busy = false, ring_full = false;
+		bool busy = false;
 
 		if (tx_role && !atomic_load_explicit(&b->tx_done, memory_order_relaxed)) {
+			uint64_t now = clk_now_ns();
 			unsigned budget = opt.burst;
 
 			if (opt.rate_pps) {
-				credit += MIN(now - last, 1000000000ull) * rate;
-				credit = MIN(credit, cap);
-				budget = (unsigned)MIN((uint64_t)budget, credit / 1000000000ull);
+				uint64_t dt = now - last;
+
+				if (unlikely(dt > NS)) {
+					ctr_add(&b->c_tx_late, (uint64_t)((double)(dt - NS) * (double)rate / 1e9));
+					dt = NS;
+				}
+				credit += dt * rate;
+				if (credit > cap) {
+					if (last_full)
+						refused_credit += credit - cap;
+					else
+						late_credit += credit - cap;
+					credit = cap;
+				}
+				if (refused_credit >= NS) {
+					ctr_add(&b->c_tx_refused, refused_credit / NS);
+					refused_credit %= NS;
+				}
+				if (late_credit >= NS) {
+					ctr_add(&b->c_tx_late, late_credit / NS);
+					late_credit %= NS;
+				}
+				budget = (unsigned)MIN((uint64_t)budget, credit / NS);
 			}
 			last = now;
 			if (opt.count)
@@ -400,9 +480,16 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 				if (r < 0) {
 					if (!burst_error(b, "tx", r))
 						return;
-				} else if (r == 0) {
-					ring_full = true;
-				} else if (r > 0) {
+				} else {
+					last_full = (unsigned)r < budget;
+					full_streak = r ? 0 : full_streak + 1;
+					if (last_full) {
+						ctr_add(&b->c_tx_full_calls, 1);
+						if (!opt.rate_pps)
+							ctr_add(&b->c_tx_refused, budget - (unsigned)r);
+					}
+				}
+				if (r > 0) {
 					uint64_t bytes = 0;
 					uint8_t *keep[BENCH_MAX_BURST];
 
@@ -424,12 +511,14 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 					seq += (uint64_t)r;
 					sent += (uint64_t)r;
 					if (opt.rate_pps)
-						credit -= (uint64_t)r * 1000000000ull;
+						credit -= (uint64_t)r * NS;
 					ctr_add(&b->c_tx_pkts, (uint64_t)r);
 					ctr_add(&b->c_tx_bytes, bytes);
-					b->tx_last_ns = now;
-					if (!b->tx_first_ns)
-						b->tx_first_ns = now;
+					if (!opt.windowed) {
+						b->tx_last_ns = now;
+						if (!b->tx_first_ns)
+							b->tx_first_ns = now;
+					}
 					busy = true;
 				}
 			}
@@ -437,7 +526,7 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 				atomic_store(&b->tx_done, true);
 		}
 		if (rx_role) {
-			int n = rx_step(b, rx, rxbuf, echo);
+			int n = rx_step(b, rx, echo);
 
 			if (n < 0)
 				return;
@@ -445,6 +534,10 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 		}
 		if (busy) {
 			idle = 0;
+			continue;
+		}
+		if (full_streak >= BENCH_FULL_SPINS && !opt.busy_poll) {
+			sleep_ns(BENCH_FULL_NAP_NS);
 			continue;
 		}
 		if (++idle < BENCH_IDLE_SPINS || opt.busy_poll)
@@ -456,12 +549,8 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 
 			if (r < 0 && !burst_error(b, "rx wait", r))
 				return;
-		} else if (opt.rate_pps && ring_full) {
-			/* Paced and the ring is full: the backend is behind.
-			 * Spinning here would only take its CPU. */
-			sleep_ns(50000);
-		} else if (opt.rate_pps && credit < 1000000000ull && rate) {
-			uint64_t ns = (1000000000ull - credit) / rate;
+		} else if (opt.rate_pps && credit < NS && rate) {
+			uint64_t ns = (NS - credit) / rate;
 
 			if (ns > 50000)
 				sleep_ns(MIN(ns, 1000000ull));
@@ -593,6 +682,9 @@ static void *queue_thread(void *arg)
 	size_t each = VIF_MAX_FRAME;
 
 	b->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)(b->q + 1) * 0xbf58476d1ce4e5b9ull);
+	/* Naps and pacing sleeps of tens of us mean what they say (the
+	 * default slack is 50 us). */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 	mem = calloc(2 * opt.burst, each);
 	if (!mem) {
 		fail_q(b, "buffers", -ENOMEM);
@@ -618,8 +710,34 @@ static void *queue_thread(void *arg)
 struct totals {
 	uint64_t tx_pkts, tx_bytes, rx_pkts, rx_bytes, rx_data, rx_other;
 	uint64_t errors, ooo, lost, ping_sent, ping_recv, ping_lost;
+	uint64_t tx_refused, tx_full_calls, tx_late;
 	bool all_tx_done, fatal;
 };
+
+/* The measurement window: counters and flow tables read at its start (end
+ * of --warmup) and end; main thread only. Without --warmup it starts at t0
+ * with zero counters and ends after the threads are joined, so its counts
+ * are the whole run's. */
+struct window {
+	bool started, ended;
+	uint64_t start_ns, end_ns;
+	struct totals t0, t1;
+	struct bench_flow_snap f0, f1;
+	bool cpu_on;            /* --cpu-pid sampling was started */
+	int cpu_err;            /* bench_cpu_start() failure, 0 if none */
+	struct bench_cpu cpu;
+};
+
+/* One --interval sample for the timeline: per-flow counts in (t - dt, t]. */
+struct tl_entry {
+	double t, dt;           /* seconds since t0, interval length */
+	double tx_pps, rx_pps;
+	struct bench_flow_set set;
+};
+
+static struct window win;
+static struct tl_entry *timeline;
+static size_t ntimeline, timeline_cap;
 
 static void sum(struct totals *t)
 {
@@ -640,6 +758,9 @@ static void sum(struct totals *t)
 		t->ping_sent += ctr(&b->c_ping_sent);
 		t->ping_recv += ctr(&b->c_ping_recv);
 		t->ping_lost += ctr(&b->c_ping_lost);
+		t->tx_refused += ctr(&b->c_tx_refused);
+		t->tx_full_calls += ctr(&b->c_tx_full_calls);
+		t->tx_late += ctr(&b->c_tx_late);
 		t->all_tx_done &= atomic_load(&b->tx_done);
 		t->fatal |= atomic_load(&b->fatal);
 	}
@@ -660,17 +781,42 @@ static double rate_of(uint64_t n, uint64_t first, uint64_t last)
 	return (double)(n - 1) * 1e9 / (double)(last - first);
 }
 
-static void progress(double t, const struct totals *now, const struct totals *prev, double dt)
+/* One --interval step: the progress line, one line per flow the receiver
+ * has seen (its rate in this interval), and a timeline entry. */
+static void progress(double t, const struct totals *now, const struct totals *prev, double dt,
+		     const struct bench_flow_snap *fnow, const struct bench_flow_snap *fprev)
 {
 	double txp = (double)(now->tx_pkts - prev->tx_pkts) / dt;
 	double rxp = (double)(now->rx_pkts - prev->rx_pkts) / dt;
 	double txb = (double)(now->tx_bytes - prev->tx_bytes) * 8 / dt;
 	double rxb = (double)(now->rx_bytes - prev->rx_bytes) * 8 / dt;
+	struct tl_entry *e = NULL;
 
 	printf("[%7.2fs] tx %10.0f pps %8.3f Gbit/s | rx %10.0f pps %8.3f Gbit/s | "
 	       "tx %" PRIu64 " rx %" PRIu64 " err %" PRIu64 " lost %" PRIu64 "\n",
 	       t, txp, txb / 1e9, rxp, rxb / 1e9, now->tx_pkts, now->rx_pkts,
 	       now->errors, now->lost);
+	if (ntimeline == timeline_cap) {
+		size_t cap = timeline_cap ? 2 * timeline_cap : 64;
+		struct tl_entry *p = realloc(timeline, cap * sizeof(*p));
+
+		if (p) {
+			timeline = p;
+			timeline_cap = cap;
+		}
+	}
+	if (ntimeline < timeline_cap) {
+		e = &timeline[ntimeline++];
+		*e = (struct tl_entry){ .t = t, .dt = dt, .tx_pps = txp, .rx_pps = rxp };
+		bench_flow_delta(&e->set, flow_tabs, opt.queues, fnow, fprev);
+		for (unsigned i = 0; i < e->set.n; i++) {
+			char mac[18];
+
+			bench_mac_str(e->set.src[i], mac);
+			printf("           flow %s %10.0f pps %10.3f Mbit/s\n", mac,
+			       (double)e->set.pkts[i] / dt, (double)e->set.bytes[i] * 8 / dt / 1e6);
+		}
+	}
 	fflush(stdout);
 }
 
@@ -717,7 +863,7 @@ static int parse_double(const char *s, double *out)
 
 	errno = 0;
 	*out = strtod(s, &end);
-	return (errno || end == s || *end || *out < 0) ? -1 : 0;
+	return (errno || end == s || *end || !(*out >= 0) || *out > 1e9) ? -1 : 0;
 }
 
 static void usage(FILE *f)
@@ -748,7 +894,8 @@ static void usage(FILE *f)
 "                     fewer at the end is a failure\n"
 "  --timeout S        fail (exit 1) if the goals (count, expect) are not met in S s\n"
 "  --json             print a final JSON line with all figures\n"
-"  --interval S       progress line every S seconds\n"
+"  --interval S       progress line every S seconds, then each flow's rate in\n"
+"                     that interval (JSON: \"timeline\")\n"
 "  --seg N            tx: header in its own descriptor, frame split in N-byte ones\n"
 "  --indirect         tx: chains in indirect tables when negotiated\n"
 "  --no-mrg           do not negotiate VIRTIO_NET_F_MRG_RXBUF\n"
@@ -759,11 +906,25 @@ static void usage(FILE *f)
 "  --rx-buf N         bytes per rx buffer incl. virtio header (default 2048)\n"
 "  --ctrl-mq N        open --queues pairs with the control queue, then tell the\n"
 "                     backend (VQ_PAIRS_SET) to use only N of them, and run on N\n"
+"  --warmup S         measurement window: starts S s after the start (0 allowed)\n"
+"                     and ends with the run (--duration includes the warm-up);\n"
+"                     rates = counts in the window / its wall-clock length\n"
+"  --cpu-pid PID      CPU that process PID (e.g. vifd) uses over the window:\n"
+"                     perf cycle counters per thread, or /proc run time x TSC\n"
+"                     frequency when perf is unavailable (cpu_method says which)\n"
 "  --help\n"
 "\n"
 "Rates: pps = frames/s; bps = frame bytes x 8 (no FCS/preamble/IFG), over the\n"
-"window from first to last frame. Exit status 0 only if every check passed.\n",
-		BENCH_MIN_FRAME, VIF_MAX_FRAME, BENCH_MAX_BURST);
+"window from first to last frame, or over the --warmup window. The receiver\n"
+"counts bench frames per flow (source MAC, up to %d; the rest is \"other\"):\n"
+"frames, bytes, rate, share of the total, and Jain's fairness index over the\n"
+"flows' rates; --interval shows each flow's rate per interval (\"timeline\").\n"
+"tx_refused, unpaced: frames offered and not taken by a full ring, per call;\n"
+"with --rate: frames the schedule lost because the ring stayed full. A\n"
+"sender naps 20 us before each offer once 64 offers in a row found the ring\n"
+"full (not with --busy-poll). Details: bench/README.md. Exit status 0 only\n"
+"if every check passed.\n",
+		BENCH_MIN_FRAME, VIF_MAX_FRAME, BENCH_MAX_BURST, BENCH_MAX_FLOWS);
 }
 
 static int parse_opts(int argc, char **argv)
@@ -771,7 +932,7 @@ static int parse_opts(int argc, char **argv)
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
-	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_HELP };
+	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
 		{ "server", no_argument, NULL, O_SERVER },
@@ -800,6 +961,8 @@ static int parse_opts(int argc, char **argv)
 		{ "ring-size", required_argument, NULL, O_RING },
 		{ "rx-buf", required_argument, NULL, O_RXBUF },
 		{ "ctrl-mq", required_argument, NULL, O_CTRLMQ },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "cpu-pid", required_argument, NULL, O_CPUPID },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -881,6 +1044,16 @@ static int parse_opts(int argc, char **argv)
 				goto bad;
 			opt.ctrl_mq = (unsigned)u;
 			break;
+		case O_WARMUP:
+			if (parse_double(a, &opt.warmup_s))
+				goto bad;
+			opt.windowed = true;
+			break;
+		case O_CPUPID:
+			if (parse_u64(a, &u) || u < 1 || u > INT32_MAX)
+				goto bad;
+			opt.cpu_pid = (int)u;
+			break;
 		case O_HELP: case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -894,6 +1067,15 @@ bad:
 		usage(stderr);
 		return -1;
 	}
+	if (opt.windowed && opt.duration_s > 0 && opt.warmup_s >= opt.duration_s) {
+		fprintf(stderr, "vifbench: --warmup %g leaves nothing of --duration %g (it includes the "
+			"warm-up)\n", opt.warmup_s, opt.duration_s);
+		return -1;
+	}
+	if (opt.cpu_pid && kill(opt.cpu_pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "vifbench: --cpu-pid %d: no such process\n", opt.cpu_pid);
+		return -1;
+	}
 	if (opt.ctrl_mq > opt.queues) {
 		fprintf(stderr, "vifbench: --ctrl-mq %u needs --queues %u or more\n", opt.ctrl_mq,
 			opt.ctrl_mq);
@@ -904,29 +1086,82 @@ bad:
 
 static void on_signal(int sig)
 {
+	uint64_t zero = 0;
+
 	(void)sig;
+	/* clock_gettime is async-signal-safe; the first signal's time ends
+	 * the measurement window. */
+	atomic_compare_exchange_strong(&stop_ns, &zero, clk_now_ns());
 	atomic_store(&stop, true);
 }
 
-/* Runs the main loop until the run is over; returns true if it timed out. */
+/* Starts the measurement window: reads every counter and flow table, and
+ * starts sampling --cpu-pid. */
+static void window_start(void)
+{
+	if (opt.cpu_pid) {
+		win.cpu_err = bench_cpu_start(&win.cpu, opt.cpu_pid);
+		win.cpu_on = !win.cpu_err;
+	}
+	win.start_ns = clk_now_ns();
+	sum(&win.t0);
+	bench_flow_snap(&win.f0, flow_tabs, opt.queues);
+	win.started = true;
+}
+
+/* Ends the window (if it started): the counters' second read. A signal
+ * that stopped the run ends the window at its arrival (the threads stop
+ * within a burst of it). */
+static void window_end(void)
+{
+	uint64_t sig_ns;
+
+	if (!win.started || win.ended)
+		return;
+	win.end_ns = clk_now_ns();
+	sum(&win.t1);
+	bench_flow_snap(&win.f1, flow_tabs, opt.queues);
+	if (win.cpu_on)
+		bench_cpu_stop(&win.cpu);
+	sig_ns = atomic_load(&stop_ns);
+	if (sig_ns && sig_ns > win.start_ns && sig_ns < win.end_ns)
+		win.end_ns = sig_ns;
+	win.ended = true;
+}
+
+/* Runs the main loop until the run is over; returns true if it timed out.
+ * Starts the measurement window at the end of --warmup. */
 static bool supervise(uint64_t t0, const char **conn_err)
 {
 	uint64_t end = opt.duration_s > 0 ? t0 + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
 	uint64_t tmo = opt.timeout_s > 0 ? t0 + (uint64_t)(opt.timeout_s * 1e9) : UINT64_MAX;
 	uint64_t iv = (uint64_t)(opt.interval_s * 1e9), next_iv = t0 + iv, prev_ns = t0;
+	uint64_t warm_end = t0 + (uint64_t)(opt.warmup_s * 1e9);
 	bool rx_goal = opt.mode == MODE_RX || opt.mode == MODE_BOTH || opt.mode == MODE_ECHO;
 	bool tx_goal = opt.mode == MODE_TX || opt.mode == MODE_BOTH || opt.mode == MODE_PING;
 	bool has_goal = (opt.expect && rx_goal) || (opt.count && tx_goal);
+	static struct bench_flow_snap fprev, fnow;
 	struct totals prev, t;
 	uint64_t drain_until = 0;
 
 	memset(&prev, 0, sizeof(prev));
+	memset(&fprev, 0, sizeof(fprev));
 	while (!atomic_load(&stop)) {
-		uint64_t now;
+		uint64_t now = clk_now_ns(), nap = 10 * 1000 * 1000;
 		int r;
 
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+		/* Wake up on time for the window's start, the end and the
+		 * next interval. */
+		if (!win.started && warm_end > now)
+			nap = MIN(nap, warm_end - now);
+		if (end > now)
+			nap = MIN(nap, end - now);
+		if (iv && next_iv > now)
+			nap = MIN(nap, next_iv - now);
+		sleep_ns(nap);
 		now = clk_now_ns();
+		if (!win.started && now >= warm_end)
+			window_start();
 		r = vif_conn_poll(vif);
 		if (r < 0 && !opt.server) {
 			*conn_err = "backend disconnected";
@@ -936,10 +1171,15 @@ static bool supervise(uint64_t t0, const char **conn_err)
 		if (t.fatal)
 			break;
 		if (iv && now >= next_iv) {
-			progress((double)(now - t0) / 1e9, &t, &prev, (double)(now - prev_ns) / 1e9);
+			bench_flow_snap(&fnow, flow_tabs, opt.queues);
+			progress((double)(now - t0) / 1e9, &t, &prev, (double)(now - prev_ns) / 1e9,
+				 &fnow, &fprev);
 			prev = t;
+			fprev = fnow;
 			prev_ns = now;
 			next_iv += iv;
+			if (next_iv <= now)
+				next_iv = now + iv; /* we were late: do not bunch up */
 		}
 		if (now >= end)
 			break;
@@ -962,6 +1202,214 @@ static bool supervise(uint64_t t0, const char **conn_err)
 	return false;
 }
 
+/* Figures of the measurement window, for the report. */
+struct results {
+	double window_s;        /* wall-clock length of the window */
+	struct totals w;        /* counts within the window */
+	double tx_pps, tx_bps, rx_pps, rx_bps; /* the reported rates */
+	double flow_span_s;     /* what flow counts are divided by */
+	struct bench_flow_set fl; /* flows, counts within the window */
+	double pps[BENCH_MAX_FLOWS], bps[BENCH_MAX_FLOWS];
+	double share[BENCH_MAX_FLOWS], share_bytes[BENCH_MAX_FLOWS];
+	double jain_pps, jain_bps; /* -1: no flow */
+};
+
+static void totals_sub(struct totals *d, const struct totals *a, const struct totals *b)
+{
+	d->tx_pkts = a->tx_pkts - b->tx_pkts;
+	d->tx_bytes = a->tx_bytes - b->tx_bytes;
+	d->rx_pkts = a->rx_pkts - b->rx_pkts;
+	d->rx_bytes = a->rx_bytes - b->rx_bytes;
+	d->rx_data = a->rx_data - b->rx_data;
+	d->rx_other = a->rx_other - b->rx_other;
+	d->tx_refused = a->tx_refused - b->tx_refused;
+	d->tx_full_calls = a->tx_full_calls - b->tx_full_calls;
+	d->tx_late = a->tx_late - b->tx_late;
+}
+
+/* Rates: with --warmup, window counts over the window's length; without,
+ * whole-run counts from the first to the last frame of each side (flows:
+ * over the receiver's first-to-last span). */
+static void compute_results(struct results *r, const struct totals *all, uint64_t txf,
+			    uint64_t txl, uint64_t rxf, uint64_t rxl)
+{
+	uint64_t tot_p, tot_b;
+	double x;
+
+	memset(r, 0, sizeof(*r));
+	if (win.started && win.ended) {
+		r->window_s = (double)(win.end_ns - win.start_ns) / 1e9;
+		totals_sub(&r->w, &win.t1, &win.t0);
+		bench_flow_delta(&r->fl, flow_tabs, opt.queues, &win.f1, &win.f0);
+	}
+	if (opt.windowed) {
+		x = r->window_s > 0 ? 1 / r->window_s : 0;
+		r->tx_pps = (double)r->w.tx_pkts * x;
+		r->tx_bps = (double)r->w.tx_bytes * 8 * x;
+		r->rx_pps = (double)r->w.rx_pkts * x;
+		r->rx_bps = (double)r->w.rx_bytes * 8 * x;
+		r->flow_span_s = r->window_s;
+	} else {
+		r->tx_pps = rate_of(all->tx_pkts, txf, txl);
+		r->tx_bps = all->tx_pkts ? r->tx_pps * (double)all->tx_bytes / (double)all->tx_pkts * 8 : 0;
+		r->rx_pps = rate_of(all->rx_pkts, rxf, rxl);
+		r->rx_bps = all->rx_pkts ? r->rx_pps * (double)all->rx_bytes / (double)all->rx_pkts * 8 : 0;
+		r->flow_span_s = rxl > rxf ? (double)(rxl - rxf) / 1e9 : 0;
+	}
+	tot_p = r->fl.other_pkts;
+	tot_b = r->fl.other_bytes;
+	for (unsigned i = 0; i < r->fl.n; i++) {
+		tot_p += r->fl.pkts[i];
+		tot_b += r->fl.bytes[i];
+	}
+	x = r->flow_span_s > 0 ? 1 / r->flow_span_s : 0;
+	for (unsigned i = 0; i < r->fl.n; i++) {
+		r->pps[i] = (double)r->fl.pkts[i] * x;
+		r->bps[i] = (double)r->fl.bytes[i] * 8 * x;
+		r->share[i] = tot_p ? (double)r->fl.pkts[i] / (double)tot_p : 0;
+		r->share_bytes[i] = tot_b ? (double)r->fl.bytes[i] / (double)tot_b : 0;
+	}
+	r->jain_pps = bench_jain(r->pps, r->fl.n);
+	r->jain_bps = bench_jain(r->bps, r->fl.n);
+}
+
+/* A JSON number, or null for "undefined" (negative) */
+static void json_num(const char *name, double v)
+{
+	if (v < 0)
+		printf(",\"%s\":null", name);
+	else
+		printf(",\"%s\":%.6g", name, v);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void report_text(const struct results *r)
+{
+	const struct bench_cpu *c = &win.cpu;
+
+	if (opt.windowed)
+		printf("  window: %.3f s after %.3f s of warm-up; rates over the window%s\n",
+		       r->window_s, opt.warmup_s, win.started ? "" : " (the run ended during warm-up)");
+	if (opt.mode == MODE_TX || opt.mode == MODE_BOTH)
+		printf("  tx ring: %" PRIu64 " calls took fewer than offered; refused %" PRIu64
+		       " (%s); late %" PRIu64 "\n", r->w.tx_full_calls, r->w.tx_refused,
+		       opt.rate_pps ? "frames the schedule lost to a full ring"
+				    : "frames offered and not taken", r->w.tx_late);
+	if (r->fl.n) {
+		printf("  flows: %u", r->fl.n);
+		if (r->jain_pps >= 0)
+			printf(", jain pps %.4f bps %.4f", r->jain_pps, r->jain_bps);
+		if (r->fl.other_pkts)
+			printf(", other %" PRIu64 " frames %" PRIu64 " bytes", r->fl.other_pkts,
+			       r->fl.other_bytes);
+		printf("\n");
+		for (unsigned i = 0; i < r->fl.n; i++) {
+			char mac[18];
+
+			bench_mac_str(r->fl.src[i], mac);
+			printf("    %s %12" PRIu64 " frames %14" PRIu64 " bytes %10.0f pps %10.3f Mbit/s "
+			       "share %.4f (bytes %.4f)\n", mac, r->fl.pkts[i], r->fl.bytes[i], r->pps[i],
+			       r->bps[i] / 1e6, r->share[i], r->share_bytes[i]);
+		}
+	}
+	if (opt.cpu_pid && !win.cpu_on) {
+		printf("  cpu: pid %d not sampled: %s\n", opt.cpu_pid,
+		       win.started ? strerror(-win.cpu_err) : "the run ended during warm-up");
+	} else if (opt.cpu_pid) {
+		if (c->perf)
+			printf("  cpu: pid %d, method perf (CPU cycles%s)", opt.cpu_pid,
+			       c->perf_kernel ? ", user + kernel" : ", user only");
+		else
+			printf("  cpu: pid %d, method proc (run time x TSC %.1f MHz; perf: %s)",
+			       opt.cpu_pid, c->hz / 1e6, strerror(-c->perf_err));
+		printf(": %.4f s, %.0f cycles", c->seconds, c->cycles);
+		if (r->w.rx_pkts)
+			printf(", %.0f cycles/rx frame", c->cycles / (double)r->w.rx_pkts);
+		if (r->w.tx_pkts)
+			printf(", %.0f cycles/tx frame", c->cycles / (double)r->w.tx_pkts);
+		printf("\n");
+		for (unsigned i = 0; i < c->nthreads; i++)
+			printf("    tid %d %-15s %.4f s %.0f cycles\n", c->th[i].tid, c->th[i].name,
+			       c->th[i].seconds, c->th[i].cycles);
+	}
+}
+
+/* The fields added to the JSON line by the window, flows, timeline, cpu. */
+static void report_json(const struct results *r)
+{
+	const struct bench_cpu *c = &win.cpu;
+	char mac[18];
+
+	printf(",\"warmup_s\":%.6g,\"window_s\":%.6f,\"rate_basis\":\"%s\"", opt.warmup_s, r->window_s,
+	       opt.windowed ? "window" : "first_to_last");
+	printf(",\"win_tx_pkts\":%" PRIu64 ",\"win_tx_bytes\":%" PRIu64 ",\"win_rx_pkts\":%" PRIu64
+	       ",\"win_rx_bytes\":%" PRIu64 ",\"win_rx_bench\":%" PRIu64 ",\"tx_refused\":%" PRIu64
+	       ",\"tx_full_calls\":%" PRIu64 ",\"tx_late\":%" PRIu64, r->w.tx_pkts, r->w.tx_bytes,
+	       r->w.rx_pkts, r->w.rx_bytes, r->w.rx_data, r->w.tx_refused, r->w.tx_full_calls,
+	       r->w.tx_late);
+	printf(",\"flows\":[");
+	for (unsigned i = 0; i < r->fl.n; i++) {
+		bench_mac_str(r->fl.src[i], mac);
+		printf("%s{\"src\":\"%s\",\"pkts\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"pps\":%.3f,"
+		       "\"bps\":%.3f,\"share\":%.6f,\"share_bytes\":%.6f}", i ? "," : "", mac,
+		       r->fl.pkts[i], r->fl.bytes[i], r->pps[i], r->bps[i], r->share[i],
+		       r->share_bytes[i]);
+	}
+	printf("],\"flows_other_pkts\":%" PRIu64 ",\"flows_other_bytes\":%" PRIu64,
+	       r->fl.other_pkts, r->fl.other_bytes);
+	json_num("jain_pps", r->jain_pps);
+	json_num("jain_bps", r->jain_bps);
+	printf(",\"timeline\":[");
+	for (size_t k = 0; k < ntimeline; k++) {
+		const struct tl_entry *e = &timeline[k];
+
+		printf("%s{\"t\":%.3f,\"dt\":%.3f,\"tx_pps\":%.1f,\"rx_pps\":%.1f,\"flows\":[",
+		       k ? "," : "", e->t, e->dt, e->tx_pps, e->rx_pps);
+		for (unsigned i = 0; i < e->set.n; i++) {
+			bench_mac_str(e->set.src[i], mac);
+			printf("%s{\"src\":\"%s\",\"pps\":%.1f,\"bps\":%.1f}", i ? "," : "", mac,
+			       (double)e->set.pkts[i] / e->dt, (double)e->set.bytes[i] * 8 / e->dt);
+		}
+		printf("]}");
+	}
+	printf("]");
+	if (!win.cpu_on) {
+		printf(",\"cpu_pid\":%d,\"cpu_method\":null,\"cpu_seconds\":null,\"cpu_cycles\":null",
+		       opt.cpu_pid);
+		return;
+	}
+	printf(",\"cpu_pid\":%d,\"cpu_method\":\"%s\",\"cpu_perf_kernel\":%s", opt.cpu_pid,
+	       c->perf ? "perf" : "proc", c->perf && c->perf_kernel ? "true" : "false");
+	printf(",\"cpu_perf_error\":");
+	json_str(c->perf ? "" : strerror(-c->perf_err));
+	printf(",\"cpu_seconds\":%.6f,\"cpu_seconds_source\":\"%s\",\"cpu_cycles\":%.0f,"
+	       "\"cpu_hz\":%.0f", c->seconds, c->seconds_src, c->cycles, c->hz);
+	json_num("cpu_cycles_per_rx_frame", r->w.rx_pkts ? c->cycles / (double)r->w.rx_pkts : -1);
+	json_num("cpu_cycles_per_tx_frame", r->w.tx_pkts ? c->cycles / (double)r->w.tx_pkts : -1);
+	printf(",\"cpu_threads\":[");
+	for (unsigned i = 0; i < c->nthreads; i++) {
+		printf("%s{\"tid\":%d,\"name\":", i ? "," : "", c->th[i].tid);
+		json_str(c->th[i].name);
+		printf(",\"cpu_seconds\":%.6f,\"cpu_cycles\":%.0f}", c->th[i].seconds, c->th[i].cycles);
+	}
+	printf("]");
+}
+
 int main(int argc, char **argv)
 {
 	struct vif_config cfg;
@@ -972,6 +1420,7 @@ int main(int argc, char **argv)
 	uint64_t *rtt = NULL, missing = 0;
 	size_t nrtt = 0;
 	double p50 = 0, p99 = 0, pmax = 0, txpps, rxpps;
+	static struct results res;
 	bool timed_out, ok = true;
 	char why[512] = "";
 	int err;
@@ -1021,14 +1470,21 @@ int main(int argc, char **argv)
 		opt.queues = opt.ctrl_mq; /* one thread per pair the backend uses */
 	}
 	qs = aligned_alloc(CACHE_LINE, sizeof(*qs) * opt.queues);
-	if (!qs) {
+	flow_tabs = aligned_alloc(CACHE_LINE, sizeof(*flow_tabs) * opt.queues);
+	if (!qs || !flow_tabs) {
+		free(qs);
+		free(flow_tabs);
 		vif_close(vif);
 		return 1;
 	}
 	memset(qs, 0, sizeof(*qs) * opt.queues);
+	memset(flow_tabs, 0, sizeof(*flow_tabs) * opt.queues);
 	t0 = clk_now_ns();
+	if (opt.warmup_s <= 0)
+		window_start();
 	for (unsigned i = 0; i < opt.queues; i++) {
 		qs[i].q = i;
+		qs[i].flows = &flow_tabs[i];
 		if (pthread_create(&qs[i].tid, NULL, queue_thread, &qs[i])) {
 			fprintf(stderr, "vifbench: pthread_create failed\n");
 			atomic_store(&stop, true);
@@ -1039,10 +1495,13 @@ int main(int argc, char **argv)
 		}
 	}
 	timed_out = supervise(t0, &conn_err);
+	if (opt.windowed)
+		window_end();
 	atomic_store(&stop, true);
 	for (unsigned i = 0; i < opt.queues; i++)
 		pthread_join(qs[i].tid, NULL);
 	t1 = clk_now_ns();
+	window_end(); /* without --warmup: the whole run's counts */
 	vif_get_stats(vif, &vs);
 	vif_close(vif);
 
@@ -1074,8 +1533,9 @@ int main(int argc, char **argv)
 			pmax = (double)rtt[nrtt - 1] / 1e3;
 		}
 	}
-	txpps = rate_of(t.tx_pkts, txf, txl);
-	rxpps = rate_of(t.rx_pkts, rxf, rxl);
+	compute_results(&res, &t, txf, txl, rxf, rxl);
+	txpps = res.tx_pps;
+	rxpps = res.rx_pps;
 
 	/* Checks, each adding its reason. */
 #define FAIL(...) do { ok = false; snprintf(why + strlen(why), sizeof(why) - strlen(why), \
@@ -1099,18 +1559,19 @@ int main(int argc, char **argv)
 		FAIL("sent %" PRIu64 " of %" PRIu64 " frames; ", t.tx_pkts, opt.count * opt.queues);
 	if (opt.mode == MODE_PING && (t.ping_lost || !t.ping_recv))
 		FAIL("ping: %" PRIu64 " of %" PRIu64 " lost; ", t.ping_lost, t.ping_sent);
+	if (opt.cpu_pid && win.started && !win.cpu_on)
+		FAIL("--cpu-pid %d: %s; ", opt.cpu_pid, strerror(-win.cpu_err));
 
 	printf("vifbench %s on %s, %u queue pair(s), sizes %u-%u, %.3f s\n", mode_name(opt.mode),
 	       opt.sock, opt.queues, opt.size_min, opt.size_max, (double)(t1 - t0) / 1e9);
 	printf("  tx: %" PRIu64 " frames %" PRIu64 " bytes, %.0f pps, %.3f Gbit/s (frame bytes x8); "
-	       "ring full refusals %" PRIu64 "\n", t.tx_pkts, t.tx_bytes, txpps,
-	       t.tx_pkts ? txpps * (double)t.tx_bytes / (double)t.tx_pkts * 8 / 1e9 : 0.0,
+	       "ring full refusals %" PRIu64 "\n", t.tx_pkts, t.tx_bytes, txpps, res.tx_bps / 1e9,
 	       vs.tx_ring_full);
 	printf("  rx: %" PRIu64 " frames %" PRIu64 " bytes, %.0f pps, %.3f Gbit/s (frame bytes x8); "
 	       "bench %" PRIu64 " other %" PRIu64 " truncated %" PRIu64 " bad %" PRIu64 "\n",
-	       t.rx_pkts, t.rx_bytes, rxpps,
-	       t.rx_pkts ? rxpps * (double)t.rx_bytes / (double)t.rx_pkts * 8 / 1e9 : 0.0,
+	       t.rx_pkts, t.rx_bytes, rxpps, res.rx_bps / 1e9,
 	       t.rx_data, t.rx_other, vs.rx_truncated, vs.rx_bad);
+	report_text(&res);
 	if (opt.verify)
 		printf("  verify: errors %" PRIu64 " out_of_order %" PRIu64 " lost %" PRIu64
 		       " missing %" PRIu64 "\n", t.errors, t.ooo, t.lost, missing);
@@ -1130,19 +1591,20 @@ int main(int argc, char **argv)
 		       ",\"out_of_order\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"missing\":%" PRIu64
 		       ",\"ping_sent\":%" PRIu64 ",\"ping_recv\":%" PRIu64 ",\"rtt_p50_us\":%.2f,"
 		       "\"rtt_p99_us\":%.2f,\"rtt_max_us\":%.2f,\"reconnects\":%" PRIu64
-		       ",\"bps_basis\":\"frame_bytes*8\",\"ok\":%s}\n",
+		       ",\"bps_basis\":\"frame_bytes*8\"",
 		       mode_name(opt.mode), opt.queues, opt.size_min, opt.size_max,
 		       (double)(t1 - t0) / 1e9, t.tx_pkts, t.tx_bytes, txpps,
-		       t.tx_pkts ? txpps * (double)t.tx_bytes / (double)t.tx_pkts * 8 : 0.0,
-		       vs.tx_ring_full, t.rx_pkts, t.rx_bytes, rxpps,
-		       t.rx_pkts ? rxpps * (double)t.rx_bytes / (double)t.rx_pkts * 8 : 0.0,
+		       res.tx_bps, vs.tx_ring_full, t.rx_pkts, t.rx_bytes, rxpps, res.rx_bps,
 		       t.rx_data, t.rx_other, vs.rx_truncated, vs.rx_bad, t.errors, t.ooo, t.lost,
-		       missing, t.ping_sent, t.ping_recv, p50, p99, pmax, vs.reconnects,
-		       ok ? "true" : "false");
+		       missing, t.ping_sent, t.ping_recv, p50, p99, pmax, vs.reconnects);
+		report_json(&res);
+		printf(",\"ok\":%s}\n", ok ? "true" : "false");
 	}
 	for (unsigned i = 0; i < opt.queues; i++)
 		free(qs[i].rtt);
 	free(qs);
+	free(flow_tabs);
+	free(timeline);
 	free(rtt);
 	return ok ? 0 : 1;
 }
