@@ -266,7 +266,7 @@ void qos_refresh(struct qos_state *s, uint64_t now);
  * Every rx ring of a port keeps a log of which source port each used entry
  * it received came from, and per source the number of entries the guest
  * has not yet given back (it reposts buffers after reading them, in order:
- * the used ring is a FIFO). When the ring is congested (fewer than half of
+ * the used ring is a FIFO). When the ring is congested (more than a quarter of
  * its buffers free), a source may add a frame only while it holds less
  * than its share of the ring: capacity x its weight / the weights of the
  * sources holding entries. With a FIFO drain, equal occupancy means equal
@@ -323,7 +323,8 @@ static inline bool qos_fair_admit(const struct qos_fair *f, unsigned src, unsign
 {
 	uint64_t wsum = f->wsum + (f->cnt[src] ? 0 : w);
 
-	if (free >= f->cap / 2u + 1u)
+	/* Less than a quarter of the ring held: not congested, anyone in. */
+	if ((unsigned)free * 4u > (unsigned)f->cap * 3u)
 		return true;
 	/* cnt / cap < w / wsum */
 	return (uint64_t)f->cnt[src] * wsum < (uint64_t)f->cap * (f->cnt[src] ? f->wt[src] : w);

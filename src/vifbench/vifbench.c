@@ -83,6 +83,9 @@ struct bench_opts {
 	unsigned queues;
 	unsigned size_min, size_max;
 	uint64_t rate_pps;      /* total over all queues, 0 = unpaced */
+	uint64_t rx_rate_pps;   /* receiver reads at most this many frames/s
+	                         * (over all queues; 0 = as fast as it can):
+	                         * a slow guest */
 	uint64_t count;         /* frames (or pings) per queue, 0 = no limit */
 	double duration_s;
 	unsigned burst;
@@ -266,14 +269,14 @@ static void rx_check(struct bench_q *b, const uint8_t *f, uint32_t len)
  * --verify a frame costs a length check, two loads and the flow lookup
  * (cached: frames come in runs from one source). Returns frames received
  * or -1 to stop. */
-static int rx_step(struct bench_q *b, struct vif_pkt *rx, struct vif_pkt *echo)
+static int rx_step(struct bench_q *b, struct vif_pkt *rx, struct vif_pkt *echo, unsigned max)
 {
 	struct bench_flows *fl = b->flows;
 	unsigned ne = 0, slot = 0;
 	uint64_t bytes = 0, data = 0, other = 0, run_pkts = 0, run_bytes = 0;
 	int n;
 
-	n = vif_rx_burst(vif, b->q, rx, opt.burst);
+	n = vif_rx_burst(vif, b->q, rx, max);
 	if (unlikely(n < 0))
 		return burst_error(b, "rx", n) ? 0 : -1;
 	if (n == 0)
@@ -424,6 +427,8 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 	uint64_t refused_credit = 0, late_credit = 0;
 	unsigned built = 0, idle = 0, full_streak = 0;
 	bool last_full = false;
+	uint64_t rx_rate = opt.rx_rate_pps / opt.queues + (b->q < opt.rx_rate_pps % opt.queues);
+	uint64_t rx_credit = NS, rx_last = last;
 
 	for (unsigned i = 0; i < opt.burst; i++)
 		rx[i] = (struct vif_pkt){ .data = rxbuf[i], .len = VIF_MAX_FRAME };
@@ -526,10 +531,28 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 				atomic_store(&b->tx_done, true);
 		}
 		if (rx_role) {
-			int n = rx_step(b, rx, echo);
+			unsigned max = opt.burst;
+			int n;
 
+			if (opt.rx_rate_pps) {
+				uint64_t now = clk_now_ns();
+
+				rx_credit += MIN(now - rx_last, NS) * rx_rate;
+				rx_credit = MIN(rx_credit, cap);
+				rx_last = now;
+				max = (unsigned)MIN((uint64_t)max, rx_credit / NS);
+			}
+			n = max ? rx_step(b, rx, echo, max) : 0;
 			if (n < 0)
 				return;
+			if (opt.rx_rate_pps) {
+				rx_credit -= (uint64_t)n * NS;
+				if (!max && !tx_role) {
+					/* A slow reader: wait for the next frame's turn. */
+					sleep_ns(MAX((NS - rx_credit) / rx_rate, 20000ull));
+					continue;
+				}
+			}
 			busy |= n > 0;
 		}
 		if (busy) {
@@ -882,6 +905,8 @@ static void usage(FILE *f)
 "  --size N           frame bytes without FCS, %d..%d (default 60)\n"
 "  --sizes MIN-MAX    random size per frame in [MIN, MAX], fixed seed\n"
 "  --rate PPS         total frames/s over all queues, token paced (0 = max)\n"
+"  --rx-rate PPS      receiver: read at most PPS frames/s over all queues, like\n"
+"                     a slow guest (its ring fills; vifd drops or shares)\n"
 "  --count N          frames (ping: round trips) per queue, then stop sending\n"
 "  --duration S       stop after S seconds\n"
 "  --burst N          frames per burst call, 1..%d (default 32)\n"
@@ -929,7 +954,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv)
 {
-	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_COUNT,
+	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
 	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_HELP };
@@ -941,6 +966,7 @@ static int parse_opts(int argc, char **argv)
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "sizes", required_argument, NULL, O_SIZES },
 		{ "rate", required_argument, NULL, O_RATE },
+		{ "rx-rate", required_argument, NULL, O_RX_RATE },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "burst", required_argument, NULL, O_BURST },
@@ -1012,6 +1038,7 @@ static int parse_opts(int argc, char **argv)
 			break;
 		}
 		case O_RATE: if (parse_u64(a, &opt.rate_pps)) goto bad; break;
+		case O_RX_RATE: if (parse_u64(a, &opt.rx_rate_pps)) goto bad; break;
 		case O_COUNT: if (parse_u64(a, &opt.count)) goto bad; break;
 		case O_DURATION: if (parse_double(a, &opt.duration_s)) goto bad; break;
 		case O_BURST:
