@@ -1,0 +1,88 @@
+/* qos_bench.c - cost per frame of the rate limiters with 2 and with 1024
+ * limited ports (not a test: figures; bench/README.md). Ports are laid out
+ * as in the datapath: a profile per port in the snapshot (dp_conf_port),
+ * the bucket state in the port (struct dp_port: a few KiB apart), each
+ * burst of 32 frames from a random port to a random other port, checked
+ * against the source's ingress limit and the destination's egress limit
+ * (with its fair share). Limits are high, so every frame passes and does
+ * the full work. Usage: qos_bench [BURSTS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "qos.h"
+
+struct port {                  /* stands for struct dp_port */
+	struct qos_state qin, qeg;
+	struct qos_share share;
+};
+
+struct conf_port {             /* stands for struct dp_conf_port */
+	struct qos_prof qin, qeg;
+	uint8_t pad[256];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double run(unsigned nports, unsigned bursts)
+{
+	struct port *p = calloc(nports, sizeof(*p));
+	struct conf_port *c = calloc(nports, sizeof(*c));
+	struct qos_limit lim = { .bps = 400000000000ull, .pps = 1000000000ull };
+	uint64_t rng = 88172645463325252ull, t0, t1, pass = 0;
+	char err[128];
+
+	if (!p || !c)
+		exit(1);
+	for (unsigned i = 0; i < nports; i++) {
+		qos_prof_build(&lim, 24, &c[i].qin, err, sizeof(err));
+		qos_prof_build(&lim, 24, &c[i].qeg, err, sizeof(err));
+	}
+	t0 = now_ns();
+	for (unsigned b = 0; b < bursts; b++) {
+		unsigned src, dst;
+		struct qos_batch bi, be;
+		uint64_t q = qos_time(now_ns());
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		src = (unsigned)(rng % nports);
+		dst = (unsigned)((rng >> 32) % nports);
+		if (dst == src)
+			dst = (dst + 1) % nports;
+		qos_begin(&c[src].qin, &p[src].qin, q, &bi);
+		for (unsigned i = 0; i < 32; i++)
+			pass += qos_take(&c[src].qin, &bi, 64 + i);
+		qos_end(&p[src].qin, &bi);
+		qos_begin(&c[dst].qeg, &p[dst].qeg, q, &be);
+		for (unsigned i = 0; i < 32; i++)
+			pass += qos_take_shared(&c[dst].qeg, &be, &p[dst].share, src % 256, 1, 64 + i) ==
+			        QOS_PASS;
+		qos_end(&p[dst].qeg, &be);
+	}
+	t1 = now_ns();
+	if (pass != 64ull * bursts)
+		fprintf(stderr, "unexpected refusals: %llu of %llu passed\n", (unsigned long long)pass,
+		        64ull * bursts);
+	free(p);
+	free(c);
+	return (double)(t1 - t0) / (32.0 * bursts);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned bursts = argc > 1 ? (unsigned)atoi(argv[1]) : 2000000;
+	static const unsigned n[] = { 2, 64, 1024 };
+
+	printf("%-8s %s\n", "ports", "ns per frame (ingress + egress limit, fair share)");
+	for (int rep = 0; rep < 2; rep++)
+		for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+			printf("%-8u %.2f\n", n[i], run(n[i], bursts));
+	return 0;
+}
