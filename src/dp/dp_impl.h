@@ -143,6 +143,7 @@ struct dp_worker {
 		uint64_t t;
 		bool on;
 	} ready[DP_MAX_PORTS * VHU_MAX_QUEUE_PAIRS];
+	unsigned nheld;              /* queues held in this loop iteration */
 
 	struct dp_wstats st[DP_MAX_PORTS];
 } cache_aligned;

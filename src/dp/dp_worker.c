@@ -443,6 +443,7 @@ static int pop_limited(struct dp_worker *w, const struct dp_conf_port *scp, stru
 	if (k < n) {
 		w->ready[slot].t = qos_ready(&scp->qin, &bt);
 		w->ready[slot].on = true;
+		w->nheld++;
 		STAT_ADD(w, sp->id, ingress_held, 1);
 	}
 	return (int)k;
@@ -476,8 +477,10 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 
 	if (unlikely(vhu_dev_is_broken(sp->dev)))
 		return 0;
-	if (scp->qin.on && held(w, slot, qnow))
+	if (scp->qin.on && held(w, slot, qnow)) {
+		w->nheld++;
 		return 0;
+	}
 	avail = vq_avail_count(q);
 	if (avail <= 0) {
 		if (unlikely(avail < 0))
@@ -743,6 +746,7 @@ void *dp_worker_main(void *arg)
 			kicks_disable(w, conf);
 			memset(w->ready, 0, sizeof(w->ready[0]) * conf->npoll[w->id]);
 		}
+		w->nheld = 0;
 		for (unsigned i = 0; i < conf->npoll[w->id]; i++)
 			moved += poll_queue(w, conf, i, now_s, qnow);
 
@@ -755,7 +759,10 @@ void *dp_worker_main(void *arg)
 			int64_t wait_ns;
 
 			atomic_fetch_add_explicit(&w->idle_cycles, dt, memory_order_relaxed);
-			if (now_ns - last_work_ns > DP_IDLE_NS) {
+			/* Queues held by their ingress limit have work whose time
+			 * is known: sleep until then at once rather than poll
+			 * (the other queues kick). */
+			if (w->nheld || now_ns - last_work_ns > DP_IDLE_NS) {
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
 					sleep_on_kicks(w, wait_ns);
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);

@@ -10,9 +10,10 @@
 #    Jain's index over what each got >= 0.98; with weights 1:2:3:4 the
 #    shares are within 5% of 0.1, 0.2, 0.3, 0.4.
 # 2. The same into a fast guest whose port has egress-rate=50mbit.
-# 3. Isolation: a paced stream a -> b alone, then again while c floods
-#    d with ingress-rate=100mbit (1% of a 10 Gbit/s line) and d does not
-#    read its ring at all: the stream keeps >= 95% of its rate alone.
+# 3. Isolation: a paced stream a -> b (10000 frames/s of 1518 B) alone,
+#    then again while c floods d with ingress-rate=100mbit (1% of a
+#    10 Gbit/s line) and d does not read its ring at all: the stream keeps
+#    >= 95% of its rate alone.
 # Rates are measured by the receiving vifbench over a window that skips
 # the first 2 s (connection, learning, the initial bursts).
 . "$(dirname "$0")/../lib/common.sh"
@@ -107,11 +108,11 @@ res=$(contend "" 1518)
 check_shares "$res" 1 2 3 4 || fail "weighted shares of an egress limit"
 vctl set-port r egress-rate=0
 
-log "3. isolation: a -> b paced (20000 frames/s of 1518 B), alone and next to a flood"
+log "3. isolation: a -> b paced (10000 frames/s of 1518 B), alone and next to a flood"
 # stream: a -> b for 7 s; prints what b got in its window (pps)
 stream() {
 	receive b 7
-	send a b 7 --size 1518 --rate 20000
+	send a b 7 --size 1518 --rate 10000
 	finish RXP_b TXP_a
 	jget "$(result b)" "j['flows'][0]['pps'] if j['flows'] else 0"
 }
@@ -126,7 +127,10 @@ with=$(stream)
 h1=$(port_stat c ingress_held)
 finish TXP_c RXP_d
 log "  next to the flood: $with frames/s (c held back $((h1 - h0)) times)"
-python3 -c "import sys; sys.exit(0 if $with >= 0.95 * $alone and $alone > 19000 else 1)" ||
+# (a stream far below its pace alone means the machine is too busy to tell)
+python3 -c "import sys; sys.exit(0 if $alone > 8000 else 1)" ||
+	fail "the stream alone got only $alone of its 10000 frames/s: machine too busy"
+python3 -c "import sys; sys.exit(0 if $with >= 0.95 * $alone else 1)" ||
 	fail "the stream got $with frames/s next to the flood, $alone alone"
 [ "$h1" -gt "$h0" ] || fail "c's ingress limit never held it back"
 vifd_alive
