@@ -353,7 +353,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		enum deliver_res r;
 		uint32_t len;
 
-		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail)) {
+		if (f && !qos_fair_admit(f, src_port, sw)) {
 			congested++;
 			continue;
 		}
