@@ -132,7 +132,7 @@ gen_start() { # SOCK1 SOCK2 SIZE [server]: virtio-user ports on CPU 0 (both lcor
 		--vdev "net_virtio_user1,path=$2,mac=02:00:00:00:00:02,queue_size=1024$srv" \
 		-- -i --forward-mode=mac --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 \
 		--nb-cores=1 --total-num-mbufs=16384 --rxd=1024 --txd=1024 --burst=32 \
-		--txpkts=$(($3 - 4)) --record-core-cycles <&$GEN_FD >"$GEN_LOG" 2>&1 &
+		--txpkts=$(($3 - 4)) --record-core-cycles --no-flush-rx <&$GEN_FD >"$GEN_LOG" 2>&1 &
 	GEN_PID=$!
 	PIDS+=("$GEN_PID")
 	wait_for 30 grep -q 'testpmd>' "$GEN_LOG" || { tail -20 "$GEN_LOG" >&2; return 1; }
@@ -174,15 +174,16 @@ sw_start() { # KIND
 		# net_vhost: testpmd is the vhost-user backend; io forwarding pairs
 		# ports 0<->1 and 2<->3. Forwarding lcore on CPU 1, main (idle, reads
 		# commands) on CPU 0.
-		mkfifo "$T/anc.in"
-		exec {ANC_FD}<>"$T/anc.in"
+		GEN_N=$((GEN_N + 1))
+		mkfifo "$T/anc$GEN_N.in"
+		exec {ANC_FD}<>"$T/anc$GEN_N.in"
 		ANC_LOG=$T/anchor.log
 		stdbuf -oL dpdk-testpmd --lcores "0@$GEN_CPU,1@$SW_CPU" --no-huge -m 1024 --no-pci \
 			--file-prefix="${PFX}a" \
 			--vdev "net_vhost0,iface=$T/p1.sock,queues=1" --vdev "net_vhost1,iface=$T/p2.sock,queues=1" \
 			--vdev "net_vhost2,iface=$T/p3.sock,queues=1" --vdev "net_vhost3,iface=$T/p4.sock,queues=1" \
 			-- -i --forward-mode=io --nb-cores=1 --total-num-mbufs=32768 --rxd=1024 --txd=1024 \
-			--burst=32 --record-core-cycles <&$ANC_FD >"$ANC_LOG" 2>&1 &
+			--burst=32 --record-core-cycles --no-flush-rx <&$ANC_FD >"$ANC_LOG" 2>&1 &
 		SW_PID=$!; PIDS+=("$SW_PID")
 		wait_for 30 grep -q 'testpmd>' "$ANC_LOG" || return 1
 		echo start >&$ANC_FD
@@ -263,7 +264,7 @@ stop_ovs() {
 }
 
 # Per-thread CPU ns of a process (sum of /proc/PID/task/*/schedstat).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 # Jiffies CPU N was busy (anyone), from /proc/stat: "busy total".
 core_jiffies() { awk -v c="cpu$1" '$1 == c {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 # Busy cycles and packets of the switch's datapath core, its own accounting.
@@ -274,7 +275,7 @@ sw_counters() { # -> "busy_cycles idle_cycles pkts"
 	ovs) appctl dpif-netdev/pmd-stats-show | awk '
 		/pmd thread/ {on=1} /main thread/ {on=0}
 		on && /packets received:/ {p=$3} on && /idle cycles:/ {i=$3} on && /processing cycles:/ {b=$3}
-		END {print b+0, i+0, p+0}' ;;
+		END {printf "%.0f %.0f %.0f\n", b, i, p}' ;;
 	testpmd) echo "0 0 0" ;; # from the forwarding stats at "stop"
 	esac
 }
@@ -286,17 +287,43 @@ tp_cycles() {
 # testpmd's Rx-pps of both ports in the last "show port stats all".
 tp_pps() { grep -a 'Rx-pps:' "$1" | tail -2 | awk '{printf "%s ", $2}'; }
 
-# ---- one throughput measurement: generator already connected
-measure() { # SWITCH SIZE REP FIRST(1: start tx_first)
+# ---- the closed loop: 16 bursts of 32 frames per port sent once
+# (tx_first); they circulate generator -> switch -> generator from then on,
+# across stop/start. If the switch was not ready for them, none come back:
+# try again.
+prime() {
+	local i n pps
+	for i in 1 2 3 4 5; do
+		gen_cmd "start tx_first 16"
+		sleep 1
+		n=$(mark "$GEN_LOG" 'Rx-pps:')
+		gen_cmd "show port stats all"
+		wait_count "$GEN_LOG" 'Rx-pps:' "$n" || true
+		sleep 0.2
+		pps=$(tp_pps "$GEN_LOG")
+		n=$(mark "$GEN_LOG" 'CPU cycles/packet')
+		gen_cmd stop
+		wait_count "$GEN_LOG" 'CPU cycles/packet' "$n" || true
+		[ "$(echo "$pps" | awk '{print ($1 + $2 > 0)}')" = 1 ] && return 0
+		say "generator: no frames came back (try $i), sending again"
+		sleep 1
+	done
+	return 1
+}
+
+# ---- one throughput measurement: generator connected and primed
+measure() { # SWITCH SIZE REP
 	local sw=$1 sz=$2 rep=$3 c0 c1 j0 j1 n0 perf_out="" t0 t1 a b gcyc gpk
-	if [ "$4" = 1 ]; then gen_cmd "start tx_first 16"; else gen_cmd start; fi
+	gen_cmd start
 	t0=$(date +%s.%N)
 	sleep "$WARMUP"
 	n0=$(mark "$GEN_LOG" 'Rx-pps:')
 	gen_cmd "show port stats all"
 	[ "$SW_KIND" = testpmd ] && { echo stop >&$ANC_FD; echo start >&$ANC_FD; }
-	[ "$SW_KIND" = ovs ] && appctl dpif-netdev/pmd-stats-clear >/dev/null
-	a=$(sw_counters); c0=$(cpu_ns "$SW_PID"); j0=$(core_jiffies "$SW_CPU")
+	# OVS: counters cleared (the pmd applies it on its next iteration), so
+	# the window's figures are the absolute ones at its end.
+	if [ "$SW_KIND" = ovs ]; then appctl dpif-netdev/pmd-stats-clear >/dev/null; a="0 0 0"; else a=$(sw_counters); fi
+	c0=$(cpu_ns "$SW_PID"); j0=$(core_jiffies "$SW_CPU")
 	if [ "$CYC_METHOD" = perf ]; then
 		perf_out=$(perf stat -x, -e cycles -p "$SW_PID" -- sleep "$SECS" 2>&1 | awk -F, '/cycles/ {print $1; exit}')
 	else
@@ -331,7 +358,7 @@ mpps = (p0 + p1) / 1e6
 if kind == 'testpmd':                 # "cycles packets" of the anchor's window
     bc, pk = (int(x) for x in b.split()); ic = 0
 else:
-    a = [int(x) for x in a.split()]; b = [int(x) for x in b.split()]
+    a = [int(float(x)) for x in a.split()]; b = [int(float(x)) for x in b.split()]
     bc, ic, pk = b[0] - a[0], b[1] - a[1], b[2] - a[2]
 busy = bc / pk if pk else float('nan')
 src = {'vifd': 'vifctl workers', 'ovs': 'pmd-stats-show', 'testpmd': 'record-core-cycles'}[kind]
@@ -409,7 +436,7 @@ gencheck() {
 	sw_start testpmd || return 0
 	gen_start "$SOCK_DIR/p1.sock" "$SOCK_DIR/p2.sock" 64
 	sleep 0.5
-	measure gencheck-testpmd 64 1 1 || true
+	prime && measure gencheck-testpmd 64 1 || true
 	gen_stop
 	if [ -x "$VIFBENCH" ]; then
 		VB_NAME=vbrx vb --sock "$SOCK_DIR/p2.sock" --mode rx --busy-poll --ring-size 1024 \
@@ -463,8 +490,9 @@ for sw in "${SWL[@]}"; do
 		fi
 		sw_ports_up || note "$sw: ports not up after 60 s"
 		sleep 0.5
+		prime || note "$sw $sz B: no frame came back through the switch"
 		for rep in $(seq "$REPS"); do
-			measure "$sw" "$sz" "$rep" $([ "$rep" = 1 ] && echo 1 || echo 0) || note "$sw $sz B rep $rep: no rate"
+			measure "$sw" "$sz" "$rep" || note "$sw $sz B rep $rep: no rate"
 		done
 		[ "$sw" = vifd ] && [ "$sz" = 64 ] && profile_vifd
 		gen_stop
