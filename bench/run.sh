@@ -255,7 +255,12 @@ start_ovs() {
 }
 # Up once DPDK initialised and the bridge module logged its version; or dead.
 ovs_ready() { ! kill -0 "$OVS_PID" 2>/dev/null || grep -q 'bridge|INFO|ovs-vswitchd' "$T/ovs/vswitchd.log"; }
-ovs_up() { [ "$(vsctl get Interface p1.sock link_state)" = up ] && [ "$(vsctl get Interface p2.sock link_state)" = up ]; }
+ovs_up() { # [PORT...] (default p1 p2): link_state up
+	local p
+	for p in "${@:-1 2}"; do
+		for p in $p; do [ "$(vsctl get Interface "p$p.sock" link_state)" = up ] || return 1; done
+	done
+}
 stop_ovs() {
 	[ -n "$OVS_PID" ] && { appctl exit >/dev/null 2>&1 || true; stop_pid "$OVS_PID"; }
 	[ -n "$OVSDB_PID" ] && stop_pid "$OVSDB_PID"
@@ -405,6 +410,9 @@ latency() { # SWITCH MAX_MPPS
 				--duration 8 --warmup 2 --json; l=$VB_PID
 		fi
 		sleep 1
+		if [ "$SW_KIND" = ovs ]; then
+			wait_for 30 ovs_up 4 $([ "$load" = half ] && echo 1 2) || note "ovs: latency ports not up"
+		fi
 		VB_NAME=ping vb --sock "$SOCK_DIR/p3.sock" --mode ping --rate 2000 --size 60 \
 			--src-mac 02:00:00:00:00:03 --dst-mac 02:00:00:00:00:04 --duration 5 --json; pg=$VB_PID
 		wait "$pg" || true; forget "$pg"
@@ -425,6 +433,8 @@ if load == 'half':
     lp = 2 * (j.get('rx_pps') or 0)   # frames/s through the switch, both ways
 print(f"{sw},{load},{target},{lp:.0f},{p.get('rtt_p50_us', 'nan')},{p.get('rtt_p99_us', 'nan')},{p.get('rtt_max_us', 'nan')},{p.get('ping_recv', 0)}")
 PY
+		grep -q '"ping_recv"' "$T/ping.out" 2>/dev/null ||
+			note "$sw latency $load: vifbench ping failed: $(tail -2 "$T/ping.out" | tr '\n' ' ')"
 		rm -f "$T/load.out"
 		tail -1 "$LAT" | awk -F, '{printf "[bench] %-8s latency %-4s (load %s pps): p50 %s us p99 %s us\n", $1, $2, $4, $5, $6}' >&2
 	done
@@ -471,37 +481,42 @@ profile_vifd() {
 	sleep 0.5
 }
 
-# ---- the run
+# ---- the run: round-robin. Each round starts every switch afresh and
+# measures every size once, so a change in the machine's other load during
+# the run falls on all switches alike (the repetitions are the rounds).
 START=$SECONDS
 IFS=, read -ra SWL <<<"$SWITCHES"
 [ "$GENCHECK" = 1 ] && gencheck
-declare -A MAXMPPS
-for sw in "${SWL[@]}"; do
-	say "=== $sw"
-	if ! sw_start "$sw"; then
-		note "$sw: did not start; skipped (logs: $(ls "$T"/*.log "$T"/ovs/*.log 2>/dev/null | tr '\n' ' '))"
-		[ -n "${SW_PID:-}" ] && sw_stop
-		[ "$sw" = ovs ] && stop_ovs
-		continue
-	fi
-	for sz in $SIZES; do
-		if ! gen_start "$SOCK_DIR/p1.sock" "$SOCK_DIR/p2.sock" "$sz"; then
-			note "$sw $sz B: generator did not start"; gen_stop; continue
+declare -A BROKEN
+for rep in $(seq "$REPS"); do
+	for sw in "${SWL[@]}"; do
+		[ -z "${BROKEN[$sw]:-}" ] || continue
+		say "=== round $rep/$REPS: $sw"
+		rm -rf "$T/ovs" "$T/vifd" "$T"/p[1-4].sock
+		if ! sw_start "$sw"; then
+			note "$sw: did not start; skipped"
+			BROKEN[$sw]=1
+			[ -n "${SW_PID:-}" ] && sw_stop
+			[ "$sw" = ovs ] && stop_ovs
+			continue
 		fi
-		sw_ports_up || note "$sw: ports not up after 60 s"
-		sleep 0.5
-		prime || note "$sw $sz B: no frame came back through the switch"
-		for rep in $(seq "$REPS"); do
-			measure "$sw" "$sz" "$rep" || note "$sw $sz B rep $rep: no rate"
+		for sz in $SIZES; do
+			if ! gen_start "$SOCK_DIR/p1.sock" "$SOCK_DIR/p2.sock" "$sz"; then
+				note "$sw $sz B: generator did not start"; gen_stop; continue
+			fi
+			sw_ports_up || note "$sw: ports not up after 60 s"
+			sleep 0.5
+			prime || note "$sw $sz B round $rep: no frame came back through the switch"
+			measure "$sw" "$sz" "$rep" || note "$sw $sz B round $rep: no rate"
+			[ "$sw" = vifd ] && [ "$sz" = 64 ] && [ "$rep" = 1 ] && profile_vifd
+			gen_stop
 		done
-		[ "$sw" = vifd ] && [ "$sz" = 64 ] && profile_vifd
-		gen_stop
+		if [ "$LATENCY" = 1 ] && [ "$rep" = "$REPS" ]; then
+			m=$(awk -F, -v s="$sw" '$1 == s && $2 == 64 {print $5}' "$RAW" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
+			latency "$sw" "$m"
+		fi
+		sw_stop
 	done
-	if [ "$LATENCY" = 1 ]; then
-		m=$(awk -F, -v s="$sw" '$1 == s && $2 == 64 {print $5}' "$RAW" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
-		latency "$sw" "$m"
-	fi
-	sw_stop
 done
 echo "elapsed_s=$((SECONDS - START))" >>"$META"
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
