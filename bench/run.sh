@@ -522,5 +522,8 @@ echo "elapsed_s=$((SECONDS - START))" >>"$META"
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 cp "$RAW" "$OUT/raw.csv"
 cp "$LAT" "$OUT/latency.csv"
-python3 "$HERE/report.py" --meta "$META" --notes "$NOTES" --raw "$OUT/raw.csv" \
+cp "$META" "$OUT/meta.env"
+cp "$NOTES" "$OUT/notes.txt"
+# bench/report.py can be run again on these four files.
+python3 "$HERE/report.py" --meta "$OUT/meta.env" --notes "$OUT/notes.txt" --raw "$OUT/raw.csv" \
 	--latency "$OUT/latency.csv" --out "$OUT" $([ "$SMOKE" = 1 ] && echo --no-plots)
