@@ -236,6 +236,10 @@ def main():
         lv = [r for r in lat if r['switch'] == 'vifd']
         if lv:
             summary += '; vifd rtt p50/p99 ' + ', '.join(f"{r['load']} {r['p50_us']}/{r['p99_us']} us" for r in lv)
+    qr = [f"{z}B {r['quiet_rate']:.2f}x {x}" for z in sizes for x in ('testpmd', 'ovs')
+          for r in [ratios.get(f'{z}/{x}', {})] if r.get('quiet_rate')]
+    if qr:
+        summary += '; quietest reps: ' + ', '.join(qr)
     summary += f"; load avg {meta.get('loadavg_start', '?')}"
 
     L.append('\nSummary: ' + summary + '\n')
