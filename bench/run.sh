@@ -71,6 +71,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 say() { echo "[bench] $*" >&2; }
+# A sleep a signal interrupts at once (bash runs traps only between
+# commands; `wait` is one it interrupts).
+nap() { sleep "$1" & local p=$!; wait "$p" 2>/dev/null || true; }
 forget() { local k=() p; for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || k+=("$p"); done; PIDS=("${k[@]}"); }
 stop_pid() { # PID: TERM, wait, KILL
 	local p=$1
@@ -321,7 +324,7 @@ measure() { # SWITCH SIZE REP
 	local sw=$1 sz=$2 rep=$3 c0 c1 j0 j1 n0 perf_out="" t0 t1 a b gcyc gpk
 	gen_cmd start
 	t0=$(date +%s.%N)
-	sleep "$WARMUP"
+	nap "$WARMUP"
 	n0=$(mark "$GEN_LOG" 'Rx-pps:')
 	gen_cmd "show port stats all"
 	[ "$SW_KIND" = testpmd ] && { echo stop >&$ANC_FD; echo start >&$ANC_FD; }
@@ -332,7 +335,7 @@ measure() { # SWITCH SIZE REP
 	if [ "$CYC_METHOD" = perf ]; then
 		perf_out=$(perf stat -x, -e cycles -p "$SW_PID" -- sleep "$SECS" 2>&1 | awk -F, '/cycles/ {print $1; exit}')
 	else
-		sleep "$SECS"
+		nap "$SECS"
 	fi
 	n0=$(mark "$GEN_LOG" 'Rx-pps:')
 	gen_cmd "show port stats all"
@@ -475,7 +478,7 @@ profile_vifd() {
 	[ -n "$tid" ] || tid=$SW_PID
 	gen_cmd start
 	sleep 1
-	perf record -e cpu-clock -F 2000 -g -t "$tid" -o "$PERF_RECORD" -- sleep "$SECS" >/dev/null 2>&1 ||
+	perf record -e cpu-clock -F 2000 -g -t "$tid" -o "$PERF_RECORD" -- sleep "$SECS" >/dev/null 2>&1 </dev/null ||
 		note "perf record failed"
 	gen_cmd stop
 	sleep 0.5
