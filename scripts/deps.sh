@@ -5,7 +5,8 @@ set -eu
 pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
 libjansson-dev python3 iproute2 procps
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
-qemu-system-x86 iperf3 busybox-static cpio kmod gzip"
+qemu-system-x86 iperf3 busybox-static cpio kmod gzip
+dpdk openvswitch-switch-dpdk gnuplot-nox linux-perf valgrind"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -18,6 +19,14 @@ if [ -n "$missing" ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# No package's maintainer script may start a system service (Open
+	# vSwitch's would start the system's ovs-vswitchd): bench/run.sh runs
+	# its own private instance. Keep an existing policy-rc.d as it is.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
 fi
