@@ -353,7 +353,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		enum deliver_res r;
 		uint32_t len;
 
-		if (f && !qos_fair_admit(f, src_port, sw)) {
+		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail)) {
 			congested++;
 			continue;
 		}
@@ -725,6 +725,7 @@ void *dp_worker_main(void *arg)
 	struct dp *dp = w->dp;
 	const struct dp_conf *conf;
 	uint64_t last_work_ns = clk_now_ns();
+	unsigned first = 0, np;
 
 	if (w->cpu >= 0) {
 		cpu_set_t set;
@@ -746,8 +747,12 @@ void *dp_worker_main(void *arg)
 			kicks_disable(w, conf);
 			memset(w->ready, 0, sizeof(w->ready[0]) * conf->npoll[w->id]);
 		}
+		/* Each iteration starts at the next queue, so that no guest is
+		 * always first to the room a slow receiver has just freed. */
 		w->nheld = 0;
-		for (unsigned i = 0; i < conf->npoll[w->id]; i++)
+		np = conf->npoll[w->id];
+		first = np ? (first + 1) % np : 0;
+		for (unsigned k = 0, i = first; k < np; k++, i = i + 1 == np ? 0 : i + 1)
 			moved += poll_queue(w, conf, i, now_s, qnow);
 
 		uint64_t dt = clk_cycles() - t0;

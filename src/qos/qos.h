@@ -266,11 +266,10 @@ void qos_refresh(struct qos_state *s, uint64_t now);
  * Every rx ring of a port keeps a log of which source port each used entry
  * it received came from, and per source the number of entries the guest
  * has not yet given back (it reposts buffers after reading them, in order:
- * the used ring is a FIFO). A source may add a frame only while it holds
- * less than its share of the ring: capacity x its weight / the weights of
- * the sources holding entries. A source alone may fill the ring; shares
- * matter only when several hold entries, i.e. when the receiver is slower
- * than they are (the ring is congested). With a FIFO drain, equal occupancy means equal
+ * the used ring is a FIFO). When the ring is congested (more than a
+ * quarter of it held), a source may add a frame only while it holds less
+ * than its share of the ring: capacity x its weight / the weights of the
+ * sources holding entries. With a FIFO drain, equal occupancy means equal
  * throughput, so the senders to a slow receiver get equal (or weighted)
  * shares of it, in O(1) per frame and without queues. A receiver that stops
  * reading fills its ring and its frames are dropped as no_room: it slows
@@ -319,10 +318,17 @@ static inline void qos_fair_sync(struct qos_fair *f, uint16_t used_idx, uint16_t
 }
 
 /* Whether source src (weight w) may add one more entry now. */
-static inline bool qos_fair_admit(const struct qos_fair *f, unsigned src, unsigned w)
+static inline bool qos_fair_admit(const struct qos_fair *f, unsigned src, unsigned w,
+                                  uint16_t free)
 {
 	uint64_t wsum = f->wsum + (f->cnt[src] ? 0 : w);
 
+	/* Less than a quarter of the ring held: not congested, anyone in.
+	 * (Guests give buffers back in batches, so "held" overstates what
+	 * they still have to read; enforcing shares on a ring that is
+	 * mostly free would leave it underused.) */
+	if ((unsigned)free * 4u > (unsigned)f->cap * 3u)
+		return true;
 	/* cnt / cap < w / wsum */
 	return (uint64_t)f->cnt[src] * wsum < (uint64_t)f->cap * (f->cnt[src] ? f->wt[src] : w);
 }

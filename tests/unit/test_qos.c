@@ -209,7 +209,7 @@ static void fair_ring(unsigned cap, unsigned nsrc, const unsigned *w, const unsi
 			unsigned s = (k + r) % nsrc;
 			qos_fair_sync(&f, used, (uint16_t)freebufs);
 			for (unsigned i = 0; i < offer[s] && freebufs; i++) {
-				if (!qos_fair_admit(&f, s, w[s]))
+				if (!qos_fair_admit(&f, s, w[s], (uint16_t)freebufs))
 					continue;
 				qos_fair_add(&f, s, w[s], used, 1);
 				fifo[used] = (uint8_t)s;
