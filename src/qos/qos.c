@@ -79,10 +79,11 @@ int qos_prof_build(const struct qos_limit *l, uint32_t overhead, struct qos_prof
 			return -EINVAL;
 		}
 		/* A held queue is polled again when a quarter of the burst or
-		 * 64 KiB has refilled, whichever is less: batches stay useful
-		 * and a worker woken late (by up to 3/4 of the burst) loses
-		 * no tokens. */
-		p->b.refill = MIN(p->b.depth / 4, p->b.per_byte * 65536);
+		 * 16 KiB has refilled, whichever is less: batches stay useful
+		 * (and small enough for a 256-entry receive ring even in 64-byte
+		 * frames), and a worker woken late (by up to 3/4 of the burst)
+		 * loses no tokens. */
+		p->b.refill = MIN(p->b.depth / 4, p->b.per_byte * 16384);
 	}
 	if (l->pps) {
 		uint64_t pb = l->pburst ? l->pburst : qos_default_pburst(l->pps);

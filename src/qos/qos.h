@@ -202,6 +202,7 @@ static inline enum qos_verdict qos_take_shared(const struct qos_prof *pf, struct
 	uint64_t wsum, ts;
 
 	uint64_t elen = MAX(pb->depth, qos_time(1000000)); /* epochs: >= 1 ms */
+	struct qos_batch next = *bt;
 	int64_t ahead;
 
 	/* Stored times are never legitimately more than an epoch (or a
@@ -221,10 +222,11 @@ static inline enum qos_verdict qos_take_shared(const struct qos_prof *pf, struct
 	ahead = qos_diff(sh->src[src].tat, now);
 	ts = ahead > 0 && ahead <= (int64_t)pb->depth ? sh->src[src].tat : now;
 	ts += (uint64_t)((unsigned __int128)cost * wsum / w);
+	if (!qos_take(pf, &next, len))
+		return QOS_OVER_LIMIT;
 	if (congested && qos_diff(ts, now) > (int64_t)(pb->depth / 2))
 		return QOS_OVER_SHARE;
-	if (!qos_take(pf, bt, len))
-		return QOS_OVER_LIMIT;
+	*bt = next;
 	/* What a source took beyond its share while there was room is
 	 * forgotten beyond one burst, so it is not starved later for it. */
 	sh->src[src].tat = qos_diff(ts, now) > (int64_t)pb->depth ? now + pb->depth : ts;
@@ -323,11 +325,12 @@ static inline bool qos_fair_admit(const struct qos_fair *f, unsigned src, unsign
 {
 	uint64_t wsum = f->wsum + (f->cnt[src] ? 0 : w);
 
-	/* Less than a quarter of the ring held: not congested, anyone in.
+	/* A full ring: not a matter of shares (the frame finds no room).
+	 * Less than a quarter of the ring held: not congested, anyone in.
 	 * (Guests give buffers back in batches, so "held" overstates what
 	 * they still have to read; enforcing shares on a ring that is
 	 * mostly free would leave it underused.) */
-	if ((unsigned)free * 4u > (unsigned)f->cap * 3u)
+	if (free == 0 || (unsigned)free * 4u > (unsigned)f->cap * 3u)
 		return true;
 	/* cnt / cap < w / wsum */
 	return (uint64_t)f->cnt[src] * wsum < (uint64_t)f->cap * (f->cnt[src] ? f->wt[src] : w);

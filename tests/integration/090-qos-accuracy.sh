@@ -3,14 +3,14 @@
 # libvif guest floods (unpaced) through vifd to a receiving guest; the limit
 # is on the sender's port (ingress: the guest's TX, held back in its ring)
 # or on the receiver's (egress: dropped before the copy). The rate over a
-# 2 s window, after the bucket's initial burst is spent, must be within
+# 4 s window, after the bucket's initial burst is spent, must be within
 # +-2% of the limit:
 #   - delivered: what vifd put into the receiver's ring (its tx counters),
 #     when the receiver kept up (no drop for lack of room in the window);
 #   - otherwise the limiter's own output, which is then what is checked:
 #     ingress, what vifd took from the sender (s's rx counters); egress,
 #     what passed the limit (r's tx + no_room). The log says which.
-# Bytes are the Ethernet frame without FCS (overhead=0). Bursts are 100 ms
+# Bytes are the Ethernet frame without FCS (overhead=0). Bursts are 50 ms
 # of the limit (see run_case).
 #
 #   s (02..01) -- vifd, 1 worker -- r (02..02)
@@ -26,7 +26,7 @@ RX_PID=$LAST_PID
 wait_for 10 "receiver connected" sh -c "[ \"\$($VIFCTL --socket $T/state/vifd.sock -j show | \
 	python3 -c 'import json,sys; print([p[\"live_rx\"] for p in json.load(sys.stdin)[\"bridges\"][0][\"ports\"] if p[\"name\"]==\"r\"][0])')\" = 1 ]"
 
-WINDOW=2
+WINDOW=4
 # snap: both ports' counters and the time, as one JSON line
 snap() {
 	local t
@@ -35,25 +35,26 @@ snap() {
 }
 # run_case DIR KIND LIMIT SIZE: KIND rate (LIMIT in bit/s), pps, or none:
 # no limit, to measure what this machine moves at SIZE (CAP_BPS, CAP_PPS):
-# a limit above 97% of that cannot be shown here and is reported, not
-# checked.
+# a limit above 60% of that cannot be shown here (a loaded machine's
+# capacity varies) and is reported, not checked.
 run_case() {
 	local dir=$1 kind=$2 limit=$3 size=$4 port key a b
 	if [ "$dir" = ingress ]; then port=s; else port=r; fi
 	if [ "$kind" = rate ]; then key=$dir-rate; else key=$dir-pps; fi
 	if [ "$kind" != none ]; then
-		if python3 -c "import sys; sys.exit(0 if $limit > 0.97 * ${CAP[$kind$size]} else 1)"; then
+		if python3 -c "import sys; sys.exit(0 if $limit > 0.6 * ${CAP[$kind$size]} else 1)"; then
 			log "  $dir $kind $limit at $size B: not shown, this machine moves only ${CAP[$kind$size]} unlimited"
 			return 0
 		fi
-		# Bursts of 100 ms of the limit: a worker that the shared,
-		# loaded machine deschedules for a while (sanitizer builds, other
-		# jobs) must not lose tokens, or the test would measure the
-		# scheduler. The default burst is 20 ms.
+		# Bursts of 50 ms of the limit: a worker that the shared, loaded
+		# machine deschedules for a while (sanitizer builds, other jobs)
+		# must not lose tokens, or the test would measure the scheduler
+		# (the default burst is 20 ms). What the bucket holds at the
+		# window's edges moves the result by at most 50 ms / 4 s.
 		if [ "$kind" = rate ]; then
-			vctl set-port "$port" "$key=$limit" "$dir-burst=$((limit / 80 > 65536 ? limit / 80 : 65536))"
+			vctl set-port "$port" "$key=$limit" "$dir-burst=$((limit / 160 > 65536 ? limit / 160 : 65536))"
 		else
-			vctl set-port "$port" "$key=$limit" "$dir-pps-burst=$((limit / 10))"
+			vctl set-port "$port" "$key=$limit" "$dir-pps-burst=$((limit / 20))"
 		fi
 	fi
 	bg tx "$VIFBENCH" --sock "$T/s.sock" --mode tx --size "$size" --ring-size 1024 \
