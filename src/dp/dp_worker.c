@@ -324,7 +324,7 @@ static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_c
 /* Delivers the frames of mask to kernel port dst: one port_tx() each, on
  * the queue chosen by the source queue, gathered from the private prefix
  * (with the egress tag) and the rest of the source's buffers. */
-static void deliver_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
+static __attribute__((noinline)) void deliver_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
                            unsigned src_port, unsigned src_qp, uint32_t src_hdr, uint32_t mask,
                            const uint16_t *tcis, uint64_t qnow)
 {
@@ -549,8 +549,9 @@ static inline bool held(struct dp_worker *w, unsigned slot, uint64_t qnow)
 
 /* Switches the n frames of w->src (each hdr bytes of virtio header, then
  * the frame) that port scp sent on queue pair qp: classification, then
- * delivery per destination. */
-static void switch_burst(struct dp_worker *w, const struct dp_conf *conf,
+ * delivery per destination. Inlined into both pollers, so the vhost path
+ * compiles as it did before kernel ports existed. */
+static inline __attribute__((always_inline)) void switch_burst(struct dp_worker *w, const struct dp_conf *conf,
                          const struct dp_conf_port *scp, unsigned qp, uint32_t hdr, unsigned n,
                          uint32_t now_s, uint64_t qnow)
 {
