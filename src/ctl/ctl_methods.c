@@ -27,7 +27,7 @@ static const struct {
 	{ "vhostuser", true },
 	{ "tap", true },
 	{ "afpacket", true },
-	{ "afxdp", false },
+	{ "afxdp", true },
 	{ "vxlan", false },
 };
 
@@ -327,7 +327,7 @@ static bool netns_ok(const char *s)
 	return true;
 }
 
-/* The kernel-port part of add-port (type tap or afpacket): checks the
+/* The kernel-port part of add-port (type tap, afpacket or afxdp): checks the
  * keys of the type and opens the port. */
 static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name, const char *type,
                            unsigned queues, struct ctl_err *e)
@@ -355,9 +355,9 @@ static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name,
 			return ctl_err_params(e, "invalid network namespace name \"%.40s\"", netns);
 	} else {
 		if (ifname || netns)
-			return ctl_err_params(e, "an afpacket port takes dev=, not ifname= or netns=");
+			return ctl_err_params(e, "an %s port takes dev=, not ifname= or netns=", type);
 		if (!dev)
-			return ctl_err_params(e, "an afpacket port needs dev=INTERFACE");
+			return ctl_err_params(e, "an %s port needs dev=INTERFACE", type);
 		if (!ifname_ok(dev))
 			return ctl_err_params(e, "invalid interface name \"%.40s\"", dev);
 		pp.ifname = dev;
@@ -379,7 +379,7 @@ static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name,
 }
 
 /* add-port {bridge, name, type, path? (vhostuser), mode?, queues?, ifname?,
- * netns? (tap), dev? (afpacket), policy keys?} -> {} */
+ * netns? (tap), dev? (afpacket, afxdp), policy keys?} -> {} */
 static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *br = preq(p, "bridge"), *name = preq(p, "name");
@@ -403,8 +403,11 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		                      "afpacket, afxdp, vxlan)", type);
 	if (!port_types[t].supported)
 		return ctl_err_app(e, EOPNOTSUPP,
-		                   "port type %s is not supported in this version (vhostuser, tap and "
-		                   "afpacket are)", type);
+		                   "port type %s is not supported in this version (vhostuser, tap, "
+		                   "afpacket and afxdp are)", type);
+	if (strcmp(type, "vhostuser") && !port_ops_find(type))
+		return ctl_err_app(e, EOPNOTSUPP, "this vifd was built without port type %s "
+		                   "(afxdp needs libxdp-dev and libbpf-dev)", type);
 	if (!port_name_ok(name))
 		return ctl_err_params(e, "invalid port name \"%.40s\": 1 to %d characters of "
 		                      "A-Z a-z 0-9 . _ : -, not starting with -",
@@ -427,7 +430,7 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (!path)
 		return ctl_err_params(e, "a vhostuser port needs path=SOCKET");
 	if (json_object_get(p, "ifname") || json_object_get(p, "netns") || json_object_get(p, "dev"))
-		return ctl_err_params(e, "ifname=, netns= and dev= are for tap and afpacket ports");
+		return ctl_err_params(e, "ifname=, netns= and dev= are for tap, afpacket and afxdp ports");
 	if (!strcmp(mode, "server"))
 		client = false;
 	else if (!strcmp(mode, "client"))

@@ -18,6 +18,9 @@
 static const struct port_ops *const types[] = {
 	&port_tap_ops,
 	&port_afpacket_ops,
+#ifdef VIFD_HAVE_AFXDP
+	&port_afxdp_ops,
+#endif
 };
 
 const struct port_ops *port_ops_find(const char *type)

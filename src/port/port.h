@@ -1,5 +1,5 @@
 /* port.h - kernel-facing ports: one ops table, one type per file (tap.c,
- * afpacket.c). A port is a set of queues, each a file descriptor the
+ * afpacket.c, afxdp.c). A port is a set of queues, each a file descriptor the
  * datapath polls from one worker: rx_burst() reads frames from the kernel
  * into the worker's private buffers, tx() hands one frame, gathered from
  * an iovec array, back to the kernel.
@@ -32,8 +32,8 @@ enum {
 
 /* What add-port asked for. Strings are copied by port_open(). */
 struct port_params {
-	const char *type;      /* "tap" or "afpacket" */
-	const char *ifname;    /* tap: the device's name; afpacket: the interface */
+	const char *type;      /* "tap", "afpacket" or "afxdp" */
+	const char *ifname;    /* tap: the device's name; afpacket, afxdp: the interface */
 	const char *netns;     /* tap: a named network namespace (/var/run/netns/NAME), or NULL */
 	unsigned queues;       /* 1..PORT_MAX_QUEUES */
 };
@@ -100,5 +100,6 @@ static inline int port_tx(struct port *p, unsigned q, const struct iovec *iov, u
 
 extern const struct port_ops port_tap_ops;
 extern const struct port_ops port_afpacket_ops;
+extern const struct port_ops port_afxdp_ops;   /* only when built with libxdp */
 
 #endif

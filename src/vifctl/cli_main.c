@@ -395,11 +395,11 @@ static const struct cmd cmds[] = {
 	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
 	  "add-bridge br0 reports that it exists, any other name is refused.\n",
 	  1, 1, false, c_add_bridge },
-	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket KEY=VALUE... [POLICY]",
-	  "add a vhost-user, tap or AF_PACKET port",
+	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
+	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
-	  "  add-port BRIDGE NAME type=afpacket dev=IF [queues=N]\n"
+	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
 	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket:\n"
 	  "  path=SOCKET     the vhost-user socket; a relative path is taken from the\n"
 	  "                  current directory\n"
@@ -416,8 +416,11 @@ static const struct cmd cmds[] = {
 	  "  type=afpacket   an existing interface, through AF_PACKET (TPACKET_V3):\n"
 	  "  dev=IF          the interface; promiscuous while the port exists\n"
 	  "  queues=N        packet sockets joined by PACKET_FANOUT, 1 to 8\n"
-	  "  POLICY          any set-port key (see vifctl help set-port); on tap and\n"
-	  "                  afpacket ports ingress-* limits police (drop)\n"
+	  "  type=afxdp      an existing interface, through AF_XDP (XDP program by vifd):\n"
+	  "  dev=IF          the interface\n"
+	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to 8\n"
+	  "  POLICY          any set-port key (see vifctl help set-port); on kernel\n"
+	  "                  ports ingress-* limits leave frames in the kernel's queue\n"
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
 	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n"
 	  "         vifctl add-port br0 t1 type=tap ifname=vt1 netns=ns1\n"
