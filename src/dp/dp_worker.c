@@ -739,9 +739,10 @@ static unsigned poll_kernel(struct dp_worker *w, const struct dp_conf *conf, uns
 	const struct dp_conf_port *scp = &conf->ports[pl->port];
 	unsigned n;
 
-	if (scp->qin.on) {
-		if (held(w, slot, qnow))
-			return 0;
+	if (scp->qin.on && held(w, slot, qnow))
+		return 0;
+	/* A frame carried over from a limit since removed goes out first. */
+	if (scp->qin.on || scp->port->carry_len[pl->qp]) {
 		n = read_limited(w, scp, pl, slot, qnow);
 	} else {
 		n = port_rx_burst(pl->kp, pl->qp, w->kbuf, w->klen, DP_BURST);
