@@ -54,6 +54,7 @@ struct xsk_q {
 	uint8_t *area;
 	struct xsk_ring_prod fill, tx;
 	struct xsk_ring_cons comp, rx;
+	bool zc;                  /* bound zero-copy */
 	/* Transmit side, under txlock: the ring and the free frames. */
 	atomic_flag txlock;
 	unsigned nfree;
@@ -162,6 +163,7 @@ static int open_queue(struct port *p, struct xsk *x, unsigned qi, bool *copy_log
 		return r;
 	}
 	r = xsk_socket__create(&q->xsk, p->ifname, qi, q->umem, &q->rx, &q->tx, &scfg);
+	q->zc = r == 0;
 	if (r < 0) {
 		scfg.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
 		r = xsk_socket__create(&q->xsk, p->ifname, qi, q->umem, &q->rx, &q->tx, &scfg);
@@ -345,10 +347,10 @@ static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned
 	xsk_ring_prod__tx_desc(&q->tx, idx)->len = (uint32_t)total;
 	xsk_ring_prod__submit(&q->tx, 1);
 	atomic_flag_clear_explicit(&q->txlock, memory_order_release);
-	/* Copy mode transmits only in the system call; zero-copy drivers
-	 * need it when they ask (need_wakeup). EAGAIN/EBUSY/ENOBUFS: the
-	 * frame stays queued for the next kick. */
-	if (xsk_ring_prod__needs_wakeup(&q->tx))
+	/* Copy mode transmits only in this system call, every time;
+	 * zero-copy drivers need it when they ask (need_wakeup). EAGAIN,
+	 * EBUSY, ENOBUFS: the frame stays queued for the next kick. */
+	if (!q->zc || xsk_ring_prod__needs_wakeup(&q->tx))
 		sendto(p->fd[qi], NULL, 0, MSG_DONTWAIT, NULL, 0);
 	return 0;
 }
