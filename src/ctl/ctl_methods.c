@@ -18,16 +18,16 @@
 #include "ctl_stats.h"
 #include "util.h"
 
-/* Port types named by DESIGN.md; only vhostuser exists in this version,
- * the others are refused as "not supported yet" rather than "unknown". */
+/* Port types named by DESIGN.md; those not built yet are refused as "not
+ * supported yet" rather than "unknown". */
 static const struct {
 	const char *name;
 	bool supported;
 } port_types[] = {
 	{ "vhostuser", true },
-	{ "tap", false },
-	{ "afpacket", false },
-	{ "afxdp", false },
+	{ "tap", true },
+	{ "afpacket", true },
+	{ "afxdp", true },
 	{ "vxlan", false },
 };
 
@@ -294,11 +294,96 @@ static bool has_policy(json_t *p)
 	return false;
 }
 
-/* add-port {bridge, name, type, path, mode?, queues?, policy keys?} -> {} */
+/* Interface names as the kernel takes them (dev_valid_name), kept to a
+ * conservative set: 1..15 characters of A-Z a-z 0-9 . _ -, not "." or "..". */
+static bool ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* A name under /var/run/netns: no path separators, not hidden. */
+static bool netns_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= PORT_NETNS_MAX || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* The kernel-port part of add-port (type tap, afpacket or afxdp): checks the
+ * keys of the type and opens the port. */
+static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name, const char *type,
+                           unsigned queues, struct ctl_err *e)
+{
+	const char *ifname = pstr(p, "ifname", NULL), *netns = pstr(p, "netns", NULL);
+	const char *dev = pstr(p, "dev", NULL);
+	struct port_params pp = { .type = type, .queues = queues };
+	struct dp_port_info info;
+	char err[256];
+	int rc;
+
+	if (json_object_get(p, "path") || json_object_get(p, "mode"))
+		return ctl_err_params(e, "path= and mode= are for vhostuser ports, not %s", type);
+	if (!strcmp(type, "tap")) {
+		if (dev)
+			return ctl_err_params(e, "a tap port takes ifname=, not dev=");
+		pp.ifname = ifname ? ifname : name;
+		pp.netns = netns;
+		if (!ifname_ok(pp.ifname))
+			return ctl_err_params(e, "invalid interface name \"%.40s\"%s: 1 to %d characters "
+			                      "of A-Z a-z 0-9 . _ -", pp.ifname,
+			                      ifname ? "" : " (the port's name; give ifname=)",
+			                      IFNAMSIZ - 1);
+		if (netns && !netns_ok(netns))
+			return ctl_err_params(e, "invalid network namespace name \"%.40s\"", netns);
+	} else {
+		if (ifname || netns)
+			return ctl_err_params(e, "an %s port takes dev=, not ifname= or netns=", type);
+		if (!dev)
+			return ctl_err_params(e, "an %s port needs dev=INTERFACE", type);
+		if (!ifname_ok(dev))
+			return ctl_err_params(e, "invalid interface name \"%.40s\"", dev);
+		pp.ifname = dev;
+	}
+	/* Two ports on one interface would share (or steal) its queues. */
+	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
+		if (info.ifname[0] && !strcmp(info.ifname, pp.ifname) &&
+		    !strcmp(info.netns, pp.netns ? pp.netns : ""))
+			return ctl_err_app(e, EADDRINUSE, "interface %s%s%s is already used by port %s",
+			                   pp.ifname, pp.netns ? " in netns " : "",
+			                   pp.netns ? pp.netns : "", info.name);
+	rc = dp_port_add_kernel(r->dp, name, &pp, err, sizeof(err));
+	if (rc == -ENOSPC)
+		return ctl_err_app(e, ENOSPC, "cannot add port %s: too many ports (at most %d)",
+		                   name, DP_MAX_PORTS);
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "cannot add port %s: %s", name, err);
+	return 0;
+}
+
+/* add-port {bridge, name, type, path? (vhostuser), mode?, queues?, ifname?,
+ * netns? (tap), dev? (afpacket, afxdp), policy keys?} -> {} */
 static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *br = preq(p, "bridge"), *name = preq(p, "name");
-	const char *type = preq(p, "type"), *path = preq(p, "path");
+	const char *type = preq(p, "type"), *path = pstr(p, "path", NULL);
 	const char *mode = pstr(p, "mode", "server");
 	json_t *jq = json_object_get(p, "queues");
 	json_int_t queues = jq ? json_integer_value(jq) : 1;
@@ -314,35 +399,49 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		if (!strcmp(type, port_types[t].name))
 			break;
 	if (t == ARRAY_SIZE(port_types))
-		return ctl_err_params(e, "unknown port type \"%.40s\" (known: vhostuser)", type);
+		return ctl_err_params(e, "unknown port type \"%.40s\" (known: vhostuser, tap, "
+		                      "afpacket, afxdp, vxlan)", type);
 	if (!port_types[t].supported)
 		return ctl_err_app(e, EOPNOTSUPP,
-		                   "port type %s is not supported in this version (only vhostuser)",
-		                   type);
+		                   "port type %s is not supported in this version (vhostuser, tap, "
+		                   "afpacket and afxdp are)", type);
+	if (strcmp(type, "vhostuser") && !port_ops_find(type))
+		return ctl_err_app(e, EOPNOTSUPP, "this vifd was built without port type %s "
+		                   "(afxdp needs libxdp-dev and libbpf-dev)", type);
 	if (!port_name_ok(name))
 		return ctl_err_params(e, "invalid port name \"%.40s\": 1 to %d characters of "
 		                      "A-Z a-z 0-9 . _ : -, not starting with -",
 		                      name, DP_PORT_NAME_MAX - 1);
+	if (queues < 1 || queues > CTL_MAX_QUEUES)
+		return ctl_err_params(e, "queues must be between 1 and %d", CTL_MAX_QUEUES);
+	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
+		return ctl_err_app(e, EEXIST, "port %s already exists", name);
+	struct dp_port_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	rc = parse_policy(p, &cfg, e);
+	if (rc < 0)
+		return rc;
+	if (strcmp(type, "vhostuser")) {
+		rc = add_kernel_port(r, p, name, type, (unsigned)queues, e);
+		if (rc < 0)
+			return rc;
+		goto policy;
+	}
+	if (!path)
+		return ctl_err_params(e, "a vhostuser port needs path=SOCKET");
+	if (json_object_get(p, "ifname") || json_object_get(p, "netns") || json_object_get(p, "dev"))
+		return ctl_err_params(e, "ifname=, netns= and dev= are for tap, afpacket and afxdp ports");
 	if (!strcmp(mode, "server"))
 		client = false;
 	else if (!strcmp(mode, "client"))
 		client = true;
 	else
 		return ctl_err_params(e, "mode must be \"server\" or \"client\", not \"%.40s\"", mode);
-	if (queues < 1 || queues > CTL_MAX_QUEUES)
-		return ctl_err_params(e, "queues must be between 1 and %d", CTL_MAX_QUEUES);
-	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
-		return ctl_err_app(e, EEXIST, "port %s already exists", name);
 	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
 		if (!strcmp(info.path, path))
 			return ctl_err_app(e, EADDRINUSE, "path %s is already used by port %s",
 			                   path, info.name);
 	rc = check_port_path(r, path, client, e);
-	if (rc < 0)
-		return rc;
-	struct dp_port_cfg cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	rc = parse_policy(p, &cfg, e);
 	if (rc < 0)
 		return rc;
 	rc = dp_port_add_vhost(r->dp, name, path, client, (unsigned)queues);
@@ -351,6 +450,7 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		                   name, DP_MAX_PORTS);
 	if (rc < 0)
 		return ctl_err_app(e, -rc, "cannot add port %s on %s: %s", name, path, strerror(-rc));
+policy:
 	if (has_policy(p)) {
 		rc = dp_port_set(r->dp, name, &cfg);
 		if (rc < 0) {
@@ -503,7 +603,7 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:o, "
-	                 "s:s}",
+	                 "s:s, s:s, s:s}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
@@ -512,12 +612,13 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
 	                 "promisc", in->promisc, "allmulti", in->allmulti,
 	                 "features", feat, "mtu", (int)in->mtu, "policy", port_policy(r, in->name),
-	                 "auto_mac", am);
+	                 "auto_mac", am, "ifname", in->ifname, "netns", in->netns);
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
  * broken, queue_pairs, active_pairs, live_rx, live_tx, promisc, allmulti,
- * features ("0x..." hex), mtu}]}]} */
+ * features ("0x..." hex), mtu, policy, auto_mac, ifname, netns}]}]}
+ * (kernel ports: path "", ifname the interface, netns its namespace) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	json_t *ports = json_array();
@@ -745,9 +846,12 @@ static const struct ctl_param p_add_port[] = {
 	{ "bridge", CTL_P_STRING, true },
 	{ "name", CTL_P_STRING, true },
 	{ "type", CTL_P_STRING, true },
-	{ "path", CTL_P_STRING, true },
+	{ "path", CTL_P_STRING, false },
 	{ "mode", CTL_P_STRING, false },
 	{ "queues", CTL_P_INT, false },
+	{ "ifname", CTL_P_STRING, false },
+	{ "netns", CTL_P_STRING, false },
+	{ "dev", CTL_P_STRING, false },
 	POLICY_PARAMS,
 	{ NULL },
 };

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "evloop.h"
+#include "port.h"
 #include "qos.h"
 
 enum {
@@ -78,7 +79,8 @@ struct dp_port_stats {
 	uint64_t drop_congested; /* frames to the port from a sender over its fair
 	                          * share while the port's ring was congested */
 	uint64_t ingress_held;   /* bursts cut short by the port's ingress limit
-	                          * (the rest stayed in its ring) */
+	                          * (the rest stayed in its ring, or in the
+	                          * kernel's queue for a kernel port) */
 	uint64_t ring_errors;    /* ring rule violations seen by workers */
 	/* From the vhost-user layer (control thread): */
 	uint64_t guest_stops;    /* times the port was stopped for a guest fault
@@ -98,8 +100,10 @@ struct dp_worker_stats {
 
 struct dp_port_info {
 	char name[DP_PORT_NAME_MAX];
-	char type[16];           /* "vhostuser" */
-	char path[108];
+	char type[16];           /* "vhostuser", "tap", "afpacket" */
+	char path[108];          /* vhost-user socket ("" for kernel ports) */
+	char ifname[IFNAMSIZ];   /* kernel ports: the interface */
+	char netns[PORT_NETNS_MAX]; /* tap: its network namespace ("" : vifd's) */
 	bool client;             /* vifd connects (vhost-user client mode) */
 	bool connected;
 	bool broken;             /* stopped because the guest broke the rules */
@@ -122,6 +126,10 @@ void dp_destroy(struct dp *dp);
  * to it (client=true). Returns 0 or -errno (-EEXIST name taken, -ENOSPC). */
 int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
                       unsigned queue_pairs);
+/* Adds a kernel-facing port (tap, afpacket: src/port). Returns 0, or
+ * -errno with a reason in err (-EEXIST name taken, -ENOSPC). */
+int dp_port_add_kernel(struct dp *dp, const char *name, const struct port_params *pp, char *err,
+                       size_t errlen);
 int dp_port_del(struct dp *dp, const char *name);
 /* Checks a policy: 0, or -EINVAL with the reason in err. */
 int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen);

@@ -44,7 +44,11 @@ struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
 	char name[DP_PORT_NAME_MAX];
 	struct dp *dp;
-	struct vhu_dev *dev;         /* owned by the control thread */
+	struct vhu_dev *dev;         /* vhost-user ports: owned by the control thread */
+	struct port *kp;             /* kernel ports (tap, afpacket) instead of dev:
+	                              * opened and closed by the control thread,
+	                              * its queues polled by workers through
+	                              * snapshots, like a device's rings */
 	_Atomic uint64_t auto_mac;   /* mac=auto: 1 << 63 | MAC once bound, else 0;
 	                              * set once by the first worker to see a frame
 	                              * (CAS), reset by the control thread on set-port */
@@ -61,6 +65,12 @@ struct dp_port {
 	struct qos_state qin, qeg;
 	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
 	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
+	/* Kernel ports with an ingress limit: per queue, the one frame read
+	 * but not admitted (carry_len > 0), delivered first when the limit
+	 * allows. Written by the worker polling the queue (a new snapshot
+	 * may hand the queue to another worker: qsbr orders the two). */
+	uint8_t *carry;              /* nq * PORT_FRAME_MAX bytes */
+	uint32_t carry_len[PORT_MAX_QUEUES];
 };
 
 /* Per-worker, per-port counters: same fields as struct dp_port_stats. */
@@ -71,15 +81,19 @@ struct dp_wstats {
 	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
 } cache_aligned;
 
-/* One queue a worker polls: a guest tx ring of a port. */
+/* One queue a worker polls: a guest tx ring of a port (vr), or queue qp of
+ * a kernel port (kp, vr NULL). */
 struct dp_poll {
 	uint16_t port;
 	uint16_t qp;
 	struct vhu_vring *vr;
+	struct port *kp;
 };
 
 struct dp_conf_port {
 	struct dp_port *port;        /* NULL: no port in this slot or not live */
+	struct port *kp;             /* a kernel port: frames go out with port_tx()
+	                              * (no rx rings, nrxq 0, no ring fair share) */
 	uint16_t nrxq;               /* live guest rx rings */
 	struct vhu_vring *rxq[VHU_MAX_QUEUE_PAIRS];
 	uint32_t hdr_len;            /* the device's virtio-net header length */
@@ -136,6 +150,12 @@ struct dp_worker {
 	struct vq_chain src[DP_BURST];
 	struct dp_meta meta[DP_BURST];
 	struct vq_chain dst[DP_MAX_DST_CHAINS];
+	/* Kernel ports: frames read in one burst (DP_BURST buffers of
+	 * PORT_FRAME_MAX bytes, allocated with the worker), their lengths,
+	 * and the gather list of one frame written to a kernel port. */
+	uint8_t *kbuf;
+	uint32_t klen[DP_BURST];
+	struct iovec kiov[3 + VQ_MAX_IOV];
 	/* Per polled queue (index in conf->poll[id]): while `on`, its ingress
 	 * limit has no tokens worth a poll before qos time t. Reset with
 	 * every new snapshot. */

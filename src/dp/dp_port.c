@@ -6,7 +6,11 @@
  * device's live rings), publish it with a release store, wake the workers,
  * qsbr_synchronize(), then free the old snapshot. A vhost device about to
  * change is first "frozen" (left out of the snapshot) through the same
- * path: that is the quiesce the vhost layer asks for. */
+ * path: that is the quiesce the vhost layer asks for.
+ *
+ * Kernel ports (src/port: tap, afpacket) take part in the same snapshots:
+ * each queue is polled by one worker like a guest's tx ring, and the port
+ * is closed only after a snapshot without it has been synchronized. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,10 +24,20 @@
 #include "vlog.h"
 #include "xalloc.h"
 
+/* Whether workers may use the port now. */
+static bool port_live(const struct dp_port *p)
+{
+	if (!p || p->frozen)
+		return false;
+	return p->kp || (p->dev && !vhu_dev_is_broken(p->dev));
+}
+
+/* Frees a port that no snapshot lists (its kernel port already closed). */
 static void port_free(struct dp_port *p)
 {
 	for (unsigned i = 0; i < VHU_MAX_QUEUE_PAIRS; i++)
 		xfree(p->fair[i]);
+	xfree(p->carry);
 	xfree(p->cfg);
 	xfree(p);
 }
@@ -46,8 +60,7 @@ static struct dp_conf *conf_build(struct dp *dp)
 	if (!c)
 		return NULL;
 	for (unsigned i = 0; i < dp->nports; i++) {
-		struct dp_port *p = dp->ports[i];
-		if (p && !p->frozen && p->dev && !vhu_dev_is_broken(p->dev))
+		if (port_live(dp->ports[i]))
 			cap += VHU_MAX_QUEUE_PAIRS;
 	}
 	for (unsigned w = 0; w < dp->nworkers; w++) {
@@ -64,9 +77,18 @@ static struct dp_conf *conf_build(struct dp *dp)
 		struct dp_conf_port *cp = &c->ports[i];
 		bool any = false;
 
-		if (!p || p->frozen || !p->dev || vhu_dev_is_broken(p->dev))
+		if (!port_live(p))
 			continue;
-		for (unsigned qp = 0; qp < p->dev->max_qp; qp++) {
+		if (p->kp) {
+			for (unsigned q = 0; q < p->kp->nq; q++) {
+				unsigned w = (p->id + q) % dp->nworkers;
+				c->poll[w][c->npoll[w]++] = (struct dp_poll){
+					.port = p->id, .qp = (uint16_t)q, .kp = p->kp };
+			}
+			cp->kp = p->kp;
+			any = true;
+		}
+		for (unsigned qp = 0; p->dev && qp < p->dev->max_qp; qp++) {
 			struct vhu_vring *rx = vhu_vring_live(p->dev, 2 * qp);
 			struct vhu_vring *tx = vhu_vring_live(p->dev, 2 * qp + 1);
 			if (rx) {
@@ -90,8 +112,8 @@ static struct dp_conf *conf_build(struct dp *dp)
 			char err[128];
 
 			cp->port = p;
-			cp->hdr_len = p->dev->hdr_len;
-			cp->mrg_rxbuf = p->dev->mrg_rxbuf;
+			cp->hdr_len = p->dev ? p->dev->hdr_len : 0;
+			cp->mrg_rxbuf = p->dev && p->dev->mrg_rxbuf;
 			cp->cfg = p->cfg;
 			/* Validated by dp_port_set: cannot fail here. */
 			if (qos_prof_build(&p->cfg->ingress, p->cfg->overhead, &cp->qin, err, sizeof(err)) < 0)
@@ -227,9 +249,10 @@ static void periodic_check(void *arg)
 
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
-		if (!p || !p->dev)
+		if (!p)
 			continue;
-		vhu_dev_check(p->dev);
+		if (p->dev)
+			vhu_dev_check(p->dev);
 		qos_refresh(&p->qin, qnow);
 		qos_refresh(&p->qeg, qnow);
 		/* mac=auto got its MAC: no other port may take it over. */
@@ -296,6 +319,11 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 		w->cpu = cpus ? cpus[i] : -1;
 		w->dp = dp;
 		w->epfd = -1;
+		w->kbuf = xcalloc(DP_BURST, PORT_FRAME_MAX);
+		if (!w->kbuf) {
+			r = -ENOMEM;
+			goto fail;
+		}
 		w->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (w->wakefd < 0) {
 			r = -errno;
@@ -326,15 +354,8 @@ void dp_destroy(struct dp *dp)
 		return;
 	if (dp->check_timer)
 		evloop_timer_cancel(dp->ev, dp->check_timer);
-	for (unsigned i = 0; i < dp->nports; i++) {
-		struct dp_port *p = dp->ports[i];
-		if (!p)
-			continue;
-		vhu_dev_destroy(p->dev);
-		sw_fdb_flush_port(dp->fdb, p->id);
-		port_free(p);
-		dp->ports[i] = NULL;
-	}
+	/* Workers first: a kernel port's ring or file must not go away under
+	 * a worker still polling it. */
 	for (unsigned i = 0; i < dp->nworkers; i++) {
 		struct dp_worker *w = dp->w[i];
 		if (!w)
@@ -344,15 +365,32 @@ void dp_destroy(struct dp *dp)
 	wake_workers(dp);
 	for (unsigned i = 0; i < dp->nworkers; i++) {
 		struct dp_worker *w = dp->w[i];
+		if (w && w->started) {
+			pthread_join(w->th, NULL);
+			w->started = false;
+		}
+	}
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		if (!p)
+			continue;
+		vhu_dev_destroy(p->dev);
+		port_close(p->kp);
+		sw_fdb_flush_port(dp->fdb, p->id);
+		port_free(p);
+		dp->ports[i] = NULL;
+	}
+	for (unsigned i = 0; i < dp->nworkers; i++) {
+		struct dp_worker *w = dp->w[i];
 		if (!w)
 			continue;
-		if (w->started)
-			pthread_join(w->th, NULL);
 		if (w->wakefd >= 0)
 			close(w->wakefd);
 		if (w->epfd >= 0)
 			close(w->epfd);
+		xfree(w->kbuf);
 		xfree(w);
+		dp->w[i] = NULL;
 	}
 	conf_free((struct dp_conf *)atomic_load(&dp->conf));
 	if (dp->eventfd >= 0) {
@@ -422,6 +460,64 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 	return 0;
 }
 
+int dp_port_add_kernel(struct dp *dp, const char *name, const struct port_params *pp, char *err,
+                       size_t errlen)
+{
+	struct dp_port *p;
+	unsigned id;
+	int r;
+
+	if (!name || !*name || strlen(name) >= DP_PORT_NAME_MAX) {
+		snprintf(err, errlen, "bad port name");
+		return -EINVAL;
+	}
+	if (port_by_name(dp, name)) {
+		snprintf(err, errlen, "port %s exists", name);
+		return -EEXIST;
+	}
+	for (id = 0; id < dp->nports && dp->ports[id]; id++)
+		;
+	if (id == DP_MAX_PORTS) {
+		snprintf(err, errlen, "too many ports");
+		return -ENOSPC;
+	}
+	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->cfg = xcalloc(1, sizeof(*p->cfg));
+	if (!p->cfg) {
+		xfree(p);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->carry = xcalloc(pp->queues ? pp->queues : 1, PORT_FRAME_MAX);
+	if (!p->carry) {
+		port_free(p);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = port_open(pp, &p->kp, err, errlen);
+	if (r < 0) {
+		port_free(p);
+		return r;
+	}
+	p->id = (uint16_t)id;
+	p->dp = dp;
+	strcpy(p->name, name);
+	for (unsigned w = 0; w < dp->nworkers; w++)
+		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
+	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
+	dp->ports[id] = p;
+	if (id == dp->nports)
+		dp->nports++;
+	publish(dp);
+	vlog_info("%s: %s port added (%s%s%s, %u queues)", name, pp->type, p->kp->ifname,
+	          p->kp->netns[0] ? " in netns " : "", p->kp->netns, p->kp->nq);
+	return 0;
+}
+
 int dp_port_del(struct dp *dp, const char *name)
 {
 	struct dp_port *p = port_by_name(dp, name);
@@ -433,6 +529,8 @@ int dp_port_del(struct dp *dp, const char *name)
 	publish(dp);
 	vhu_dev_destroy(p->dev);
 	p->dev = NULL;
+	port_close(p->kp); /* no snapshot lists it any more */
+	p->kp = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);
 	dp->ports[p->id] = NULL;
 	while (dp->nports && !dp->ports[dp->nports - 1])
@@ -589,7 +687,20 @@ bool dp_get_unknown_unicast_drop(const struct dp *dp)
 static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
                  struct dp_port_stats *st)
 {
-	if (info) {
+	if (info && p->kp) {
+		memset(info, 0, sizeof(*info));
+		snprintf(info->name, sizeof(info->name), "%s", p->name);
+		snprintf(info->type, sizeof(info->type), "%s", p->kp->ops->type);
+		snprintf(info->ifname, sizeof(info->ifname), "%s", p->kp->ifname);
+		snprintf(info->netns, sizeof(info->netns), "%s", p->kp->netns);
+		info->connected = true;
+		info->queue_pairs = info->active_pairs = p->kp->nq;
+		info->live_rx = info->live_tx = p->kp->nq;
+		uint64_t am = atomic_load(&p->auto_mac);
+		info->auto_mac_set = am != 0;
+		for (int b = 0; b < 6; b++)
+			info->auto_mac[b] = (uint8_t)(am >> (40 - 8 * b));
+	} else if (info) {
 		struct vhu_dev *d = p->dev;
 		memset(info, 0, sizeof(*info));
 		snprintf(info->name, sizeof(info->name), "%s", p->name);
@@ -629,9 +740,11 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
 #undef SUM
 		}
-		st->guest_stops = p->dev->cnt.broken;
-		st->msg_errors = p->dev->cnt.msg_errors;
-		st->connects = p->dev->cnt.connects;
+		if (p->dev) {
+			st->guest_stops = p->dev->cnt.broken;
+			st->msg_errors = p->dev->cnt.msg_errors;
+			st->connects = p->dev->cnt.connects;
+		}
 	}
 }
 

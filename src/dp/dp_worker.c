@@ -15,8 +15,13 @@
  * from then on and every other port keeps going.
  *
  * No allocation, lock (other than dp_rxq_lock, per burst) or syscall per
- * packet: the syscalls are the call eventfd write (per burst and ring, when
- * the guest asked) and the epoll sleep. */
+ * packet between vhost-user ports: the syscalls are the call eventfd write
+ * (per burst and ring, when the guest asked) and the epoll sleep.
+ *
+ * Kernel ports (src/port: tap, afpacket) are polled the same way: a burst
+ * is read into the worker's private buffers (kbuf), classified and
+ * delivered like a guest's; a frame for a kernel port is written with one
+ * system call (port_tx), gathered straight from the source's buffers. */
 #include <errno.h>
 #include <linux/virtio_net.h>
 #include <sched.h>
@@ -282,6 +287,107 @@ static inline uint32_t out_len(const struct dp_meta *m, uint16_t tci)
 	return m->len - m->l2skip + 12 + (tci ? 4 : 0);
 }
 
+/* The port's egress limit over the frames of mask (with their fair share
+ * of it): returns the frames that pass; counts the others. */
+static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_conf_port *dcp,
+                                    unsigned src_port, unsigned sw, uint32_t mask,
+                                    const uint16_t *tcis, uint64_t qnow, uint64_t *policed,
+                                    uint64_t *congested)
+{
+	struct dp_port *p = dcp->port;
+	bool shared = w->dp->nworkers > 1;
+	struct qos_batch bt;
+
+	qos_lock(&p->qeg, shared);
+	qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
+		                        out_len(&w->meta[i], tcis[i]))) {
+		case QOS_PASS:
+			break;
+		case QOS_OVER_LIMIT:
+			mask &= ~(1u << i);
+			(*policed)++;
+			break;
+		case QOS_OVER_SHARE:
+			mask &= ~(1u << i);
+			(*congested)++;
+			break;
+		}
+	}
+	qos_end(&p->qeg, &bt);
+	qos_unlock(&p->qeg, shared);
+	return mask;
+}
+
+/* Delivers the frames of mask to kernel port dst: one port_tx() each, on
+ * the queue chosen by the source queue, gathered from the private prefix
+ * (with the egress tag) and the rest of the source's buffers. */
+static __attribute__((noinline)) void deliver_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
+                           unsigned src_port, unsigned src_qp, uint32_t src_hdr, uint32_t mask,
+                           const uint16_t *tcis, uint64_t qnow)
+{
+	const struct dp_conf_port *dcp = &conf->ports[dst];
+	struct port *kp = dcp->kp;
+	uint64_t pkts = 0, bytes = 0, noroom = 0, down = 0, policed = 0, congested = 0;
+	unsigned q = src_qp % kp->nq;
+	uint8_t tags[DP_BURST][4];
+
+	if (dcp->qeg.on)
+		mask = egress_admit(w, dcp, src_port, conf->ports[src_port].weight, mask, tcis, qnow,
+		                    &policed, &congested);
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		const struct dp_meta *mt = &w->meta[i];
+		uint32_t plen = MIN(mt->len, (uint32_t)DP_PREFIX);
+		struct iovec *iov = w->kiov;
+		unsigned n = 0;
+		struct iovc s;
+		int r;
+
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)mt->prefix, 12 };
+		if (tcis[i]) {
+			tags[i][0] = 0x81;
+			tags[i][1] = 0x00;
+			tags[i][2] = (uint8_t)(tcis[i] >> 8);
+			tags[i][3] = (uint8_t)tcis[i];
+			iov[n++] = (struct iovec){ tags[i], 4 };
+		}
+		if (plen > mt->l2skip)
+			iov[n++] = (struct iovec){ (void *)(uintptr_t)(mt->prefix + mt->l2skip),
+			                           plen - mt->l2skip };
+		iovc_init(&s, w->src[i].iov, w->src[i].niov);
+		iovc_skip(&s, src_hdr + plen);
+		for (uint32_t left = mt->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
+			size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
+			iov[n++] = (struct iovec){ (uint8_t *)s.iov[s.i].iov_base + s.off, c };
+			left -= (uint32_t)c;
+		}
+		r = port_tx(kp, q, iov, n);
+		if (likely(r == 0)) {
+			pkts++;
+			bytes += out_len(mt, tcis[i]);
+		} else if (r == -EAGAIN) {
+			noroom++;
+		} else {
+			down++;
+		}
+	}
+	if (pkts) {
+		STAT_ADD(w, dst, tx_pkts, pkts);
+		STAT_ADD(w, dst, tx_bytes, bytes);
+	}
+	if (noroom)
+		STAT_ADD(w, dst, drop_no_room, noroom);
+	if (down)
+		STAT_ADD(w, dst, drop_down, down);
+	if (policed)
+		STAT_ADD(w, dst, drop_egress_limit, policed);
+	if (congested)
+		STAT_ADD(w, dst, drop_congested, congested);
+}
+
 /* Delivers the frames of the burst bound for port dst (unicast to it, or
  * flooded) into one of its rx rings, chosen by the source queue pair so a
  * flow's order is kept. Policy order at egress: the port's egress limit
@@ -308,6 +414,10 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 			mask |= 1u << i;
 	if (!mask)
 		return;
+	if (dcp->kp) {
+		deliver_kernel(w, conf, dst, src_port, src_qp, src_hdr, mask, tcis, qnow);
+		return;
+	}
 	if (dcp->nrxq == 0 || vhu_dev_is_broken(p->dev)) {
 		STAT_ADD(w, dst, drop_down, (uint64_t)__builtin_popcount(mask));
 		return;
@@ -321,30 +431,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		port_broke(w, p, VHU_BROKEN_RING, -avail);
 		goto out;
 	}
-	if (dcp->qeg.on) {
-		struct qos_batch bt;
-
-		qos_lock(&p->qeg, shared);
-		qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
-		for (uint32_t m = mask; m; m &= m - 1) {
-			unsigned i = (unsigned)__builtin_ctz(m);
-			switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
-			                        out_len(&w->meta[i], tcis[i]))) {
-			case QOS_PASS:
-				break;
-			case QOS_OVER_LIMIT:
-				mask &= ~(1u << i);
-				policed++;
-				break;
-			case QOS_OVER_SHARE:
-				mask &= ~(1u << i);
-				congested++;
-				break;
-			}
-		}
-		qos_end(&p->qeg, &bt);
-		qos_unlock(&p->qeg, shared);
-	}
+	if (dcp->qeg.on)
+		mask = egress_admit(w, dcp, src_port, sw, mask, tcis, qnow, &policed, &congested);
 	if (f)
 		qos_fair_sync(f, q->used_idx, (uint16_t)avail);
 	for (uint32_t m = mask; m; m &= m - 1) {
@@ -460,48 +548,19 @@ static inline bool held(struct dp_worker *w, unsigned slot, uint64_t qnow)
 	return false;
 }
 
-/* Polls one guest tx ring (conf->poll[w->id][slot]): returns frames taken. */
-static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsigned slot,
-                           uint32_t now_s, uint64_t qnow)
+/* Switches the n frames of w->src (each hdr bytes of virtio header, then
+ * the frame) that port scp sent on queue pair qp: classification, then
+ * delivery per destination. Inlined into both pollers, so the vhost path
+ * compiles as it did before kernel ports existed. */
+static inline __attribute__((always_inline)) void switch_burst(struct dp_worker *w, const struct dp_conf *conf,
+                         const struct dp_conf_port *scp, unsigned qp, uint32_t hdr, unsigned n,
+                         uint32_t now_s, uint64_t qnow)
 {
-	const struct dp_poll *pl = &conf->poll[w->id][slot];
-	const struct dp_conf_port *scp = &conf->ports[pl->port];
 	struct dp_port *sp = scp->port;
-	struct vq *q = &pl->vr->vq;
-	uint32_t hdr = scp->hdr_len;
 	const struct dp_port_cfg *sc = scp->cfg;
 	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, drops[DROP__N] = { 0 };
 	uint16_t dsts[DP_BURST];
-	unsigned ndst = 0, n;
-	int avail;
-
-	if (unlikely(vhu_dev_is_broken(sp->dev)))
-		return 0;
-	if (scp->qin.on && held(w, slot, qnow)) {
-		w->nheld++;
-		return 0;
-	}
-	avail = vq_avail_count(q);
-	if (avail <= 0) {
-		if (unlikely(avail < 0))
-			port_broke(w, sp, VHU_BROKEN_RING, -avail);
-		return 0;
-	}
-	n = MIN((unsigned)avail, (unsigned)DP_BURST);
-	if (scp->qin.on) {
-		int k = pop_limited(w, scp, q, slot, n, qnow);
-		if (k <= 0)
-			return 0;
-		n = (unsigned)k;
-	} else {
-		for (unsigned i = 0; i < n; i++) {
-			int r = vq_pop(q, &w->src[i], VQ_OUT);
-			if (unlikely(r < 0)) {
-				port_broke(w, sp, VHU_BROKEN_RING, -r);
-				return 0;
-			}
-		}
-	}
+	unsigned ndst = 0;
 
 	/* Pass 1: classify on private copies: ingress policy, learn the
 	 * source, look up the destination, isolation. */
@@ -613,11 +672,138 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	if (flood) {
 		for (unsigned p = 0; p < conf->nports; p++)
 			if (p != sp->id && conf->ports[p].port)
-				deliver(w, conf, p, sp->id, pl->qp, hdr, n, qnow);
+				deliver(w, conf, p, sp->id, qp, hdr, n, qnow);
 	} else {
 		for (unsigned j = 0; j < ndst; j++)
-			deliver(w, conf, dsts[j], sp->id, pl->qp, hdr, n, qnow);
+			deliver(w, conf, dsts[j], sp->id, qp, hdr, n, qnow);
 	}
+}
+
+/* Reads the frames of kernel queue pl while its port's ingress limit
+ * admits them, one at a time into w->kbuf from slot n on: the frame that
+ * does not pass is kept in the port's carry buffer for the next poll and
+ * the queue is held until the buckets have refilled, so the rest waits in
+ * the kernel's queue (the tap's or the packet ring), which drops when
+ * full, as a guest's ring holds a limited guest's frames. (Dropping here
+ * instead, a policer, starves TCP on a path with a microsecond RTT: its
+ * retransmissions find the bucket empty again and it falls back to RTOs.)
+ * Returns the frames in kbuf. */
+static unsigned read_limited(struct dp_worker *w, const struct dp_conf_port *scp,
+                             const struct dp_poll *pl, unsigned slot, uint64_t qnow)
+{
+	struct dp_port *sp = scp->port;
+	bool shared = w->dp->nworkers > 1, pass;
+	uint8_t *carry = sp->carry + (size_t)pl->qp * PORT_FRAME_MAX;
+	struct qos_batch bt;
+	unsigned n = 0;
+
+	for (;;) {
+		uint8_t *b = w->kbuf + (size_t)n * PORT_FRAME_MAX;
+		bool carried = sp->carry_len[pl->qp] > 0;
+
+		if (n == DP_BURST)
+			return n;
+		if (carried) {
+			w->klen[n] = sp->carry_len[pl->qp];
+			memcpy(b, carry, w->klen[n]);
+			sp->carry_len[pl->qp] = 0;
+		} else if (!port_rx_burst(pl->kp, pl->qp, b, &w->klen[n], 1)) {
+			return n;
+		}
+		/* The bucket is shared with the port's other queues: one
+		 * admission per frame, each under the (multi-worker) lock. */
+		qos_lock(&sp->qin, shared);
+		qos_begin(&scp->qin, &sp->qin, qnow, &bt);
+		pass = qos_take(&scp->qin, &bt, w->klen[n]);
+		qos_end(&sp->qin, &bt);
+		qos_unlock(&sp->qin, shared);
+		if (!pass) {
+			if (!carried)
+				memcpy(carry, b, w->klen[n]);
+			sp->carry_len[pl->qp] = w->klen[n] ? w->klen[n] : 1;
+			w->ready[slot].t = qos_ready(&scp->qin, &bt);
+			w->ready[slot].on = true;
+			STAT_ADD(w, sp->id, ingress_held, 1);
+			return n;
+		}
+		n++;
+	}
+}
+
+/* Polls queue q of a kernel port (conf->poll[w->id][slot]): reads a burst
+ * into the worker's buffers (within the port's ingress limit) and switches
+ * it. Returns frames read. */
+static unsigned poll_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned slot,
+                            uint32_t now_s, uint64_t qnow)
+{
+	const struct dp_poll *pl = &conf->poll[w->id][slot];
+	const struct dp_conf_port *scp = &conf->ports[pl->port];
+	unsigned n;
+
+	if (scp->qin.on && held(w, slot, qnow)) {
+		w->nheld++;
+		return 0;
+	}
+	/* A frame carried over from a limit since removed goes out first. */
+	if (scp->qin.on || scp->port->carry_len[pl->qp]) {
+		n = read_limited(w, scp, pl, slot, qnow);
+	} else {
+		n = port_rx_burst(pl->kp, pl->qp, w->kbuf, w->klen, DP_BURST);
+	}
+	if (!n)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct vq_chain *c = &w->src[i];
+		c->iov[0].iov_base = w->kbuf + (size_t)i * PORT_FRAME_MAX;
+		c->iov[0].iov_len = w->klen[i];
+		c->niov = c->nout = 1;
+		c->len = w->klen[i];
+		c->head = 0;
+	}
+	switch_burst(w, conf, scp, pl->qp, 0, n, now_s, qnow);
+	return n;
+}
+
+/* Polls one guest tx ring (conf->poll[w->id][slot]): returns frames taken. */
+static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsigned slot,
+                           uint32_t now_s, uint64_t qnow)
+{
+	const struct dp_poll *pl = &conf->poll[w->id][slot];
+	const struct dp_conf_port *scp = &conf->ports[pl->port];
+	struct dp_port *sp = scp->port;
+	struct vq *q = &pl->vr->vq;
+	unsigned n;
+	int avail;
+
+	if (unlikely(vhu_dev_is_broken(sp->dev)))
+		return 0;
+	if (scp->qin.on && held(w, slot, qnow)) {
+		w->nheld++;
+		return 0;
+	}
+	avail = vq_avail_count(q);
+	if (avail <= 0) {
+		if (unlikely(avail < 0))
+			port_broke(w, sp, VHU_BROKEN_RING, -avail);
+		return 0;
+	}
+	n = MIN((unsigned)avail, (unsigned)DP_BURST);
+	if (scp->qin.on) {
+		int k = pop_limited(w, scp, q, slot, n, qnow);
+		if (k <= 0)
+			return 0;
+		n = (unsigned)k;
+	} else {
+		for (unsigned i = 0; i < n; i++) {
+			int r = vq_pop(q, &w->src[i], VQ_OUT);
+			if (unlikely(r < 0)) {
+				port_broke(w, sp, VHU_BROKEN_RING, -r);
+				return 0;
+			}
+		}
+	}
+
+	switch_burst(w, conf, scp, pl->qp, scp->hdr_len, n, now_s, qnow);
 
 	/* Return the tx buffers: nothing was written into them. */
 	for (unsigned i = 0; i < n; i++)
@@ -635,7 +821,11 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
  * block if the guest cleared O_NONBLOCK and drained the counter first, or
  * hit a reused fd number after the control thread closed it). They are
  * watched edge-triggered instead: every kick is a new edge, and the
- * counter's value means nothing to us. Only our own wakefd is read. */
+ * counter's value means nothing to us. Only our own wakefd is read.
+ * A kernel port's queue files are edge-triggered too: the worker sleeps
+ * only after a poll found them empty (or while their ingress limit holds
+ * them: then frames left in the kernel's queue must not wake it), and every
+ * frame the kernel queues after that is a new edge. */
 static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
@@ -648,7 +838,8 @@ static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
 	ev.data.fd = w->wakefd;
 	epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);
 	for (unsigned i = 0; i < conf->npoll[w->id]; i++) {
-		int fd = conf->poll[w->id][i].vr->kickfd;
+		const struct dp_poll *pl = &conf->poll[w->id][i];
+		int fd = pl->vr ? pl->vr->kickfd : pl->kp->fd[pl->qp];
 		if (fd < 0)
 			continue;
 		ev.data.fd = fd;
@@ -678,12 +869,15 @@ static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf, uint64_t 
 				*wait_ns = d;
 			continue;
 		}
+		if (!pl->vr)
+			continue; /* a kernel queue: a new frame is an edge on its file */
 		if (pl->vr->kickfd < 0)
 			ok = false;
 		vq_kicks_enable(&pl->vr->vq);
 	}
 	for (unsigned i = 0; ok && i < conf->npoll[w->id]; i++)
-		if (!held(w, i, qnow) && vq_avail_count(&conf->poll[w->id][i].vr->vq) != 0)
+		if (conf->poll[w->id][i].vr && !held(w, i, qnow) &&
+		    vq_avail_count(&conf->poll[w->id][i].vr->vq) != 0)
 			ok = false;
 	return ok;
 }
@@ -691,7 +885,8 @@ static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf, uint64_t 
 static void kicks_disable(struct dp_worker *w, const struct dp_conf *conf)
 {
 	for (unsigned i = 0; i < conf->npoll[w->id]; i++)
-		vq_kicks_disable(&conf->poll[w->id][i].vr->vq);
+		if (conf->poll[w->id][i].vr)
+			vq_kicks_disable(&conf->poll[w->id][i].vr->vq);
 }
 
 /* Sleeps until a kick, a wake-up from the control thread, or wait_ns
@@ -753,7 +948,8 @@ void *dp_worker_main(void *arg)
 		np = conf->npoll[w->id];
 		first = np ? (first + 1) % np : 0;
 		for (unsigned k = 0, i = first; k < np; k++, i = i + 1 == np ? 0 : i + 1)
-			moved += poll_queue(w, conf, i, now_s, qnow);
+			moved += conf->poll[w->id][i].vr ? poll_queue(w, conf, i, now_s, qnow)
+			                                 : poll_kernel(w, conf, i, now_s, qnow);
 
 		uint64_t dt = clk_cycles() - t0;
 		if (moved) {

@@ -148,6 +148,8 @@ static const char *port_state(json_t *p)
 {
 	if (json_is_true(json_object_get(p, "broken")))
 		return "broken";
+	if (jstr(p, "ifname") && *jstr(p, "ifname"))
+		return "attached"; /* a kernel port */
 	if (json_is_true(json_object_get(p, "connected")))
 		return "connected";
 	if (!json_is_boolean(json_object_get(p, "connected")))
@@ -201,13 +203,22 @@ void cli_print_show(json_t *res)
 		}
 		t = cli_table_new(10, hdr, "lllllrrlll");
 		json_array_foreach(ports, j, p) {
-			char q[CELL], live[CELL], mtu[CELL], lim[96];
+			char q[CELL], live[CELL], mtu[CELL], lim[96], where[96];
 			long long rx, tx, m;
 			const char *cells[10] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
 			                          port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
 			                          limits(lim, sizeof(lim), json_object_get(p, "policy")),
 			                          jstr(p, "features"), jstr(p, "path") };
 
+			/* Kernel ports: the interface (in its namespace) where a
+			 * vhost-user port shows its socket. */
+			if (jstr(p, "ifname") && *jstr(p, "ifname")) {
+				const char *ns = jstr(p, "netns");
+				snprintf(where, sizeof(where), "%s%s%s", jstr(p, "ifname"),
+				         ns && *ns ? " netns " : "", ns && *ns ? ns : "");
+				cells[9] = where;
+				cells[2] = "-";
+			}
 			if (jint(p, "live_rx", &rx) && jint(p, "live_tx", &tx)) {
 				snprintf(live, sizeof(live), "%lld/%lld", rx, tx);
 				cells[5] = live;

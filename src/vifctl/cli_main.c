@@ -102,14 +102,17 @@ static int c_add_bridge(struct cli_ctx *x, int argc, char **argv)
 static const struct {
 	const char *key;
 	const char *json;
-	bool required;   /* by add-port */
+	bool required;   /* by add-port (of any type; vifd checks the rest) */
 	bool integer;
 	bool add_only;
 } port_keys[] = {
 	{ "type", "type", true, false, true },
-	{ "path", "path", true, false, true },
+	{ "path", "path", false, false, true },
 	{ "mode", "mode", false, false, true },
 	{ "queues", "queues", false, true, true },
+	{ "ifname", "ifname", false, false, true },
+	{ "netns", "netns", false, false, true },
+	{ "dev", "dev", false, false, true },
 	{ "tag", "tag", false, true, false },
 	{ "native", "native", false, true, false },
 	{ "trunks", "trunks", false, false, false },
@@ -168,7 +171,7 @@ static int parse_port_kv(const char *cmd, bool add, int first, int argc, char **
 		if (k == NKEYS)
 			return usage_err("%s: unknown key in \"%s\" (known: %s" "tag, native, trunks, "
 			                 "isolated, mac, ip, mac-limit)", cmd, argv[i],
-			                 add ? "type, path, mode, queues, " : "");
+			                 add ? "type, path, mode, queues, ifname, netns, dev, " : "");
 		if (val[k])
 			return usage_err("%s: %s= given twice", cmd, port_keys[k].key);
 		if (!eq[1] && port_keys[k].integer)
@@ -392,9 +395,12 @@ static const struct cmd cmds[] = {
 	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
 	  "add-bridge br0 reports that it exists, any other name is refused.\n",
 	  1, 1, false, c_add_bridge },
-	{ "add-port", "BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N] [POLICY]",
-	  "add a vhost-user port",
-	  "  type=vhostuser  the port type (the only one in this version)\n"
+	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
+	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
+	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
+	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
+	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
+	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket:\n"
 	  "  path=SOCKET     the vhost-user socket; a relative path is taken from the\n"
 	  "                  current directory\n"
 	  "  mode=server     vifd listens on SOCKET, QEMU connects (default):\n"
@@ -402,9 +408,23 @@ static const struct cmd cmds[] = {
 	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
 	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
 	  "  queues=N        queue pairs offered to the guest, 1 to 8 (default 1)\n"
-	  "  POLICY          any set-port key (see vifctl help set-port)\n"
+	  "  type=tap        a tap device vifd creates (or attaches to) and brings up:\n"
+	  "  ifname=IF       its name (default: the port's name)\n"
+	  "  netns=NS        create it in the network namespace NS (ip netns add NS);\n"
+	  "                  it goes away with the port\n"
+	  "  queues=N        tap queues (IFF_MULTI_QUEUE with more than 1), 1 to 8\n"
+	  "  type=afpacket   an existing interface, through AF_PACKET (TPACKET_V3):\n"
+	  "  dev=IF          the interface; promiscuous while the port exists\n"
+	  "  queues=N        packet sockets joined by PACKET_FANOUT, 1 to 8\n"
+	  "  type=afxdp      an existing interface, through AF_XDP (XDP program by vifd):\n"
+	  "  dev=IF          the interface\n"
+	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to 8\n"
+	  "  POLICY          any set-port key (see vifctl help set-port); on kernel\n"
+	  "                  ports ingress-* limits leave frames in the kernel's queue\n"
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
-	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n",
+	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n"
+	  "         vifctl add-port br0 t1 type=tap ifname=vt1 netns=ns1\n"
+	  "         vifctl add-port br0 up0 type=afpacket dev=eth1\n",
 	  2, -1, false, c_add_port },
 	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy and rate limits",
 	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"

@@ -1,0 +1,56 @@
+# netns.sh - helpers for the kernel-port scenarios (sourced after common.sh):
+# network namespaces and veth pairs named after this test's PID, removed
+# by the cleanup trap whatever happens; ping and iperf3 inside them.
+command -v ip >/dev/null || { echo "[$TEST_NAME] SKIP: no ip (iproute2)"; exit 77; }
+command -v iperf3 >/dev/null || { echo "[$TEST_NAME] SKIP: no iperf3"; exit 77; }
+if command -v ping >/dev/null; then PING=(ping); else PING=(busybox ping); fi
+
+NETNS=()
+LINKS=()
+netns_cleanup() {
+	local n l
+	for l in "${LINKS[@]}"; do ip link del "$l" 2>/dev/null; done
+	for n in "${NETNS[@]}"; do
+		# iperf3 servers are ours (PIDS); anything else left in there is a bug.
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+	done
+}
+CLEANUP_HOOKS+=(netns_cleanup)
+
+# mkns NAME: a new namespace with lo up.
+mkns() {
+	ip netns add "$1"
+	NETNS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# in_ns NS CMD...: runs CMD in NS.
+in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+# pings NS ADDR: three pings answered (the first may wait for ARP).
+pings() { in_ns "$1" "${PING[@]}" -c 3 -W 2 "$2" >"$T/ping.log" 2>&1; }
+
+# link_exists NS IF: the interface exists in NS ("" : the host).
+link_exists() {
+	if [ -n "$1" ]; then ip -n "$1" link show "$2" >/dev/null 2>&1
+	else ip link show "$2" >/dev/null 2>&1; fi
+}
+
+# iperf_mbps SERVER_NS SERVER_ADDR CLIENT_NS SECONDS [ARGS]: a TCP stream
+# from the client namespace to the server; prints the received Mbit/s.
+iperf_mbps() {
+	local sns=$1 addr=$2 cns=$3 secs=$4 out; shift 4
+	bg iperf-srv ip netns exec "$sns" iperf3 -s -1 -p 5201
+	local spid=$LAST_PID
+	wait_for 10 "iperf3 server" in_ns "$sns" sh -c "ss -ltn | grep -q ':5201 '"
+	out=$T/iperf-$RANDOM.json
+	in_ns "$cns" timeout $((secs + 20)) iperf3 -c "$addr" -p 5201 -t "$secs" -J "$@" >"$out" \
+		2>"$T/iperf-client.log" || { cat "$out" >>"$T/iperf-client.log"; fail "iperf3 client failed"; }
+	wait "$spid" 2>/dev/null || true
+	forget_pid "$spid"
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(round(j["end"]["sum_received"]["bits_per_second"]/1e6, 1))' "$out"
+}
+
+# ge A B: A >= B for decimals.
+ge() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }

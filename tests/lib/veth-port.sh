@@ -1,0 +1,88 @@
+# veth-port.sh - body of 111-afpacket-veth and 112-afxdp-veth (sourced
+# with KTYPE=afpacket or afxdp): a namespace on a tap port, another behind
+# a veth pair whose host end vifd attaches with type=$KTYPE. Ping both ways,
+# iperf3 both ways, counters; the host end's promiscuity and state are
+# restored by del-port. For reference (REFERENCE=1), the same two namespaces
+# are then joined by a Linux bridge (the tap replaced by a veth pair) and
+# measured in the same run.
+#
+#   netns A: tA 10.(x).0.1 --[tap ta]--+
+#                                       vifd br0
+#   netns B: vB 10.(x).0.2 == vH --[$KTYPE ap]--+
+#
+#   reference: netns A: vA == vA2 --+-- Linux bridge brX
+#              netns B: vB == vH  --+
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/netns.sh"
+command -v ethtool >/dev/null || { log "SKIP: no ethtool"; exit 77; }
+: "${KTYPE:?}"
+
+id=$$
+NA=vifdt-a$id NB=vifdt-b$id
+IA=vta$id VB=vvb$id VH=vvh$id
+net=10.$((id % 200 + 20))
+mkns "$NA"
+mkns "$NB"
+ip link add "$VH" type veth peer name "$VB" netns "$NB"
+LINKS+=("$VH")
+ip -n "$NB" addr add "$net.0.2/24" dev "$VB"
+ip -n "$NB" link set "$VB" up
+# AF_PACKET and AF_XDP see the frames the peer sends as they are: with
+# segmentation offload they would be 64 KiB GSO frames, and with checksum
+# offload their checksums unfinished. The tap side needs nothing.
+in_ns "$NB" ethtool -K "$VB" tx off tso off gso off >/dev/null
+promisc() { ip -d link show "$VH" | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2; }
+up() { ip link show "$VH" | grep -q '[<,]UP[,>]'; }
+p0=$(promisc)
+up && fail "$VH is up before vifd attaches"
+
+start_vifd
+vctl add-port br0 ta type=tap ifname="$IA" netns="$NA"
+vctl add-port br0 ap type="$KTYPE" dev="$VH"
+[ "$(port_info ap type)" = "$KTYPE" ] || fail "show: type of ap"
+[ "$(port_info ap ifname)" = "$VH" ] || fail "show: ifname of ap"
+[ "$(promisc)" -gt "$p0" ] || fail "$VH not promiscuous with the port (promiscuity $(promisc))"
+up || fail "vifd did not bring $VH up"
+vctl add-port br0 ax type="$KTYPE" dev=nosuchif$id 2>/dev/null && fail "$KTYPE on a missing interface accepted" || true
+ip -n "$NA" addr add "$net.0.1/24" dev "$IA"
+
+wait_for 20 "ping A -> B" pings "$NA" "$net.0.2"
+pings "$NB" "$net.0.1" || fail "ping B -> A: $(cat "$T/ping.log")"
+log "ping both ways through vifd (tap <-> $KTYPE)"
+
+up_mbps=$(iperf_mbps "$NA" "$net.0.1" "$NB" 3)
+log "iperf3 $KTYPE -> tap through vifd: $up_mbps Mbit/s"
+down_mbps=$(iperf_mbps "$NB" "$net.0.2" "$NA" 3)
+log "iperf3 tap -> $KTYPE through vifd: $down_mbps Mbit/s"
+ge "$up_mbps" 20 || fail "$KTYPE -> tap only $up_mbps Mbit/s"
+ge "$down_mbps" 20 || fail "tap -> $KTYPE only $down_mbps Mbit/s"
+[ "$(port_stat ap rx_pkts)" -gt 1000 ] || fail "ap rx_pkts $(port_stat ap rx_pkts)"
+[ "$(port_stat ap tx_pkts)" -gt 1000 ] || fail "ap tx_pkts $(port_stat ap tx_pkts)"
+[ "$(port_stat ta tx_pkts)" -gt 1000 ] || fail "ta tx_pkts $(port_stat ta tx_pkts)"
+vctl stats >"$T/stats.log"
+
+vctl del-port ap
+vctl del-port ta
+[ "$(promisc)" = "$p0" ] || fail "promiscuity of $VH is $(promisc) after del-port, was $p0"
+up && fail "$VH left up after del-port (it was down)"
+link_exists "$NA" "$IA" && fail "$IA still exists after del-port"
+if [ "$KTYPE" = afxdp ] && ip link show "$VH" | grep -q 'prog/xdp'; then
+	fail "XDP program left on $VH after del-port"
+fi
+[ "${REFERENCE:-0}" = 1 ] || { log "ok"; exit 0; }
+
+log "reference: the same namespaces joined by a Linux bridge"
+BR=vbr$id VA=vva$id VA2=vvb2$id
+ip link add "$BR" type bridge
+LINKS+=("$BR")
+ip link add "$VA2" type veth peer name "$VA" netns "$NA"
+LINKS+=("$VA2")
+ip -n "$NA" addr add "$net.0.1/24" dev "$VA"
+ip -n "$NA" link set "$VA" up
+in_ns "$NA" ethtool -K "$VA" tx off tso off gso off >/dev/null
+for l in "$VA2" "$VH"; do ip link set "$l" master "$BR"; ip link set "$l" up; done
+ip link set "$BR" up
+wait_for 20 "ping over the Linux bridge" pings "$NA" "$net.0.2"
+br_mbps=$(iperf_mbps "$NB" "$net.0.2" "$NA" 3)
+log "iperf3 over a Linux bridge (veth, offloads off as above): $br_mbps Mbit/s"
+log "ok"
