@@ -224,7 +224,7 @@ static inline enum qos_verdict qos_take_shared(const struct qos_prof *pf, struct
 	ts += (uint64_t)((unsigned __int128)cost * wsum / w);
 	if (!qos_take(pf, &next, len))
 		return QOS_OVER_LIMIT;
-	if (congested && qos_diff(ts, now) > (int64_t)(pb->depth / 2))
+	if (congested && qos_diff(ts, now) > (int64_t)pb->depth)
 		return QOS_OVER_SHARE;
 	*bt = next;
 	/* What a source took beyond its share while there was room is
