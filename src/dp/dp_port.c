@@ -409,6 +409,18 @@ static struct dp_port *port_by_name(struct dp *dp, const char *name)
 	return NULL;
 }
 
+/* Gives port p slot id: identity, fresh counters for a reused slot (no
+ * worker writes them: the slot is in no snapshot), the default MAC limit. */
+static void port_slot_init(struct dp *dp, struct dp_port *p, unsigned id, const char *name)
+{
+	p->id = (uint16_t)id;
+	p->dp = dp;
+	strcpy(p->name, name);
+	for (unsigned w = 0; w < dp->nworkers; w++)
+		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
+	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
+}
+
 int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
                       unsigned queue_pairs)
 {
@@ -435,14 +447,7 @@ int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool cl
 		xfree(p);
 		return -ENOMEM;
 	}
-	p->id = (uint16_t)id;
-	p->dp = dp;
-	strcpy(p->name, name);
-	/* Fresh counters for a reused slot (no worker writes them: the slot
-	 * is in no snapshot). */
-	for (unsigned w = 0; w < dp->nworkers; w++)
-		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
-	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
+	port_slot_init(dp, p, id, name);
 	p->frozen = true; /* until the device reports its first change */
 	dp->ports[id] = p;
 	if (id == dp->nports)
@@ -503,12 +508,7 @@ int dp_port_add_kernel(struct dp *dp, const char *name, const struct port_params
 		port_free(p);
 		return r;
 	}
-	p->id = (uint16_t)id;
-	p->dp = dp;
-	strcpy(p->name, name);
-	for (unsigned w = 0; w < dp->nworkers; w++)
-		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
-	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
+	port_slot_init(dp, p, id, name);
 	dp->ports[id] = p;
 	if (id == dp->nports)
 		dp->nports++;

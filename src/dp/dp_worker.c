@@ -144,6 +144,27 @@ static void port_broke(struct dp_worker *w, struct dp_port *p, int why, int deta
 	}
 }
 
+/* What one burst's delivery to port dst did, added to its counters. */
+struct dl_count {
+	uint64_t pkts, bytes, noroom, down, policed, congested;
+};
+
+static void dl_count_add(struct dp_worker *w, unsigned dst, const struct dl_count *c)
+{
+	if (c->pkts) {
+		STAT_ADD(w, dst, tx_pkts, c->pkts);
+		STAT_ADD(w, dst, tx_bytes, c->bytes);
+	}
+	if (c->noroom)
+		STAT_ADD(w, dst, drop_no_room, c->noroom);
+	if (c->down)
+		STAT_ADD(w, dst, drop_down, c->down);
+	if (c->policed)
+		STAT_ADD(w, dst, drop_egress_limit, c->policed);
+	if (c->congested)
+		STAT_ADD(w, dst, drop_congested, c->congested);
+}
+
 enum deliver_res { DL_OK, DL_NO_ROOM, DL_BROKEN };
 
 /* Writer over the rx chains reserved for one frame: fills chain 0, then
@@ -374,18 +395,9 @@ static __attribute__((noinline)) void deliver_kernel(struct dp_worker *w, const 
 			down++;
 		}
 	}
-	if (pkts) {
-		STAT_ADD(w, dst, tx_pkts, pkts);
-		STAT_ADD(w, dst, tx_bytes, bytes);
-	}
-	if (noroom)
-		STAT_ADD(w, dst, drop_no_room, noroom);
-	if (down)
-		STAT_ADD(w, dst, drop_down, down);
-	if (policed)
-		STAT_ADD(w, dst, drop_egress_limit, policed);
-	if (congested)
-		STAT_ADD(w, dst, drop_congested, congested);
+	dl_count_add(w, dst, &(struct dl_count){ .pkts = pkts, .bytes = bytes, .noroom = noroom,
+	                                         .down = down, .policed = policed,
+	                                         .congested = congested });
 }
 
 /* Delivers the frames of the burst bound for port dst (unicast to it, or
@@ -470,16 +482,8 @@ out:
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
 	if (call && !vq_call_fd(q))
 		port_broke(w, p, VHU_BROKEN_CALL, 0);
-	if (pkts) {
-		STAT_ADD(w, dst, tx_pkts, pkts);
-		STAT_ADD(w, dst, tx_bytes, bytes);
-	}
-	if (noroom)
-		STAT_ADD(w, dst, drop_no_room, noroom);
-	if (policed)
-		STAT_ADD(w, dst, drop_egress_limit, policed);
-	if (congested)
-		STAT_ADD(w, dst, drop_congested, congested);
+	dl_count_add(w, dst, &(struct dl_count){ .pkts = pkts, .bytes = bytes, .noroom = noroom,
+	                                         .policed = policed, .congested = congested });
 }
 
 enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
