@@ -35,6 +35,23 @@ def mmm(vals):
     return {'min': min(vals), 'median': statistics.median(vals), 'max': max(vals), 'n': len(vals)}
 
 
+# CPU-to-CPU cache line hand-over (bench/xcore.c) below NEAR_NS: the two
+# vCPUs shared a cache; above FAR_NS: they did not. The host moves them.
+NEAR_NS, FAR_NS = 60.0, 100.0
+
+
+def placement(r):
+    """'near', 'far', 'changed' (during the window) or 'unknown'."""
+    x = [num(r.get('xcore_before_ns')), num(r.get('xcore_after_ns'))]
+    if None in x:
+        return 'unknown'
+    if max(x) < NEAR_NS:
+        return 'near'
+    if min(x) > FAR_NS:
+        return 'far'
+    return 'changed'
+
+
 def fmt(v, spec='.3f'):
     return '-' if v is None else format(v, spec)
 
@@ -87,6 +104,9 @@ def main():
                 'switch_busy_pct': mmm([num(r['sw_busy_pct']) for r in rr]),
                 'gen_cycles_per_pkt': mmm([num(r['gen_cyc_pkt']) for r in rr]),
                 'gen_busy_pct': mmm([num(r['gen_busy_pct']) for r in rr]),
+                'placement': {k: sum(1 for r in rr if placement(r) == k)
+                              for k in ('near', 'far', 'changed', 'unknown')},
+                'xcore_ns': mmm([num(r.get(k)) for r in rr for k in ('xcore_before_ns', 'xcore_after_ns')]),
             }
 
     def med(s, z, k):
@@ -189,6 +209,57 @@ def main():
                     else:
                         cells.append('- | -')
                 L.append(f'| {z} | ' + ' | '.join(cells) + ' |')
+    # Like with like: the host moves the vCPUs between cores that share a
+    # cache and cores that do not, which changes every switch's rate 2-3x
+    # (bench/xcore.c); per placement, the medians of the repetitions that
+    # ran wholly on it, and the ratios where both switches have some.
+    by_place = {}
+    for r in rows:
+        if num(r['mpps']):
+            by_place.setdefault((placement(r), r['switch'], int(r['size'])), []).append(r)
+    places = [p for p in ('near', 'far') if any(k[0] == p for k in by_place)]
+    if places:
+        L.append(f'\nBy placement of the two vCPUs (cache line hand-over CPU 0 -> CPU 1 measured before '
+                 f'and after each window with bench/xcore.c: near < {NEAR_NS:.0f} ns, the cores share a cache; '
+                 f'far > {FAR_NS:.0f} ns, they do not; the host moves them, and every switch here runs 2-3x '
+                 f'slower far than near). Medians of the repetitions wholly on one placement; reps = how many:\n')
+        L.append('| placement | switch | size B | reps | Mpps | busy cycles/pkt | line ns |')
+        L.append('|---|---|---:|---:|---:|---:|---:|')
+        for pl in places:
+            for s in switches:
+                for z in sizes:
+                    rr = by_place.get((pl, s, z))
+                    if not rr:
+                        continue
+                    xs = [num(r[k]) for r in rr for k in ('xcore_before_ns', 'xcore_after_ns')]
+                    L.append(f"| {pl} | {NAMES[s]} | {z} | {len(rr)} | "
+                             f"{statistics.median(num(r['mpps']) for r in rr):.3f} | "
+                             f"{fmt(statistics.median(num(r['sw_busy_cyc_pkt']) for r in rr), '.0f')} | "
+                             f"{statistics.median(xs):.0f} |")
+        if 'vifd' in switches and len(switches) > 1:
+            L.append('')
+            L.append('| placement | size B | ' + ' | '.join(f'rate vs {NAMES[x]} | cycles vs {NAMES[x]}' for x in switches if x != 'vifd') + ' |')
+            L.append('|---|---:|' + '---:|---:|' * (len(switches) - 1))
+            for pl in places:
+                for z in sizes:
+                    v = by_place.get((pl, 'vifd', z))
+                    if not v:
+                        continue
+                    cells = []
+                    for x in switches:
+                        if x == 'vifd':
+                            continue
+                        o = by_place.get((pl, x, z))
+                        if not o:
+                            cells.append('- | -')
+                            continue
+                        rt = statistics.median(num(r['mpps']) for r in v) / statistics.median(num(r['mpps']) for r in o)
+                        cv = statistics.median(num(r['sw_busy_cyc_pkt']) for r in v)
+                        co = statistics.median(num(r['sw_busy_cyc_pkt']) for r in o)
+                        cells.append(f"{rt:.2f}x | {fmt(co / cv if cv and co else None, '.2f')}x")
+                        ratios[f'{z}/{x}'][f'{pl}_rate'] = rt
+                        ratios[f'{z}/{x}'][f'{pl}_cycles'] = co / cv if cv and co else None
+                    L.append(f'| {pl} | {z} | ' + ' | '.join(cells) + ' |')
     if lat:
         L.append('\nLatency: vifbench ping (port p3, 2000 pings/s, 60 B) against vifbench echo (p4), '
                  'round trip through the switch twice; "half": vifbench both/echo on p1/p2 paced at half '
@@ -240,6 +311,11 @@ def main():
           for r in [ratios.get(f'{z}/{x}', {})] if r.get('quiet_rate')]
     if qr:
         summary += '; quietest reps: ' + ', '.join(qr)
+    for pl in ('near', 'far'):
+        pr = [f"{z}B {r[pl + '_rate']:.2f}x {x}" for z in sizes for x in ('testpmd', 'ovs')
+              for r in [ratios.get(f'{z}/{x}', {})] if r.get(pl + '_rate')]
+        if pr:
+            summary += f'; {pl} vCPUs: ' + ', '.join(pr)
     summary += f"; load avg {meta.get('loadavg_start', '?')}"
 
     L.append('\nSummary: ' + summary + '\n')

@@ -23,6 +23,7 @@ B=${BUILD:-$ROOT/build}
 VIFD=${VIFD:-$B/src/vifd/vifd}
 VIFCTL=${VIFCTL:-$B/src/vifctl/vifctl}
 VIFBENCH=${VIFBENCH:-$B/src/vifbench/vifbench}
+XCORE=${XCORE:-$B/tests/xcore}
 OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
 
 SMOKE=0 SWITCHES=vifd,testpmd,ovs SIZES="64 512 1518" REPS=3 SECS=5 WARMUP=2
@@ -90,7 +91,7 @@ wait_for() { # SECONDS CMD...
 
 mkdir -p "$OUT"
 RAW=$T/raw.csv LAT=$T/latency.csv META=$T/meta.env NOTES=$T/notes.txt
-echo "switch,size,rep,secs,mpps,gen_rx_pps0,gen_rx_pps1,sw_busy_cyc_pkt,sw_cyc_src,sw_cpu_s,sw_cycles,sw_cycles_src,gen_cyc_pkt,gen_busy_pct,sw_busy_pct,sw_proc_cyc_pkt,foreign_pct" >"$RAW"
+echo "switch,size,rep,secs,mpps,gen_rx_pps0,gen_rx_pps1,sw_busy_cyc_pkt,sw_cyc_src,sw_cpu_s,sw_cycles,sw_cycles_src,gen_cyc_pkt,gen_busy_pct,sw_busy_pct,sw_proc_cyc_pkt,foreign_pct,xcore_before_ns,xcore_after_ns" >"$RAW"
 echo "switch,load,target_pps,load_pps,p50_us,p99_us,max_us,pings" >"$LAT"
 : >"$NOTES"
 note() { echo "$*" >>"$NOTES"; say "$*"; }
@@ -319,9 +320,17 @@ prime() {
 	return 1
 }
 
+# The vCPUs' placement: how long a cache line takes from the generator's
+# CPU to the switch's (bench/xcore.c). The host moves this VM's two vCPUs
+# between cores that share a cache (~25 ns) and cores that do not (~170
+# ns), and every switch here slows down 2-3x on the second, so each window
+# is measured before and after and the report compares like with like.
+xcore_ns() { [ -x "$XCORE" ] && "$XCORE" "$GEN_CPU" "$SW_CPU" 30 2>/dev/null || echo ""; }
+
 # ---- one throughput measurement: generator connected and primed
 measure() { # SWITCH SIZE REP
-	local sw=$1 sz=$2 rep=$3 c0 c1 j0 j1 n0 perf_out="" t0 t1 a b gcyc gpk
+	local sw=$1 sz=$2 rep=$3 c0 c1 j0 j1 n0 perf_out="" t0 t1 a b gcyc gpk x0 x1
+	x0=$(xcore_ns)
 	gen_cmd start
 	t0=$(date +%s.%N)
 	nap "$WARMUP"
@@ -356,10 +365,11 @@ measure() { # SWITCH SIZE REP
 	wait_count "$GEN_LOG" 'CPU cycles/packet' "$n0" || true
 	t1=$(date +%s.%N)
 	read -r gcyc gpk <<<"$(tp_cycles "$GEN_LOG")"
+	x1=$(xcore_ns)
 	python3 - "$sw" "$sz" "$rep" "$SECS" "$pps" "$a" "$b" "$c0" "$c1" "$perf_out" "$HZ_MHZ" \
-		"$gcyc" "$gpk" "$t0" "$t1" "$SW_KIND" "$j0" "$j1" "$(getconf CLK_TCK)" >>"$RAW" <<'PY'
+		"$gcyc" "$gpk" "$t0" "$t1" "$SW_KIND" "$j0" "$j1" "$(getconf CLK_TCK)" "$x0" "$x1" >>"$RAW" <<'PY'
 import sys
-sw, sz, rep, secs, pps, a, b, c0, c1, perf, mhz, gcyc, gpk, t0, t1, kind, j0, j1, tck = sys.argv[1:]
+sw, sz, rep, secs, pps, a, b, c0, c1, perf, mhz, gcyc, gpk, t0, t1, kind, j0, j1, tck, x0, x1 = sys.argv[1:]
 secs = float(secs); hz = float(mhz) * 1e6
 p0, p1 = (float(x) for x in pps.split()[:2])
 mpps = (p0 + p1) / 1e6
@@ -385,9 +395,9 @@ jb0, jt0 = (int(x) for x in j0.split()); jb1, jt1 = (int(x) for x in j1.split())
 core_s = (jt1 - jt0) / float(tck)
 foreign = 100.0 * max(0.0, (jb1 - jb0) / float(tck) - cpu_s) / core_s if core_s > 0 else float('nan')
 proc_cyc = cycles / (mpps * 1e6 * secs) if mpps > 0 else float('nan')
-print(f"{sw},{sz},{rep},{secs},{mpps:.4f},{p0:.0f},{p1:.0f},{busy:.1f},{src},{cpu_s:.3f},{cycles:.0f},{csrc},{gen_cyc:.1f},{gen_pct:.1f},{busy_pct:.1f},{proc_cyc:.1f},{foreign:.1f}")
+print(f"{sw},{sz},{rep},{secs},{mpps:.4f},{p0:.0f},{p1:.0f},{busy:.1f},{src},{cpu_s:.3f},{cycles:.0f},{csrc},{gen_cyc:.1f},{gen_pct:.1f},{busy_pct:.1f},{proc_cyc:.1f},{foreign:.1f},{x0},{x1}")
 PY
-	tail -1 "$RAW" | awk -F, '{printf "[bench] %-8s %5s B rep %s: %7.3f Mpps, %6s busy cycles/pkt (%s), %s process cycles/pkt, generator %s cycles/pkt %s%% busy, others on CPU %s%%\n", $1, $2, $3, $5, $8, $9, $16, $13, $14, $17}' >&2
+	tail -1 "$RAW" | awk -F, '{printf "[bench] %-8s %5s B rep %s: %7.3f Mpps, %6s busy cycles/pkt (%s), %s process cycles/pkt, generator %s cycles/pkt %s%% busy, others on CPU %s%%, CPU-to-CPU line %s/%s ns\n", $1, $2, $3, $5, $8, $9, $16, $13, $14, $17, $18, $19}' >&2
 	awk -F, 'END {exit !($5 > 0)}' "$RAW"
 }
 

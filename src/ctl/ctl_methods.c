@@ -678,8 +678,9 @@ nomem:
 }
 
 /* workers {} -> {workers: [{id, cpu (-1: not pinned), queues, busy_cycles,
- * idle_cycles, pkts, sleeps, cycles_per_pkt (busy cycles / pkts, integer,
- * 0 before the first packet)}]} */
+ * idle_cycles, pkts, busy_iters, sleeps, cycles_per_pkt (busy cycles /
+ * pkts, integer, 0 before the first packet), pkts_per_iter (pkts /
+ * busy_iters, 0 before)}]} */
 static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	json_t *ws = json_array();
@@ -693,12 +694,15 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 
 		dp_worker_get(r->dp, w, &s);
 		if (json_array_append_new(ws, json_pack(
-		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
 		        "id", (int)w, "cpu", s.cpu, "queues", (int)s.nqueues,
 		        "busy_cycles", (json_int_t)s.busy_cycles,
 		        "idle_cycles", (json_int_t)s.idle_cycles,
-		        "pkts", (json_int_t)s.pkts, "sleeps", (json_int_t)s.sleeps,
-		        "cycles_per_pkt", (json_int_t)(s.pkts ? s.busy_cycles / s.pkts : 0))) < 0)
+		        "pkts", (json_int_t)s.pkts, "busy_iters", (json_int_t)s.busy_iters,
+		        "sleeps", (json_int_t)s.sleeps,
+		        "cycles_per_pkt", (json_int_t)(s.pkts ? s.busy_cycles / s.pkts : 0),
+		        "pkts_per_iter",
+		        s.busy_iters ? (double)s.pkts / (double)s.busy_iters : 0.0)) < 0)
 			goto nomem;
 	}
 	*res = json_pack("{s:o}", "workers", ws);

@@ -113,6 +113,9 @@ static const struct {
 	  offsetof(struct dp_worker_stats, idle_cycles) },
 	{ "vifd_worker_packets_total", "counter", "Frames the worker received from ports.",
 	  offsetof(struct dp_worker_stats, pkts) },
+	{ "vifd_worker_busy_iterations_total", "counter",
+	  "Worker loop iterations that moved frames (packets / these: the average batch).",
+	  offsetof(struct dp_worker_stats, busy_iters) },
 	{ "vifd_worker_sleeps_total", "counter", "Times the worker slept on eventfds.",
 	  offsetof(struct dp_worker_stats, sleeps) },
 };

@@ -94,6 +94,8 @@ struct dp_worker_stats {
 	uint64_t busy_cycles;    /* TSC cycles of iterations that moved frames */
 	uint64_t idle_cycles;    /* TSC cycles of iterations that moved none */
 	uint64_t pkts;           /* frames received from ports */
+	uint64_t busy_iters;     /* iterations that moved frames (pkts / busy_iters:
+	                          * the average batch a busy iteration moved) */
 	uint64_t sleeps;         /* times the worker slept on eventfds */
 	unsigned nqueues;        /* queues it polls now */
 };

@@ -141,7 +141,7 @@ struct dp_worker {
 	uint64_t loops_seen;         /* control thread only */
 
 	/* Cycle accounting (written by the worker, read by control). */
-	_Atomic uint64_t busy_cycles, idle_cycles, pkts, sleeps;
+	_Atomic uint64_t busy_cycles, idle_cycles, pkts, busy_iters, sleeps;
 	_Atomic unsigned nqueues;
 
 	/* Scratch: only this worker touches it. */

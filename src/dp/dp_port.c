@@ -788,6 +788,7 @@ void dp_worker_get(struct dp *dp, unsigned i, struct dp_worker_stats *st)
 	st->busy_cycles = atomic_load_explicit(&w->busy_cycles, memory_order_relaxed);
 	st->idle_cycles = atomic_load_explicit(&w->idle_cycles, memory_order_relaxed);
 	st->pkts = atomic_load_explicit(&w->pkts, memory_order_relaxed);
+	st->busy_iters = atomic_load_explicit(&w->busy_iters, memory_order_relaxed);
 	st->sleeps = atomic_load_explicit(&w->sleeps, memory_order_relaxed);
 	st->nqueues = atomic_load_explicit(&w->nqueues, memory_order_relaxed);
 }

@@ -165,7 +165,7 @@ static void dl_count_add(struct dp_worker *w, unsigned dst, const struct dl_coun
 		STAT_ADD(w, dst, drop_congested, c->congested);
 }
 
-enum deliver_res { DL_OK, DL_NO_ROOM, DL_BROKEN };
+enum deliver_res { DL_OK, DL_NO_ROOM, DL_FULL, DL_BROKEN };
 
 /* Writer over the rx chains reserved for one frame: fills chain 0, then
  * chain 1, ... (MRG_RXBUF), so chain k receives min(its length, what is
@@ -206,68 +206,111 @@ static inline void dcur_copy(struct dcur *d, struct iovc *s, size_t len)
 	}
 }
 
-/* Copies frame m (source chain sc) into the destination ring q: reserve
- * enough rx chains first (giving them back if the ring runs out), then
- * write header, private prefix and the rest of the frame, then the used
- * entries. *avail counts the ring's remaining available entries. */
-static enum deliver_res deliver_one(struct dp_worker *w, const struct dp_conf_port *dcp,
-                                    struct vq *q, int *avail, const struct vq_chain *sc,
-                                    uint32_t src_hdr, const struct dp_meta *m, uint16_t tci,
-                                    uint32_t *out_len, int *err)
+/* Reserves the rx chains frame needs (need bytes with the virtio header)
+ * in ring q, into w->dst[base..], and starts loading the first line of
+ * each for writing. *avail counts the ring's remaining available entries.
+ * DL_FULL: w->dst has no room left after base > 0 (copy what is reserved,
+ * then try again from 0); DL_NO_ROOM: the ring has not enough buffers,
+ * or the frame needs more than DP_MAX_DST_CHAINS. Nothing stays reserved
+ * unless DL_OK. */
+static inline enum deliver_res reserve(struct dp_worker *w, const struct dp_conf_port *dcp,
+                                       struct vq *q, int *avail, unsigned base, uint32_t need,
+                                       unsigned *nch_out, int *err)
 {
-	/* The frame leaves with its MACs, then a tag if tci != 0, then what
-	 * followed the source's MACs and tag (m->l2skip bytes in). */
-	uint32_t len = m->len - m->l2skip + 12 + (tci ? 4 : 0);
-	uint32_t need = dcp->hdr_len + len, cap = 0;
-	uint32_t plen = MIN(m->len, (uint32_t)DP_PREFIX);
-	uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
-	struct virtio_net_hdr_mrg_rxbuf hdr;
-	struct dcur d;
-	struct iovc s;
+	uint32_t cap = 0;
 	unsigned nch = 0;
 
 	while (cap < need) {
+		struct vq_chain *c = &w->dst[base + nch];
 		int r;
-		if (*avail == 0 || nch == DP_MAX_DST_CHAINS || (nch == 1 && !dcp->mrg_rxbuf)) {
+
+		if (*avail == 0 || (nch == 1 && !dcp->mrg_rxbuf) ||
+		    base + nch == DP_MAX_DST_CHAINS) {
+			enum deliver_res why = *avail != 0 && base + nch == DP_MAX_DST_CHAINS && base > 0
+			                               ? DL_FULL
+			                               : DL_NO_ROOM;
 			vq_unpop(q, (uint16_t)nch);
 			*avail += (int)nch;
-			return DL_NO_ROOM;
+			return why;
 		}
-		r = vq_pop(q, &w->dst[nch], VQ_IN);
+		r = vq_pop(q, c, VQ_IN);
 		(*avail)--;
 		if (unlikely(r < 0)) {
 			*err = -r;
 			return DL_BROKEN;
 		}
-		cap += MIN(w->dst[nch].len, need - cap);
+		__builtin_prefetch(c->iov[0].iov_base, 1);
+		cap += MIN(c->len, need - cap);
 		nch++;
 	}
+	*nch_out = nch;
+	return DL_OK;
+}
+
+/* Writes frame m (source chain sc) into its reserved rx chains ch[0..nch):
+ * header, private prefix (with the egress tag), then the rest of the
+ * frame from the source; then the used entries. len: the frame's length
+ * as it leaves. */
+static inline __attribute__((always_inline)) void copy_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch,
+                              unsigned nch, const struct vq_chain *sc, uint32_t src_hdr,
+                              const struct dp_meta *m, uint16_t tci, uint32_t len)
+{
+	uint32_t need = hdr_len + len;
+	uint32_t plen = MIN(m->len, (uint32_t)DP_PREFIX);
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct iovc s;
+
 	/* No offloads are negotiated: a plain header; num_buffers counts the
 	 * chains used (VIRTIO 1.1 5.1.6.3.2), ignored without MRG_RXBUF. */
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
 	hdr.num_buffers = (uint16_t)nch;
-
-	d.ch = w->dst;
-	d.nch = nch;
-	d.k = 0;
-	iovc_init(&d.c, w->dst[0].iov, w->dst[0].niov);
-	dcur_put(&d, (const uint8_t *)&hdr, dcp->hdr_len);
-	dcur_put(&d, m->prefix, 12);
-	if (tci)
-		dcur_put(&d, tag, 4);
-	dcur_put(&d, m->prefix + m->l2skip, plen - m->l2skip);
 	iovc_init(&s, sc->iov, sc->niov);
 	iovc_skip(&s, src_hdr + plen);
-	dcur_copy(&d, &s, m->len - plen);
-	*out_len = len;
+	if (likely(ch[0].iov[0].iov_len >= need && hdr_len <= sizeof(hdr))) {
+		/* The whole frame fits the first buffer: the usual case. */
+		uint8_t *o = ch[0].iov[0].iov_base;
+		const uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
 
+		if (hdr_len == sizeof(hdr))
+			memcpy(o, &hdr, sizeof(hdr));
+		else
+			memcpy(o, &hdr, hdr_len);
+		o += hdr_len;
+		memcpy(o, m->prefix, 12);
+		o += 12;
+		if (tci) {
+			memcpy(o, tag, 4);
+			o += 4;
+		}
+		memcpy(o, m->prefix + m->l2skip, plen - m->l2skip);
+		o += plen - m->l2skip;
+		for (uint32_t left = m->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
+			size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
+			memcpy(o, (const uint8_t *)s.iov[s.i].iov_base + s.off, c);
+			o += c;
+			left -= (uint32_t)c;
+		}
+	} else {
+		uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
+		struct dcur d;
+
+		d.ch = ch;
+		d.nch = nch;
+		d.k = 0;
+		iovc_init(&d.c, ch[0].iov, ch[0].niov);
+		dcur_put(&d, (const uint8_t *)&hdr, hdr_len);
+		dcur_put(&d, m->prefix, 12);
+		if (tci)
+			dcur_put(&d, tag, 4);
+		dcur_put(&d, m->prefix + m->l2skip, plen - m->l2skip);
+		dcur_copy(&d, &s, m->len - plen);
+	}
 	for (unsigned k = 0; k < nch; k++) {
-		uint32_t part = MIN(w->dst[k].len, need);
-		vq_used_put(q, w->dst[k].head, part);
+		uint32_t part = MIN(ch[k].len, need);
+		vq_used_put(q, ch[k].head, part);
 		need -= part;
 	}
-	return DL_OK;
 }
 
 static inline void rxq_lock(struct dp_rxq_lock *l, bool shared)
@@ -300,6 +343,7 @@ static inline bool bound_for(const struct dp_conf *conf, const struct dp_meta *m
 }
 
 static_assert((int)DP_BURST <= 32, "burst masks are 32 bits");
+static_assert((int)DP_MAX_DST_CHAINS <= 255 && (int)DP_BURST <= 255, "struct resv holds 8-bit indices");
 static_assert((int)DP_MAX_PORTS <= (int)QOS_FAIR_SOURCES, "fair-share logs hold port ids");
 
 /* The frame's length as it leaves (tag added or removed). */
@@ -400,6 +444,25 @@ static __attribute__((noinline)) void deliver_kernel(struct dp_worker *w, const 
 	                                         .congested = congested });
 }
 
+/* A frame of the burst (meta index i) with its rx chains reserved at
+ * w->dst[ch0 .. ch0 + nch). */
+struct resv {
+	uint8_t i, ch0, nch;
+};
+
+/* Copies the nfr reserved frames of rv into their chains, in order (the
+ * used entries follow the reservation order). */
+static inline void flush_reserved(struct dp_worker *w, struct vq *q, uint32_t hdr_len,
+                                  const struct resv *rv, unsigned nfr, uint32_t src_hdr,
+                                  const uint16_t *tcis)
+{
+	for (unsigned k = 0; k < nfr; k++) {
+		const struct dp_meta *m = &w->meta[rv[k].i];
+		copy_frame(q, hdr_len, &w->dst[rv[k].ch0], rv[k].nch, &w->src[rv[k].i], src_hdr, m,
+		           tcis[rv[k].i], out_len(m, tcis[rv[k].i]));
+	}
+}
+
 /* Delivers the frames of the burst bound for port dst (unicast to it, or
  * flooded) into one of its rx rings, chosen by the source queue pair so a
  * flow's order is kept. Policy order at egress: the port's egress limit
@@ -416,6 +479,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	unsigned sw = conf->ports[src_port].weight;
 	uint16_t tcis[DP_BURST];
 	uint32_t mask = 0;
+	struct resv rv[DP_BURST];
+	unsigned nres = 0, nfr = 0;
 	struct qos_fair *f;
 	unsigned qi;
 	struct vq *q;
@@ -447,30 +512,41 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		mask = egress_admit(w, dcp, src_port, sw, mask, tcis, qnow, &policed, &congested);
 	if (f)
 		qos_fair_sync(f, q->used_idx, (uint16_t)avail);
+	/* Reserve the rx chains of as many frames as w->dst holds (their
+	 * descriptors prefetched together, each buffer's first line prefetched
+	 * as soon as it is known), then copy them: the burst's cache misses
+	 * on the receiver's ring and buffers overlap. */
+	vq_prefetch(q, MIN((unsigned)avail, (unsigned)__builtin_popcount(mask)));
 	for (uint32_t m = mask; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctz(m);
-		uint16_t used0 = q->used_idx;
+		unsigned i = (unsigned)__builtin_ctz(m), nch = 0;
+		uint32_t len = out_len(&w->meta[i], tcis[i]);
 		enum deliver_res r;
-		uint32_t len;
 
 		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail)) {
 			congested++;
 			continue;
 		}
-		r = deliver_one(w, dcp, q, &avail, &w->src[i], src_hdr, &w->meta[i], tcis[i], &len,
-		                &err);
+		r = reserve(w, dcp, q, &avail, nres, dcp->hdr_len + len, &nch, &err);
+		if (r == DL_FULL) {
+			flush_reserved(w, q, dcp->hdr_len, rv, nfr, src_hdr, tcis);
+			nres = nfr = 0;
+			r = reserve(w, dcp, q, &avail, 0, dcp->hdr_len + len, &nch, &err);
+		}
 		if (r == DL_OK) {
+			if (f)
+				qos_fair_add(f, src_port, sw, (uint16_t)(q->used_idx + nres), nch);
+			rv[nfr++] = (struct resv){ (uint8_t)i, (uint8_t)nres, (uint8_t)nch };
+			nres += nch;
 			pkts++;
 			bytes += len;
-			if (f)
-				qos_fair_add(f, src_port, sw, used0, (uint16_t)(q->used_idx - used0));
-		} else if (r == DL_NO_ROOM) {
-			noroom++;
-		} else {
+		} else if (r == DL_BROKEN) {
 			port_broke(w, p, VHU_BROKEN_RING, err);
 			break;
+		} else {
+			noroom++;
 		}
 	}
+	flush_reserved(w, q, dcp->hdr_len, rv, nfr, src_hdr, tcis);
 	if (q->used_pending) {
 		vq_used_publish(q);
 		call = vq_need_call(q);
@@ -565,6 +641,8 @@ static inline __attribute__((always_inline)) void switch_burst(struct dp_worker 
 	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, drops[DROP__N] = { 0 };
 	uint16_t dsts[DP_BURST];
 	unsigned ndst = 0;
+	uint64_t learned = 0, looked = 0; /* fdb keys (never 0) asked this burst */
+	int looked_port = -1;
 
 	/* Pass 1: classify on private copies: ingress policy, learn the
 	 * source, look up the destination, isolation. */
@@ -572,7 +650,7 @@ static inline __attribute__((always_inline)) void switch_burst(struct dp_worker 
 		struct dp_meta *m = &w->meta[i];
 		const struct vq_chain *c = &w->src[i];
 		struct iovc s;
-		uint64_t dmac;
+		uint64_t dmac, key;
 		bool tagged;
 		int p;
 
@@ -606,22 +684,35 @@ static inline __attribute__((always_inline)) void switch_burst(struct dp_worker 
 			break;
 		}
 		m->l2skip = tagged ? 16 : 12;
-		switch (sw_fdb_learn(w->dp->fdb, m->vlan, sw_mac48(m->prefix + 6), sp->id, now_s)) {
-		case SW_LEARN_LIMIT:
-			drops[DROP_MAC_LIMIT]++;
-			continue;
-		case SW_LEARN_STATIC:
-			drops[DROP_SPOOF]++; /* a MAC bound to another port */
-			continue;
-		default:
-			break;
+		/* A burst is mostly one flow: the table is asked once per
+		 * source and destination that changes from the frame before
+		 * (the answers are as of the burst, like the snapshot). */
+		key = sw_fdb_key(m->vlan, sw_mac48(m->prefix + 6));
+		if (key != learned) {
+			switch (sw_fdb_learn(w->dp->fdb, m->vlan, sw_mac48(m->prefix + 6), sp->id,
+			                     now_s)) {
+			case SW_LEARN_LIMIT:
+				drops[DROP_MAC_LIMIT]++;
+				continue;
+			case SW_LEARN_STATIC:
+				drops[DROP_SPOOF]++; /* a MAC bound to another port */
+				continue;
+			default:
+				learned = key;
+				break;
+			}
 		}
 		if (m->prefix[0] & 1) {
 			m->dst = -1; /* broadcast / multicast: flood in the VLAN */
 			continue;
 		}
 		dmac = sw_mac48(m->prefix);
-		p = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+		key = sw_fdb_key(m->vlan, dmac);
+		if (key != looked) {
+			looked = key;
+			looked_port = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+		}
+		p = looked_port;
 		if (p == (int)sp->id) {
 			hairpin++;
 			continue;
@@ -768,6 +859,26 @@ static unsigned poll_kernel(struct dp_worker *w, const struct dp_conf *conf, uns
 	return n;
 }
 
+/* Starts loading the lines of a popped frame that classification reads
+ * (its first DP_PREFIX bytes after the hdr-byte virtio header), so that a
+ * burst's cache misses overlap instead of coming one frame at a time. */
+static inline void prefetch_frame(const struct vq_chain *c, uint32_t hdr)
+{
+	const uint8_t *p = c->iov[0].iov_base;
+	size_t l = c->iov[0].iov_len;
+
+	if (l <= hdr) {
+		if (c->niov < 2)
+			return;
+		hdr -= (uint32_t)l;
+		p = c->iov[1].iov_base;
+		l = c->iov[1].iov_len;
+	}
+	__builtin_prefetch(p + hdr);
+	if (l > hdr + 64)
+		__builtin_prefetch(p + hdr + 64);
+}
+
 /* Polls one guest tx ring (conf->poll[w->id][slot]): returns frames taken. */
 static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsigned slot,
                            uint32_t now_s, uint64_t qnow)
@@ -798,6 +909,7 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 			return 0;
 		n = (unsigned)k;
 	} else {
+		vq_prefetch(q, n);
 		for (unsigned i = 0; i < n; i++) {
 			int r = vq_pop(q, &w->src[i], VQ_OUT);
 			if (unlikely(r < 0)) {
@@ -806,6 +918,8 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 			}
 		}
 	}
+	for (unsigned i = 0; i < n; i++)
+		prefetch_frame(&w->src[i], scp->hdr_len);
 
 	switch_burst(w, conf, scp, pl->qp, scp->hdr_len, n, now_s, qnow);
 
@@ -959,6 +1073,7 @@ void *dp_worker_main(void *arg)
 		if (moved) {
 			atomic_fetch_add_explicit(&w->busy_cycles, dt, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);
+			atomic_fetch_add_explicit(&w->busy_iters, 1, memory_order_relaxed);
 			last_work_ns = now_ns;
 		} else {
 			int64_t wait_ns;

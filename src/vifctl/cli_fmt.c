@@ -281,18 +281,19 @@ void cli_print_stats(json_t *res)
 void cli_print_workers(json_t *res)
 {
 	static const char *const hdr[] = { "ID", "CPU", "QUEUES", "PKTS", "BUSY%", "CYCLES/PKT",
-	                                   "SLEEPS", "BUSY-CYCLES", "IDLE-CYCLES" };
-	struct cli_table *t = cli_table_new(9, hdr, "rrrrrrrrr");
+	                                   "PKTS/ITER", "SLEEPS", "BUSY-CYCLES", "IDLE-CYCLES" };
+	struct cli_table *t = cli_table_new(10, hdr, "rrrrrrrrrr");
 	json_t *w;
 	size_t i;
 
 	json_array_foreach(json_object_get(res, "workers"), i, w) {
-		char b[9][CELL];
+		char b[10][CELL];
 		long long cpu, busy, idle;
-		const char *cells[9] = {
+		double ppi;
+		const char *cells[10] = {
 			num(b[0], w, "id"), NULL, num(b[2], w, "queues"), num(b[3], w, "pkts"), NULL,
-			num(b[5], w, "cycles_per_pkt"), num(b[6], w, "sleeps"),
-			num(b[7], w, "busy_cycles"), num(b[8], w, "idle_cycles"),
+			num(b[5], w, "cycles_per_pkt"), NULL, num(b[7], w, "sleeps"),
+			num(b[8], w, "busy_cycles"), num(b[9], w, "idle_cycles"),
 		};
 
 		if (jint(w, "cpu", &cpu) && cpu >= 0) {
@@ -302,6 +303,11 @@ void cli_print_workers(json_t *res)
 		if (jint(w, "busy_cycles", &busy) && jint(w, "idle_cycles", &idle) && busy + idle > 0) {
 			snprintf(b[4], CELL, "%.1f", 100.0 * (double)busy / (double)(busy + idle));
 			cells[4] = b[4];
+		}
+		if (json_is_number(json_object_get(w, "pkts_per_iter"))) {
+			ppi = json_number_value(json_object_get(w, "pkts_per_iter"));
+			snprintf(b[6], CELL, "%.1f", ppi);
+			cells[6] = b[6];
 		}
 		cli_table_row(t, cells);
 	}

@@ -208,6 +208,8 @@ static const struct rpc_case method_cases[] = {
 	{ REQ("stats", "{\"name\":\"nope\"}"), 1, APP(ENOENT), "1", "\"errno\":\"ENOENT\"" },
 	{ REQ("workers", "{}"), 1, 0, "1", "{\"workers\":[{\"id\":0,\"cpu\":-1,\"queues\":" },
 	{ REQ("workers", "{}"), 1, 0, "1", "\"cycles_per_pkt\":" },
+	{ REQ("workers", "{}"), 1, 0, "1", "\"busy_iters\":0," },
+	{ REQ("workers", "{}"), 1, 0, "1", "\"pkts_per_iter\":0" },
 	{ REQ("fdb", "{}"), 1, 0, "1", "{\"entries\":[]}" },
 	{ REQ("add-bridge", "{\"name\":\"br0\"}"), 1, APP(EEXIST), "1", "bridge br0 exists" },
 	{ REQ("add-bridge", "{\"name\":\"br1\"}"), 1, APP(EOPNOTSUPP), "1",
