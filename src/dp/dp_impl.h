@@ -145,6 +145,7 @@ struct dp_worker {
 	_Atomic unsigned nqueues;
 
 	/* Scratch: only this worker touches it. */
+	bool prefetchw;              /* the CPU has PREFETCHW */
 	int epfd;
 	uint64_t epgen;              /* snapshot gen the epoll set was built for */
 	struct vq_chain src[DP_BURST];
