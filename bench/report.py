@@ -52,6 +52,13 @@ def placement(r):
     return 'changed'
 
 
+def ratio_head(lead, switches):
+    """Header and alignment rows of a table of vifd's ratios to each anchor."""
+    cols = lead + [c for x in switches if x != 'vifd' for c in (f'rate vs {NAMES[x]}', f'cycles vs {NAMES[x]}')]
+    align = ['---' if c == 'placement' else '---:' for c in cols]
+    return ['| ' + ' | '.join(cols) + ' |', '|' + '|'.join(align) + '|']
+
+
 def fmt(v, spec='.3f'):
     return '-' if v is None else format(v, spec)
 
@@ -177,8 +184,7 @@ def main():
     if 'vifd' in switches and len(switches) > 1:
         L.append('\nRatios of vifd to each anchor, same run (medians). rate: vifd Mpps / anchor Mpps; '
                  'cycles: anchor busy cycles/pkt / vifd busy cycles/pkt (above 1: vifd spends less per packet).\n')
-        L.append('| size B | ' + ' | '.join(f'rate vs {NAMES[x]} | cycles vs {NAMES[x]}' for x in switches if x != 'vifd') + ' |')
-        L.append('|---:|' + '---:|---:|' * (len(switches) - 1))
+        L += ratio_head(['size B'], switches)
         for z in sizes:
             L.append(f'| {z} | ' + ' | '.join(
                 f"{fmt(ratios[f'{z}/{x}']['rate'], '.2f')}x | {fmt(ratios[f'{z}/{x}']['cycles'], '.2f')}x"
@@ -201,8 +207,7 @@ def main():
                      f"{float(r['mpps']) * z * 8 / 1e3:.2f} | {r['sw_busy_cyc_pkt']} | {r['sw_proc_cyc_pkt']} | {r['gen_busy_pct']} |")
         if 'vifd' in switches and len(switches) > 1:
             L.append('')
-            L.append('| size B | ' + ' | '.join(f'rate vs {NAMES[x]} | cycles vs {NAMES[x]}' for x in switches if x != 'vifd') + ' |')
-            L.append('|---:|' + '---:|---:|' * (len(switches) - 1))
+            L += ratio_head(['size B'], switches)
             for z in sizes:
                 cells = []
                 for x in switches:
@@ -247,8 +252,7 @@ def main():
                              f"{statistics.median(xs):.0f} |")
         if 'vifd' in switches and len(switches) > 1:
             L.append('')
-            L.append('| placement | size B | ' + ' | '.join(f'rate vs {NAMES[x]} | cycles vs {NAMES[x]}' for x in switches if x != 'vifd') + ' |')
-            L.append('|---|---:|' + '---:|---:|' * (len(switches) - 1))
+            L += ratio_head(['placement', 'size B'], switches)
             for pl in places:
                 for z in sizes:
                     v = by_place.get((pl, 'vifd', z))
