@@ -852,6 +852,7 @@ static unsigned read_limited(struct dp_worker *w, const struct dp_conf_port *scp
 			sp->carry_len[pl->qp] = w->klen[n] ? w->klen[n] : 1;
 			w->ready[slot].t = qos_ready(&scp->qin, &bt);
 			w->ready[slot].on = true;
+			w->nheld++;
 			STAT_ADD(w, sp->id, ingress_held, 1);
 			return n;
 		}
