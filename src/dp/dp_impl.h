@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "clk.h"
 #include "dp.h"
 #include "dp_policy.h"
 #include "fdb.h"
@@ -146,6 +147,7 @@ struct dp_worker {
 
 	/* Scratch: only this worker touches it. */
 	bool prefetchw;              /* the CPU has PREFETCHW */
+	struct clk_tsc clk;          /* the loop's clock (clk.h) */
 	int epfd;
 	uint64_t epgen;              /* snapshot gen the epoll set was built for */
 	struct vq_chain src[DP_BURST];

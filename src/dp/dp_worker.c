@@ -1072,7 +1072,7 @@ void *dp_worker_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp *dp = w->dp;
 	const struct dp_conf *conf;
-	uint64_t last_work_ns = clk_now_ns();
+	uint64_t last_work_ns;
 	unsigned first = 0, np;
 
 	if (w->cpu >= 0) {
@@ -1083,9 +1083,11 @@ void *dp_worker_main(void *arg)
 			vlog_warn("worker %u: cannot pin to CPU %d", w->id, w->cpu);
 	}
 	w->prefetchw = cpu_has_prefetchw();
+	clk_tsc_init(&w->clk);
+	last_work_ns = clk_tsc_now(&w->clk, clk_cycles());
 	qsbr_online(&dp->qsbr, &w->qs);
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
-		uint64_t t0 = clk_cycles(), now_ns = clk_now_ns();
+		uint64_t t0 = clk_cycles(), now_ns = clk_tsc_now(&w->clk, t0);
 		uint64_t qnow = dp_qos_now(dp, now_ns);
 		uint32_t now_s = dp_now_s(dp, now_ns);
 		unsigned moved = 0;
@@ -1124,7 +1126,7 @@ void *dp_worker_main(void *arg)
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
 					if (conf->gen == w->epgen)
 						kicks_disable(w, conf);
-					last_work_ns = clk_now_ns();
+					last_work_ns = clk_tsc_now(&w->clk, clk_cycles());
 					continue; /* qsbr already passed (offline) */
 				}
 				kicks_disable(w, conf);
