@@ -11,6 +11,7 @@
 #   BUILD_x: a meson build directory (src/vifd/vifd, src/vifctl/vifctl; tests/xcore in one)
 #   defaults: 64 B, 6 windows of 2 s per run, 2 runs per build, alternating A B A B
 set -euo pipefail
+. "$(dirname "$0")/gen.sh"
 
 [ $# -ge 2 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 A=$(cd "$1" && pwd) B=$(cd "$2" && pwd)
@@ -64,12 +65,8 @@ run() {
 	v add-port br0 p2 type=vhostuser path="$T/p2.sock" >/dev/null
 	mkfifo "$T/gen.in"
 	exec {GEN_FD}<>"$T/gen.in"
-	stdbuf -oL dpdk-testpmd --lcores "0@0,1@0" --no-huge -m 512 --no-pci --file-prefix="$PFX" \
-		--vdev "net_virtio_user0,path=$T/p1.sock,mac=02:00:00:00:00:01,queue_size=1024" \
-		--vdev "net_virtio_user1,path=$T/p2.sock,mac=02:00:00:00:00:02,queue_size=1024" \
-		-- -i --forward-mode=mac --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 \
-		--nb-cores=1 --total-num-mbufs=16384 --rxd=1024 --txd=1024 --burst=32 \
-		--txpkts=$((SIZE - 4)) --no-flush-rx <&"$GEN_FD" >"$T/gen.log" 2>&1 &
+	gen_args 0 "$T/p1.sock" "$T/p2.sock" "$SIZE" "$PFX"
+	stdbuf -oL "${GEN_ARGS[@]}" <&"$GEN_FD" >"$T/gen.log" 2>&1 &
 	GEN_PID=$!
 	for i in $(seq 100); do grep -q 'testpmd>' "$T/gen.log" 2>/dev/null && break; sleep 0.1; done
 	for i in $(seq 100); do

@@ -16,6 +16,7 @@
 # (default build/). Results: DIR (default bench/results): results.md,
 # results.json, raw.csv, latency.csv, *.png, summary.txt.
 set -euo pipefail
+. "$(dirname "$0")/gen.sh"
 ARGS="$*"
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -126,18 +127,12 @@ say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); switch cycles from
 # ---- generator: dpdk-testpmd, commands through a FIFO
 GEN_PID= GEN_FD= GEN_LOG= GEN_N=0
 gen_start() { # SOCK1 SOCK2 SIZE [server]: virtio-user ports on CPU 0 (both lcores)
-	local srv=${4:+,server=1}
 	GEN_N=$((GEN_N + 1))
 	GEN_LOG=$T/gen$GEN_N.log
 	mkfifo "$T/gen$GEN_N.in"
 	exec {GEN_FD}<>"$T/gen$GEN_N.in"
-	stdbuf -oL dpdk-testpmd --lcores "0@$GEN_CPU,1@$GEN_CPU" --no-huge -m 512 --no-pci \
-		--file-prefix="${PFX}g$GEN_N" --log-level=user1,info \
-		--vdev "net_virtio_user0,path=$1,mac=02:00:00:00:00:01,queue_size=1024$srv" \
-		--vdev "net_virtio_user1,path=$2,mac=02:00:00:00:00:02,queue_size=1024$srv" \
-		-- -i --forward-mode=mac --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 \
-		--nb-cores=1 --total-num-mbufs=16384 --rxd=1024 --txd=1024 --burst=32 \
-		--txpkts=$(($3 - 4)) --record-core-cycles --no-flush-rx <&$GEN_FD >"$GEN_LOG" 2>&1 &
+	gen_args "$GEN_CPU" "$1" "$2" "$3" "${PFX}g$GEN_N" "${4:-}"
+	stdbuf -oL "${GEN_ARGS[@]}" <&$GEN_FD >"$GEN_LOG" 2>&1 &
 	GEN_PID=$!
 	PIDS+=("$GEN_PID")
 	wait_for 30 grep -q 'testpmd>' "$GEN_LOG" || { tail -20 "$GEN_LOG" >&2; return 1; }

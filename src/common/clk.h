@@ -54,11 +54,11 @@ static inline void clk_tsc_init(struct clk_tsc *c)
 	c->last = n1;
 }
 
-static inline uint64_t clk_tsc_sync(struct clk_tsc *c, uint64_t tsc)
+/* Anchors again: the clock and the TSC read together. */
+static inline uint64_t clk_tsc_sync(struct clk_tsc *c)
 {
-	uint64_t ns = clk_now_ns();
+	uint64_t ns = clk_now_ns(), tsc = clk_cycles();
 
-	tsc = clk_cycles();
 	/* Re-measure the rate over the last interval when it was long enough
 	 * to be precise (at least the usual span); keep it otherwise. */
 	if (tsc > c->tsc0 && tsc - c->tsc0 >= c->span && ns > c->ns0)
@@ -78,7 +78,7 @@ static inline uint64_t clk_tsc_now(struct clk_tsc *c, uint64_t tsc)
 	uint64_t ns;
 
 	if (tsc >= c->next || tsc < c->tsc0)
-		return clk_tsc_sync(c, tsc);
+		return clk_tsc_sync(c);
 	ns = c->ns0 + (uint64_t)(((unsigned __int128)(tsc - c->tsc0) * c->mult) >> 32);
 	if (ns < c->last)
 		ns = c->last;
