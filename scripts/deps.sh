@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
 libxdp-dev libbpf-dev
-libjansson-dev python3 iproute2 procps ethtool
+libjansson-dev python3 jq iproute2 procps ethtool
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
 qemu-system-x86 iperf3 busybox-static cpio kmod gzip
 dpdk openvswitch-switch-dpdk gnuplot-nox linux-perf valgrind"
@@ -15,7 +15,7 @@ done
 if [ -n "$missing" ]; then
 	echo "deps: installing$missing"
 	if [ "$(id -u)" != 0 ]; then
-		echo "deps: need root for apt-get (run with sudo)" >&2
+		echo "deps: need root for apt-get (run as root)" >&2
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive

@@ -5,6 +5,10 @@
 # removes what it created and, on failure, prints the logs. Binaries come
 # from the environment meson's test() sets: VIFD, VIFCTL, VIFBENCH.
 set -euo pipefail
+# Debian's own tools first, as on a fresh Debian 12 machine: a version
+# manager's python3 shim in front of them costs most of a second per call,
+# and the tests call python3 hundreds of times.
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 
 : "${VIFD:?VIFD not set (run through meson test)}"
 : "${VIFCTL:?VIFCTL not set}"
@@ -92,19 +96,18 @@ vifd_alive() { kill -0 "$VIFD_PID" 2>/dev/null || fail "vifd died"; }
 jget() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 # port_stat PORT FIELD: one counter of `vifctl -j stats` (drops.X for drops).
+# (jq: the tests read counters thousands of times, python3 starts slowly)
 port_stat() {
-	local js
-	js=$(vctl -j stats "$1")
-	jget "$js" "[p for p in j['ports'] if p['name']=='$1'][0]$(echo ".$2" | sed -E "s/\.([a-z_]+)/['\1']/g")"
+	vctl -j stats "$1" | jq -r --arg p "$1" ".ports[] | select(.name == \$p) | .$2"
 }
 
 # A DPDK app's runtime folder: one prefix per test so parallel runs never meet.
 dpdk_prefix() { echo "vifdt$$$1"; }
 dpdk_cleanup() { rm -rf "/var/run/dpdk/$1"; }
 
-# port_info PORT FIELD: one field of the port in `vifctl -j show`.
+# port_info PORT FIELD: one field of the port in `vifctl -j show`
+# (booleans as True/False, as jget prints them).
 port_info() {
-	local js
-	js=$(vctl -j show)
-	jget "$js" "[p for b in j['bridges'] for p in b['ports'] if p['name']=='$1'][0]['$2']"
+	vctl -j show | jq -r --arg p "$1" ".bridges[].ports[] | select(.name == \$p) | .$2 |
+		if type == \"boolean\" then (if . then \"True\" else \"False\" end) else . end"
 }
