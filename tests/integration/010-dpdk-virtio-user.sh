@@ -16,16 +16,32 @@ start_vifd
 vctl add-port br0 a type=vhostuser path="$T/a.sock" queues=2
 vctl add-port br0 b type=vhostuser path="$T/b.sock" queues=2
 
-run_testpmd() { # QUEUES SECONDS
-	local q=$1 secs=$2 pfx
+# run_testpmd QUEUES SECONDS: testpmd forwards for SECONDS counted from
+# when it says it is forwarding (its start-up, 512 MB of memory set up
+# without huge pages, takes seconds of its own on a busy machine), then
+# quits and prints its statistics (line-buffered: the log shows when).
+run_testpmd() {
+	local q=$1 secs=$2 pfx fifo=$T/testpmd$q.in pid
 	pfx=$(dpdk_prefix "tp$q")
 	CLEANUP_HOOKS+=("dpdk_cleanup $pfx")
-	(sleep "$secs"; echo) | timeout 90 dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci \
+	mkfifo "$fifo"
+	timeout 120 stdbuf -oL dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci \
 		--file-prefix="$pfx" \
 		--vdev "net_virtio_user0,path=$T/a.sock,queues=$q" \
 		--vdev "net_virtio_user1,path=$T/b.sock,queues=$q" \
 		-- --forward-mode=io --tx-first --nb-cores=1 --rxq="$q" --txq="$q" \
-		--total-num-mbufs=16384 >"$T/testpmd$q.log" 2>&1 || fail "testpmd failed (queues=$q)"
+		--total-num-mbufs=16384 <"$fifo" >"$T/testpmd$q.log" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	exec 8>"$fifo" # testpmd's stdin stays open until we say enter
+	forwarding() { grep -q "Press enter to exit" "$T/testpmd$q.log" || ! kill -0 "$pid"; }
+	wait_for 60 "testpmd forwarding (queues=$q)" forwarding
+	kill -0 "$pid" || fail "testpmd ended before forwarding (queues=$q)"
+	sleep "$secs"
+	echo >&8
+	exec 8>&-
+	wait "$pid" || fail "testpmd failed (queues=$q)"
+	forget_pid "$pid"
 	dpdk_cleanup "$pfx"
 }
 
