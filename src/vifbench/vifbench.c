@@ -92,6 +92,10 @@ struct bench_opts {
 	uint8_t src_mac[6], dst_mac[6];
 	bool verify;
 	uint64_t expect;        /* data frames to receive in total, 0 = none */
+	double idle_end_s;      /* rx: end once frames came and none for this long */
+	bool loss_ok;           /* rx --verify: gaps and missing frames are
+	                         * reported, not failures (the switch counts
+	                         * what it dropped; the caller compares) */
 	double timeout_s;
 	bool json;
 	double interval_s;
@@ -917,6 +921,9 @@ static void usage(FILE *f)
 "                     (both sides need --verify)\n"
 "  --expect N         rx: stop once N bench frames were received in total;\n"
 "                     fewer at the end is a failure\n"
+"  --idle-end S       rx: stop once frames have arrived and none came for S s\n"
+"  --loss-ok          rx: lost (sequence gaps) and missing frames are reported,\n"
+"                     not failures; corrupt and reordered frames still fail\n"
 "  --timeout S        fail (exit 1) if the goals (count, expect) are not met in S s\n"
 "  --json             print a final JSON line with all figures\n"
 "  --interval S       progress line every S seconds, then each flow's rate in\n"
@@ -955,7 +962,7 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv)
 {
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
-	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_TIMEOUT, O_JSON,
+	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
 	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_HELP };
 	static const struct option lo[] = {
@@ -974,6 +981,8 @@ static int parse_opts(int argc, char **argv)
 		{ "dst-mac", required_argument, NULL, O_DST },
 		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "expect", required_argument, NULL, O_EXPECT },
+		{ "idle-end", required_argument, NULL, O_IDLE_END },
+		{ "loss-ok", no_argument, NULL, O_LOSS_OK },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "interval", required_argument, NULL, O_INTERVAL },
@@ -1050,6 +1059,8 @@ static int parse_opts(int argc, char **argv)
 		case O_DST: if (parse_mac(a, opt.dst_mac)) goto bad; break;
 		case O_VERIFY: opt.verify = true; break;
 		case O_EXPECT: if (parse_u64(a, &opt.expect)) goto bad; break;
+		case O_IDLE_END: if (parse_double(a, &opt.idle_end_s)) goto bad; break;
+		case O_LOSS_OK: opt.loss_ok = true; break;
 		case O_TIMEOUT: if (parse_double(a, &opt.timeout_s)) goto bad; break;
 		case O_JSON: opt.json = true; break;
 		case O_INTERVAL: if (parse_double(a, &opt.interval_s)) goto bad; break;
@@ -1169,7 +1180,8 @@ static bool supervise(uint64_t t0, const char **conn_err)
 	bool has_goal = (opt.expect && rx_goal) || (opt.count && tx_goal);
 	static struct bench_flow_snap fprev, fnow;
 	struct totals prev, t;
-	uint64_t drain_until = 0;
+	uint64_t drain_until = 0, rx_seen = 0, rx_last_ns = t0;
+	uint64_t idle_end = (uint64_t)(opt.idle_end_s * 1e9);
 
 	memset(&prev, 0, sizeof(prev));
 	memset(&fprev, 0, sizeof(fprev));
@@ -1210,6 +1222,12 @@ static bool supervise(uint64_t t0, const char **conn_err)
 		}
 		if (now >= end)
 			break;
+		if (t.rx_pkts != rx_seen) {
+			rx_seen = t.rx_pkts;
+			rx_last_ns = now;
+		} else if (idle_end && rx_goal && rx_seen && now - rx_last_ns >= idle_end) {
+			break;
+		}
 		if (now >= tmo)
 			return has_goal; /* without goals --timeout is a duration */
 		/* Goals: tx count sent (and, for "both", expect met); rx expect. */
@@ -1574,12 +1592,13 @@ int main(int argc, char **argv)
 		FAIL("%s; ", conn_err);
 	if (timed_out)
 		FAIL("timeout after %.1fs; ", opt.timeout_s);
-	if (opt.verify && opt.mode != MODE_ECHO && (t.errors || t.ooo || t.lost))
+	if (opt.verify && opt.mode != MODE_ECHO && (t.errors || t.ooo || (t.lost && !opt.loss_ok)))
 		FAIL("verify: %" PRIu64 " errors %" PRIu64 " out of order %" PRIu64 " lost; ",
 		     t.errors, t.ooo, t.lost);
 	if (opt.expect && opt.mode != MODE_TX && t.rx_data < opt.expect) {
 		missing = opt.expect - t.rx_data;
-		FAIL("expected %" PRIu64 " frames, got %" PRIu64 "; ", opt.expect, t.rx_data);
+		if (!opt.loss_ok)
+			FAIL("expected %" PRIu64 " frames, got %" PRIu64 "; ", opt.expect, t.rx_data);
 	}
 	if (opt.count && (opt.mode == MODE_TX || opt.mode == MODE_BOTH) &&
 	    t.tx_pkts < opt.count * opt.queues)
