@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <arpa/inet.h>
 
+#include "clk.h"
 #include "ctl_rpc.h"
 #include "ctl_stats.h"
 #include "util.h"
@@ -645,16 +646,19 @@ static json_t *port_stats(const char *name, const struct dp_port_stats *s)
 	return ctl_stats_port_json(name, s);
 }
 
-/* stats {name?} -> {ports: [{name, rx_pkts, rx_bytes, tx_pkts, tx_bytes,
- * drops: {invalid, no_room, down, hairpin}, ring_errors, guest_stops,
- * msg_errors, connects}]}; with name, the
- * list holds that port only. */
+/* stats {name?} -> {ports: [{name, rx_pkts, rx_bytes, tx_pkts,
+ * tx_bytes, drops: {invalid, no_room, ...}, ring_errors, guest_stops,
+ * msg_errors, connects}], time_ns}; with name, the list holds that port only.
+ * time_ns: vifd's CLOCK_MONOTONIC when the counters were read, so that
+ * rates between two replies need no clock of the caller's (whose reads
+ * may be far, on a busy machine, from when vifd read its counters). */
 static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *name = pstr(p, "name", NULL);
 	json_t *ports = json_array();
 	struct dp_port_info info;
 	struct dp_port_stats st;
+	uint64_t now = clk_now_ns();
 
 	if (!ports)
 		goto nomem;
@@ -670,7 +674,7 @@ static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_
 			if (json_array_append_new(ports, port_stats(info.name, &st)) < 0)
 				goto nomem;
 	}
-	*res = json_pack("{s:o}", "ports", ports);
+	*res = json_pack("{s:o,s:I}", "ports", ports, "time_ns", (json_int_t)now);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ports);

@@ -454,7 +454,11 @@ int cli_watch_stats(struct cli_conn *c, const char *name, double interval_s, boo
 		r = cli_call(c, "stats", params, &res);
 		if (r != CLI_OK)
 			break;
-		now = clk_now_ns();
+		/* vifd's time of the counters when it gives one (the rates
+		 * then do not include how long the replies took). */
+		now = json_integer_value(json_object_get(res, "time_ns")) > 0
+		              ? (uint64_t)json_integer_value(json_object_get(res, "time_ns"))
+		              : clk_now_ns();
 		if (json) {
 			json_dumpf(res, stdout, JSON_COMPACT);
 			fputc('\n', stdout);

@@ -11,7 +11,10 @@
 #     ingress, what vifd took from the sender (s's rx counters); egress,
 #     what passed the limit (r's tx + no_room). The log says which.
 # Bytes are the Ethernet frame without FCS (overhead=0). Bursts are 50 ms
-# of the limit (see run_case).
+# of the limit (see run_case). A case outside the tolerance is measured
+# once more before the test fails: a busy machine may starve the sender
+# (its ring runs dry, the bucket fills and tokens are lost, as they must be
+# for a source that does not send) or the worker for longer than a burst.
 #
 #   s (02..01) -- vifd, 1 worker -- r (02..02)
 . "$(dirname "$0")/../lib/common.sh"
@@ -27,12 +30,10 @@ wait_for 10 "receiver connected" sh -c "[ \"\$($VIFCTL --socket $T/state/vifd.so
 	python3 -c 'import json,sys; print([p[\"live_rx\"] for p in json.load(sys.stdin)[\"bridges\"][0][\"ports\"] if p[\"name\"]==\"r\"][0])')\" = 1 ]"
 
 WINDOW=4
-# snap: both ports' counters and the time, as one JSON line
-snap() {
-	local t
-	t=$(date +%s.%N)
-	echo "{\"t\": $t, \"s\": $(vctl -j stats s), \"r\": $(vctl -j stats r)}"
-}
+# snap: every port's counters with the time vifd read them (one reply: the
+# window is vifd's own, however long the control calls take on a busy
+# machine)
+snap() { vctl -j stats; }
 # run_case DIR KIND LIMIT SIZE: KIND rate (LIMIT in bit/s), pps, or none:
 # no limit, to measure what this machine moves at SIZE (CAP_BPS, CAP_PPS):
 # a limit above 60% of that cannot be shown here (a loaded machine's
@@ -57,7 +58,9 @@ run_case() {
 			vctl set-port "$port" "$key=$limit" "$dir-pps-burst=$((limit / 20))"
 		fi
 	fi
-	bg tx "$VIFBENCH" --sock "$T/s.sock" --mode tx --size "$size" --ring-size 1024 \
+	# (a deep ring: 420 ms of 64-byte frames at 10 Mbit/s, for a sender
+	# the machine deschedules for a while)
+	bg tx "$VIFBENCH" --sock "$T/s.sock" --mode tx --size "$size" --ring-size 8192 \
 		--duration $((WINDOW + 4)) --no-announce --src-mac 02:00:00:00:00:01 \
 		--dst-mac 02:00:00:00:00:02
 	local txp=$LAST_PID
@@ -72,9 +75,11 @@ run_case() {
 import json, sys
 d, kind, limit, size = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 a, b = json.loads(sys.argv[5]), json.loads(sys.argv[6])
-dt = b['t'] - a['t']
+dt = (b['time_ns'] - a['time_ns']) / 1e9
 def delta(port, key):
-    ga = lambda j: j[port]['ports'][0][key] if key in j[port]['ports'][0] else j[port]['ports'][0]['drops'][key]
+    def ga(j):
+        p = [x for x in j['ports'] if x['name'] == port][0]
+        return p[key] if key in p else p['drops'][key]
     return ga(b) - ga(a)
 noroom = delta('r', 'no_room')
 if kind == 'none':
@@ -100,15 +105,21 @@ if abs(err) > 0.02:
 EOF
 	then
 		cat "$T/case.out"
-		fail "$dir $kind $limit at $size B"
+		return 1
 	fi
 	[ "$kind" = none ] || cat "$T/case.out"
+}
+# check_case DIR KIND LIMIT SIZE: run_case, once more if it was outside.
+check_case() {
+	run_case "$@" && return 0
+	log "  (measuring again)"
+	run_case "$@" || fail "$1 $2 $3 at $4 B, twice"
 }
 
 log "direction kind limit size: measured over ${WINDOW}s"
 declare -A CAP
 for size in 1518 64; do
-	run_case ingress none 0 "$size"
+	run_case ingress none 0 "$size" || fail "unlimited at $size B"
 	for kv in $(grep -o 'rate[0-9]*=[0-9]*\|pps[0-9]*=[0-9]*' "$T/case.out"); do
 		CAP[${kv%%=*}]=${kv#*=}
 	done
@@ -117,9 +128,9 @@ done
 for dir in ingress egress; do
 	for size in 1518 64; do
 		for limit in 10000000 100000000 1000000000; do
-			run_case "$dir" rate "$limit" "$size"
+			check_case "$dir" rate "$limit" "$size"
 		done
-		run_case "$dir" pps 20000 "$size"
+		check_case "$dir" pps 20000 "$size"
 	done
 done
 vifd_alive
