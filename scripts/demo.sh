@@ -8,7 +8,7 @@
 # removes everything it started (vifd, the guest, the namespaces), also
 # when interrupted. Run as root on Debian 12, from anywhere:
 #
-#   sudo ./scripts/demo.sh
+#   ./scripts/demo.sh        (as root)
 #
 #   netns vifdemo-a: vt-a 10.99.0.1 --tap a--+
 #   netns vifdemo-b: vt-b 10.99.0.2 --tap b--+-- vifd br0

@@ -6,16 +6,13 @@
 #
 #   guest1 10.0.0.1 --(vifd listens on g1.sock)--> vifd br0 --(vifd connects to g2.sock)--> guest2 10.0.0.2
 . "$(dirname "$0")/../lib/common.sh"
-G=${SHARED_GUEST:?}
-GUEST_DIR=${GUEST_DIR:-$T/guest}
-command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86 missing (scripts/deps.sh)"
-"$G/mkguest.sh" "$GUEST_DIR" /usr/bin/iperf3 >"$T/mkguest.log" 2>&1 || fail "mkguest.sh failed"
+. "$(dirname "$0")/../lib/guest.sh"
 
 start_vifd
 vctl add-port br0 g1 type=vhostuser path="$T/g1.sock" mode=server
 
 # Guest 2 first: QEMU listens and waits for vifd.
-bg guest2 "$G/runguest.sh" --guest "$GUEST_DIR" --server --sock "$T/g2.sock" \
+bg_guest guest2 --server --sock "$T/g2.sock" \
 	--mac 52:54:00:00:00:02 --ip 10.0.0.2/24 --log "$T/g2-console.log" --timeout 240 \
 	--cmd 'iperf3 -s -1 >/tmp/ip.out 2>&1; cat /tmp/ip.out | tail -n 4'
 G2=$LAST_PID
@@ -23,7 +20,7 @@ wait_for 30 "guest 2's socket" test -S "$T/g2.sock"
 vctl add-port br0 g2 type=vhostuser path="$T/g2.sock" mode=client
 wait_for 90 "guest 2 ready" grep -q "^GUEST-CMD" "$T/g2-console.log"
 
-bg guest1 "$G/runguest.sh" --guest "$GUEST_DIR" --client --sock "$T/g1.sock" \
+bg_guest guest1 --client --sock "$T/g1.sock" \
 	--mac 52:54:00:00:00:01 --ip 10.0.0.1/24 --log "$T/g1-console.log" --timeout 240 \
 	--cmd 'i=0; until ping -c 1 -W 1 10.0.0.2 >/dev/null; do i=$((i+1)); [ $i -lt 60 ] || exit 3; done;
 ping -c 5 -W 2 10.0.0.2 || exit 4; sleep 1; iperf3 -c 10.0.0.2 -t 4 || exit 5'
