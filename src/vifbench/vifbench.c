@@ -763,6 +763,7 @@ struct tl_entry {
 };
 
 static struct window win;
+static uint64_t run_t0_ns;      /* CLOCK_MONOTONIC at the start of the run */
 static struct tl_entry *timeline;
 static size_t ntimeline, timeline_cap;
 
@@ -1402,6 +1403,9 @@ static void report_json(const struct results *r)
 
 	printf(",\"warmup_s\":%.6g,\"window_s\":%.6f,\"rate_basis\":\"%s\"", opt.warmup_s, r->window_s,
 	       opt.windowed ? "window" : "first_to_last");
+	/* CLOCK_MONOTONIC, like vifd's stats time_ns: to line them up */
+	printf(",\"t0_ns\":%" PRIu64 ",\"win_start_ns\":%" PRIu64 ",\"win_end_ns\":%" PRIu64,
+	       run_t0_ns, win.start_ns, win.end_ns);
 	printf(",\"win_tx_pkts\":%" PRIu64 ",\"win_tx_bytes\":%" PRIu64 ",\"win_rx_pkts\":%" PRIu64
 	       ",\"win_rx_bytes\":%" PRIu64 ",\"win_rx_bench\":%" PRIu64 ",\"tx_refused\":%" PRIu64
 	       ",\"tx_full_calls\":%" PRIu64 ",\"tx_late\":%" PRIu64, r->w.tx_pkts, r->w.tx_bytes,
@@ -1524,7 +1528,7 @@ int main(int argc, char **argv)
 	}
 	memset(qs, 0, sizeof(*qs) * opt.queues);
 	memset(flow_tabs, 0, sizeof(*flow_tabs) * opt.queues);
-	t0 = clk_now_ns();
+	t0 = run_t0_ns = clk_now_ns();
 	if (opt.warmup_s <= 0)
 		window_start();
 	for (unsigned i = 0; i < opt.queues; i++) {
