@@ -329,27 +329,24 @@ static bool netns_ok(const char *s)
 }
 
 /* The kernel-port part of add-port (type tap, afpacket or afxdp): checks the
- * keys of the type and opens the port. */
-static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name, const char *type,
-                           unsigned queues, struct ctl_err *e)
+ * keys of the type and fills pp (its strings point into p). */
+static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *name,
+                              struct port_params *pp, struct ctl_err *e)
 {
 	const char *ifname = pstr(p, "ifname", NULL), *netns = pstr(p, "netns", NULL);
-	const char *dev = pstr(p, "dev", NULL);
-	struct port_params pp = { .type = type, .queues = queues };
+	const char *dev = pstr(p, "dev", NULL), *type = pp->type;
 	struct dp_port_info info;
-	char err[256];
-	int rc;
 
 	if (json_object_get(p, "path") || json_object_get(p, "mode"))
 		return ctl_err_params(e, "path= and mode= are for vhostuser ports, not %s", type);
 	if (!strcmp(type, "tap")) {
 		if (dev)
 			return ctl_err_params(e, "a tap port takes ifname=, not dev=");
-		pp.ifname = ifname ? ifname : name;
-		pp.netns = netns;
-		if (!ifname_ok(pp.ifname))
+		pp->ifname = ifname ? ifname : name;
+		pp->netns = netns;
+		if (!ifname_ok(pp->ifname))
 			return ctl_err_params(e, "invalid interface name \"%.40s\"%s: 1 to %d characters "
-			                      "of A-Z a-z 0-9 . _ -", pp.ifname,
+			                      "of A-Z a-z 0-9 . _ -", pp->ifname,
 			                      ifname ? "" : " (the port's name; give ifname=)",
 			                      IFNAMSIZ - 1);
 		if (netns && !netns_ok(netns))
@@ -361,21 +358,15 @@ static int add_kernel_port(const struct ctl_rpc *r, json_t *p, const char *name,
 			return ctl_err_params(e, "an %s port needs dev=INTERFACE", type);
 		if (!ifname_ok(dev))
 			return ctl_err_params(e, "invalid interface name \"%.40s\"", dev);
-		pp.ifname = dev;
+		pp->ifname = dev;
 	}
 	/* Two ports on one interface would share (or steal) its queues. */
 	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
-		if (info.ifname[0] && !strcmp(info.ifname, pp.ifname) &&
-		    !strcmp(info.netns, pp.netns ? pp.netns : ""))
+		if (info.ifname[0] && !strcmp(info.ifname, pp->ifname) &&
+		    !strcmp(info.netns, pp->netns ? pp->netns : ""))
 			return ctl_err_app(e, EADDRINUSE, "interface %s%s%s is already used by port %s",
-			                   pp.ifname, pp.netns ? " in netns " : "",
-			                   pp.netns ? pp.netns : "", info.name);
-	rc = dp_port_add_kernel(r->dp, name, &pp, err, sizeof(err));
-	if (rc == -ENOSPC)
-		return ctl_err_app(e, ENOSPC, "cannot add port %s: too many ports (at most %d)",
-		                   name, DP_MAX_PORTS);
-	if (rc < 0)
-		return ctl_err_app(e, -rc, "cannot add port %s: %s", name, err);
+			                   pp->ifname, pp->netns ? " in netns " : "",
+			                   pp->netns ? pp->netns : "", info.name);
 	return 0;
 }
 
@@ -418,15 +409,17 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
 		return ctl_err_app(e, EEXIST, "port %s already exists", name);
 	struct dp_port_cfg cfg;
+	struct port_params pp = { .type = type, .name = name, .queues = (unsigned)queues };
+	char err[256];
 	memset(&cfg, 0, sizeof(cfg));
 	rc = parse_policy(p, &cfg, e);
 	if (rc < 0)
 		return rc;
 	if (strcmp(type, "vhostuser")) {
-		rc = add_kernel_port(r, p, name, type, (unsigned)queues, e);
+		rc = kernel_port_params(r, p, name, &pp, e);
 		if (rc < 0)
 			return rc;
-		goto policy;
+		goto add;
 	}
 	if (!path)
 		return ctl_err_params(e, "a vhostuser port needs path=SOCKET");
@@ -445,21 +438,13 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	rc = check_port_path(r, path, client, e);
 	if (rc < 0)
 		return rc;
-	rc = dp_port_add_vhost(r->dp, name, path, client, (unsigned)queues);
-	if (rc == -ENOSPC)
-		return ctl_err_app(e, ENOSPC, "cannot add port %s: too many ports (at most %d)",
-		                   name, DP_MAX_PORTS);
+	pp.path = path;
+	pp.client = client;
+add:
+	/* The port gets its policy with it: it holds from the first frame. */
+	rc = dp_port_add(r->dp, &pp, &cfg, err, sizeof(err));
 	if (rc < 0)
-		return ctl_err_app(e, -rc, "cannot add port %s on %s: %s", name, path, strerror(-rc));
-policy:
-	if (has_policy(p)) {
-		rc = dp_port_set(r->dp, name, &cfg);
-		if (rc < 0) {
-			dp_port_del(r->dp, name);
-			return ctl_err_app(e, -rc, "cannot set the policy of port %s: %s", name,
-			                   strerror(-rc));
-		}
-	}
+		return ctl_err_app(e, -rc, "cannot add port %s: %s", name, err);
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }

@@ -102,8 +102,8 @@ struct dp_worker_stats {
 
 struct dp_port_info {
 	char name[DP_PORT_NAME_MAX];
-	char type[16];           /* "vhostuser", "tap", "afpacket" */
-	char path[108];          /* vhost-user socket ("" for kernel ports) */
+	char type[16];           /* "vhostuser", "tap", "afpacket", "afxdp" */
+	char path[PORT_PATH_MAX]; /* vhost-user socket ("" for kernel ports) */
 	char ifname[IFNAMSIZ];   /* kernel ports: the interface */
 	char netns[PORT_NETNS_MAX]; /* tap: its network namespace ("" : vifd's) */
 	bool client;             /* vifd connects (vhost-user client mode) */
@@ -124,14 +124,12 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 /* Stops workers, removes ports, frees. */
 void dp_destroy(struct dp *dp);
 
-/* Adds a vhost-user port: vifd listens on path (client=false) or connects
- * to it (client=true). Returns 0 or -errno (-EEXIST name taken, -ENOSPC). */
-int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
-                      unsigned queue_pairs);
-/* Adds a kernel-facing port (tap, afpacket: src/port). Returns 0, or
- * -errno with a reason in err (-EEXIST name taken, -ENOSPC). */
-int dp_port_add_kernel(struct dp *dp, const char *name, const struct port_params *pp, char *err,
-                       size_t errlen);
+/* Adds a port (a vhost-user device, tap, afpacket, afxdp: pp->type) with
+ * its policy (NULL: a plain learning-bridge port), which holds from the
+ * port's first frame. Returns 0, or -errno with a reason in err (-EEXIST
+ * name taken, -ENOSPC, -EINVAL). */
+int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_port_cfg *cfg,
+                char *err, size_t errlen);
 int dp_port_del(struct dp *dp, const char *name);
 /* Checks a policy: 0, or -EINVAL with the reason in err. */
 int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen);

@@ -6,9 +6,10 @@
  *    fully built snapshot and read by workers with an acquire load once per
  *    loop iteration. A snapshot is never modified after publication; the
  *    old one is freed after qsbr_synchronize().
- *  - A port's vhu_dev is only read by workers through a snapshot that lists
- *    its live rings; the control thread changes the device only after
- *    publishing a snapshot without them and synchronizing (dp quiesce).
+ *  - A port's driver (struct port) is used by workers only through a
+ *    snapshot that lists its live queues; a vhost-user device changes only
+ *    after a snapshot without it has been published and synchronized
+ *    (the quiesce its driver asks for).
  *  - Counters (struct dp_wstats) are written by their worker only, with
  *    relaxed atomic adds, and summed by the control thread with relaxed
  *    loads: a read may be a burst behind, never torn.
@@ -23,33 +24,26 @@
 #include "dp.h"
 #include "dp_policy.h"
 #include "fdb.h"
+#include "pkt.h"
+#include "port.h"
 #include "qos.h"
 #include "qsbr.h"
-#include "vhu.h"
-#include "vq.h"
 
 enum {
 	DP_BURST = 32,
-	DP_MAX_DST_CHAINS = 64,  /* rx buffers one frame may span (MRG_RXBUF) */
 	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
 };
 
-/* A destination guest rx ring may be filled by several workers: each
- * burst's deliveries to it run under this lock (never per packet; never
- * two held at once). Only taken when the datapath has >1 worker. */
-struct dp_rxq_lock {
-	atomic_flag f;
-} cache_aligned;
+static_assert((int)DP_PREFIX == (int)PKT_HEAD, "classification reads the packet's head");
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
 	char name[DP_PORT_NAME_MAX];
 	struct dp *dp;
-	struct vhu_dev *dev;         /* vhost-user ports: owned by the control thread */
-	struct port *kp;             /* kernel ports (tap, afpacket) instead of dev:
-	                              * opened and closed by the control thread,
-	                              * its queues polled by workers through
-	                              * snapshots, like a device's rings */
+	struct port *port;           /* its driver: opened and closed by the control
+	                              * thread, its queues used by workers through
+	                              * snapshots */
+	struct port_env env;         /* what the driver gets from the datapath */
 	_Atomic uint64_t auto_mac;   /* mac=auto: 1 << 63 | MAC once bound, else 0;
 	                              * set once by the first worker to see a frame
 	                              * (CAS), reset by the control thread on set-port */
@@ -57,21 +51,11 @@ struct dp_port {
 	struct dp_port_cfg *cfg;     /* policy; immutable once published: a
 	                              * change installs a new one and frees the
 	                              * old after the next synchronize */
-	bool frozen;                 /* control: excluded from snapshots while
-	                              * its device is being changed */
-	struct dp_rxq_lock rxq_lock[VHU_MAX_QUEUE_PAIRS];
-	/* Rate limit buckets (workers, under their lock) and the fair-share
-	 * state of each rx ring (under rxq_lock; allocated by the control
-	 * thread when the ring first goes live, freed with the port). */
+	bool frozen;                 /* control: excluded from snapshots (a device
+	                              * being changed, a port being removed) */
+	/* Rate limit buckets (workers, under their lock). */
 	struct qos_state qin, qeg;
 	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
-	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
-	/* Kernel ports with an ingress limit: per queue, the one frame read
-	 * but not admitted (carry_len > 0), delivered first when the limit
-	 * allows. Written by the worker polling the queue (a new snapshot
-	 * may hand the queue to another worker: qsbr orders the two). */
-	uint8_t *carry;              /* nq * PORT_FRAME_MAX bytes */
-	uint32_t carry_len[PORT_MAX_QUEUES];
 };
 
 /* Per-worker, per-port counters: same fields as struct dp_port_stats. */
@@ -82,27 +66,21 @@ struct dp_wstats {
 	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
 } cache_aligned;
 
-/* One queue a worker polls: a guest tx ring of a port (vr), or queue qp of
- * a kernel port (kp, vr NULL). */
+/* One queue a worker polls: receive queue q of a port. */
 struct dp_poll {
 	uint16_t port;
-	uint16_t qp;
-	struct vhu_vring *vr;
-	struct port *kp;
+	uint16_t q;
+	struct port *drv;
 };
 
 struct dp_conf_port {
 	struct dp_port *port;        /* NULL: no port in this slot or not live */
-	struct port *kp;             /* a kernel port: frames go out with port_tx()
-	                              * (no rx rings, nrxq 0, no ring fair share) */
-	uint16_t nrxq;               /* live guest rx rings */
-	struct vhu_vring *rxq[VHU_MAX_QUEUE_PAIRS];
-	uint32_t hdr_len;            /* the device's virtio-net header length */
-	bool mrg_rxbuf;
+	struct port *drv;            /* its driver */
+	uint16_t ntxq;               /* live queues frames can be sent to */
+	uint16_t txq[PORT_MAX_QUEUES]; /* their ids */
 	const struct dp_port_cfg *cfg; /* the port's policy (never NULL when port is) */
 	struct qos_prof qin, qeg;    /* its rate limits, precomputed */
 	uint8_t weight;              /* its fair-share weight, 1.. */
-	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS]; /* per live rx ring (rxq order) */
 };
 
 struct dp_conf {
@@ -113,17 +91,6 @@ struct dp_conf {
 	struct dp_conf_port ports[DP_MAX_PORTS];
 	unsigned npoll[DP_MAX_WORKERS];
 	struct dp_poll *poll[DP_MAX_WORKERS];
-};
-
-/* Metadata of one frame of a burst: private copies only. */
-struct dp_meta {
-	uint32_t len;                /* frame bytes (without virtio header) */
-	int32_t dst;                 /* port id, -1 flood, -2 drop */
-	uint16_t vlan;               /* VLAN the frame belongs to (dp_ingress) */
-	uint8_t pcp;                 /* its 802.1Q priority */
-	uint8_t l2skip;              /* source bytes replaced by the rewritten
-	                              * header: 12 (MACs), 16 with a tag */
-	uint8_t prefix[DP_PREFIX];   /* first min(len, DP_PREFIX) frame bytes */
 };
 
 struct dp_worker {
@@ -146,26 +113,20 @@ struct dp_worker {
 	_Atomic unsigned nqueues;
 
 	/* Scratch: only this worker touches it. */
-	bool prefetchw;              /* the CPU has PREFETCHW */
 	struct clk_tsc clk;          /* the loop's clock (clk.h) */
 	int epfd;
 	uint64_t epgen;              /* snapshot gen the epoll set was built for */
-	struct vq_chain src[DP_BURST];
-	struct dp_meta meta[DP_BURST];
-	struct vq_chain dst[DP_MAX_DST_CHAINS];
-	/* Kernel ports: frames read in one burst (DP_BURST buffers of
-	 * PORT_FRAME_MAX bytes, allocated with the worker), their lengths,
-	 * and the gather list of one frame written to a kernel port. */
+	struct pkt burst[DP_BURST];  /* the burst being switched */
+	/* Kernel ports read frames into these (DP_BURST buffers of
+	 * PORT_FRAME_MAX bytes, allocated with the worker). */
 	uint8_t *kbuf;
-	uint32_t klen[DP_BURST];
-	struct iovec kiov[3 + VQ_MAX_IOV];
 	/* Per polled queue (index in conf->poll[id]): while `on`, its ingress
 	 * limit has no tokens worth a poll before qos time t. Reset with
 	 * every new snapshot. */
 	struct {
 		uint64_t t;
 		bool on;
-	} ready[DP_MAX_PORTS * VHU_MAX_QUEUE_PAIRS];
+	} ready[DP_MAX_PORTS * PORT_MAX_QUEUES];
 	unsigned nheld;              /* queues held in this loop iteration */
 
 	struct dp_wstats st[DP_MAX_PORTS];
@@ -195,6 +156,11 @@ static inline uint64_t dp_qos_now(const struct dp *dp, uint64_t now_ns)
 }
 
 void *dp_worker_main(void *arg);
+/* Switches the n frames of w->pkts that port scp's queue q received
+ * (dp_switch.c): classification, then delivery per destination. */
+void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
+                     const struct dp_conf_port *scp, unsigned q, unsigned n, uint32_t now_s,
+                     uint64_t qnow);
 /* Seconds since the datapath started: the fdb's clock. */
 static inline uint32_t dp_now_s(const struct dp *dp, uint64_t now_ns)
 {

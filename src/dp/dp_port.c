@@ -8,9 +8,10 @@
  * change is first "frozen" (left out of the snapshot) through the same
  * path: that is the quiesce the vhost layer asks for.
  *
- * Kernel ports (src/port: tap, afpacket) take part in the same snapshots:
- * each queue is polled by one worker like a guest's tx ring, and the port
- * is closed only after a snapshot without it has been synchronized. */
+ * Every port is a driver (src/port: vhost-user, tap, afpacket, afxdp) whose
+ * live queues the snapshots list: each receive queue is polled by one
+ * worker, frames are sent to its live transmit queues, and the port is
+ * closed only after a snapshot without it has been synchronized. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,20 +25,15 @@
 #include "vlog.h"
 #include "xalloc.h"
 
-/* Whether workers may use the port now. */
+/* Whether workers may use the port now (a broken one has no live queues). */
 static bool port_live(const struct dp_port *p)
 {
-	if (!p || p->frozen)
-		return false;
-	return p->kp || (p->dev && !vhu_dev_is_broken(p->dev));
+	return p && !p->frozen && p->port;
 }
 
-/* Frees a port that no snapshot lists (its kernel port already closed). */
+/* Frees a port that no snapshot lists (its driver already closed). */
 static void port_free(struct dp_port *p)
 {
-	for (unsigned i = 0; i < VHU_MAX_QUEUE_PAIRS; i++)
-		xfree(p->fair[i]);
-	xfree(p->carry);
 	xfree(p->cfg);
 	xfree(p);
 }
@@ -61,7 +57,7 @@ static struct dp_conf *conf_build(struct dp *dp)
 		return NULL;
 	for (unsigned i = 0; i < dp->nports; i++) {
 		if (port_live(dp->ports[i]))
-			cap += VHU_MAX_QUEUE_PAIRS;
+			cap += PORT_MAX_QUEUES;
 	}
 	for (unsigned w = 0; w < dp->nworkers; w++) {
 		c->poll[w] = xcalloc(cap ? cap : 1, sizeof(struct dp_poll));
@@ -75,53 +71,30 @@ static struct dp_conf *conf_build(struct dp *dp)
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		struct dp_conf_port *cp = &c->ports[i];
-		bool any = false;
+		uint16_t rxq[PORT_MAX_QUEUES];
+		unsigned nrx;
+		char err[128];
 
 		if (!port_live(p))
 			continue;
-		if (p->kp) {
-			for (unsigned q = 0; q < p->kp->nq; q++) {
-				unsigned w = (p->id + q) % dp->nworkers;
-				c->poll[w][c->npoll[w]++] = (struct dp_poll){
-					.port = p->id, .qp = (uint16_t)q, .kp = p->kp };
-			}
-			cp->kp = p->kp;
-			any = true;
+		nrx = p->port->ops->queues(p->port, false, rxq);
+		cp->ntxq = (uint16_t)p->port->ops->queues(p->port, true, cp->txq);
+		if (!nrx && !cp->ntxq)
+			continue;
+		for (unsigned k = 0; k < nrx; k++) {
+			unsigned w = (p->id + rxq[k]) % dp->nworkers;
+			c->poll[w][c->npoll[w]++] =
+				(struct dp_poll){ .port = p->id, .q = rxq[k], .drv = p->port };
 		}
-		for (unsigned qp = 0; p->dev && qp < p->dev->max_qp; qp++) {
-			struct vhu_vring *rx = vhu_vring_live(p->dev, 2 * qp);
-			struct vhu_vring *tx = vhu_vring_live(p->dev, 2 * qp + 1);
-			if (rx) {
-				/* Fair-share state: allocated once per ring and kept
-				 * (a worker may still use it through the previous
-				 * snapshot); without memory the ring has no fair share. */
-				if (!p->fair[qp])
-					p->fair[qp] = xcalloc(1, sizeof(struct qos_fair));
-				cp->fair[cp->nrxq] = p->fair[qp];
-				cp->rxq[cp->nrxq++] = rx;
-				any = true;
-			}
-			if (tx) {
-				unsigned w = (p->id + qp) % dp->nworkers;
-				c->poll[w][c->npoll[w]++] =
-					(struct dp_poll){ .port = p->id, .qp = (uint16_t)qp, .vr = tx };
-				any = true;
-			}
-		}
-		if (any) {
-			char err[128];
-
-			cp->port = p;
-			cp->hdr_len = p->dev ? p->dev->hdr_len : 0;
-			cp->mrg_rxbuf = p->dev && p->dev->mrg_rxbuf;
-			cp->cfg = p->cfg;
-			/* Validated by dp_port_set: cannot fail here. */
-			if (qos_prof_build(&p->cfg->ingress, p->cfg->overhead, &cp->qin, err, sizeof(err)) < 0)
-				cp->qin.on = false;
-			if (qos_prof_build(&p->cfg->egress, p->cfg->overhead, &cp->qeg, err, sizeof(err)) < 0)
-				cp->qeg.on = false;
-			cp->weight = p->cfg->weight ? p->cfg->weight : 1;
-		}
+		cp->port = p;
+		cp->drv = p->port;
+		cp->cfg = p->cfg;
+		/* Validated by dp_port_set: cannot fail here. */
+		if (qos_prof_build(&p->cfg->ingress, p->cfg->overhead, &cp->qin, err, sizeof(err)) < 0)
+			cp->qin.on = false;
+		if (qos_prof_build(&p->cfg->egress, p->cfg->overhead, &cp->qeg, err, sizeof(err)) < 0)
+			cp->qeg.on = false;
+		cp->weight = p->cfg->weight ? p->cfg->weight : 1;
 	}
 	c->unknown_drop = dp->unknown_drop;
 	return c;
@@ -173,30 +146,23 @@ static void publish(struct dp *dp)
 		conf_free((struct dp_conf *)old);
 }
 
-static void port_quiesce(struct vhu_dev *d, void *ctx)
+static void port_quiesce(void *ctx)
 {
 	struct dp_port *p = ctx;
 
-	(void)d;
 	if (p->frozen)
 		return;
 	p->frozen = true;
 	publish(p->dp);
 }
 
-static void port_changed(struct vhu_dev *d, void *ctx)
+static void port_changed(void *ctx)
 {
 	struct dp_port *p = ctx;
 
-	(void)d;
 	p->frozen = false;
 	publish(p->dp);
 }
-
-static const struct vhu_dev_ops port_vhu_ops = {
-	.quiesce = port_quiesce,
-	.changed = port_changed,
-};
 
 /* Workers signal here when a guest broke the rules. */
 static void broken_event(void *arg, int fd, uint32_t events)
@@ -208,8 +174,8 @@ static void broken_event(void *arg, int fd, uint32_t events)
 	if (read(fd, &v, sizeof(v)) < 0)
 		return;
 	for (unsigned i = 0; i < dp->nports; i++)
-		if (dp->ports[i] && dp->ports[i]->dev)
-			vhu_dev_check(dp->ports[i]->dev);
+		if (dp->ports[i] && dp->ports[i]->port)
+			dp->ports[i]->port->ops->check(dp->ports[i]->port);
 }
 
 /* Guest memory faults are flagged from a signal handler, which cannot wake
@@ -251,8 +217,8 @@ static void periodic_check(void *arg)
 		struct dp_port *p = dp->ports[i];
 		if (!p)
 			continue;
-		if (p->dev)
-			vhu_dev_check(p->dev);
+		if (p->port)
+			p->port->ops->check(p->port);
 		qos_refresh(&p->qin, qnow);
 		qos_refresh(&p->qeg, qnow);
 		/* mac=auto got its MAC: no other port may take it over. */
@@ -374,8 +340,7 @@ void dp_destroy(struct dp *dp)
 		struct dp_port *p = dp->ports[i];
 		if (!p)
 			continue;
-		vhu_dev_destroy(p->dev);
-		port_close(p->kp);
+		port_close(p->port);
 		sw_fdb_flush_port(dp->fdb, p->id);
 		port_free(p);
 		dp->ports[i] = NULL;
@@ -421,116 +386,17 @@ static void port_slot_init(struct dp *dp, struct dp_port *p, unsigned id, const 
 	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
 }
 
-int dp_port_add_vhost(struct dp *dp, const char *name, const char *path, bool client,
-                      unsigned queue_pairs)
-{
-	struct dp_port *p;
-	unsigned id;
-	int r;
-
-	if (!name || !*name || strlen(name) >= DP_PORT_NAME_MAX)
-		return -EINVAL;
-	if (port_by_name(dp, name))
-		return -EEXIST;
-	for (unsigned i = 0; i < dp->nports; i++)
-		if (dp->ports[i] && dp->ports[i]->dev && !strcmp(dp->ports[i]->dev->path, path))
-			return -EADDRINUSE;
-	for (id = 0; id < dp->nports && dp->ports[id]; id++)
-		;
-	if (id == DP_MAX_PORTS)
-		return -ENOSPC;
-	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->cfg = xcalloc(1, sizeof(*p->cfg)); /* a plain bridge port */
-	if (!p->cfg) {
-		xfree(p);
-		return -ENOMEM;
-	}
-	port_slot_init(dp, p, id, name);
-	p->frozen = true; /* until the device reports its first change */
-	dp->ports[id] = p;
-	if (id == dp->nports)
-		dp->nports++;
-	r = vhu_dev_create(dp->ev, name, path, client, queue_pairs, &port_vhu_ops, p, &p->dev);
-	if (r < 0) {
-		dp->ports[id] = NULL;
-		if (id + 1 == dp->nports)
-			dp->nports--;
-		port_free(p);
-		return r;
-	}
-	vlog_info("%s: vhost-user port added (%s %s, %u queue pairs)", name,
-	          client ? "connecting to" : "listening on", path, queue_pairs);
-	return 0;
-}
-
-int dp_port_add_kernel(struct dp *dp, const char *name, const struct port_params *pp, char *err,
-                       size_t errlen)
-{
-	struct dp_port *p;
-	unsigned id;
-	int r;
-
-	if (!name || !*name || strlen(name) >= DP_PORT_NAME_MAX) {
-		snprintf(err, errlen, "bad port name");
-		return -EINVAL;
-	}
-	if (port_by_name(dp, name)) {
-		snprintf(err, errlen, "port %s exists", name);
-		return -EEXIST;
-	}
-	for (id = 0; id < dp->nports && dp->ports[id]; id++)
-		;
-	if (id == DP_MAX_PORTS) {
-		snprintf(err, errlen, "too many ports");
-		return -ENOSPC;
-	}
-	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->cfg = xcalloc(1, sizeof(*p->cfg));
-	if (!p->cfg) {
-		xfree(p);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->carry = xcalloc(pp->queues ? pp->queues : 1, PORT_FRAME_MAX);
-	if (!p->carry) {
-		port_free(p);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r = port_open(pp, &p->kp, err, errlen);
-	if (r < 0) {
-		port_free(p);
-		return r;
-	}
-	port_slot_init(dp, p, id, name);
-	dp->ports[id] = p;
-	if (id == dp->nports)
-		dp->nports++;
-	publish(dp);
-	vlog_info("%s: %s port added (%s%s%s, %u queues)", name, pp->type, p->kp->ifname,
-	          p->kp->netns[0] ? " in netns " : "", p->kp->netns, p->kp->nq);
-	return 0;
-}
-
 int dp_port_del(struct dp *dp, const char *name)
 {
 	struct dp_port *p = port_by_name(dp, name);
 
 	if (!p)
 		return -ENOENT;
-	/* Leave the snapshots first, then tear the device down. */
+	/* Leave the snapshots first, then close the driver. */
 	p->frozen = true;
 	publish(dp);
-	vhu_dev_destroy(p->dev);
-	p->dev = NULL;
-	port_close(p->kp); /* no snapshot lists it any more */
-	p->kp = NULL;
+	port_close(p->port); /* no snapshot lists it any more */
+	p->port = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);
 	dp->ports[p->id] = NULL;
 	while (dp->nports && !dp->ports[dp->nports - 1])
@@ -577,15 +443,16 @@ int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
+/* Installs policy cfg on port p (a copy) with its MAC table entries, then
+ * publishes (unless p is in no snapshot yet). 0, -EINVAL or -ENOMEM, or
+ * -ENOSPC when a bound MAC finds no room in the table (then p keeps its
+ * old policy). */
+static int cfg_install(struct dp *dp, struct dp_port *p, const struct dp_port_cfg *cfg)
 {
-	struct dp_port *p = port_by_name(dp, name);
 	struct dp_port_cfg *nc, *old;
 	char err[128];
 	bool rebind;
 
-	if (!p)
-		return -ENOENT;
 	if (dp_port_check_cfg(cfg, err, sizeof(err)) < 0)
 		return -EINVAL;
 	nc = xcalloc(1, sizeof(*nc));
@@ -613,7 +480,8 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 		sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
 	}
 	p->cfg = nc;
-	publish(dp); /* after it, no worker reads the old policy */
+	if (p->port)
+		publish(dp); /* after it, no worker reads the old policy */
 	if (rebind) {
 		/* mac=auto binds afresh after every switching change. */
 		uint64_t am = atomic_exchange(&p->auto_mac, 0);
@@ -622,11 +490,95 @@ int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
 		p->auto_static = false;
 	}
 	xfree(old);
+	return 0;
+}
+
+static void log_policy(const char *name, const struct dp_port_cfg *nc)
+{
 	vlog_info("%s: policy set (%s %u%s%s%s%s)", name,
 	          nc->tag ? "access VLAN" : "trunk, native VLAN", nc->tag ? nc->tag : nc->native,
 	          nc->isolated ? ", isolated" : "", nc->mac_bound ? ", MAC bound" : "",
 	          nc->ingress.bps || nc->ingress.pps ? ", ingress limited" : "",
 	          nc->egress.bps || nc->egress.pps ? ", egress limited" : "");
+}
+
+int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
+{
+	struct dp_port *p = port_by_name(dp, name);
+	int r;
+
+	if (!p)
+		return -ENOENT;
+	r = cfg_install(dp, p, cfg);
+	if (r == 0)
+		log_policy(name, p->cfg);
+	return r;
+}
+
+int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_port_cfg *cfg,
+                char *err, size_t errlen)
+{
+	static const struct dp_port_cfg plain; /* a plain learning-bridge port */
+	struct dp_port *p;
+	unsigned id;
+	int r;
+
+	if (!pp->name || !*pp->name || strlen(pp->name) >= DP_PORT_NAME_MAX) {
+		snprintf(err, errlen, "bad port name");
+		return -EINVAL;
+	}
+	if (port_by_name(dp, pp->name)) {
+		snprintf(err, errlen, "port %s exists", pp->name);
+		return -EEXIST;
+	}
+	if (cfg && dp_port_check_cfg(cfg, err, errlen) < 0)
+		return -EINVAL;
+	for (id = 0; id < dp->nports && dp->ports[id]; id++)
+		;
+	if (id == DP_MAX_PORTS) {
+		snprintf(err, errlen, "too many ports (at most %d)", DP_MAX_PORTS);
+		return -ENOSPC;
+	}
+	p = xaligned_calloc(CACHE_LINE, sizeof(*p));
+	if (!p || !(p->cfg = xcalloc(1, sizeof(*p->cfg)))) {
+		xfree(p);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	port_slot_init(dp, p, id, pp->name);
+	p->env = (struct port_env){ .ev = dp->ev, .broken_fd = dp->eventfd,
+	                            .shared = dp->nworkers > 1, .quiesce = port_quiesce,
+	                            .changed = port_changed, .ctx = p };
+	dp->ports[id] = p;
+	if (id == dp->nports)
+		dp->nports++;
+	/* The policy first, so the port's first frame already obeys it (no
+	 * snapshot lists the port until its driver is open). */
+	r = cfg_install(dp, p, cfg ? cfg : &plain);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", r == -ENOSPC ? "no room in the MAC table for its MAC"
+		                                         : strerror(-r));
+	} else {
+		r = port_open(pp, &p->env, &p->port, err, errlen);
+	}
+	if (r < 0) {
+		sw_fdb_flush_port(dp->fdb, p->id);
+		dp->ports[id] = NULL;
+		while (dp->nports && !dp->ports[dp->nports - 1])
+			dp->nports--;
+		port_free(p);
+		return r;
+	}
+	publish(dp);
+	if (p->port->ifname[0])
+		vlog_info("%s: %s port added (%s%s%s, %u queues)", p->name, pp->type,
+		          p->port->ifname, p->port->netns[0] ? " in netns " : "", p->port->netns,
+		          p->port->nq);
+	else
+		vlog_info("%s: %s port added (%s %s, %u queue pairs)", p->name, pp->type,
+		          pp->client ? "connecting to" : "listening on", pp->path, pp->queues);
+	if (cfg && memcmp(cfg, &plain, sizeof(plain)))
+		log_policy(p->name, p->cfg);
 	return 0;
 }
 
@@ -687,46 +639,34 @@ bool dp_get_unknown_unicast_drop(const struct dp *dp)
 static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
                  struct dp_port_stats *st)
 {
-	if (info && p->kp) {
+	struct port_info pi;
+
+	memset(&pi, 0, sizeof(pi));
+	if (p->port)
+		p->port->ops->info(p->port, &pi);
+	if (info) {
+		uint64_t am = atomic_load(&p->auto_mac);
+
 		memset(info, 0, sizeof(*info));
 		snprintf(info->name, sizeof(info->name), "%s", p->name);
-		snprintf(info->type, sizeof(info->type), "%s", p->kp->ops->type);
-		snprintf(info->ifname, sizeof(info->ifname), "%s", p->kp->ifname);
-		snprintf(info->netns, sizeof(info->netns), "%s", p->kp->netns);
-		info->connected = true;
-		info->queue_pairs = info->active_pairs = p->kp->nq;
-		info->live_rx = info->live_tx = p->kp->nq;
-		uint64_t am = atomic_load(&p->auto_mac);
+		snprintf(info->type, sizeof(info->type), "%s", pi.type);
+		snprintf(info->path, sizeof(info->path), "%s", pi.path);
+		snprintf(info->ifname, sizeof(info->ifname), "%s", pi.ifname);
+		snprintf(info->netns, sizeof(info->netns), "%s", pi.netns);
+		info->client = pi.client;
+		info->connected = pi.connected;
+		info->broken = pi.broken;
+		info->queue_pairs = pi.queue_pairs;
+		info->active_pairs = pi.active_pairs;
 		info->auto_mac_set = am != 0;
 		for (int b = 0; b < 6; b++)
 			info->auto_mac[b] = (uint8_t)(am >> (40 - 8 * b));
-	} else if (info) {
-		struct vhu_dev *d = p->dev;
-		memset(info, 0, sizeof(*info));
-		snprintf(info->name, sizeof(info->name), "%s", p->name);
-		snprintf(info->type, sizeof(info->type), "vhostuser");
-		snprintf(info->path, sizeof(info->path), "%s", d->path);
-		info->client = d->client;
-		info->connected = vhu_dev_connected(d);
-		info->broken = vhu_dev_is_broken(d);
-		info->queue_pairs = d->max_qp;
-		info->active_pairs = d->active_qp;
-		uint64_t am = atomic_load(&p->auto_mac);
-		info->auto_mac_set = am != 0;
-		for (int b = 0; b < 6; b++)
-			info->auto_mac[b] = (uint8_t)(am >> (40 - 8 * b));
-		info->promisc = d->promisc;
-		info->allmulti = d->allmulti;
-		for (unsigned i = 0; i < 2 * d->max_qp; i++) {
-			if (d->vr[i].live) {
-				if (i & 1)
-					info->live_tx++;
-				else
-					info->live_rx++;
-			}
-		}
-		info->features = d->features;
-		info->mtu = d->mtu;
+		info->promisc = pi.promisc;
+		info->allmulti = pi.allmulti;
+		info->live_rx = pi.live_rx;
+		info->live_tx = pi.live_tx;
+		info->features = pi.features;
+		info->mtu = pi.mtu;
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
@@ -740,11 +680,9 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
 #undef SUM
 		}
-		if (p->dev) {
-			st->guest_stops = p->dev->cnt.broken;
-			st->msg_errors = p->dev->cnt.msg_errors;
-			st->connects = p->dev->cnt.connects;
-		}
+		st->guest_stops = pi.guest_stops;
+		st->msg_errors = pi.msg_errors;
+		st->connects = pi.connects;
 	}
 }
 

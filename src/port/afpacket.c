@@ -136,13 +136,14 @@ fail:
 	return -errno;
 }
 
-static int afp_open(struct port *p, char *err, size_t errlen)
+static int afp_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
 {
 	static unsigned fanout_seq;
 	struct afp *a;
 	short flags;
 	int r, fanout_id;
 
+	(void)pp;
 	if (p->netns[0]) {
 		snprintf(err, errlen, "afpacket ports attach to interfaces of vifd's own namespace");
 		return -EINVAL;
@@ -216,7 +217,7 @@ static uint32_t copy_frame(const uint8_t *blk, uint32_t off, uint8_t *dst)
 	return snap + 4;
 }
 
-static unsigned afp_rx_burst(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max)
+static unsigned afp_read(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max)
 {
 	struct afp_ring *r = &((struct afp *)p->priv)->ring[q];
 	unsigned n = 0;
@@ -255,6 +256,11 @@ static unsigned afp_rx_burst(struct port *p, unsigned q, uint8_t *buf, uint32_t 
 	return n;
 }
 
+static int afp_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	return kport_rx_frames(p, q, pkts, max, buf, afp_read);
+}
+
 static int afp_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = niov };
@@ -273,5 +279,6 @@ const struct port_ops port_afpacket_ops = {
 	.open = afp_open,
 	.close = afp_close,
 	.rx_burst = afp_rx_burst,
-	.tx = afp_tx,
+	.tx_one = afp_tx,
+	KPORT_OPS,
 };

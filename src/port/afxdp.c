@@ -197,7 +197,7 @@ static int open_queue(struct port *p, struct xsk *x, unsigned qi, bool *copy_log
 	return 0;
 }
 
-static int xsk_open(struct port *p, char *err, size_t errlen)
+static int xsk_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
 {
 	struct packet_mreq mr = { .mr_type = PACKET_MR_PROMISC };
 	bool copy_logged = false;
@@ -205,6 +205,7 @@ static int xsk_open(struct port *p, char *err, size_t errlen)
 	short flags;
 	int r;
 
+	(void)pp;
 	if (p->netns[0]) {
 		snprintf(err, errlen, "afxdp ports attach to interfaces of vifd's own namespace");
 		return -EINVAL;
@@ -280,7 +281,7 @@ fail:
 	return r;
 }
 
-static unsigned xsk_rx_burst(struct port *p, unsigned qi, uint8_t *buf, uint32_t *len,
+static unsigned xsk_read(struct port *p, unsigned qi, uint8_t *buf, uint32_t *len,
                              unsigned max)
 {
 	struct xsk_q *q = ((struct xsk *)p->priv)->q[qi];
@@ -312,6 +313,11 @@ static unsigned xsk_rx_burst(struct port *p, unsigned qi, uint8_t *buf, uint32_t
 	if (xsk_ring_prod__needs_wakeup(&q->fill))
 		recvfrom(p->fd[qi], NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	return n;
+}
+
+static int xsk_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	return kport_rx_frames(p, q, pkts, max, buf, xsk_read);
 }
 
 static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned niov)
@@ -360,5 +366,6 @@ const struct port_ops port_afxdp_ops = {
 	.open = xsk_open,
 	.close = xsk_close,
 	.rx_burst = xsk_rx_burst,
-	.tx = xsk_tx,
+	.tx_one = xsk_tx,
+	KPORT_OPS,
 };

@@ -1,6 +1,8 @@
-/* port.c - the port type table and what the types share: running a setup
- * step inside a named network namespace, and interface flags. Control
- * thread only. */
+/* port.c - the port type table and what the types share: opening and
+ * closing, running a setup step inside a named network namespace,
+ * interface flags (control thread), and the parts of the driver interface
+ * every kernel port type has in common (kport_*: queues, the carry buffer
+ * of a frame handed back, sending one frame per system call). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -11,11 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iovc.h"
 #include "port.h"
 #include "util.h"
 #include "xalloc.h"
 
 static const struct port_ops *const types[] = {
+	&port_vhost_ops,
 	&port_tap_ops,
 	&port_afpacket_ops,
 #ifdef VIFD_HAVE_AFXDP
@@ -31,7 +35,8 @@ const struct port_ops *port_ops_find(const char *type)
 	return NULL;
 }
 
-int port_open(const struct port_params *pp, struct port **out, char *err, size_t errlen)
+int port_open(const struct port_params *pp, const struct port_env *env, struct port **out,
+              char *err, size_t errlen)
 {
 	const struct port_ops *ops = port_ops_find(pp->type);
 	struct port *p;
@@ -41,9 +46,13 @@ int port_open(const struct port_params *pp, struct port **out, char *err, size_t
 		snprintf(err, errlen, "unknown port type %s", pp->type);
 		return -EINVAL;
 	}
-	if (!pp->ifname || !*pp->ifname || strlen(pp->ifname) >= IFNAMSIZ ||
-	    (pp->netns && strlen(pp->netns) >= PORT_NETNS_MAX) || pp->queues < 1 ||
+	if (!pp->name || !*pp->name || strlen(pp->name) >= PORT_NAME_MAX || pp->queues < 1 ||
 	    pp->queues > PORT_MAX_QUEUES) {
+		snprintf(err, errlen, "bad port parameters");
+		return -EINVAL;
+	}
+	if (ops->tx_one && (!pp->ifname || !*pp->ifname || strlen(pp->ifname) >= IFNAMSIZ ||
+	                    (pp->netns && strlen(pp->netns) >= PORT_NETNS_MAX))) {
 		snprintf(err, errlen, "bad port parameters");
 		return -EINVAL;
 	}
@@ -53,14 +62,25 @@ int port_open(const struct port_params *pp, struct port **out, char *err, size_t
 		return -ENOMEM;
 	}
 	p->ops = ops;
-	snprintf(p->ifname, sizeof(p->ifname), "%s", pp->ifname);
+	p->env = env;
+	snprintf(p->name, sizeof(p->name), "%s", pp->name);
+	snprintf(p->ifname, sizeof(p->ifname), "%s", pp->ifname ? pp->ifname : "");
 	snprintf(p->netns, sizeof(p->netns), "%s", pp->netns ? pp->netns : "");
 	p->nq = pp->queues;
 	for (unsigned q = 0; q < PORT_MAX_QUEUES; q++)
 		p->fd[q] = -1;
+	if (ops->tx_one) {
+		p->carry = xcalloc(p->nq, PORT_FRAME_MAX);
+		if (!p->carry) {
+			xfree(p);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
 	err[0] = '\0';
-	r = ops->open(p, err, errlen);
+	r = ops->open(p, pp, err, errlen);
 	if (r < 0) {
+		xfree(p->carry);
 		xfree(p);
 		return r;
 	}
@@ -73,6 +93,7 @@ void port_close(struct port *p)
 	if (!p)
 		return;
 	p->ops->close(p);
+	xfree(p->carry);
 	xfree(p);
 }
 
@@ -149,4 +170,135 @@ int port_if_set_flags(const char *ifname, short flags)
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = flags;
 	return ifreq_ioctl(ifname, SIOCSIFFLAGS, &ifr);
+}
+
+/* ---- what kernel port types share ---- */
+
+unsigned kport_queues(struct port *p, bool tx, uint16_t *ids)
+{
+	(void)tx;
+	for (unsigned q = 0; q < p->nq; q++)
+		ids[q] = (uint16_t)q;
+	return p->nq;
+}
+
+int kport_queue_fd(struct port *p, unsigned q)
+{
+	return p->fd[q];
+}
+
+void kport_info(struct port *p, struct port_info *pi)
+{
+	snprintf(pi->type, sizeof(pi->type), "%s", p->ops->type);
+	snprintf(pi->ifname, sizeof(pi->ifname), "%s", p->ifname);
+	snprintf(pi->netns, sizeof(pi->netns), "%s", p->netns);
+	pi->connected = true;
+	pi->queue_pairs = pi->active_pairs = p->nq;
+	pi->live_rx = pi->live_tx = p->nq;
+}
+
+bool kport_check(struct port *p)
+{
+	(void)p;
+	return false;
+}
+
+bool kport_carry_take(struct port *p, unsigned q, struct pkt *pkt, uint8_t *buf)
+{
+	uint32_t len = p->carry_len[q];
+
+	if (!len)
+		return false;
+	p->carry_len[q] = 0;
+	/* (UINT32_MAX stands for a frame too long: length 0) */
+	len = len == UINT32_MAX ? 0 : len;
+	memcpy(buf, p->carry + (size_t)q * PORT_FRAME_MAX, len);
+	kport_pkt(pkt, buf, len);
+	return true;
+}
+
+int kport_rx_frames(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf,
+                    kport_read_fn *rd)
+{
+	uint32_t len[32];
+	unsigned n = 0, k;
+
+	max = MIN(max, (unsigned)ARRAY_SIZE(len));
+	if (max && kport_carry_take(p, q, &pkts[0], buf))
+		n = 1;
+	k = n < max ? rd(p, q, buf + (size_t)n * PORT_FRAME_MAX, len, max - n) : 0;
+	for (unsigned i = 0; i < k; i++)
+		kport_pkt(&pkts[n + i], buf + (size_t)(n + i) * PORT_FRAME_MAX, len[i]);
+	return (int)(n + k);
+}
+
+void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt)
+{
+	uint32_t len = pkt->len;
+
+	if (len)
+		memcpy(p->carry + (size_t)q * PORT_FRAME_MAX, pkt->seg[0].iov_base, len);
+	p->carry_len[q] = len ? len : UINT32_MAX;
+}
+
+void kport_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
+{
+	(void)p;
+	(void)q;
+	(void)pkts;
+	(void)n;
+}
+
+bool kport_rx_arm(struct port *p, unsigned q, bool on)
+{
+	/* The queue's file is watched edge-triggered: the worker sleeps only
+	 * after a poll found it empty, and every frame the kernel queues
+	 * after that is a new edge. */
+	(void)p;
+	(void)q;
+	(void)on;
+	return true;
+}
+
+/* Sends each frame with one tx_one() on queue q, gathered from the private
+ * head (the MACs, the egress tag, the rest of the head) and the rest of the
+ * source's buffers: a frame from a guest is copied once, by the kernel. */
+void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+                    const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res)
+{
+	struct iovec iov[3 + PKT_MAX_SEGS];
+
+	(void)ctx;
+	q %= p->nq;
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m), n = 0;
+		const struct pkt *pk = &pkts[i];
+		uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
+		uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tcis[i] >> 8), (uint8_t)tcis[i] };
+		struct iovc s;
+		int r;
+
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)pk->head, 12 };
+		if (tcis[i])
+			iov[n++] = (struct iovec){ tag, 4 };
+		if (plen > pk->l2skip)
+			iov[n++] = (struct iovec){ (void *)(uintptr_t)(pk->head + pk->l2skip),
+			                           plen - pk->l2skip };
+		iovc_init(&s, pk->seg, pk->nseg);
+		iovc_skip(&s, plen);
+		for (uint32_t left = pk->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
+			size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
+			iov[n++] = (struct iovec){ (uint8_t *)s.iov[s.i].iov_base + s.off, c };
+			left -= (uint32_t)c;
+		}
+		r = p->ops->tx_one(p, q, iov, n);
+		if (likely(r == 0)) {
+			res->pkts++;
+			res->bytes += pkt_out_len(pk, tcis[i]);
+		} else if (r == -EAGAIN) {
+			res->noroom++;
+		} else {
+			res->down++;
+		}
+	}
 }

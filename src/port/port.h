@@ -1,17 +1,26 @@
-/* port.h - kernel-facing ports: one ops table, one type per file (tap.c,
- * afpacket.c, afxdp.c). A port is a set of queues, each a file descriptor the
- * datapath polls from one worker: rx_burst() reads frames from the kernel
- * into the worker's private buffers, tx() hands one frame, gathered from
- * an iovec array, back to the kernel.
+/* port.h - port drivers: one interface for every kind of port the switch
+ * has (vhost-user guests, tap, AF_PACKET, AF_XDP), so the datapath never
+ * asks what kind a port is. A driver
+ *  - receives bursts of neutral packets (src/common/pkt.h) from a queue,
+ *    pointing into its own memory (no copy), and is told when the datapath
+ *    is done with them (rx_done: a guest gets its chains back);
+ *  - sends a burst of packets to a queue: reserves room for all of them,
+ *    writes them, commits and notifies the receiver once per burst;
+ *  - says which of its queues are live (for the datapath's snapshots), which
+ *    file descriptor wakes a sleeping worker for a queue, and what it is
+ *    (port_info: show, metrics).
  *
- * Threading: port_open() and port_close() run on the control thread; a
- * queue's rx_burst() runs on the one worker that polls it; tx() may run on
- * several workers at once (each call is one system call on a file the
- * kernel serializes; it touches no shared user-space state).
+ * Threading: open, close, queues, info and check run on the control thread
+ * (before open and after close no worker touches the port; between them a
+ * queue is used only through a published snapshot, see src/dp). A receive
+ * queue is polled by one worker at a time; tx_burst may run on several
+ * workers at once for the same queue: the driver serializes what needs it
+ * (a vhost-user receive ring takes a per-burst lock when env->shared).
  *
- * Frames from the kernel are network input: the datapath classifies them
- * exactly as it classifies a guest's frames (dp_policy.h), on a private
- * copy, with every length checked. */
+ * Frames from the kernel or a guest are untrusted input: the datapath
+ * classifies them on a private copy with every length checked, exactly as
+ * it does a guest's frames; drivers validate what they read themselves
+ * (ring indices and descriptors: src/virtio/vq.h). */
 #ifndef VIFD_PORT_H
 #define VIFD_PORT_H
 
@@ -21,57 +30,149 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "evloop.h"
+#include "pkt.h"
+
 enum {
 	PORT_MAX_QUEUES = 8,
-	/* Bytes of one receive buffer: a 9000-byte MTU frame with two VLAN
-	 * tags fits. A frame as long as the buffer or longer is reported with
-	 * length 0 (the datapath counts it invalid): it may be cut short. */
+	/* Bytes of one kernel receive buffer: a 9000-byte MTU frame with two
+	 * VLAN tags fits. A frame as long as the buffer or longer is reported
+	 * with length 0 (the datapath counts it invalid): it may be cut short. */
 	PORT_FRAME_MAX = 9232,
 	PORT_NETNS_MAX = 64,
+	PORT_NAME_MAX = 32,
+	PORT_PATH_MAX = 108,
 };
 
 /* What add-port asked for. Strings are copied by port_open(). */
 struct port_params {
-	const char *type;      /* "tap", "afpacket" or "afxdp" */
+	const char *type;      /* "vhostuser", "tap", "afpacket" or "afxdp" */
+	const char *name;      /* the switch port's name (logs) */
 	const char *ifname;    /* tap: the device's name; afpacket, afxdp: the interface */
 	const char *netns;     /* tap: a named network namespace (/var/run/netns/NAME), or NULL */
-	unsigned queues;       /* 1..PORT_MAX_QUEUES */
+	const char *path;      /* vhostuser: the socket */
+	bool client;           /* vhostuser: vifd connects (the frontend listens) */
+	unsigned queues;       /* 1..PORT_MAX_QUEUES (vhostuser: queue pairs) */
 };
 
 struct port;
 
+/* What the embedder (the datapath) gives a port: written before open,
+ * read-only afterwards. */
+struct port_env {
+	struct evloop *ev;     /* the control thread's loop (vhost-user sockets) */
+	int broken_fd;         /* eventfd: a worker found the port broken; the
+	                        * control thread then calls check() */
+	bool shared;           /* more than one worker may send to a queue at once */
+	/* A vhost-user device is about to change what workers read (quiesce:
+	 * returns once no worker uses the port), or has changed which of its
+	 * queues are live (changed: republish). Control thread. */
+	void (*quiesce)(void *ctx);
+	void (*changed)(void *ctx);
+	void *ctx;
+};
+
+/* What sending a burst to a queue did (added to the port's counters). */
+struct port_txres {
+	uint32_t pkts, noroom, down, congested;
+	uint64_t bytes;
+	bool broke;            /* the receiver broke the rules (counted once) */
+};
+
+/* Who sends a burst: the fair share of a congested receive ring uses it. */
+struct port_txctx {
+	uint16_t src_port;     /* the sending switch port's id (< 256) */
+	uint8_t weight;        /* its fair-share weight, 1.. */
+};
+
+/* For show and metrics. */
+struct port_info {
+	char type[16];
+	char path[PORT_PATH_MAX];  /* vhost-user socket ("" for kernel ports) */
+	char ifname[IFNAMSIZ];     /* kernel ports: the interface */
+	char netns[PORT_NETNS_MAX]; /* tap: its network namespace ("" : vifd's) */
+	bool client;
+	bool connected;
+	bool broken;               /* stopped because the guest broke the rules */
+	unsigned queue_pairs;      /* offered */
+	unsigned active_pairs;     /* in use */
+	bool promisc, allmulti;    /* a guest's control queue RX mode */
+	unsigned live_rx, live_tx; /* live guest rx / tx rings (kernel: queues) */
+	uint64_t features;
+	uint16_t mtu;
+	uint64_t guest_stops, msg_errors, connects;
+};
+
 struct port_ops {
 	const char *type;
-	/* Opens the port's queues into p (p->ifname, p->netns, p->nq set).
-	 * 0, or -errno with a reason in err. */
-	int (*open)(struct port *p, char *err, size_t errlen);
-	/* Closes the queues and restores the interface. */
+	/* Control thread. */
+	int (*open)(struct port *p, const struct port_params *pp, char *err, size_t errlen);
 	void (*close)(struct port *p);
-	/* Reads up to max frames from queue q into buf (max slots of
-	 * PORT_FRAME_MAX bytes each): frame i at buf + i * PORT_FRAME_MAX,
-	 * its length in len[i] (0: a frame that did not fit). Returns the
-	 * number of frames. Never blocks. */
-	unsigned (*rx_burst)(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max);
-	/* Sends one frame, gathered from iov[0..niov), on queue q. 0, -EAGAIN
-	 * when the kernel had no room, -ENETDOWN when the interface is down,
-	 * other -errno on errors. */
-	int (*tx)(struct port *p, unsigned q, const struct iovec *iov, unsigned niov);
+	/* The live queues: tx false, those frames come from (polled); tx true,
+	 * those frames go to. Fills ids (at most PORT_MAX_QUEUES), returns how
+	 * many. */
+	unsigned (*queues)(struct port *p, bool tx, uint16_t *ids);
+	/* The file that becomes readable when receive queue q has frames (a
+	 * guest's kick eventfd, a kernel socket); -1: none, poll it. */
+	int (*queue_fd)(struct port *p, unsigned q);
+	void (*info)(struct port *p, struct port_info *pi);
+	/* Periodic and after broken_fd: deal with a port a worker found
+	 * broken (log once, stop it). Returns true if it is broken. */
+	bool (*check)(struct port *p);
+
+	/* Workers. */
+	/* Receives up to max (<= 32) frames from queue q into pkts; a kernel
+	 * port reads them into buf, max slots of PORT_FRAME_MAX bytes. Returns
+	 * the frames received, or -1 if the port broke (it is marked, the
+	 * control thread is told; nothing is received). */
+	int (*rx_burst)(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf);
+	/* The last frame rx_burst returned on q is not taken after all (an
+	 * ingress limit refused it): the next rx_burst hands it out first. */
+	void (*rx_keep)(struct port *p, unsigned q, const struct pkt *pkt);
+	/* The datapath is done with frames pkts[0..n) of q (delivered or
+	 * dropped): a guest gets its buffers back and is notified. */
+	void (*rx_done)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
+	/* Before a worker sleeps (on true): ask for a wake-up on queue_fd
+	 * when frames come; returns false if frames are already there (or the
+	 * queue cannot wake anyone). After (false): stop asking. */
+	bool (*rx_arm)(struct port *p, unsigned q, bool on);
+	/* Sends the frames pkts[i] for the bits i of mask to queue q, frame i
+	 * with egress tag tcis[i] (0: untagged): room for all is reserved
+	 * first, then they are written, committed and the receiver notified
+	 * once. What happened to each goes into res. */
+	void (*tx_burst)(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+	                 const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res);
+
+	/* Kernel types: sends one frame gathered from iov (the generic
+	 * kport_tx_burst calls it per frame). 0, -EAGAIN when the kernel had
+	 * no room, -ENETDOWN when the interface is down, other -errno. */
+	int (*tx_one)(struct port *p, unsigned q, const struct iovec *iov, unsigned niov);
 };
 
 struct port {
 	const struct port_ops *ops;
-	char ifname[IFNAMSIZ];
+	const struct port_env *env;
+	char name[PORT_NAME_MAX];
+	char ifname[IFNAMSIZ];       /* kernel ports */
 	char netns[PORT_NETNS_MAX];  /* "" : vifd's own namespace */
-	unsigned nq;
-	int fd[PORT_MAX_QUEUES];     /* one per queue; epoll-able (EPOLLIN) */
+	unsigned nq;                 /* kernel ports: queues */
+	int fd[PORT_MAX_QUEUES];     /* kernel ports: one per queue; epoll-able */
+	/* Kernel ports: per queue, the one frame handed back by rx_keep
+	 * (carry_len > 0), handed out first by the next rx_burst. Written by
+	 * the worker polling the queue (a new snapshot may hand the queue to
+	 * another worker: the snapshot's publication orders the two). */
+	uint8_t *carry;              /* nq * PORT_FRAME_MAX bytes */
+	uint32_t carry_len[PORT_MAX_QUEUES];
 	void *priv;                  /* the type's own state */
 };
 
 /* The ops of a port type, or NULL if vifd has no such type. */
 const struct port_ops *port_ops_find(const char *type);
 
-/* Opens a port. 0 and *out, or -errno with a reason in err. */
-int port_open(const struct port_params *pp, struct port **out, char *err, size_t errlen);
+/* Opens a port with env (kept by reference). 0 and *out, or -errno with a
+ * reason in err. */
+int port_open(const struct port_params *pp, const struct port_env *env, struct port **out,
+              char *err, size_t errlen);
 /* Closes a port (no worker may use it any more) and frees it. */
 void port_close(struct port *p);
 
@@ -87,17 +188,52 @@ int port_in_netns(const char *netns, int (*fn)(void *arg), void *arg);
 int port_if_get_flags(const char *ifname, short *flags);
 int port_if_set_flags(const char *ifname, short flags);
 
-static inline unsigned port_rx_burst(struct port *p, unsigned q, uint8_t *buf, uint32_t *len,
-                                     unsigned max)
+/* What kernel port types share (port.c): their queues are 0..nq-1 both
+ * ways, each queue's file wakes the worker (edge-triggered: nothing to
+ * arm), nothing to give back after a burst, frames are sent one tx_one()
+ * each, and a frame handed back waits in the carry buffer. */
+unsigned kport_queues(struct port *p, bool tx, uint16_t *ids);
+int kport_queue_fd(struct port *p, unsigned q);
+void kport_info(struct port *p, struct port_info *pi);
+bool kport_check(struct port *p);
+void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt);
+void kport_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
+bool kport_rx_arm(struct port *p, unsigned q, bool on);
+void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+                    const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res);
+/* For a type's rx_burst: a frame handed back on q goes out first; fills
+ * pkt from buf (PORT_FRAME_MAX bytes) and returns true if there was one. */
+bool kport_carry_take(struct port *p, unsigned q, struct pkt *pkt, uint8_t *buf);
+/* For a type's rx_burst: the frame handed back first, then up to the rest
+ * of max frames read by rd (lengths in len[], 0 for a frame too long) into
+ * buf's slots. Returns the frames. */
+typedef unsigned kport_read_fn(struct port *p, unsigned q, uint8_t *buf, uint32_t *len,
+                               unsigned max);
+int kport_rx_frames(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf,
+                    kport_read_fn *rd);
+/* For a type's rx_burst: pkt describes the len bytes at buf (0: too long). */
+static inline void kport_pkt(struct pkt *pkt, uint8_t *buf, uint32_t len)
 {
-	return p->ops->rx_burst(p, q, buf, len, max);
+	pkt->len = len;
+	pkt->nseg = 1;
+	pkt->id = 0;
+	pkt->ol = (struct pkt_ol){ 0 };
+	pkt->seg[0].iov_base = buf;
+	pkt->seg[0].iov_len = len;
 }
 
-static inline int port_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)
+#define KPORT_OPS                                                                          \
+	.queues = kport_queues, .queue_fd = kport_queue_fd, .info = kport_info,            \
+	.check = kport_check, .rx_keep = kport_rx_keep, .rx_done = kport_rx_done,          \
+	.rx_arm = kport_rx_arm, .tx_burst = kport_tx_burst
+
+static inline int port_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max,
+                                uint8_t *buf)
 {
-	return p->ops->tx(p, q, iov, niov);
+	return p->ops->rx_burst(p, q, pkts, max, buf);
 }
 
+extern const struct port_ops port_vhost_ops;
 extern const struct port_ops port_tap_ops;
 extern const struct port_ops port_afpacket_ops;
 extern const struct port_ops port_afxdp_ops;   /* only when built with libxdp */

@@ -104,11 +104,12 @@ static void tap_close(struct port *p)
 	p->priv = NULL;
 }
 
-static int tap_open(struct port *p, char *err, size_t errlen)
+static int tap_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
 {
 	struct tap_job j = { .p = p, .err = err, .errlen = errlen };
 	int r;
 
+	(void)pp;
 	j.t = p->priv = xcalloc(1, sizeof(struct tap));
 	if (!j.t) {
 		snprintf(err, errlen, "out of memory");
@@ -124,7 +125,7 @@ static int tap_open(struct port *p, char *err, size_t errlen)
 	return r;
 }
 
-static unsigned tap_rx_burst(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max)
+static unsigned tap_read(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max)
 {
 	unsigned n;
 
@@ -135,6 +136,11 @@ static unsigned tap_rx_burst(struct port *p, unsigned q, uint8_t *buf, uint32_t 
 		len[n] = (size_t)r >= PORT_FRAME_MAX ? 0 : (uint32_t)r;
 	}
 	return n;
+}
+
+static int tap_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	return kport_rx_frames(p, q, pkts, max, buf, tap_read);
 }
 
 static int tap_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)
@@ -151,5 +157,6 @@ const struct port_ops port_tap_ops = {
 	.open = tap_open,
 	.close = tap_close,
 	.rx_burst = tap_rx_burst,
-	.tx = tap_tx,
+	.tx_one = tap_tx,
+	KPORT_OPS,
 };

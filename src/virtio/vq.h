@@ -140,9 +140,12 @@ static inline void vq_prefetch(const struct vq *q, unsigned n)
 }
 
 /* Walks the chain starting at avail entry last_avail (which the caller has
- * checked is available), consumes that entry and fills c. dir (enum vq_dir)
- * says which buffers the chain may hold. Returns VQ_OK or -enum vq_err. */
-static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
+ * checked is available), consumes that entry and fills its segments into
+ * iov[0..*niov) (at most VQ_MAX_IOV), the first *nout device-readable, its
+ * total length and descriptor head. dir (enum vq_dir) says which buffers
+ * the chain may hold. Returns VQ_OK or -enum vq_err. */
+static inline int vq_pop_into(struct vq *q, struct iovec *iov, uint16_t *niov, uint16_t *nout,
+                              uint32_t *len, uint16_t *head, int dir)
 {
 	const volatile struct vring_desc *tbl = q->desc;
 	uint32_t tbl_size = q->size, idx, hops = 0;
@@ -154,9 +157,9 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 	if (unlikely(idx >= q->size))
 		return -VQ_ERR_HEAD;
 	q->last_avail++;
-	c->head = (uint16_t)idx;
-	c->niov = 0;
-	c->nout = 0;
+	*head = (uint16_t)idx;
+	*niov = 0;
+	*nout = 0;
 	for (;;) {
 		if (unlikely(idx >= tbl_size))
 			return -VQ_ERR_HEAD;
@@ -204,23 +207,29 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 
 			if (unlikely(!p))
 				return -VQ_ERR_ADDR;
-			if (unlikely(c->niov == VQ_MAX_IOV))
+			if (unlikely(*niov == VQ_MAX_IOV))
 				return -VQ_ERR_SEGS;
 			seg = contig < d.len ? (uint32_t)contig : d.len;
-			c->iov[c->niov].iov_base = p;
-			c->iov[c->niov].iov_len = seg;
-			c->niov++;
+			iov[*niov].iov_base = p;
+			iov[*niov].iov_len = seg;
+			(*niov)++;
 			d.addr += seg;
 			d.len -= seg;
 		}
 		if (!w)
-			c->nout = c->niov;
+			*nout = *niov;
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		idx = d.next;
 	}
-	c->len = (uint32_t)total;
+	*len = (uint32_t)total;
 	return VQ_OK;
+}
+
+/* vq_pop_into() into a struct vq_chain. */
+static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
+{
+	return vq_pop_into(q, c->iov, &c->niov, &c->nout, &c->len, &c->head, dir);
 }
 
 /* Gives back `n` popped-but-unused entries (they stay available). */

@@ -1,0 +1,279 @@
+/* dp_switch.c - what a worker does with a burst a port driver received:
+ * classify every frame with the learning bridge (pass 1), then hand each
+ * destination the frames bound for it, once per burst (pass 2), through the
+ * destination's egress policy and its driver's tx_burst.
+ *
+ * Pass 1 builds one frame mask per unicast destination and one mask of
+ * frames to flood; pass 2 visits each unicast destination once, or, when
+ * something is flooded, every live port once, with its unicast frames and
+ * the flooded frames its VLANs and isolation let through, in frame order.
+ *
+ * Security model: classification reads only the packet's private head
+ * (copied from the source once, here), never the source's memory again, and
+ * checks the length before each header it reads (dp_policy.h); the
+ * destination driver writes that same head, so what the switch decided on
+ * is what the receiver gets. Everything else a frame carries is copied as
+ * bytes. */
+#include <string.h>
+
+#include "dp_impl.h"
+#include "iovc.h"
+
+#define STAT_ADD(w, port, field, v) \
+	atomic_fetch_add_explicit(&(w)->st[(port)].field, (v), memory_order_relaxed)
+
+enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
+
+/* mac=auto: the first source MAC a port uses becomes its binding; later
+ * frames must come from it. The control thread adds the static entry. */
+static inline bool auto_mac_ok(struct dp_port *p, uint64_t smac)
+{
+	uint64_t want = 1ull << 63 | smac;
+	uint64_t cur = atomic_load_explicit(&p->auto_mac, memory_order_relaxed);
+
+	if (cur == 0 && atomic_compare_exchange_strong(&p->auto_mac, &cur, want))
+		return true;
+	return cur == want;
+}
+
+/* The port's egress limit over the frames of mask (with their fair share
+ * of it): returns the frames that pass; counts the others. */
+static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_conf_port *dcp,
+                                    unsigned src_port, unsigned sw, uint32_t mask,
+                                    const uint16_t *tcis, uint64_t qnow, uint32_t *policed,
+                                    uint32_t *congested)
+{
+	struct dp_port *p = dcp->port;
+	bool shared = w->dp->nworkers > 1;
+	struct qos_batch bt;
+
+	qos_lock(&p->qeg, shared);
+	qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
+		                        pkt_out_len(&w->burst[i], tcis[i]))) {
+		case QOS_PASS:
+			break;
+		case QOS_OVER_LIMIT:
+			mask &= ~(1u << i);
+			(*policed)++;
+			break;
+		case QOS_OVER_SHARE:
+			mask &= ~(1u << i);
+			(*congested)++;
+			break;
+		}
+	}
+	qos_end(&p->qeg, &bt);
+	qos_unlock(&p->qeg, shared);
+	return mask;
+}
+
+/* Sends the frames of mask to port dst: its VLANs decide each frame's tag
+ * (and drop frames of VLANs it does not carry), then its egress limit, then
+ * its driver, on the queue chosen by the source queue so a flow keeps its
+ * order. */
+static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
+                    const struct dp_conf_port *scp, unsigned src_q, uint32_t mask, uint64_t qnow)
+{
+	const struct dp_conf_port *dcp = &conf->ports[dst];
+	const struct dp_port_cfg *dc = dcp->cfg;
+	struct port_txres res = { 0 };
+	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight };
+	uint16_t tcis[DP_BURST];
+	uint32_t policed = 0;
+
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		if (!dp_egress(dc, w->burst[i].vlan, w->burst[i].pcp, &tcis[i]))
+			mask &= ~(1u << i);
+	}
+	if (!mask)
+		return;
+	if (dcp->ntxq == 0) {
+		STAT_ADD(w, dst, drop_down, (uint64_t)__builtin_popcount(mask));
+		return;
+	}
+	if (dcp->qeg.on)
+		mask = egress_admit(w, dcp, ctx.src_port, ctx.weight, mask, tcis, qnow, &policed,
+		                    &res.congested);
+	if (mask)
+		dcp->drv->ops->tx_burst(dcp->drv, dcp->txq[src_q % dcp->ntxq], w->burst, mask, tcis,
+		                        &ctx, &res);
+	if (res.pkts) {
+		STAT_ADD(w, dst, tx_pkts, res.pkts);
+		STAT_ADD(w, dst, tx_bytes, res.bytes);
+	}
+	if (res.noroom)
+		STAT_ADD(w, dst, drop_no_room, res.noroom);
+	if (res.down)
+		STAT_ADD(w, dst, drop_down, res.down);
+	if (policed)
+		STAT_ADD(w, dst, drop_egress_limit, policed);
+	if (res.congested)
+		STAT_ADD(w, dst, drop_congested, res.congested);
+	if (res.broke)
+		STAT_ADD(w, dst, ring_errors, 1);
+}
+
+/* Copies the frame's first bytes into its private head. */
+static inline void head_copy(struct pkt *pk)
+{
+	uint32_t n = MIN(pk->len, (uint32_t)PKT_HEAD);
+
+	if (likely(pk->seg[0].iov_len >= n)) {
+		memcpy(pk->head, pk->seg[0].iov_base, n);
+	} else {
+		struct iovc s;
+
+		iovc_init(&s, pk->seg, pk->nseg);
+		iovc_get(&s, pk->head, n);
+	}
+}
+
+void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
+                     const struct dp_conf_port *scp, unsigned q, unsigned n, uint32_t now_s,
+                     uint64_t qnow)
+{
+	struct dp_port *sp = scp->port;
+	const struct dp_port_cfg *sc = scp->cfg;
+	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, drops[DROP__N] = { 0 };
+	uint16_t dsts[DP_BURST];
+	uint32_t dmask[DP_BURST], flood = 0;
+	unsigned ndst = 0;
+	uint64_t learned = 0, looked = 0; /* fdb keys (never 0) asked this burst */
+	int looked_port = -1;
+
+	/* Pass 1: classify on private copies: ingress policy, learn the
+	 * source, look up the destination, isolation. */
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt *m = &w->burst[i];
+		uint64_t dmac, key;
+		bool tagged;
+		int p;
+		unsigned j;
+
+		if (unlikely(m->len < 14)) {
+			invalid++;
+			continue;
+		}
+		rx_bytes += m->len;
+		head_copy(m);
+		if (unlikely(m->head[6] & 1)) {
+			invalid++; /* a group address cannot be a source (802.3) */
+			continue;
+		}
+		if (sc->mac_auto && !auto_mac_ok(sp, sw_mac48(m->head + 6))) {
+			drops[DROP_SPOOF]++;
+			continue;
+		}
+		switch (dp_ingress(sc, m->head, m->len, &m->vlan, &m->pcp, &tagged)) {
+		case DP_DROP_VLAN:
+			drops[DROP_VLAN]++;
+			continue;
+		case DP_DROP_SPOOF:
+			drops[DROP_SPOOF]++;
+			continue;
+		case DP_PASS:
+			break;
+		}
+		m->l2skip = tagged ? 16 : 12;
+		/* A burst is mostly one flow: the table is asked once per
+		 * source and destination that changes from the frame before
+		 * (the answers are as of the burst, like the snapshot). */
+		key = sw_fdb_key(m->vlan, sw_mac48(m->head + 6));
+		if (key != learned) {
+			switch (sw_fdb_learn(w->dp->fdb, m->vlan, sw_mac48(m->head + 6), sp->id,
+			                     now_s)) {
+			case SW_LEARN_LIMIT:
+				drops[DROP_MAC_LIMIT]++;
+				continue;
+			case SW_LEARN_STATIC:
+				drops[DROP_SPOOF]++; /* a MAC bound to another port */
+				continue;
+			default:
+				learned = key;
+				break;
+			}
+		}
+		if (m->head[0] & 1) {
+			flood |= 1u << i; /* broadcast / multicast: flood in the VLAN */
+			continue;
+		}
+		dmac = sw_mac48(m->head);
+		key = sw_fdb_key(m->vlan, dmac);
+		if (key != looked) {
+			looked = key;
+			looked_port = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+		}
+		p = looked_port;
+		if (p == (int)sp->id) {
+			hairpin++;
+			continue;
+		}
+		if (p >= 0 && (unsigned)p < conf->nports && !conf->ports[p].port) {
+			/* A known MAC whose port is down or being reconfigured:
+			 * flooding would not reach it; count it there. */
+			STAT_ADD(w, p, drop_down, 1);
+			continue;
+		}
+		if (p < 0 || (unsigned)p >= conf->nports) {
+			if (conf->unknown_drop) {
+				drops[DROP_UNKNOWN]++;
+				continue;
+			}
+			flood |= 1u << i;
+			continue;
+		}
+		if (sc->isolated && conf->ports[p].cfg->isolated) {
+			drops[DROP_ISOLATION]++;
+			continue;
+		}
+		for (j = 0; j < ndst && dsts[j] != p; j++)
+			;
+		if (j == ndst) {
+			dsts[ndst] = (uint16_t)p;
+			dmask[ndst++] = 0;
+		}
+		dmask[j] |= 1u << i;
+	}
+	if (drops[DROP_VLAN])
+		STAT_ADD(w, sp->id, drop_vlan, drops[DROP_VLAN]);
+	if (drops[DROP_SPOOF])
+		STAT_ADD(w, sp->id, drop_spoof, drops[DROP_SPOOF]);
+	if (drops[DROP_MAC_LIMIT])
+		STAT_ADD(w, sp->id, drop_mac_limit, drops[DROP_MAC_LIMIT]);
+	if (drops[DROP_UNKNOWN])
+		STAT_ADD(w, sp->id, drop_unknown, drops[DROP_UNKNOWN]);
+	if (drops[DROP_ISOLATION])
+		STAT_ADD(w, sp->id, drop_isolation, drops[DROP_ISOLATION]);
+	STAT_ADD(w, sp->id, rx_pkts, n);
+	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
+	if (invalid)
+		STAT_ADD(w, sp->id, drop_invalid, invalid);
+	if (hairpin)
+		STAT_ADD(w, sp->id, drop_hairpin, hairpin);
+
+	/* Pass 2: each destination once. Without flooding, the unicast
+	 * destinations in order of first appearance; with it, every other live
+	 * port, with its unicast frames and the flooded frames it may get. */
+	if (!flood) {
+		for (unsigned j = 0; j < ndst; j++)
+			deliver(w, conf, dsts[j], scp, q, dmask[j], qnow);
+		return;
+	}
+	for (unsigned p = 0; p < conf->nports; p++) {
+		uint32_t mask = flood;
+
+		if (p == sp->id || !conf->ports[p].port)
+			continue;
+		if (sc->isolated && conf->ports[p].cfg->isolated)
+			mask = 0;
+		for (unsigned j = 0; j < ndst; j++)
+			if (dsts[j] == p)
+				mask |= dmask[j];
+		if (mask)
+			deliver(w, conf, p, scp, q, mask, qnow);
+	}
+}

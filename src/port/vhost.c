@@ -1,0 +1,622 @@
+/* vhost.c - the vhost-user port driver: a guest's (QEMU, DPDK virtio-user,
+ * libvif) virtio-net device served over a unix socket (src/vhost) with
+ * split virtqueues in its memory (src/virtio). Queue q of the port is queue
+ * pair q: frames come from the guest's transmit ring 2q+1 and go to its
+ * receive ring 2q.
+ *
+ * Receive: chains are popped from the guest's transmit ring and described
+ * as packets pointing into guest memory; the virtio-net header is taken
+ * off (its offload fields kept in the packet); rx_done gives the chains
+ * back through the used ring, one publish and at most one notification per
+ * burst.
+ * Transmit: per burst, under the receive ring's lock when several workers
+ * may send to it, the chains of every frame are reserved first (several
+ * per frame with MRG_RXBUF; up to DST_CHAINS at a time, each buffer's first
+ * line prefetched for writing as soon as its descriptor is read), then each
+ * frame is written: the virtio-net header, the private head with the
+ * rewritten L2 header (MACs, egress tag), then the rest straight from the
+ * source's buffers (one copy); one used-index publish, and the call (at
+ * most one) after the lock is released.
+ *
+ * Security model: rings and buffers are guest memory (see vq.h for how each
+ * index and descriptor is read once and checked). What a sender's guest
+ * wrote after classification cannot change what the switch decided: the
+ * receiver gets the private head. A ring error marks the device broken,
+ * tells the control thread (env->broken_fd), and the port is left out of
+ * the next snapshot; every other port goes on. */
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_net.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iovc.h"
+#include "port.h"
+#include "qos.h"
+#include "util.h"
+#include "vhu.h"
+#include "vlog.h"
+#include "xalloc.h"
+
+enum {
+	DST_CHAINS = 64,  /* rx chains reserved at a time (a burst of small frames) */
+};
+
+static_assert((int)PKT_MAX_SEGS == (int)VQ_MAX_IOV, "a chain's iovecs fit a packet");
+static_assert(DST_CHAINS <= 255, "struct resv holds 8-bit indices");
+
+/* A receive ring may be filled by several workers: each burst's writes to
+ * it run under this lock (never per packet; never two held at once). */
+struct rxq_lock {
+	atomic_flag f;
+} cache_aligned;
+
+struct vhost_port {
+	struct vhu_dev *dev;
+	struct rxq_lock lock[VHU_MAX_QUEUE_PAIRS];
+	/* Fair share of each receive ring (qos.h): allocated by the control
+	 * thread when the ring first goes live (a worker may still use it
+	 * through an older snapshot, so it stays until close); used under the
+	 * ring's lock. NULL without memory: no fair share. */
+	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
+};
+
+/* The rx chains being filled by one worker's tx_burst (reserved, then
+ * written): per thread, so no port needs a copy per queue. */
+static _Thread_local struct vq_chain dst[DST_CHAINS];
+
+static struct vhost_port *vp(struct port *p)
+{
+	return p->priv;
+}
+
+static void broke(struct port *p, int why, int detail)
+{
+	static const uint64_t one = 1;
+	struct vhu_dev *d = vp(p)->dev;
+
+	if (vhu_dev_is_broken(d))
+		return;
+	vhu_dev_mark_broken(d, why, detail);
+	/* Wake the control thread to log and stop the port. */
+	if (write(p->env->broken_fd, &one, sizeof(one)) < 0) {
+		/* eventfd counter overflow only; the flag is set anyway */
+	}
+}
+
+/* ---- receive: the guest's transmit ring ---- */
+
+/* Takes the virtio-net header (hdr bytes, maybe spread over segments) off
+ * the front of pk, keeping its offload fields. A chain shorter than the
+ * header leaves a frame of length 0 (counted invalid by the datapath). */
+static inline void strip_hdr(struct pkt *pk, uint32_t hdr)
+{
+	struct virtio_net_hdr h;
+	struct iovc c;
+
+	if (unlikely(pk->len < hdr)) {
+		pk->len = 0;
+		pk->nseg = 0;
+		pk->ol = (struct pkt_ol){ 0 };
+		return;
+	}
+	if (likely(pk->seg[0].iov_len >= sizeof(h))) {
+		memcpy(&h, pk->seg[0].iov_base, sizeof(h));
+	} else {
+		iovc_init(&c, pk->seg, pk->nseg);
+		iovc_get(&c, (uint8_t *)&h, sizeof(h));
+	}
+	/* VIRTIO 1.x: little-endian fields (vifd negotiates VERSION_1). */
+	pk->ol = (struct pkt_ol){ .flags = h.flags, .gso_type = h.gso_type,
+	                          .hdr_len = le16toh(h.hdr_len), .gso_size = le16toh(h.gso_size),
+	                          .csum_start = le16toh(h.csum_start),
+	                          .csum_offset = le16toh(h.csum_offset) };
+	pk->len -= hdr;
+	while (hdr) {
+		if (pk->seg[0].iov_len > hdr) {
+			pk->seg[0].iov_base = (uint8_t *)pk->seg[0].iov_base + hdr;
+			pk->seg[0].iov_len -= hdr;
+			break;
+		}
+		/* The header's own descriptor (Linux, without ANY_LAYOUT use). */
+		hdr -= (uint32_t)pk->seg[0].iov_len;
+		memmove(&pk->seg[0], &pk->seg[1], sizeof(pk->seg[0]) * (pk->nseg - 1u));
+		pk->nseg--;
+	}
+}
+
+static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	struct vhu_dev *d = vp(p)->dev;
+	struct vq *vq = &d->vr[2 * q + 1].vq;
+	uint32_t hdr = d->hdr_len;
+	int avail;
+	unsigned n;
+
+	(void)buf;
+	if (unlikely(vhu_dev_is_broken(d)))
+		return 0;
+	avail = vq_avail_count(vq);
+	if (avail <= 0) {
+		if (unlikely(avail < 0)) {
+			broke(p, VHU_BROKEN_RING, -avail);
+			return -1;
+		}
+		return 0;
+	}
+	n = MIN((unsigned)avail, max);
+	vq_prefetch(vq, n);
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt *pk = &pkts[i];
+		uint16_t nout;
+		int r = vq_pop_into(vq, pk->seg, &pk->nseg, &nout, &pk->len, &pk->id, VQ_OUT);
+
+		if (unlikely(r < 0)) {
+			/* The chains popped so far stay taken: the port stops. */
+			broke(p, VHU_BROKEN_RING, -r);
+			return -1;
+		}
+		strip_hdr(pk, hdr);
+	}
+	return (int)n;
+}
+
+static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkt)
+{
+	(void)pkt;
+	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, 1);
+}
+
+static void vhost_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
+{
+	struct vq *vq = &vp(p)->dev->vr[2 * q + 1].vq;
+
+	/* Nothing was written into transmit buffers: used length 0. */
+	for (unsigned i = 0; i < n; i++)
+		vq_used_put(vq, pkts[i].id, 0);
+	vq_used_publish(vq);
+	if (!vq_call(vq))
+		broke(p, VHU_BROKEN_CALL, 0);
+}
+
+static bool vhost_rx_arm(struct port *p, unsigned q, bool on)
+{
+	struct vhu_vring *vr = &vp(p)->dev->vr[2 * q + 1];
+
+	if (!on) {
+		vq_kicks_disable(&vr->vq);
+		return true;
+	}
+	/* Ask for kicks, then look again: a frame may have come before the
+	 * guest saw the request. */
+	vq_kicks_enable(&vr->vq);
+	return vr->kickfd >= 0 && vq_avail_count(&vr->vq) == 0;
+}
+
+/* ---- transmit: the guest's receive ring ---- */
+
+enum resv_res { RV_OK, RV_NO_ROOM, RV_FULL, RV_BROKEN };
+
+/* Writer over the rx chains reserved for one frame: fills chain 0, then
+ * chain 1, ... (MRG_RXBUF), so chain k receives min(its length, what is
+ * left) bytes. */
+struct dcur {
+	const struct vq_chain *ch;
+	unsigned nch, k;
+	struct iovc c;
+};
+
+static inline bool dcur_ready(struct dcur *d)
+{
+	while (d->c.i == d->c.n) {
+		if (d->k + 1 >= d->nch)
+			return false;
+		d->k++;
+		iovc_init(&d->c, d->ch[d->k].iov, d->ch[d->k].niov);
+	}
+	return true;
+}
+
+static inline void dcur_put(struct dcur *d, const uint8_t *src, size_t len)
+{
+	while (len && dcur_ready(d)) {
+		size_t n = iovc_put(&d->c, src, len);
+		src += n;
+		len -= n;
+	}
+}
+
+static inline void dcur_copy(struct dcur *d, struct iovc *s, size_t len)
+{
+	while (len && dcur_ready(d)) {
+		size_t n = iovc_copy(&d->c, s, len);
+		if (!n)
+			break;
+		len -= n;
+	}
+}
+
+/* Whether the CPU has PREFETCHW (AMD since K6, Intel since Broadwell): a
+ * line prefetched for writing arrives owned, where a plain prefetch of a
+ * line the guest's core last wrote brings it shared and the first store
+ * then waits for the other core a second time. */
+static bool cpu_has_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c, d;
+
+	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 8));
+#else
+	return false;
+#endif
+}
+
+/* Set once by the control thread when the first port opens (before any
+ * worker sends to it). */
+static bool prefetchw;
+
+/* Prefetches the line at p for writing (a hint: p need not be mapped). */
+static inline void prefetch_w(bool pw, const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (pw) {
+		__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+		return;
+	}
+#endif
+	(void)pw;
+	__builtin_prefetch(p, 1);
+}
+
+/* Reserves the rx chains a frame needs (need bytes with the virtio header)
+ * into dst[base..], and starts loading the first line of each for writing.
+ * *avail counts the ring's remaining available entries. RV_FULL: dst has
+ * no room left after base > 0 (write what is reserved, then try again from
+ * 0); RV_NO_ROOM: the ring has not enough buffers, or the frame needs more
+ * than DST_CHAINS. Nothing stays reserved unless RV_OK. */
+static inline enum resv_res reserve(struct vq *q, bool mrg, bool pw, int *avail, unsigned base,
+                                    uint32_t need, unsigned *nch_out, int *err)
+{
+	uint32_t cap = 0;
+	unsigned nch = 0;
+
+	while (cap < need) {
+		struct vq_chain *c = &dst[base + nch];
+		int r;
+
+		if (*avail == 0 || (nch == 1 && !mrg) || base + nch == DST_CHAINS) {
+			enum resv_res why = *avail != 0 && base + nch == DST_CHAINS && base > 0
+			                            ? RV_FULL
+			                            : RV_NO_ROOM;
+			vq_unpop(q, (uint16_t)nch);
+			*avail += (int)nch;
+			return why;
+		}
+		r = vq_pop(q, c, VQ_IN);
+		(*avail)--;
+		if (unlikely(r < 0)) {
+			*err = -r;
+			return RV_BROKEN;
+		}
+		prefetch_w(pw, c->iov[0].iov_base);
+		cap += MIN(c->len, need - cap);
+		nch++;
+	}
+	*nch_out = nch;
+	return RV_OK;
+}
+
+/* Writes packet pk into its reserved rx chains ch[0..nch): header, private
+ * head (with the egress tag), then the rest of the frame from the source;
+ * then the used entries. len: the frame's length as it leaves. */
+static inline __attribute__((always_inline)) void
+write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned nch,
+            const struct pkt *pk, uint16_t tci, uint32_t len)
+{
+	uint32_t need = hdr_len + len;
+	uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct iovc s;
+
+	/* No offloads are negotiated: a plain header; num_buffers counts the
+	 * chains used (VIRTIO 1.1 5.1.6.3.2), ignored without MRG_RXBUF. */
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	hdr.num_buffers = htole16((uint16_t)nch);
+	iovc_init(&s, pk->seg, pk->nseg);
+	iovc_skip(&s, plen);
+	if (likely(ch[0].iov[0].iov_len >= need && hdr_len <= sizeof(hdr))) {
+		/* The whole frame fits the first buffer: the usual case. */
+		uint8_t *o = ch[0].iov[0].iov_base;
+		const uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
+
+		if (hdr_len == sizeof(hdr))
+			memcpy(o, &hdr, sizeof(hdr));
+		else
+			memcpy(o, &hdr, hdr_len);
+		o += hdr_len;
+		memcpy(o, pk->head, 12);
+		o += 12;
+		if (tci) {
+			memcpy(o, tag, 4);
+			o += 4;
+		}
+		memcpy(o, pk->head + pk->l2skip, plen - pk->l2skip);
+		o += plen - pk->l2skip;
+		for (uint32_t left = pk->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
+			size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
+			memcpy(o, (const uint8_t *)s.iov[s.i].iov_base + s.off, c);
+			o += c;
+			left -= (uint32_t)c;
+		}
+	} else {
+		uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tci >> 8), (uint8_t)tci };
+		struct dcur d;
+
+		d.ch = ch;
+		d.nch = nch;
+		d.k = 0;
+		iovc_init(&d.c, ch[0].iov, ch[0].niov);
+		dcur_put(&d, (const uint8_t *)&hdr, hdr_len);
+		dcur_put(&d, pk->head, 12);
+		if (tci)
+			dcur_put(&d, tag, 4);
+		dcur_put(&d, pk->head + pk->l2skip, plen - pk->l2skip);
+		dcur_copy(&d, &s, pk->len - plen);
+	}
+	for (unsigned k = 0; k < nch; k++) {
+		uint32_t part = MIN(ch[k].len, need);
+		vq_used_put(q, ch[k].head, part);
+		need -= part;
+	}
+}
+
+/* A frame of the burst (index i) with its rx chains reserved at
+ * dst[ch0 .. ch0 + nch). */
+struct resv {
+	uint8_t i, ch0, nch;
+};
+
+/* Writes the nfr reserved frames of rv into their chains, in order (the
+ * used entries follow the reservation order). */
+static inline void flush_reserved(struct vq *q, uint32_t hdr_len, const struct resv *rv,
+                                  unsigned nfr, const struct pkt *pkts, const uint16_t *tcis)
+{
+	for (unsigned k = 0; k < nfr; k++) {
+		const struct pkt *pk = &pkts[rv[k].i];
+		write_frame(q, hdr_len, &dst[rv[k].ch0], rv[k].nch, pk, tcis[rv[k].i],
+		            pkt_out_len(pk, tcis[rv[k].i]));
+	}
+}
+
+static inline void lock(struct rxq_lock *l, bool shared)
+{
+	if (!shared)
+		return;
+	while (atomic_flag_test_and_set_explicit(&l->f, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static inline void unlock(struct rxq_lock *l, bool shared)
+{
+	if (shared)
+		atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
+
+/* Policy at the ring: its fair share (a sender over its share of a
+ * congested ring is dropped), then room. */
+static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+                           const uint16_t *tcis, const struct port_txctx *ctx,
+                           struct port_txres *res)
+{
+	struct vhost_port *v = vp(p);
+	struct vhu_dev *d = v->dev;
+	bool shared = p->env->shared, call = false, pw = prefetchw;
+	struct qos_fair *f = v->fair[q];
+	struct vq *vq = &d->vr[2 * q].vq;
+	uint32_t hdr_len = d->hdr_len;
+	struct resv rv[32];
+	unsigned nres = 0, nfr = 0;
+	int avail, err = 0;
+
+	if (unlikely(vhu_dev_is_broken(d))) {
+		res->down += (uint32_t)__builtin_popcount(mask);
+		return;
+	}
+	lock(&v->lock[q], shared);
+	avail = vq_avail_count(vq);
+	if (unlikely(avail < 0)) {
+		broke(p, VHU_BROKEN_RING, -avail);
+		res->broke = true;
+		goto out;
+	}
+	if (f)
+		qos_fair_sync(f, vq->used_idx, (uint16_t)avail);
+	/* Reserve the rx chains of as many frames as dst holds (their
+	 * descriptors prefetched together, each buffer's first line prefetched
+	 * as soon as it is known), then write them: the burst's cache misses
+	 * on the receiver's ring and buffers overlap. */
+	vq_prefetch(vq, MIN((unsigned)avail, (unsigned)__builtin_popcount(mask)));
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m), nch = 0;
+		uint32_t len = pkt_out_len(&pkts[i], tcis[i]);
+		enum resv_res r;
+
+		if (f && !qos_fair_admit(f, ctx->src_port, ctx->weight, (uint16_t)avail)) {
+			res->congested++;
+			continue;
+		}
+		r = reserve(vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err);
+		if (r == RV_FULL) {
+			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis);
+			nres = nfr = 0;
+			r = reserve(vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err);
+		}
+		if (r == RV_OK) {
+			if (f)
+				qos_fair_add(f, ctx->src_port, ctx->weight,
+				             (uint16_t)(vq->used_idx + nres), nch);
+			rv[nfr++] = (struct resv){ (uint8_t)i, (uint8_t)nres, (uint8_t)nch };
+			nres += nch;
+			res->pkts++;
+			res->bytes += len;
+		} else if (r == RV_BROKEN) {
+			broke(p, VHU_BROKEN_RING, err);
+			res->broke = true;
+			break;
+		} else {
+			res->noroom++;
+		}
+	}
+	flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis);
+	if (vq->used_pending) {
+		vq_used_publish(vq);
+		call = vq_need_call(vq);
+	}
+	if (f)
+		qos_fair_done(f, vq->used_idx);
+out:
+	unlock(&v->lock[q], shared);
+	/* The eventfd write may block (see vq_call_fd): never under the lock. */
+	if (call && !vq_call_fd(vq))
+		broke(p, VHU_BROKEN_CALL, 0);
+}
+
+/* ---- control thread ---- */
+
+static void dev_quiesce(struct vhu_dev *d, void *ctx)
+{
+	struct port *p = ctx;
+
+	(void)d;
+	p->env->quiesce(p->env->ctx);
+}
+
+static void dev_changed(struct vhu_dev *d, void *ctx)
+{
+	struct port *p = ctx;
+
+	(void)d;
+	p->env->changed(p->env->ctx);
+}
+
+static const struct vhu_dev_ops dev_ops = {
+	.quiesce = dev_quiesce,
+	.changed = dev_changed,
+};
+
+static int vhost_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
+{
+	struct vhost_port *v;
+	int r;
+
+	if (!pp->path || !*pp->path || strlen(pp->path) >= PORT_PATH_MAX) {
+		snprintf(err, errlen, "path= must be 1..%d bytes", PORT_PATH_MAX - 1);
+		return -EINVAL;
+	}
+	prefetchw = cpu_has_prefetchw();
+	v = p->priv = xcalloc(1, sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = vhu_dev_create(p->env->ev, pp->name, pp->path, pp->client, pp->queues, &dev_ops, p,
+	                   &v->dev);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot %s %s: %s", pp->client ? "connect to" : "listen on",
+		         pp->path, strerror(-r));
+		xfree(v);
+		p->priv = NULL;
+	}
+	return r;
+}
+
+static void vhost_close(struct port *p)
+{
+	struct vhost_port *v = vp(p);
+
+	if (!v)
+		return;
+	vhu_dev_destroy(v->dev);
+	for (unsigned i = 0; i < VHU_MAX_QUEUE_PAIRS; i++)
+		xfree(v->fair[i]);
+	xfree(v);
+	p->priv = NULL;
+}
+
+static unsigned vhost_queues(struct port *p, bool tx, uint16_t *ids)
+{
+	struct vhost_port *v = vp(p);
+	struct vhu_dev *d = v->dev;
+	unsigned n = 0;
+
+	if (vhu_dev_is_broken(d))
+		return 0;
+	for (unsigned qp = 0; qp < d->max_qp; qp++) {
+		if (!vhu_vring_live(d, 2 * qp + !tx))
+			continue;
+		/* A receive ring's fair-share state, once: kept while a worker
+		 * may still use it through an older snapshot. */
+		if (tx && !v->fair[qp])
+			v->fair[qp] = xcalloc(1, sizeof(struct qos_fair));
+		ids[n++] = (uint16_t)qp;
+	}
+	return n;
+}
+
+static int vhost_queue_fd(struct port *p, unsigned q)
+{
+	return vp(p)->dev->vr[2 * q + 1].kickfd;
+}
+
+static void vhost_info(struct port *p, struct port_info *pi)
+{
+	struct vhu_dev *d = vp(p)->dev;
+
+	snprintf(pi->type, sizeof(pi->type), "vhostuser");
+	snprintf(pi->path, sizeof(pi->path), "%s", d->path);
+	pi->client = d->client;
+	pi->connected = vhu_dev_connected(d);
+	pi->broken = vhu_dev_is_broken(d);
+	pi->queue_pairs = d->max_qp;
+	pi->active_pairs = d->active_qp;
+	pi->promisc = d->promisc;
+	pi->allmulti = d->allmulti;
+	for (unsigned i = 0; i < 2 * d->max_qp; i++) {
+		if (d->vr[i].live) {
+			if (i & 1)
+				pi->live_tx++;
+			else
+				pi->live_rx++;
+		}
+	}
+	pi->features = d->features;
+	pi->mtu = d->mtu;
+	pi->guest_stops = d->cnt.broken;
+	pi->msg_errors = d->cnt.msg_errors;
+	pi->connects = d->cnt.connects;
+}
+
+static bool vhost_check(struct port *p)
+{
+	return vhu_dev_check(vp(p)->dev);
+}
+
+const struct port_ops port_vhost_ops = {
+	.type = "vhostuser",
+	.open = vhost_open,
+	.close = vhost_close,
+	.queues = vhost_queues,
+	.queue_fd = vhost_queue_fd,
+	.info = vhost_info,
+	.check = vhost_check,
+	.rx_burst = vhost_rx_burst,
+	.rx_keep = vhost_rx_keep,
+	.rx_done = vhost_rx_done,
+	.rx_arm = vhost_rx_arm,
+	.tx_burst = vhost_tx_burst,
+};
