@@ -41,7 +41,10 @@ NEAR_NS, FAR_NS = 60.0, 100.0
 
 
 def placement(r):
-    """'near', 'far', 'changed' (during the window) or 'unknown'."""
+    """'near', 'far', 'changed' (during the window), 'busy' (the probe ran but
+    the CPUs were too busy for it to see) or 'unknown' (no probe)."""
+    if 'busy' in (r.get('xcore_before_ns'), r.get('xcore_after_ns')):
+        return 'busy'
     x = [num(r.get('xcore_before_ns')), num(r.get('xcore_after_ns'))]
     if None in x:
         return 'unknown'
@@ -120,7 +123,7 @@ def main():
                 'gen_cycles_per_pkt': mmm([num(r['gen_cyc_pkt']) for r in rr]),
                 'gen_busy_pct': mmm([num(r['gen_busy_pct']) for r in rr]),
                 'placement': {k: sum(1 for r in rr if placement(r) == k)
-                              for k in ('near', 'far', 'changed', 'unknown')},
+                              for k in ('near', 'far', 'changed', 'busy', 'unknown')},
                 'xcore_ns': mmm([num(r.get(k)) for r in rr for k in ('xcore_before_ns', 'xcore_after_ns')]),
             }
 

@@ -321,7 +321,13 @@ prime() {
 # between cores that share a cache (~25 ns) and cores that do not (~170
 # ns), and every switch here slows down 2-3x on the second, so each window
 # is measured before and after and the report compares like with like.
-xcore_ns() { [ -x "$XCORE" ] && "$XCORE" "$GEN_CPU" "$SW_CPU" 30 2>/dev/null || echo ""; }
+# "busy": the probe ran but both CPUs were too busy for it to see anything.
+xcore_ns() {
+	local r=0
+	[ -x "$XCORE" ] || { echo ""; return; }
+	"$XCORE" "$GEN_CPU" "$SW_CPU" 30 2>/dev/null || r=$?
+	case $r in 0) ;; 3) echo busy ;; *) echo "" ;; esac
+}
 # Whether the last window ran wholly near (or no probe: nothing to retry).
 last_near() {
 	[ -x "$XCORE" ] || return 0

@@ -13,7 +13,8 @@
  * fastest batch of 64 round trips within the run time (a batch that ran
  * while both threads had their CPU), not the mean. When no batch has
  * completed by then (both CPUs that busy), it goes on until one does, for
- * at most a second more.
+ * at most a second more; if none does, it says so and exits with status 3
+ * (the placement could not be seen, which is not an error of the probe).
  *
  * Usage: xcore [CPU_A CPU_B [MILLISECONDS]]   (default 0 1 30)
  * Prints the latency in ns (one decimal) on one line. */
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 	if (best == UINT64_MAX) {
 		fprintf(stderr, "xcore: no batch completed in %llu ms (CPU %d busy?)\n",
 		        (unsigned long long)ms + 1000, b);
-		return 1;
+		return 3;
 	}
 	printf("%.1f\n", (double)best / (2.0 * BATCH));
 	return 0;

@@ -19,11 +19,12 @@ cyc=$(jget "$js" "[r['busy_cycles_per_pkt']['median'] for r in j['results'] if r
 log "vifd: $mpps Mpps, $cyc busy cycles/pkt"
 python3 -c "import sys; sys.exit(not (float('$mpps') > 0 and float('$cyc') > 0))" || fail "rate or cycles not positive"
 grep -q '^bench: 64B vifd' "$T/results/summary.txt" || fail "no summary line"
-# The placement probe ran around the window and its figures were kept.
+# The placement probe ran around the window and its figures were kept (or
+# it said both CPUs were too busy to see the placement: a busy machine).
 place=$(jget "$js" "[r['placement'] for r in j['results'] if r['switch']=='vifd'][0]")
 log "placement: $place"
 python3 -c "import sys; d=eval(sys.argv[1]); sys.exit(not (sum(d.values()) == 1 and d.get('unknown', 0) == 0))" \
-	"$place" || fail "no CPU-to-CPU latency measured around the window: $place"
+	"$place" || fail "the placement probe did not run around the window: $place"
 # Nothing of the harness left behind: no DPDK runtime folder of a harness
 # that is gone (vb6<PID>...; another run may be going on).
 for d in /var/run/dpdk/vb6*; do
