@@ -2,7 +2,7 @@
  * written the slow obvious way so it shares no code with src/offload: the
  * RFC 1071 sum of big-endian 16-bit words byte by byte, and a checker that
  * a frame out of ol_gso_write carries valid IPv4 header and TCP/UDP
- * checksums. Header-only (static functions). */
+ * checksums. Header-only (static inline functions). */
 #ifndef VIFD_TEST_OLREF_H
 #define VIFD_TEST_OLREF_H
 
@@ -12,14 +12,14 @@
 
 /* sum + the big-endian 16-bit words of p[0..n) (odd tail padded with 0),
  * not folded. */
-static uint64_t ref_sum(const uint8_t *p, size_t n, uint64_t sum)
+static inline uint64_t ref_sum(const uint8_t *p, size_t n, uint64_t sum)
 {
 	for (size_t i = 0; i < n; i++)
 		sum += (i & 1) ? p[i] : (uint64_t)p[i] << 8;
 	return sum;
 }
 
-static uint16_t ref_fold(uint64_t sum)
+static inline uint16_t ref_fold(uint64_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -27,12 +27,12 @@ static uint16_t ref_fold(uint64_t sum)
 }
 
 /* The Internet checksum (complemented) of p[0..n), as a host value. */
-static uint16_t ref_csum(const uint8_t *p, size_t n, uint64_t sum)
+static inline uint16_t ref_csum(const uint8_t *p, size_t n, uint64_t sum)
 {
 	return (uint16_t)~ref_fold(ref_sum(p, n, sum));
 }
 
-static uint16_t ref_get16(const uint8_t *p)
+static inline uint16_t ref_get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
@@ -40,7 +40,7 @@ static uint16_t ref_get16(const uint8_t *p)
 /* True if frame fr (len bytes, IP header at l3, TCP/UDP header at l4 with
  * protocol proto, IP version ipv) has a valid IPv4 header checksum (v4)
  * and a valid L4 checksum over the pseudo-header and the rest of the frame. */
-static bool ref_frame_ok(const uint8_t *fr, size_t len, unsigned l3, unsigned l4, int ipv,
+static inline bool ref_frame_ok(const uint8_t *fr, size_t len, unsigned l3, unsigned l4, int ipv,
                          uint8_t proto)
 {
 	uint64_t ph = 0;
