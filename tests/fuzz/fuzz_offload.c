@@ -13,7 +13,8 @@
  * accepts, every output frame is written into exactly-sized heap blocks
  * (and once into blocks one byte short, which must fail), and checked
  * against the reference in tests/lib/olref.h: IPv4 header and TCP/UDP
- * checksums valid, payload bytes the source's, a completed checksum that
+ * checksums valid, IP and UDP lengths and TCP sequence numbers the
+ * segment's, payload bytes the source's, a completed checksum that
  * sums right with the pseudo-header value the field held. Any mismatch
  * aborts, so the fuzzer looks for wrong output as well as bad accesses. */
 #include <stdint.h>
@@ -131,6 +132,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!ref_frame_ok(out, n, f.l3_off, f.l4_off, f.ipv,
 			                  f.kind == OL_KIND_TCP ? 6 : 17))
 				fail("bad checksum", k);
+			if (ref_get16(out + f.l3_off + (f.ipv == 4 ? 2 : 4)) !=
+			    n - f.l3_off - (f.ipv == 4 ? 0 : 40))
+				fail("bad IP length", k);
+			if (f.kind == OL_KIND_UDP && ref_get16(out + f.l4_off + 4) != n - f.l4_off)
+				fail("bad UDP length", k);
+			if (f.kind == OL_KIND_TCP &&
+			    ((uint32_t)(ref_get16(out + f.l4_off + 4) << 16 | ref_get16(out + f.l4_off + 6)) !=
+			     (uint32_t)((ref_get16(fr + f.l4_off + 4) << 16 | ref_get16(fr + f.l4_off + 6)) + pos)))
+				fail("bad TCP sequence number", k);
 			pos += n - f.hdr_len;
 		} else if (f.kind == OL_KIND_CSUM) {
 			uint16_t v = ref_get16(fr + f.csum_start + f.csum_offset);
