@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed inputs of the fuzz corpora (run once; outputs are kept in
 the repository). Seeds are well-formed so the fuzzer starts deep in the
-handlers: a full vhost-user setup sequence, and valid rings."""
+handlers: a full vhost-user setup sequence, valid rings, and the super-frames
+captured from the kernel (tests/data/gso/) for the offload layer."""
 import os
 import struct
 
@@ -85,3 +86,16 @@ vseeds = {
 os.makedirs(os.path.join(here, "corpus/vring"), exist_ok=True)
 for k, v in vseeds.items():
     open(os.path.join(here, "corpus/vring", k), "wb").write(v)
+
+# offload seeds: record 0 of every captured case (virtio-net header + frame,
+# see tests/offload/capture.py), with split patterns and an L2 delta between.
+gso = os.path.join(here, "..", "data", "gso")
+os.makedirs(os.path.join(here, "corpus/offload"), exist_ok=True)
+for i, name in enumerate(sorted(os.listdir(gso))):
+    if not name.endswith(".pcap"):
+        continue
+    d = open(os.path.join(gso, name), "rb").read()
+    cl = struct.unpack("<I", d[24 + 8:24 + 12])[0]
+    rec = d[24 + 16:24 + 16 + cl]
+    seed = rec[:10] + bytes([(i * 37) & 0xFF, (i * 91) & 0xFF, i & 15]) + rec[10:]
+    open(os.path.join(here, "corpus/offload", name[:-5]), "wb").write(seed)

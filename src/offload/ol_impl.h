@@ -1,0 +1,241 @@
+/* ol_impl.h - the Internet checksum (RFC 1071) primitives of the offload
+ * layer, static inline because they run for every payload byte: a partial
+ * sum, a copy that sums what it copies in the same pass, folding, and the
+ * byte-order helpers the pseudo-header needs. No state, no allocation.
+ *
+ * Representation: a partial sum is a uint32_t holding the ones'-complement
+ * sum of the bytes read as native-endian 16-bit words from an even offset
+ * of the summed region. On a little-endian host that is the byte-swapped
+ * value of the big-endian sum, which is fine: ones'-complement addition
+ * commutes with byte swapping (RFC 1071 2(B)), so a value folded and stored
+ * with a native store lands in network order. Pseudo-header fields are
+ * added through ol_be16()/ol_be32(), which give a host value the same
+ * representation as the bytes the packet holds.
+ *
+ * A region that starts at an odd offset of the summed stream (an iovec
+ * boundary in the middle of a 16-bit word) is summed on its own and its sum
+ * rotated by 8 bits (ol_csum_shift): byte-swapping a ones'-complement sum
+ * is the same as swapping every word of its data. */
+#ifndef VIFD_OL_IMPL_H
+#define VIFD_OL_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* a + b in ones'-complement arithmetic (end-around carry). */
+static inline uint32_t ol_csum_add(uint32_t a, uint32_t b)
+{
+	uint32_t r = a + b;
+
+	return r + (r < a);
+}
+
+/* A 64-bit accumulator reduced to a 32-bit partial sum. */
+static inline uint32_t ol_csum_reduce(uint64_t acc)
+{
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
+}
+
+/* The partial sum of bytes that start at an odd offset of the summed
+ * region, given their sum computed as if they started at an even one. */
+static inline uint32_t ol_csum_shift(uint32_t sum)
+{
+	return (sum >> 8) | (sum << 24);
+}
+
+/* The Internet checksum of a partial sum: folded to 16 bits and
+ * complemented, ready to be stored with a native 16-bit store. */
+static inline uint16_t ol_csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The host value whose memory representation is v in network order. */
+static inline uint16_t ol_be16(uint16_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap16(v);
+#else
+	return v;
+#endif
+}
+
+static inline uint32_t ol_be32(uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(v);
+#else
+	return v;
+#endif
+}
+
+/* Unaligned network-order loads and stores on byte buffers. */
+static inline uint16_t ol_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t ol_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void ol_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void ol_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Stores a checksum computed by ol_csum_fold (native representation). */
+static inline void ol_put_csum(uint8_t *p, uint16_t csum)
+{
+	memcpy(p, &csum, 2);
+}
+
+/* The last 1..7 bytes of a region as a zero-padded native word: a trailing
+ * odd byte is the first byte of a 16-bit word whose second byte is 0, as
+ * RFC 1071 pads. */
+static inline uint64_t ol_tail64(const uint8_t *s, size_t n)
+{
+	uint64_t w = 0;
+
+	memcpy(&w, s, n);
+	return w;
+}
+
+/* Adds len bytes at buf (taken to start at an even offset) to sum.
+ * Any alignment, any length below 16 GiB (the 64-bit lanes take 2^32
+ * additions of 32-bit words before they could overflow). */
+static inline uint32_t ol_csum_partial(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *s = buf;
+	uint64_t a = sum, b = 0, w;
+
+#if defined(__SSE2__)
+	if (len >= 64) {
+		const __m128i zero = _mm_setzero_si128();
+		__m128i x = zero, y = zero;
+
+		do {
+			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)s);
+			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
+			__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v0, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v0, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v1, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v1, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v2, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v2, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v3, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v3, zero));
+			s += 64;
+			len -= 64;
+		} while (len >= 64);
+		uint64_t l[4];
+		_mm_storeu_si128((__m128i *)(void *)l, x);
+		_mm_storeu_si128((__m128i *)(void *)(l + 2), y);
+		a += ol_csum_reduce(l[0]);
+		b += ol_csum_reduce(l[1]);
+		a += ol_csum_reduce(l[2]);
+		b += ol_csum_reduce(l[3]);
+	}
+#endif
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		a += (uint32_t)w;
+		b += w >> 32;
+		s += 8;
+		len -= 8;
+	}
+	if (len) {
+		w = ol_tail64(s, len);
+		a += (uint32_t)w;
+		b += w >> 32;
+	}
+	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
+}
+
+/* Copies len bytes from src to dst (not overlapping) and returns sum plus
+ * their partial sum, in one pass: each source byte is loaded once and the
+ * loaded value is both stored and summed, so a source that changes under
+ * the copy (guest memory) still yields a destination whose sum is exactly
+ * the one returned. Same length limit as ol_csum_partial. */
+static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src, size_t len,
+                                    uint32_t sum)
+{
+	const uint8_t *s = src;
+	uint8_t *d = dst;
+	uint64_t a = sum, b = 0, w;
+
+#if defined(__SSE2__)
+	if (len >= 64) {
+		const __m128i zero = _mm_setzero_si128();
+		__m128i x = zero, y = zero;
+
+		do {
+			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)s);
+			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
+			__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+			_mm_storeu_si128((__m128i *)(void *)d, v0);
+			_mm_storeu_si128((__m128i *)(void *)(d + 16), v1);
+			_mm_storeu_si128((__m128i *)(void *)(d + 32), v2);
+			_mm_storeu_si128((__m128i *)(void *)(d + 48), v3);
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v0, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v0, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v1, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v1, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v2, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v2, zero));
+			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v3, zero));
+			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v3, zero));
+			s += 64;
+			d += 64;
+			len -= 64;
+		} while (len >= 64);
+		uint64_t l[4];
+		_mm_storeu_si128((__m128i *)(void *)l, x);
+		_mm_storeu_si128((__m128i *)(void *)(l + 2), y);
+		a += ol_csum_reduce(l[0]);
+		b += ol_csum_reduce(l[1]);
+		a += ol_csum_reduce(l[2]);
+		b += ol_csum_reduce(l[3]);
+	}
+#endif
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		memcpy(d, &w, 8);
+		a += (uint32_t)w;
+		b += w >> 32;
+		s += 8;
+		d += 8;
+		len -= 8;
+	}
+	if (len) {
+		w = ol_tail64(s, len);
+		memcpy(d, &w, len);
+		a += (uint32_t)w;
+		b += w >> 32;
+	}
+	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
+}
+
+#endif
