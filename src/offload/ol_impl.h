@@ -111,41 +111,84 @@ static inline void ol_put_csum(uint8_t *p, uint16_t csum)
 
 /* The last 1..7 bytes of a region as a zero-padded native word: a trailing
  * odd byte is the first byte of a 16-bit word whose second byte is 0, as
- * RFC 1071 pads. */
+ * RFC 1071 pads. Fixed-size loads (a variable-length memcpy is a call). */
 static inline uint64_t ol_tail64(const uint8_t *s, size_t n)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w = 0;
+	uint32_t w4;
+	uint16_t w2;
+	unsigned o = 0;
+
+	if (n & 4) {
+		memcpy(&w4, s, 4);
+		w = w4;
+		o = 4;
+	}
+	if (n & 2) {
+		memcpy(&w2, s + o, 2);
+		w |= (uint64_t)w2 << (8 * o);
+		o += 2;
+	}
+	if (n & 1)
+		w |= (uint64_t)s[o] << (8 * o);
+	return w;
+#else
 	uint64_t w = 0;
 
 	memcpy(&w, s, n);
 	return w;
+#endif
 }
 
-/* Adds len bytes at buf (taken to start at an even offset) to sum.
- * Any alignment, any length below 16 GiB (the 64-bit lanes take 2^32
- * additions of 32-bit words before they could overflow). */
-static inline uint32_t ol_csum_partial(const void *buf, size_t len, uint32_t sum)
+/* Stores the first n (1..7) bytes of a word from ol_tail64. */
+static inline void ol_tail64_store(uint8_t *d, uint64_t w, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	unsigned o = 0;
+
+	if (n & 4) {
+		uint32_t w4 = (uint32_t)w;
+		memcpy(d, &w4, 4);
+		o = 4;
+	}
+	if (n & 2) {
+		uint16_t w2 = (uint16_t)(w >> (8 * o));
+		memcpy(d + o, &w2, 2);
+		o += 2;
+	}
+	if (n & 1)
+		d[o] = (uint8_t)(w >> (8 * o));
+#else
+	memcpy(d, &w, n);
+#endif
+}
+
+/* The portable (SSE2 on x86-64) bodies of ol_csum_partial and
+ * ol_csum_copy below, for short regions and CPUs without AVX2. */
+static inline uint32_t ol_csum_partial_sse2(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *s = buf;
 	uint64_t a = sum, b = 0, w;
 
 #if defined(__SSE2__)
 	if (len >= 64) {
-		const __m128i zero = _mm_setzero_si128();
-		__m128i x = zero, y = zero;
+		const __m128i lo32 = _mm_set1_epi64x(0xffffffff);
+		__m128i x = _mm_setzero_si128(), y = x;
 
 		do {
 			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)s);
 			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
 			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
 			__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v0, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v0, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v1, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v1, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v2, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v2, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v3, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v3, zero));
+			x = _mm_add_epi64(x, _mm_and_si128(v0, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v0, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v1, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v1, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v2, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v2, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v3, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v3, 32));
 			s += 64;
 			len -= 64;
 		} while (len >= 64);
@@ -173,13 +216,8 @@ static inline uint32_t ol_csum_partial(const void *buf, size_t len, uint32_t sum
 	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
 }
 
-/* Copies len bytes from src to dst (not overlapping) and returns sum plus
- * their partial sum, in one pass: each source byte is loaded once and the
- * loaded value is both stored and summed, so a source that changes under
- * the copy (guest memory) still yields a destination whose sum is exactly
- * the one returned. Same length limit as ol_csum_partial. */
-static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src, size_t len,
-                                    uint32_t sum)
+static inline uint32_t ol_csum_copy_sse2(void *restrict dst, const void *restrict src,
+                                         size_t len, uint32_t sum)
 {
 	const uint8_t *s = src;
 	uint8_t *d = dst;
@@ -187,8 +225,8 @@ static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src
 
 #if defined(__SSE2__)
 	if (len >= 64) {
-		const __m128i zero = _mm_setzero_si128();
-		__m128i x = zero, y = zero;
+		const __m128i lo32 = _mm_set1_epi64x(0xffffffff);
+		__m128i x = _mm_setzero_si128(), y = x;
 
 		do {
 			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)s);
@@ -199,14 +237,14 @@ static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src
 			_mm_storeu_si128((__m128i *)(void *)(d + 16), v1);
 			_mm_storeu_si128((__m128i *)(void *)(d + 32), v2);
 			_mm_storeu_si128((__m128i *)(void *)(d + 48), v3);
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v0, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v0, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v1, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v1, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v2, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v2, zero));
-			x = _mm_add_epi64(x, _mm_unpacklo_epi32(v3, zero));
-			y = _mm_add_epi64(y, _mm_unpackhi_epi32(v3, zero));
+			x = _mm_add_epi64(x, _mm_and_si128(v0, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v0, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v1, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v1, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v2, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v2, 32));
+			x = _mm_add_epi64(x, _mm_and_si128(v3, lo32));
+			y = _mm_add_epi64(y, _mm_srli_epi64(v3, 32));
 			s += 64;
 			d += 64;
 			len -= 64;
@@ -231,11 +269,48 @@ static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src
 	}
 	if (len) {
 		w = ol_tail64(s, len);
-		memcpy(d, &w, len);
+		ol_tail64_store(d, w, len);
 		a += (uint32_t)w;
 		b += w >> 32;
 	}
 	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
+}
+
+#if defined(__x86_64__)
+/* ol_csum.c: the same with 256-bit vectors, built for AVX2 whatever the
+ * compiler's baseline; called only when the CPU has it. */
+uint32_t ol_csum_partial_avx2(const void *buf, size_t len, uint32_t sum);
+uint32_t ol_csum_copy_avx2(void *restrict dst, const void *restrict src, size_t len, uint32_t sum);
+#endif
+
+/* Regions from this long go to the AVX2 bodies when the CPU has them. */
+enum { OL_CSUM_AVX2_MIN = 256 };
+
+/* Adds len bytes at buf (taken to start at an even offset) to sum.
+ * Any alignment, any length below 16 GiB (the 64-bit lanes take 2^32
+ * additions of 32-bit words before they could overflow). */
+static inline uint32_t ol_csum_partial(const void *buf, size_t len, uint32_t sum)
+{
+#if defined(__x86_64__)
+	if (len >= OL_CSUM_AVX2_MIN && __builtin_cpu_supports("avx2"))
+		return ol_csum_partial_avx2(buf, len, sum);
+#endif
+	return ol_csum_partial_sse2(buf, len, sum);
+}
+
+/* Copies len bytes from src to dst (not overlapping) and returns sum plus
+ * their partial sum, in one pass: each source byte is loaded once and the
+ * loaded value is both stored and summed, so a source that changes under
+ * the copy (guest memory) still yields a destination whose sum is exactly
+ * the one returned. Same length limit as ol_csum_partial. */
+static inline uint32_t ol_csum_copy(void *restrict dst, const void *restrict src, size_t len,
+                                    uint32_t sum)
+{
+#if defined(__x86_64__)
+	if (len >= OL_CSUM_AVX2_MIN && __builtin_cpu_supports("avx2"))
+		return ol_csum_copy_avx2(dst, src, len, sum);
+#endif
+	return ol_csum_copy_sse2(dst, src, len, sum);
 }
 
 #endif

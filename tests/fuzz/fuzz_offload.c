@@ -66,6 +66,11 @@ static void free_iov(struct iovec *iov, unsigned n)
 		free(iov[i].iov_base);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)ref_get16(p) << 16 | ref_get16(p + 2);
+}
+
 static void gather(uint8_t *out, const struct iovec *iov, unsigned n, size_t len)
 {
 	size_t pos = 0;
@@ -137,9 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fail("bad IP length", k);
 			if (f.kind == OL_KIND_UDP && ref_get16(out + f.l4_off + 4) != n - f.l4_off)
 				fail("bad UDP length", k);
-			if (f.kind == OL_KIND_TCP &&
-			    ((uint32_t)(ref_get16(out + f.l4_off + 4) << 16 | ref_get16(out + f.l4_off + 6)) !=
-			     (uint32_t)((ref_get16(fr + f.l4_off + 4) << 16 | ref_get16(fr + f.l4_off + 6)) + pos)))
+			if (f.kind == OL_KIND_TCP && get32(out + f.l4_off + 4) != get32(fr + f.l4_off + 4) + pos)
 				fail("bad TCP sequence number", k);
 			pos += n - f.hdr_len;
 		} else if (f.kind == OL_KIND_CSUM) {

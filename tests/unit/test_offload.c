@@ -437,6 +437,29 @@ static void test_csum_primitives(void)
 			       "copy bytes len %u align %u", len, al);
 		}
 	}
+	/* Both bodies directly, whatever this CPU would dispatch to. */
+	for (unsigned len = 0; len < 1200; len += 7) {
+		uint16_t want = ref_csum(src + 3, len, 0);
+		uint8_t gb[2];
+		uint16_t got = ol_csum_fold(ol_csum_partial_sse2(src + 3, len, 0));
+		memcpy(gb, &got, 2);
+		CHECKF(ref_get16(gb) == want, "sse2 partial len %u", len);
+		got = ol_csum_fold(ol_csum_copy_sse2(dst + 1, src + 3, len, 0));
+		memcpy(gb, &got, 2);
+		CHECKF(ref_get16(gb) == want && memcmp(dst + 1, src + 3, len) == 0, "sse2 copy len %u", len);
+#if defined(__x86_64__)
+		if (__builtin_cpu_supports("avx2")) {
+			got = ol_csum_fold(ol_csum_partial_avx2(src + 3, len, 0));
+			memcpy(gb, &got, 2);
+			CHECKF(ref_get16(gb) == want, "avx2 partial len %u", len);
+			memset(dst, 0, len + 8);
+			got = ol_csum_fold(ol_csum_copy_avx2(dst + 1, src + 3, len, 0));
+			memcpy(gb, &got, 2);
+			CHECKF(ref_get16(gb) == want && memcmp(dst + 1, src + 3, len) == 0 &&
+			       dst[len + 1] == 0, "avx2 copy len %u", len);
+		}
+#endif
+	}
 	/* Big regions and a seed. */
 	for (unsigned len = 1000; len < sizeof(src); len += 997) {
 		uint32_t p = ol_csum_partial(src, len, 0x12345678);
