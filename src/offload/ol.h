@@ -57,9 +57,11 @@ enum {
 	/* Longest frame: 64 KiB of IP datagram behind the longest L2 header
 	 * and the IPv6 fixed header (an IPv6 payload length counts neither). */
 	OL_MAX_FRAME = 22 + 40 + 65535,
-	/* Smallest TCP gso_size accepted: Linux's TCP_MIN_MSS. A 64 KiB frame
-	 * makes at most 745 segments. */
-	OL_TCP_MIN_MSS = 88,
+	/* Smallest TCP gso_size accepted: the smallest MSS a Linux sender
+	 * uses (net.ipv4.tcp_min_snd_mss, 48 by default), so a peer that
+	 * advertises a tiny MSS does not get its guest's frames dropped. A
+	 * 64 KiB frame makes at most 1365 segments. */
+	OL_TCP_MIN_MSS = 48,
 	/* Most datagrams one USO frame may become: the kernel's
 	 * UDP_MAX_SEGMENTS (virtio_net_hdr_to_skb refuses more). */
 	OL_UDP_MAX_SEGS = 128,
