@@ -77,7 +77,11 @@ static int rx_limited(struct dp_worker *w, const struct dp_conf_port *scp,
 		qos_unlock(&sp->qin, shared);
 		if (!pass) {
 			pl->drv->ops->rx_keep(pl->drv, pl->q, pk);
-			w->ready[slot].t = qos_ready(&scp->qin, &bt);
+			/* (at least a moment ahead: a held queue is one the
+			 * worker does not poll until then, and its frame is
+			 * kept until then whatever the rounding) */
+			uint64_t t = qos_ready(&scp->qin, &bt, pk->len);
+			w->ready[slot].t = qos_diff(t, qnow) > 0 ? t : qnow + 1;
 			w->ready[slot].on = true;
 			w->nheld++;
 			STAT_ADD(w, sp->id, ingress_held, 1);

@@ -240,19 +240,26 @@ static inline void qos_end(struct qos_state *s, const struct qos_batch *bt)
 	atomic_store_explicit(&s->tat_p, bt->p, memory_order_relaxed);
 }
 
-/* After a refusal: the qos time at which the buckets will have refilled
- * by their `refill` amount, so that waking then admits a useful batch. */
-static inline uint64_t qos_ready(const struct qos_prof *pf, const struct qos_batch *bt)
+/* After a refusal of a frame of len bytes: the qos time at which the
+ * buckets will have refilled by their `refill` amount, or by what that
+ * frame costs if more (a 64 KiB segmentation-offload frame costs far more
+ * than a refill), so that waking then admits at least it. A frame dearer
+ * than the whole burst passes on a full bucket: then when it is full. */
+static inline uint64_t qos_ready(const struct qos_prof *pf, const struct qos_batch *bt,
+                                 uint32_t len)
 {
 	uint64_t t = bt->now;
 
 	if (pf->has_b) {
-		uint64_t r = bt->b - pf->b.depth + pf->b.refill;
+		uint64_t need = MIN(MAX(pf->b.refill, pf->b.per_pkt + pf->b.per_byte * len),
+		                    pf->b.depth);
+		uint64_t r = bt->b - pf->b.depth + need;
 		if (qos_diff(r, t) > 0)
 			t = r;
 	}
 	if (pf->has_p) {
-		uint64_t r = bt->p - pf->p.depth + pf->p.refill;
+		uint64_t need = MIN(MAX(pf->p.refill, pf->p.per_pkt), pf->p.depth);
+		uint64_t r = bt->p - pf->p.depth + need;
 		if (qos_diff(r, t) > 0)
 			t = r;
 	}

@@ -158,8 +158,17 @@ static void test_burst(void)
 	CHECK(qos_take(&p, &bt, 1000));
 	CHECK(!qos_take(&p, &bt, 1000));
 	/* qos_ready: a quarter of the burst (2500 bytes = 20 ms) past the refusal. */
-	uint64_t r = qos_ready(&p, &bt);
+	uint64_t r = qos_ready(&p, &bt, 1000);
 	CHECKF(r >> QOS_SHIFT == NS + 8000000 + 20000000, "ready at %llu",
+	       (unsigned long long)(r >> QOS_SHIFT));
+	/* ... or what the refused frame costs when that is more (8000 bytes =
+	 * 64 ms: it fits then, not after a quarter of the burst) ... */
+	r = qos_ready(&p, &bt, 8000);
+	CHECKF(r >> QOS_SHIFT == NS + 8000000 + 64000000, "ready at %llu for 8000 bytes",
+	       (unsigned long long)(r >> QOS_SHIFT));
+	/* ... and at most a full bucket (80 ms) for a frame dearer than the burst. */
+	r = qos_ready(&p, &bt, 65000);
+	CHECKF(r >> QOS_SHIFT == NS + 8000000 + 80000000, "ready at %llu for 65000 bytes",
 	       (unsigned long long)(r >> QOS_SHIFT));
 	qos_end(&st, &bt);
 	/* A frame bigger than the burst passes on a full bucket, then debt. */
