@@ -50,6 +50,67 @@ struct pkt {
 	struct iovec seg[PKT_MAX_SEGS]; /* the frame's bytes, in the source's memory */
 };
 
+/* Offloads a port takes as they are (its capabilities, from its own
+ * negotiation: virtio features, the tap's TUNSETOFFLOAD): frames needing
+ * one it lacks are segmented or checksummed in software on the way to it. */
+enum pkt_ol_cap {
+	PKT_OL_CSUM = 1 << 0,  /* frames whose checksum is left to finish (NEEDS_CSUM) */
+	PKT_OL_TSO4 = 1 << 1,  /* TCP over IPv4 to be segmented */
+	PKT_OL_TSO6 = 1 << 2,  /* TCP over IPv6 to be segmented */
+	PKT_OL_ECN = 1 << 3,   /* ... with ECN (CWR on the first segment only) */
+	PKT_OL_USO4 = 1 << 4,  /* UDP over IPv4 to be segmented (UDP_L4) */
+	PKT_OL_USO6 = 1 << 5,  /* UDP over IPv6 to be segmented */
+	PKT_OL_VALID = 1 << 6, /* frames marked as checksum verified (DATA_VALID) */
+	PKT_OL_ALL = (1 << 7) - 1,
+};
+
+/* VIRTIO 1.x values missing from older kernel headers. */
+enum {
+	PKT_GSO_NONE = 0,
+	PKT_GSO_TCPV4 = 1,
+	PKT_GSO_UDP = 3,      /* UFO: never accepted */
+	PKT_GSO_TCPV6 = 4,
+	PKT_GSO_UDP_L4 = 5,   /* USO */
+	PKT_GSO_ECN = 0x80,
+	PKT_F_NEEDS_CSUM = 1,
+	PKT_F_DATA_VALID = 2,
+};
+
+/* The capabilities a destination needs to take pk as it is (0: a complete
+ * frame anyone takes). Reads the ethertype from the private head (after
+ * classification) to tell UDP segmentation over IPv4 from IPv6. */
+static inline uint32_t pkt_ol_needs(const struct pkt *pk)
+{
+	uint32_t need = 0;
+
+	if (pk->ol.flags & PKT_F_NEEDS_CSUM)
+		need |= PKT_OL_CSUM;
+	if (pk->ol.flags & PKT_F_DATA_VALID)
+		need |= PKT_OL_VALID;
+	switch (pk->ol.gso_type & ~PKT_GSO_ECN) {
+	case PKT_GSO_NONE:
+		break;
+	case PKT_GSO_TCPV4:
+		need |= PKT_OL_TSO4 | PKT_OL_CSUM;
+		break;
+	case PKT_GSO_TCPV6:
+		need |= PKT_OL_TSO6 | PKT_OL_CSUM;
+		break;
+	case PKT_GSO_UDP_L4: {
+		unsigned et = pk->l2skip == 16 ? 16 : 12;
+		need |= (pk->head[et] == 0x86 && pk->head[et + 1] == 0xdd ? PKT_OL_USO6
+		                                                            : PKT_OL_USO4) |
+		        PKT_OL_CSUM;
+		break;
+	}
+	default:
+		need |= PKT_OL_ALL + 1; /* nobody takes it (validation drops it first) */
+	}
+	if (pk->ol.gso_type & PKT_GSO_ECN)
+		need |= PKT_OL_ECN;
+	return need;
+}
+
 /* The frame's length as it leaves with egress tag tci (0: untagged). */
 static inline uint32_t pkt_out_len(const struct pkt *p, uint16_t tci)
 {

@@ -578,6 +578,24 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1);
 }
 
+/* Offloads (pkt.h PKT_OL_*) by name. */
+static json_t *ol_names(uint32_t caps)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ PKT_OL_CSUM, "csum" }, { PKT_OL_TSO4, "tso4" }, { PKT_OL_TSO6, "tso6" },
+		{ PKT_OL_ECN, "ecn" }, { PKT_OL_USO4, "uso4" }, { PKT_OL_USO6, "uso6" },
+	};
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < ARRAY_SIZE(names); i++)
+		if (caps & names[i].bit)
+			json_array_append_new(a, json_string(names[i].name));
+	return a;
+}
+
 static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 {
 	char feat[24], am[18] = "";
@@ -588,8 +606,8 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 		         in->auto_mac[5]);
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:i, s:o, "
-	                 "s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:o, s:o, "
+	                 "s:i, s:o, s:s, s:s, s:s}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
@@ -597,13 +615,17 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	                 "active_pairs", (int)in->active_pairs,
 	                 "live_rx", (int)in->live_rx, "live_tx", (int)in->live_tx,
 	                 "promisc", in->promisc, "allmulti", in->allmulti,
-	                 "features", feat, "mtu", (int)in->mtu, "policy", port_policy(r, in->name),
+	                 "features", feat, "offloads_rx", ol_names(in->ol_rx),
+	                 "offloads_tx", ol_names(in->ol_tx), "mtu", (int)in->mtu,
+	                 "policy", port_policy(r, in->name),
 	                 "auto_mac", am, "ifname", in->ifname, "netns", in->netns);
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
  * broken, queue_pairs, active_pairs, live_rx, live_tx, promisc, allmulti,
- * features ("0x..." hex), mtu, policy, auto_mac, ifname, netns}]}]}
+ * features ("0x..." hex), offloads_rx, offloads_tx (names: csum, tso4,
+ * tso6, ecn, uso4, uso6; rx what the port's frames may ask of vifd, tx what
+ * it takes as it is), mtu, policy, auto_mac, ifname, netns}]}]}
  * (kernel ports: path "", ifname the interface, netns its namespace) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {

@@ -75,9 +75,18 @@ struct dp_port_stats {
 	uint64_t drop_unknown;   /* frames from the port to an unknown MAC
 	                          * (bridge unknown-unicast=drop) */
 	uint64_t drop_mac_limit; /* frames from the port: new source MAC over its limit */
+	uint64_t drop_offload;   /* frames from the port whose offload metadata (virtio-net
+	                          * header) its negotiation does not allow or its headers
+	                          * do not bear out */
 	uint64_t drop_egress_limit; /* frames to the port over its egress limit */
 	uint64_t drop_congested; /* frames to the port from a sender over its fair
 	                          * share while the port's ring was congested */
+	uint64_t rx_gso;         /* frames from the port with segmentation offload
+	                          * metadata (up to 64 KiB, crossed as one frame) */
+	uint64_t tx_gso;         /* frames delivered to the port whole with their
+	                          * segmentation offload metadata */
+	uint64_t tx_segmented;   /* frames segmented in software for the port (each
+	                          * once; its segments count in tx_pkts) */
 	uint64_t ingress_held;   /* bursts cut short by the port's ingress limit
 	                          * (the rest stayed in its ring, or in the
 	                          * kernel's queue for a kernel port) */
@@ -117,6 +126,11 @@ struct dp_port_info {
 	unsigned live_rx, live_tx; /* live guest rx / tx rings */
 	uint64_t features;
 	uint16_t mtu;
+	uint32_t ol_rx;          /* offloads (pkt.h PKT_OL_*) the port's frames may ask
+	                          * of vifd (its guest's HOST_*, the tap's) */
+	uint32_t ol_tx;          /* offloads it takes from vifd as they are (its guest's
+	                          * GUEST_*); frames needing more are segmented or
+	                          * checksummed in software on the way to it */
 };
 
 /* nworkers workers; cpus[i] is worker i's CPU or -1 (cpus may be NULL). */

@@ -63,6 +63,7 @@ struct dp_wstats {
 	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
 	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
+	_Atomic uint64_t drop_offload, rx_gso, tx_gso, tx_segmented;
 	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
 } cache_aligned;
 

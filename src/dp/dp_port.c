@@ -667,6 +667,8 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->live_tx = pi.live_tx;
 		info->features = pi.features;
 		info->mtu = pi.mtu;
+		info->ol_rx = pi.ol_in;
+		info->ol_tx = pi.ol_out;
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
@@ -676,7 +678,8 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(rx_pkts); SUM(rx_bytes); SUM(tx_pkts); SUM(tx_bytes);
 			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
 			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
-			SUM(drop_unknown); SUM(drop_mac_limit);
+			SUM(drop_unknown); SUM(drop_mac_limit); SUM(drop_offload);
+			SUM(rx_gso); SUM(tx_gso); SUM(tx_segmented);
 			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
 #undef SUM
 		}

@@ -22,7 +22,32 @@
 #define STAT_ADD(w, port, field, v) \
 	atomic_fetch_add_explicit(&(w)->st[(port)].field, (v), memory_order_relaxed)
 
-enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
+enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP_OFFLOAD,
+       DROP__N };
+
+/* A frame asking for offloads (its virtio-net header: a checksum to
+ * complete, segments to make) is hostile input like a descriptor: what it
+ * asks must be what its port negotiated, and its headers must bear the
+ * metadata out (src/offload ol_parse, on a private copy of them). Checked
+ * once here, so every destination gets a frame that holds, and a bad one is
+ * counted against its sender. */
+static bool ol_valid(const struct port *src, const struct pkt *pk)
+{
+	struct ol_meta m = { pk->ol.flags, pk->ol.gso_type, pk->ol.hdr_len, pk->ol.gso_size,
+	                     pk->ol.csum_start, pk->ol.csum_offset };
+	uint8_t head[OL_MAX_HDR];
+	struct ol_frame f;
+	struct iovc s;
+	size_t n;
+
+	if (pkt_ol_needs(pk) & ~(src->ol_in | PKT_OL_VALID))
+		return false;
+	if (!(pk->ol.flags & PKT_F_NEEDS_CSUM) && pk->ol.gso_type == PKT_GSO_NONE)
+		return true; /* DATA_VALID alone: nothing to check */
+	iovc_init(&s, pk->seg, pk->nseg);
+	n = iovc_get(&s, head, MIN(pk->len, (uint32_t)OL_MAX_HDR));
+	return ol_parse(&m, head, (uint32_t)n, pk->len, &f) == 0;
+}
 
 /* mac=auto: the first source MAC a port uses becomes its binding; later
  * frames must come from it. The control thread adds the static entry. */
@@ -115,6 +140,12 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		STAT_ADD(w, dst, drop_congested, res.congested);
 	if (res.broke)
 		STAT_ADD(w, dst, ring_errors, 1);
+	if (res.offload)
+		STAT_ADD(w, scp->port->id, drop_offload, res.offload);
+	if (res.gso)
+		STAT_ADD(w, dst, tx_gso, res.gso);
+	if (res.segmented)
+		STAT_ADD(w, dst, tx_segmented, res.segmented);
 }
 
 /* Copies the frame's first bytes into its private head. */
@@ -138,7 +169,7 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 {
 	struct dp_port *sp = scp->port;
 	const struct dp_port_cfg *sc = scp->cfg;
-	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, drops[DROP__N] = { 0 };
+	uint64_t rx_bytes = 0, invalid = 0, hairpin = 0, gso = 0, drops[DROP__N] = { 0 };
 	uint16_t dsts[DP_BURST];
 	uint32_t dmask[DP_BURST], flood = 0;
 	unsigned ndst = 0;
@@ -179,6 +210,13 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 			break;
 		}
 		m->l2skip = tagged ? 16 : 12;
+		if (unlikely(m->ol.flags | m->ol.gso_type)) {
+			if (!ol_valid(scp->drv, m)) {
+				drops[DROP_OFFLOAD]++;
+				continue;
+			}
+			gso += m->ol.gso_type != PKT_GSO_NONE;
+		}
 		/* A burst is mostly one flow: the table is asked once per
 		 * source and destination that changes from the frame before
 		 * (the answers are as of the burst, like the snapshot). */
@@ -248,12 +286,16 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		STAT_ADD(w, sp->id, drop_unknown, drops[DROP_UNKNOWN]);
 	if (drops[DROP_ISOLATION])
 		STAT_ADD(w, sp->id, drop_isolation, drops[DROP_ISOLATION]);
+	if (drops[DROP_OFFLOAD])
+		STAT_ADD(w, sp->id, drop_offload, drops[DROP_OFFLOAD]);
 	STAT_ADD(w, sp->id, rx_pkts, n);
 	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 	if (invalid)
 		STAT_ADD(w, sp->id, drop_invalid, invalid);
 	if (hairpin)
 		STAT_ADD(w, sp->id, drop_hairpin, hairpin);
+	if (gso)
+		STAT_ADD(w, sp->id, rx_gso, gso);
 
 	/* Pass 2: each destination once. Without flooding, the unicast
 	 * destinations in order of first appearance; with it, every other live

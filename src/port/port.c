@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <endian.h>
+#include <linux/virtio_net.h>
+
 #include "iovc.h"
 #include "port.h"
 #include "util.h"
@@ -193,6 +196,8 @@ void kport_info(struct port *p, struct port_info *pi)
 	snprintf(pi->ifname, sizeof(pi->ifname), "%s", p->ifname);
 	snprintf(pi->netns, sizeof(pi->netns), "%s", p->netns);
 	pi->connected = true;
+	pi->ol_in = p->ol_in;
+	pi->ol_out = p->ol_out;
 	pi->queue_pairs = pi->active_pairs = p->nq;
 	pi->live_rx = pi->live_tx = p->nq;
 }
@@ -214,6 +219,7 @@ bool kport_carry_take(struct port *p, unsigned q, struct pkt *pkt, uint8_t *buf)
 	len = len == UINT32_MAX ? 0 : len;
 	memcpy(buf, p->carry + (size_t)q * PORT_FRAME_MAX, len);
 	kport_pkt(pkt, buf, len);
+	pkt->ol = p->carry_ol[q];
 	return true;
 }
 
@@ -239,6 +245,7 @@ void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt)
 	if (len)
 		memcpy(p->carry + (size_t)q * PORT_FRAME_MAX, pkt->seg[0].iov_base, len);
 	p->carry_len[q] = len ? len : UINT32_MAX;
+	p->carry_ol[q] = pkt->ol;
 }
 
 void kport_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
@@ -260,13 +267,131 @@ bool kport_rx_arm(struct port *p, unsigned q, bool on)
 	return true;
 }
 
+/* ---- offloads on the way out (any driver) ---- */
+
+/* Bytes the egress L2 rewrite adds to a frame's headers (negative: takes
+ * away): the MACs and the tag it leaves with, against the MACs and the tag
+ * it came with. */
+static inline int l2_delta(const struct pkt *pk, uint16_t tci)
+{
+	return (tci ? 16 : 12) - (int)pk->l2skip;
+}
+
+struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint32_t ol_out)
+{
+	struct pkt_ol o = pk->ol;
+	int d = l2_delta(pk, tci);
+
+	if (o.flags & PKT_F_NEEDS_CSUM)
+		o.csum_start = (uint16_t)(o.csum_start + d);
+	if (o.gso_type != PKT_GSO_NONE)
+		o.hdr_len = (uint16_t)(o.hdr_len + d);
+	if (!(ol_out & PKT_OL_VALID))
+		o.flags &= (uint8_t)~PKT_F_DATA_VALID;
+	return o;
+}
+
+int port_ol_prepare(const struct pkt *pk, uint16_t tci, struct port_olx *x)
+{
+	int d = l2_delta(pk, tci);
+	uint32_t len = pkt_out_len(pk, tci), n = MIN(len, (uint32_t)OL_MAX_HDR), o = 12;
+	struct pkt_ol m = port_ol_out(pk, tci, PKT_OL_VALID);
+	struct ol_meta om = { m.flags, m.gso_type, m.hdr_len, m.gso_size, m.csum_start,
+	                      m.csum_offset };
+	struct iovc s;
+	int r;
+
+	/* The headers as they leave: the MACs and the egress tag, then the
+	 * source's bytes after its own MACs and tag, read once more from the
+	 * source (beyond the private head) into this private copy, which is
+	 * what ol_parse checks and the writers write. */
+	memcpy(x->head, pk->head, 12);
+	if (tci) {
+		x->head[12] = 0x81;
+		x->head[13] = 0x00;
+		x->head[14] = (uint8_t)(tci >> 8);
+		x->head[15] = (uint8_t)tci;
+		o = 16;
+	}
+	iovc_init(&s, pk->seg, pk->nseg);
+	iovc_skip(&s, pk->l2skip);
+	n = o + (uint32_t)iovc_get(&s, x->head + o, n - o);
+	r = ol_parse(&om, x->head, n, len, &x->f);
+	if (r < 0)
+		return r;
+	x->pay_off = (size_t)((int)x->f.hdr_len - d);
+	return 0;
+}
+
+/* ---- what kernel port types share: sending ---- */
+
+/* A frame written whole, in software, into this buffer (then one
+ * tx_one each): per worker thread. */
+static _Thread_local uint8_t sbuf[12 + OL_MAX_FRAME];
+
+static void vnet_put(uint8_t *h, const struct pkt_ol *o)
+{
+	struct virtio_net_hdr v = {
+		.flags = o->flags,
+		.gso_type = o->gso_type,
+		.hdr_len = htole16(o->hdr_len),
+		.gso_size = htole16(o->gso_size),
+		.csum_start = htole16(o->csum_start),
+		.csum_offset = htole16(o->csum_offset),
+	};
+
+	memcpy(h, &v, sizeof(v));
+}
+
+static inline void tx_count(struct port_txres *res, int r, uint32_t len)
+{
+	if (likely(r == 0)) {
+		res->pkts++;
+		res->bytes += len;
+	} else if (r == -EAGAIN) {
+		res->noroom++;
+	} else {
+		res->down++;
+	}
+}
+
+/* A frame to a port without the offloads it needs: each output frame
+ * (segment, or the frame with its checksum complete) made in sbuf, after a
+ * virtio-net header that asks for nothing when the port reads one. */
+static void tx_soft(struct port *p, unsigned q, const struct pkt *pk, uint16_t tci,
+                    struct port_txres *res)
+{
+	struct port_olx x;
+	struct iovec d = { sbuf + p->vnet, sizeof(sbuf) - p->vnet };
+
+	if (port_ol_prepare(pk, tci, &x) < 0) {
+		res->offload++;
+		return;
+	}
+	res->segmented += x.f.kind == OL_KIND_TCP || x.f.kind == OL_KIND_UDP;
+	memset(sbuf, 0, p->vnet);
+	for (uint32_t k = 0; k < ol_gso_count(&x.f); k++) {
+		uint32_t n = ol_gso_write(&x.f, x.head, k, pk->seg, pk->nseg, x.pay_off, &d, 1);
+		struct iovec iov = { sbuf, p->vnet + n };
+
+		if (!n) {
+			res->offload++;
+			return;
+		}
+		tx_count(res, p->ops->tx_one(p, q, &iov, 1), n);
+	}
+}
+
 /* Sends each frame with one tx_one() on queue q, gathered from the private
  * head (the MACs, the egress tag, the rest of the head) and the rest of the
- * source's buffers: a frame from a guest is copied once, by the kernel. */
+ * source's buffers, after a virtio-net header when the port reads one: a
+ * frame from a guest is copied once, by the kernel. A frame needing an
+ * offload the port lacks goes through tx_soft. */
 void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                     const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res)
 {
-	struct iovec iov[3 + PKT_MAX_SEGS];
+	struct iovec iov[4 + PKT_MAX_SEGS];
+	uint8_t vh[16];
 
 	(void)ctx;
 	q %= p->nq;
@@ -278,6 +403,15 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 		struct iovc s;
 		int r;
 
+		if (unlikely(pkt_ol_needs(pk) & ~(p->ol_out | PKT_OL_VALID))) {
+			tx_soft(p, q, pk, tcis[i], res);
+			continue;
+		}
+		if (p->vnet) {
+			struct pkt_ol o = port_ol_out(pk, tcis[i], p->ol_out);
+			vnet_put(vh, &o);
+			iov[n++] = (struct iovec){ vh, p->vnet };
+		}
 		iov[n++] = (struct iovec){ (void *)(uintptr_t)pk->head, 12 };
 		if (tcis[i])
 			iov[n++] = (struct iovec){ tag, 4 };
@@ -292,13 +426,7 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 			left -= (uint32_t)c;
 		}
 		r = p->ops->tx_one(p, q, iov, n);
-		if (likely(r == 0)) {
-			res->pkts++;
-			res->bytes += pkt_out_len(pk, tcis[i]);
-		} else if (r == -EAGAIN) {
-			res->noroom++;
-		} else {
-			res->down++;
-		}
+		tx_count(res, r, pkt_out_len(pk, tcis[i]));
+		res->gso += r == 0 && pk->ol.gso_type != PKT_GSO_NONE;
 	}
 }

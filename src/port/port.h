@@ -31,14 +31,16 @@
 #include <sys/uio.h>
 
 #include "evloop.h"
+#include "ol.h"
 #include "pkt.h"
 
 enum {
 	PORT_MAX_QUEUES = 8,
-	/* Bytes of one kernel receive buffer: a 9000-byte MTU frame with two
-	 * VLAN tags fits. A frame as long as the buffer or longer is reported
-	 * with length 0 (the datapath counts it invalid): it may be cut short. */
-	PORT_FRAME_MAX = 9232,
+	/* Bytes of one kernel receive buffer: a virtio-net header and a
+	 * 64 KiB segmentation-offload frame with two VLAN tags fit. A frame as
+	 * long as the buffer or longer is reported with length 0 (the datapath
+	 * counts it invalid): it may be cut short. */
+	PORT_FRAME_MAX = 12 + OL_MAX_FRAME + 64,
 	PORT_NETNS_MAX = 64,
 	PORT_NAME_MAX = 32,
 	PORT_PATH_MAX = 108,
@@ -75,6 +77,11 @@ struct port_env {
 /* What sending a burst to a queue did (added to the port's counters). */
 struct port_txres {
 	uint32_t pkts, noroom, down, congested;
+	uint32_t offload;      /* frames whose offload metadata did not hold on
+	                        * the way out (validated at ingress: a guest that
+	                        * changed its headers since) */
+	uint32_t gso;          /* frames sent whole with segmentation metadata */
+	uint32_t segmented;    /* frames segmented in software (segments in pkts) */
 	uint64_t bytes;
 	bool broke;            /* the receiver broke the rules (counted once) */
 };
@@ -100,6 +107,7 @@ struct port_info {
 	unsigned live_rx, live_tx; /* live guest rx / tx rings (kernel: queues) */
 	uint64_t features;
 	uint16_t mtu;
+	uint32_t ol_in, ol_out;    /* offloads (pkt.h): see struct port */
 	uint64_t guest_stops, msg_errors, connects;
 };
 
@@ -156,6 +164,15 @@ struct port {
 	char ifname[IFNAMSIZ];       /* kernel ports */
 	char netns[PORT_NETNS_MAX];  /* "" : vifd's own namespace */
 	unsigned nq;                 /* kernel ports: queues */
+	/* Offloads (pkt.h PKT_OL_*), from the port's own negotiation: ol_in,
+	 * what its frames may ask of vifd (others are dropped as offload
+	 * errors); ol_out, what it takes as it is (frames needing more are
+	 * segmented and checksummed in software on the way to it). Written by
+	 * the control thread while no snapshot lists the port's queues (at
+	 * open, or while a vhost-user device is quiesced). */
+	uint32_t ol_in, ol_out;
+	uint8_t vnet;                /* kernel ports: bytes of virtio-net header
+	                              * before each frame read or written (0: none) */
 	int fd[PORT_MAX_QUEUES];     /* kernel ports: one per queue; epoll-able */
 	/* Kernel ports: per queue, the one frame handed back by rx_keep
 	 * (carry_len > 0), handed out first by the next rx_burst. Written by
@@ -163,6 +180,7 @@ struct port {
 	 * another worker: the snapshot's publication orders the two). */
 	uint8_t *carry;              /* nq * PORT_FRAME_MAX bytes */
 	uint32_t carry_len[PORT_MAX_QUEUES];
+	struct pkt_ol carry_ol[PORT_MAX_QUEUES];
 	void *priv;                  /* the type's own state */
 };
 
@@ -204,6 +222,24 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 /* For a type's rx_burst: a frame handed back on q goes out first; fills
  * pkt from buf (PORT_FRAME_MAX bytes) and returns true if there was one. */
 bool kport_carry_take(struct port *p, unsigned q, struct pkt *pkt, uint8_t *buf);
+/* A frame on its way to a port without the offloads it needs (pkt.h
+ * pkt_ol_needs): its headers as they leave (a private copy), and what
+ * ol_parse made of them; the writers (ol_gso_write, ol_csum_write) then
+ * make each output frame from it and the source's segments. */
+struct port_olx {
+	struct ol_frame f;
+	size_t pay_off;              /* source offset of output byte f.hdr_len */
+	uint8_t head[OL_MAX_HDR];
+};
+/* Prepares pk, leaving with egress tag tci, for the software path: copies
+ * its headers (rewritten L2 first) into x->head and parses them. 0, or
+ * -enum ol_err. */
+int port_ol_prepare(const struct pkt *pk, uint16_t tci, struct port_olx *x);
+/* The virtio-net header (host order fields) of pk leaving as it is with
+ * egress tag tci to a port that takes its offloads (ol_out): offsets moved
+ * by the L2 rewrite, DATA_VALID kept only if the port takes it. */
+struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint32_t ol_out);
+
 /* For a type's rx_burst: the frame handed back first, then up to the rest
  * of max frames read by rd (lengths in len[], 0 for a frame too long) into
  * buf's slots. Returns the frames. */

@@ -13,10 +13,14 @@
  * may send to it, the chains of every frame are reserved first (several
  * per frame with MRG_RXBUF; up to DST_CHAINS at a time, each buffer's first
  * line prefetched for writing as soon as its descriptor is read), then each
- * frame is written: the virtio-net header, the private head with the
- * rewritten L2 header (MACs, egress tag), then the rest straight from the
- * source's buffers (one copy); one used-index publish, and the call (at
- * most one) after the lock is released.
+ * frame is written: the virtio-net header (with the frame's offload fields
+ * when the guest negotiated them), the private head with the rewritten L2
+ * header (MACs, egress tag), then the rest straight from the source's
+ * buffers (one copy); one used-index publish, and the call (at most one)
+ * after the lock is released. A frame needing an offload the guest did not
+ * negotiate (a 64 KiB TCP frame to a guest without GUEST_TSO4) is
+ * segmented, or its checksum completed, in software while it is copied
+ * into the guest's buffers (src/offload), each segment in its own chains.
  *
  * Security model: rings and buffers are guest memory (see vq.h for how each
  * index and descriptor is read once and checked). What a sender's guest
@@ -310,23 +314,46 @@ static inline enum resv_res reserve(struct vq *q, bool mrg, bool pw, int *avail,
 	return RV_OK;
 }
 
-/* Writes packet pk into its reserved rx chains ch[0..nch): header, private
- * head (with the egress tag), then the rest of the frame from the source;
- * then the used entries. len: the frame's length as it leaves. */
+/* The virtio-net header of a frame: its offload fields (host order), and
+ * num_buffers, the chains it uses (VIRTIO 1.1 5.1.6.3.2; ignored without
+ * MRG_RXBUF). */
+static inline void hdr_fill(struct virtio_net_hdr_mrg_rxbuf *h, const struct pkt_ol *o,
+                            unsigned nch)
+{
+	h->hdr.flags = o->flags;
+	h->hdr.gso_type = o->gso_type;
+	h->hdr.hdr_len = htole16(o->hdr_len);
+	h->hdr.gso_size = htole16(o->gso_size);
+	h->hdr.csum_start = htole16(o->csum_start);
+	h->hdr.csum_offset = htole16(o->csum_offset);
+	h->num_buffers = htole16((uint16_t)nch);
+}
+
+/* Puts the used entries of a frame of len bytes (header included) written
+ * into chains ch[0..nch). */
+static inline void used_put(struct vq *q, const struct vq_chain *ch, unsigned nch, uint32_t need)
+{
+	for (unsigned k = 0; k < nch; k++) {
+		uint32_t part = MIN(ch[k].len, need);
+		vq_used_put(q, ch[k].head, part);
+		need -= part;
+	}
+}
+
+/* Writes packet pk into its reserved rx chains ch[0..nch): header (with the
+ * offload fields o), private head (with the egress tag), then the rest of
+ * the frame from the source; then the used entries. len: the frame's
+ * length as it leaves. */
 static inline __attribute__((always_inline)) void
 write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned nch,
-            const struct pkt *pk, uint16_t tci, uint32_t len)
+            const struct pkt *pk, uint16_t tci, uint32_t len, const struct pkt_ol *ol)
 {
 	uint32_t need = hdr_len + len;
 	uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	struct iovc s;
 
-	/* No offloads are negotiated: a plain header; num_buffers counts the
-	 * chains used (VIRTIO 1.1 5.1.6.3.2), ignored without MRG_RXBUF. */
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
-	hdr.num_buffers = htole16((uint16_t)nch);
+	hdr_fill(&hdr, ol, nch);
 	iovc_init(&s, pk->seg, pk->nseg);
 	iovc_skip(&s, plen);
 	if (likely(ch[0].iov[0].iov_len >= need && hdr_len <= sizeof(hdr))) {
@@ -368,11 +395,50 @@ write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned 
 		dcur_put(&d, pk->head + pk->l2skip, plen - pk->l2skip);
 		dcur_copy(&d, &s, pk->len - plen);
 	}
-	for (unsigned k = 0; k < nch; k++) {
-		uint32_t part = MIN(ch[k].len, need);
-		vq_used_put(q, ch[k].head, part);
-		need -= part;
+	used_put(q, ch, nch, need);
+}
+
+/* Output frame k of x (a frame going through the software offload path)
+ * into its reserved chains ch[0..nch): a header asking nothing (DATA_VALID
+ * if the guest takes it: every checksum is complete), then the segment,
+ * written by the offload layer straight from the source. Returns false if
+ * it could not be written (the chains' buffers are more than PKT_MAX_SEGS
+ * pieces, or the source changed under us): the chains then go back used
+ * with length 0. */
+static bool write_soft(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned nch,
+                       const struct pkt *pk, const struct port_olx *x, uint32_t k,
+                       uint32_t ol_rx)
+{
+	struct pkt_ol o = { .flags = (ol_rx & PKT_OL_VALID) ? PKT_F_DATA_VALID : 0 };
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct iovec iov[PKT_MAX_SEGS];
+	uint32_t len = ol_gso_len(&x->f, k), skip = hdr_len, n = 0;
+	struct dcur d = { .ch = ch, .nch = nch };
+
+	hdr_fill(&hdr, &o, nch);
+	iovc_init(&d.c, ch[0].iov, ch[0].niov);
+	dcur_put(&d, (const uint8_t *)&hdr, hdr_len);
+	/* The chains' buffers after the header, as one iovec list. */
+	for (unsigned c = 0; c < nch; c++) {
+		for (unsigned j = 0; j < ch[c].niov; j++) {
+			size_t l = ch[c].iov[j].iov_len;
+			if (skip >= l) {
+				skip -= (uint32_t)l;
+				continue;
+			}
+			if (n == PKT_MAX_SEGS)
+				goto fail;
+			iov[n++] = (struct iovec){ (uint8_t *)ch[c].iov[j].iov_base + skip, l - skip };
+			skip = 0;
+		}
 	}
+	if (ol_gso_write(&x->f, x->head, k, pk->seg, pk->nseg, x->pay_off, iov, n) != len)
+		goto fail;
+	used_put(q, ch, nch, hdr_len + len);
+	return true;
+fail:
+	used_put(q, ch, nch, 0); /* the buffers go back empty */
+	return false;
 }
 
 /* A frame of the burst (index i) with its rx chains reserved at
@@ -382,14 +448,19 @@ struct resv {
 };
 
 /* Writes the nfr reserved frames of rv into their chains, in order (the
- * used entries follow the reservation order). */
+ * used entries follow the reservation order), with the offload fields the
+ * guest takes (ol_rx). */
 static inline void flush_reserved(struct vq *q, uint32_t hdr_len, const struct resv *rv,
-                                  unsigned nfr, const struct pkt *pkts, const uint16_t *tcis)
+                                  unsigned nfr, const struct pkt *pkts, const uint16_t *tcis,
+                                  uint32_t ol_rx)
 {
 	for (unsigned k = 0; k < nfr; k++) {
 		const struct pkt *pk = &pkts[rv[k].i];
-		write_frame(q, hdr_len, &dst[rv[k].ch0], rv[k].nch, pk, tcis[rv[k].i],
-		            pkt_out_len(pk, tcis[rv[k].i]));
+		uint16_t tci = tcis[rv[k].i];
+		struct pkt_ol o = port_ol_out(pk, tci, ol_rx);
+
+		write_frame(q, hdr_len, &dst[rv[k].ch0], rv[k].nch, pk, tci, pkt_out_len(pk, tci),
+		            &o);
 	}
 }
 
@@ -405,6 +476,49 @@ static inline void unlock(struct rxq_lock *l, bool shared)
 {
 	if (shared)
 		atomic_flag_clear_explicit(&l->f, memory_order_release);
+}
+
+/* Frame pk through the software offload path into ring vq: each output
+ * frame reserved and written at once (several chains each with MRG_RXBUF).
+ * Counts into res; returns false if the ring broke. */
+static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_t tci,
+                    struct qos_fair *f, const struct port_txctx *ctx, int *avail,
+                    struct port_txres *res)
+{
+	struct vhu_dev *d = vp(p)->dev;
+	struct port_olx x;
+
+	if (port_ol_prepare(pk, tci, &x) < 0) {
+		res->offload++;
+		return true;
+	}
+	res->segmented += x.f.kind == OL_KIND_TCP || x.f.kind == OL_KIND_UDP;
+	for (uint32_t k = 0; k < ol_gso_count(&x.f); k++) {
+		uint32_t len = ol_gso_len(&x.f, k);
+		unsigned nch = 0;
+		int err = 0;
+		enum resv_res r = reserve(vq, d->mrg_rxbuf, prefetchw, avail, 0, d->hdr_len + len,
+		                          &nch, &err);
+
+		if (r == RV_BROKEN) {
+			broke(p, VHU_BROKEN_RING, err);
+			res->broke = true;
+			return false;
+		}
+		if (r != RV_OK) {
+			res->noroom++;
+			continue;
+		}
+		if (f)
+			qos_fair_add(f, ctx->src_port, ctx->weight, vq->used_idx, nch);
+		if (write_soft(vq, d->hdr_len, dst, nch, pk, &x, k, d->ol_rx)) {
+			res->pkts++;
+			res->bytes += len;
+		} else {
+			res->offload++;
+		}
+	}
+	return true;
 }
 
 /* Policy at the ring: its fair share (a sender over its share of a
@@ -450,9 +564,19 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			res->congested++;
 			continue;
 		}
+		if (unlikely(pkt_ol_needs(&pkts[i]) & ~(d->ol_rx | PKT_OL_VALID))) {
+			/* Segments (or the checksum) made in software, each
+			 * written as soon as its chains are reserved: what is
+			 * reserved before goes first, to keep the order. */
+			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+			nres = nfr = 0;
+			if (!tx_soft(p, vq, &pkts[i], tcis[i], f, ctx, &avail, res))
+				break;
+			continue;
+		}
 		r = reserve(vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err);
 		if (r == RV_FULL) {
-			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis);
+			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 			nres = nfr = 0;
 			r = reserve(vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err);
 		}
@@ -464,6 +588,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			nres += nch;
 			res->pkts++;
 			res->bytes += len;
+			res->gso += pkts[i].ol.gso_type != PKT_GSO_NONE;
 		} else if (r == RV_BROKEN) {
 			broke(p, VHU_BROKEN_RING, err);
 			res->broke = true;
@@ -472,7 +597,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			res->noroom++;
 		}
 	}
-	flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis);
+	flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 	if (vq->used_pending) {
 		vq_used_publish(vq);
 		call = vq_need_call(vq);
@@ -500,7 +625,9 @@ static void dev_changed(struct vhu_dev *d, void *ctx)
 {
 	struct port *p = ctx;
 
-	(void)d;
+	/* Negotiated offloads: the device is quiesced, no worker reads them. */
+	p->ol_in = d->ol_tx;
+	p->ol_out = d->ol_rx;
 	p->env->changed(p->env->ctx);
 }
 
@@ -596,6 +723,8 @@ static void vhost_info(struct port *p, struct port_info *pi)
 	}
 	pi->features = d->features;
 	pi->mtu = d->mtu;
+	pi->ol_in = d->ol_tx;
+	pi->ol_out = d->ol_rx;
 	pi->guest_stops = d->cnt.broken;
 	pi->msg_errors = d->cnt.msg_errors;
 	pi->connects = d->cnt.connects;

@@ -23,6 +23,7 @@
 
 #include "evloop.h"
 #include "gmem.h"
+#include "pkt.h"
 #include "vq.h"
 #include "vu_wire.h"
 
@@ -103,6 +104,8 @@ struct vhu_dev {
 	uint8_t mac[6];
 	uint32_t hdr_len;        /* virtio-net header bytes: 10 or 12 */
 	bool mrg_rxbuf;
+	uint32_t ol_rx;          /* offloads of frames vifd may hand the guest (pkt.h) */
+	uint32_t ol_tx;          /* offloads the guest may ask of vifd's frames */
 	unsigned active_qp;      /* queue pairs in use: max_qp, or what the
 	                          * control queue's VQ_PAIRS_SET chose */
 	bool promisc, allmulti;  /* control queue RX mode (reported only) */

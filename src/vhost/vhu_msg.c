@@ -42,12 +42,27 @@ struct msg_type {
 	int8_t needs_pf;             /* protocol feature that must be acked, -1: none */
 };
 
-/* Largest frame the datapath accepts from a guest (without GSO). */
-enum { VHU_MAX_FRAME = 65535 };
+/* Largest frame (MTU + Ethernet header) a guest may configure, and the
+ * longest transmit chain taken from a guest (header included): a TSO frame
+ * of 64 KiB of IP packet, its Ethernet header and two tags. */
+enum { VHU_MAX_FRAME = 65535, VHU_MAX_TX_CHAIN = 12 + 65536 + 22 };
+
+/* Offload features (VIRTIO 1.1 §5.1.3) missing from older kernel headers. */
+enum { F_GUEST_USO4 = 54, F_GUEST_USO6 = 55, F_HOST_USO = 56 };
+#define F(b) (1ull << (b))
+
+/* The checksum and segmentation offloads vifd offers both ways: the
+ * datapath segments and checksums in software for a destination that
+ * lacks what a frame needs (src/offload). */
+static const uint64_t ol_features =
+	F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_GUEST_TSO4) |
+	F(VIRTIO_NET_F_GUEST_TSO6) | F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_HOST_TSO4) |
+	F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(F_GUEST_USO4) | F(F_GUEST_USO6) |
+	F(F_HOST_USO);
 
 uint64_t vhu_features_offered(void)
 {
-	return (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
+	return ol_features | (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
 	       (1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
 	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
 	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
@@ -151,7 +166,7 @@ void vhu_rings_refresh(struct vhu_dev *d)
 
 		if (d->vr[i].live || !vhu_vring_ready(d, i))
 			continue;
-		if (vhu_vring_start(d, i, tx ? d->hdr_len + VHU_MAX_FRAME : UINT32_MAX) < 0) {
+		if (vhu_vring_start(d, i, tx ? VHU_MAX_TX_CHAIN : UINT32_MAX) < 0) {
 			vhu_rings_stop(d);
 			return;
 		}
@@ -188,6 +203,7 @@ void vhu_state_reset(struct vhu_dev *d)
 	d->status = 0;
 	d->hdr_len = sizeof(struct virtio_net_hdr_mrg_rxbuf);
 	d->mrg_rxbuf = false;
+	d->ol_rx = d->ol_tx = 0;
 	d->active_qp = d->max_qp;
 	d->promisc = d->allmulti = false;
 	atomic_store(&d->broken, VHU_OK);
@@ -238,6 +254,36 @@ static int h_get_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	return 0;
 }
 
+/* What the negotiated features let each side hand the other (pkt.h
+ * PKT_OL_*), each with what it depends on (VIRTIO 1.1 §5.1.3.1: TSO, USO
+ * and ECN need the checksum offload of their direction; ECN needs TSO): a
+ * feature acked without its dependency is not used. */
+static void ol_caps(struct vhu_dev *d)
+{
+	uint64_t f = d->features;
+	uint32_t rx = 0, tx = 0;
+
+	if (f & F(VIRTIO_NET_F_GUEST_CSUM)) {
+		rx = PKT_OL_CSUM | PKT_OL_VALID;
+		rx |= (f & F(VIRTIO_NET_F_GUEST_TSO4)) ? PKT_OL_TSO4 : 0;
+		rx |= (f & F(VIRTIO_NET_F_GUEST_TSO6)) ? PKT_OL_TSO6 : 0;
+		rx |= (f & F(F_GUEST_USO4)) ? PKT_OL_USO4 : 0;
+		rx |= (f & F(F_GUEST_USO6)) ? PKT_OL_USO6 : 0;
+		if ((f & F(VIRTIO_NET_F_GUEST_ECN)) && (rx & (PKT_OL_TSO4 | PKT_OL_TSO6)))
+			rx |= PKT_OL_ECN;
+	}
+	if (f & F(VIRTIO_NET_F_CSUM)) {
+		tx = PKT_OL_CSUM | PKT_OL_VALID;
+		tx |= (f & F(VIRTIO_NET_F_HOST_TSO4)) ? PKT_OL_TSO4 : 0;
+		tx |= (f & F(VIRTIO_NET_F_HOST_TSO6)) ? PKT_OL_TSO6 : 0;
+		tx |= (f & F(F_HOST_USO)) ? PKT_OL_USO4 | PKT_OL_USO6 : 0;
+		if ((f & F(VIRTIO_NET_F_HOST_ECN)) && (tx & (PKT_OL_TSO4 | PKT_OL_TSO6)))
+			tx |= PKT_OL_ECN;
+	}
+	d->ol_rx = rx;
+	d->ol_tx = tx;
+}
+
 static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
 {
 	uint64_t f = m->p.u64;
@@ -260,6 +306,7 @@ static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	d->hdr_len = (d->mrg_rxbuf || (f & (1ull << VIRTIO_F_VERSION_1)))
 	                     ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
 	                     : sizeof(struct virtio_net_hdr);
+	ol_caps(d);
 	clear_broken(d);
 	VHU_LOG(LOG_INFO, d, "features 0x%llx (hdr %u bytes%s%s%s)", (unsigned long long)f,
 	        d->hdr_len, d->mrg_rxbuf ? ", mrg_rxbuf" : "",

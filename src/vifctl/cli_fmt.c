@@ -184,10 +184,25 @@ static const char *limits(char *buf, size_t len, json_t *pol)
 	return n ? buf : "-";
 }
 
+/* The offloads a port takes from vifd as they are ("csum,tso4,tso6"), or
+ * "-". */
+static const char *offloads(char *buf, size_t len, json_t *names)
+{
+	size_t n = 0, i;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(names, i, v)
+		if (json_is_string(v) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
+			                      json_string_value(v));
+	return n ? buf : "-";
+}
+
 void cli_print_show(json_t *res)
 {
 	static const char *const hdr[] = { "PORT", "TYPE", "MODE", "STATE", "QUEUES",
-	                                   "LIVE-RX/TX", "MTU", "LIMITS", "FEATURES", "PATH" };
+	                                   "LIVE-RX/TX", "MTU", "LIMITS", "OFFLOADS", "PATH" };
 	json_t *bridges = json_object_get(res, "bridges"), *br;
 	size_t i;
 
@@ -203,12 +218,14 @@ void cli_print_show(json_t *res)
 		}
 		t = cli_table_new(10, hdr, "lllllrrlll");
 		json_array_foreach(ports, j, p) {
-			char q[CELL], live[CELL], mtu[CELL], lim[96], where[96];
+			char q[CELL], live[CELL], mtu[CELL], lim[96], where[96], ol[64];
 			long long rx, tx, m;
 			const char *cells[10] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
 			                          port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
 			                          limits(lim, sizeof(lim), json_object_get(p, "policy")),
-			                          jstr(p, "features"), jstr(p, "path") };
+			                          offloads(ol, sizeof(ol),
+			                                   json_object_get(p, "offloads_tx")),
+			                          jstr(p, "path") };
 
 			/* Kernel ports: the interface (in its namespace) where a
 			 * vhost-user port shows its socket. */
