@@ -16,12 +16,14 @@ start_vifd
 vctl add-port br0 a type=vhostuser path="$T/a.sock" queues=2
 vctl add-port br0 b type=vhostuser path="$T/b.sock" queues=2
 
-# run_testpmd QUEUES SECONDS: testpmd forwards for SECONDS counted from
-# when it says it is forwarding (its start-up, 512 MB of memory set up
-# without huge pages, takes seconds of its own on a busy machine), then
-# quits and prints its statistics (line-buffered: the log shows when).
+# run_testpmd QUEUES FRAMES: testpmd forwards until vifd has delivered
+# FRAMES more to each port (60 s at most: on a busy machine the rate is
+# anyone's guess, the count is what the checks need), counted from when it
+# says it is forwarding (its start-up, 512 MB of memory set up without huge
+# pages, takes seconds of its own), then quits and prints its statistics
+# (line-buffered: the log shows when).
 run_testpmd() {
-	local q=$1 secs=$2 pfx fifo=$T/testpmd$q.in pid
+	local q=$1 frames=$2 pfx fifo=$T/testpmd$q.in pid a0 b0
 	pfx=$(dpdk_prefix "tp$q")
 	CLEANUP_HOOKS+=("dpdk_cleanup $pfx")
 	mkfifo "$fifo"
@@ -37,7 +39,10 @@ run_testpmd() {
 	forwarding() { grep -q "Press enter to exit" "$T/testpmd$q.log" || ! kill -0 "$pid"; }
 	wait_for 60 "testpmd forwarding (queues=$q)" forwarding
 	kill -0 "$pid" || fail "testpmd ended before forwarding (queues=$q)"
-	sleep "$secs"
+	a0=$(port_stat a tx_pkts); b0=$(port_stat b tx_pkts)
+	enough() { [ $(($(port_stat a tx_pkts) - a0)) -ge "$frames" ] &&
+		[ $(($(port_stat b tx_pkts) - b0)) -ge "$frames" ]; }
+	for _ in $(seq 120); do enough && break; sleep 0.5; done
 	echo >&8
 	exec 8>&-
 	wait "$pid" || fail "testpmd failed (queues=$q)"
@@ -52,7 +57,7 @@ before_a=0
 before_b=0
 for q in 1 2; do
 	log "testpmd io forwarding with $q queue pair(s)"
-	run_testpmd "$q" 4
+	run_testpmd "$q" 100000
 	vifd_alive
 	rx0=$(tp_rx "$T/testpmd$q.log" 0)
 	rx1=$(tp_rx "$T/testpmd$q.log" 1)

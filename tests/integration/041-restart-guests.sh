@@ -31,7 +31,7 @@ echo PING-START; ping -c $NPING -i 0.5 -W 2 10.0.0.2; echo PING-END"
 G1=$LAST_PID
 
 # Kill vifd a quarter into the sequence, and stay away for 2 s.
-wait_for 120 "guest 1 pinging" grep -q "seq=$((NPING / 4)) " "$T/g1-console.log"
+wait_for 120 "guest 1 pinging" grep -aq "seq=$((NPING / 4)) " "$T/g1-console.log"
 kill_vifd B
 log "vifd killed after ping seq=$((NPING / 4))"
 sleep 2
@@ -42,22 +42,24 @@ wait_for 30 "g2 reconnected" connected g2
 wait_for 30 "g1 reconnected" connected g1
 log "vifd restarted, both guests reconnected"
 
-wait_for 90 "guest 1's ping to finish" grep -q "^PING-END" "$T/g1-console.log"
+wait_for 90 "guest 1's ping to finish" grep -aq "^PING-END" "$T/g1-console.log"
 rc1=0
 wait "$G1" || rc1=$?
 vifd_alive
-tr -d '\r' <"$T/g1-console.log" | grep -E "seq=|packets transmitted" | sed 's/^/    /' || true
+tr -d '\r' <"$T/g1-console.log" | grep -aE "seq=|packets transmitted" | sed 's/^/    /' || true
 [ "$rc1" = 0 ] || fail "guest 1 command failed (rc=$rc1)"
 # Every one of the last quarter of the pings was answered (busybox prints
 # one "seq=N" line per reply).
+# (-a: a serial console may carry a stray NUL; grep then calls the rest
+# binary and prints no more matches)
 seqs=$(tr -d '\r' <"$T/g1-console.log" | sed -n '/^PING-START/,/^PING-END/p' |
-	grep -o 'from 10.0.0.2: seq=[0-9]*' | sed 's/.*seq=//' || true)
+	grep -ao 'from 10.0.0.2: seq=[0-9]*' | sed 's/.*seq=//' || true)
 for s in $(seq $((NPING * 3 / 4)) $((NPING - 1))); do
 	echo "$seqs" | grep -qx "$s" || fail "ping seq=$s after the restart got no reply"
 done
 lost=$(( NPING - $(echo "$seqs" | sort -un | wc -l) ))
 for g in g1 g2; do
-	n=$(grep -c "^GUEST-BOOT" "$T/$g-console.log" || true)
+	n=$(grep -ac "^GUEST-BOOT" "$T/$g-console.log" || true)
 	[ "$n" = 1 ] || fail "guest $g booted $n times"
 done
 [ "$(port_stat g1 rx_pkts)" -gt 0 ] && [ "$(port_stat g2 rx_pkts)" -gt 0 ] ||

@@ -18,7 +18,7 @@ bg_guest guest2 --server --sock "$T/g2.sock" \
 G2=$LAST_PID
 wait_for 30 "guest 2's socket" test -S "$T/g2.sock"
 vctl add-port br0 g2 type=vhostuser path="$T/g2.sock" mode=client
-wait_for 90 "guest 2 ready" grep -q "^GUEST-CMD" "$T/g2-console.log"
+wait_for 90 "guest 2 ready" grep -aq "^GUEST-CMD" "$T/g2-console.log"
 
 bg_guest guest1 --client --sock "$T/g1.sock" \
 	--mac 52:54:00:00:00:01 --ip 10.0.0.1/24 --log "$T/g1-console.log" --timeout 240 \
@@ -29,11 +29,11 @@ G1=$LAST_PID
 wait "$G1"; rc1=$?
 wait "$G2"; rc2=$?
 vifd_alive
-grep -E "packets transmitted|receiver|sender" "$T/g1-console.log" | tr -d '\r' || true
+grep -aE "packets transmitted|receiver|sender" "$T/g1-console.log" | tr -d '\r' || true
 [ "$rc1" = 0 ] || fail "guest 1 command failed (rc=$rc1)"
 [ "$rc2" = 0 ] || fail "guest 2 command failed (rc=$rc2)"
-grep -q "5 packets transmitted, 5 packets received" "$T/g1-console.log" || fail "ping lost packets"
-grep -qE "receiver" "$T/g1-console.log" || fail "no iperf3 result"
+grep -aq "5 packets transmitted, 5 packets received" "$T/g1-console.log" || fail "ping lost packets"
+grep -aqE "receiver" "$T/g1-console.log" || fail "no iperf3 result"
 # The stream really crossed vifd: megabytes in the g1 -> g2 direction.
 rx=$(port_stat g1 rx_bytes)
 [ "$rx" -gt 1000000 ] || fail "only $rx bytes from guest 1 crossed vifd"
