@@ -32,6 +32,8 @@ enum {
 	DP_BURST = 32,
 	DP_MAX_DST_CHAINS = 64,  /* rx buffers one frame may span (MRG_RXBUF) */
 	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
+	DP_NOFD_POLL_NS = 500000, /* while idle, rings without a kick fd are
+	                           * polled this often (a timed sleep) */
 };
 
 /* A destination guest rx ring may be filled by several workers: each
@@ -59,6 +61,8 @@ struct dp_port {
 	                              * old after the next synchronize */
 	bool frozen;                 /* control: excluded from snapshots while
 	                              * its device is being changed */
+	bool listed;                 /* control: the last published snapshot
+	                              * lists it (some ring or queue of it) */
 	struct dp_rxq_lock rxq_lock[VHU_MAX_QUEUE_PAIRS];
 	/* Rate limit buckets (workers, under their lock) and the fair-share
 	 * state of each rx ring (under rxq_lock; allocated by the control

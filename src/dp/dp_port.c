@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clk.h"
+#include "closer.h"
 #include "dp_impl.h"
 #include "vlog.h"
 #include "xalloc.h"
@@ -77,6 +78,8 @@ static struct dp_conf *conf_build(struct dp *dp)
 		struct dp_conf_port *cp = &c->ports[i];
 		bool any = false;
 
+		if (p)
+			p->listed = false;
 		if (!port_live(p))
 			continue;
 		if (p->kp) {
@@ -111,6 +114,7 @@ static struct dp_conf *conf_build(struct dp *dp)
 		if (any) {
 			char err[128];
 
+			p->listed = true;
 			cp->port = p;
 			cp->hdr_len = p->dev ? p->dev->hdr_len : 0;
 			cp->mrg_rxbuf = p->dev && p->dev->mrg_rxbuf;
@@ -164,8 +168,12 @@ static void publish(struct dp *dp)
 	struct dp_conf *nc = conf_build(dp);
 	const struct dp_conf *old = atomic_load(&dp->conf);
 
-	if (!nc)
+	if (!nc) {
 		vlog_err("datapath: out of memory rebuilding configuration; forwarding paused");
+		for (unsigned i = 0; i < dp->nports; i++)
+			if (dp->ports[i])
+				dp->ports[i]->listed = false;
+	}
 	atomic_store_explicit(&dp->conf, nc ? nc : &empty, memory_order_release);
 	wake_workers(dp);
 	qsbr_synchronize_watch(&dp->qsbr, DP_STUCK_NS, worker_stuck, dp);
@@ -173,6 +181,21 @@ static void publish(struct dp *dp)
 		conf_free((struct dp_conf *)old);
 }
 
+/* Whether a snapshot built now would list the device's rings. */
+static bool port_has_rings(struct dp_port *p)
+{
+	if (!port_live(p) || !p->dev)
+		return false;
+	for (unsigned i = 0; i < 2 * p->dev->max_qp; i++)
+		if (vhu_vring_live(p->dev, i))
+			return true;
+	return false;
+}
+
+/* A port no published snapshot lists is touched by no worker: freezing
+ * it needs no publish, and thawing it needs one only if it now has live
+ * rings. Setting a device up (dozens of messages, rings going live one by
+ * one) thus publishes once per ring that goes live, not twice a message. */
 static void port_quiesce(struct vhu_dev *d, void *ctx)
 {
 	struct dp_port *p = ctx;
@@ -181,7 +204,8 @@ static void port_quiesce(struct vhu_dev *d, void *ctx)
 	if (p->frozen)
 		return;
 	p->frozen = true;
-	publish(p->dp);
+	if (p->listed)
+		publish(p->dp);
 }
 
 static void port_changed(struct vhu_dev *d, void *ctx)
@@ -190,7 +214,8 @@ static void port_changed(struct vhu_dev *d, void *ctx)
 
 	(void)d;
 	p->frozen = false;
-	publish(p->dp);
+	if (p->listed || port_has_rings(p))
+		publish(p->dp);
 }
 
 static const struct vhu_dev_ops port_vhu_ops = {
@@ -251,8 +276,10 @@ static void periodic_check(void *arg)
 		struct dp_port *p = dp->ports[i];
 		if (!p)
 			continue;
-		if (p->dev)
+		if (p->dev) {
 			vhu_dev_check(p->dev);
+			vhu_dev_tick(p->dev);
+		}
 		qos_refresh(&p->qin, qnow);
 		qos_refresh(&p->qeg, qnow);
 		/* mac=auto got its MAC: no other port may take it over. */
@@ -727,6 +754,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		}
 		info->features = d->features;
 		info->mtu = d->mtu;
+		info->mem_bytes = d->mem_set ? d->mem.mapped : 0;
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
@@ -744,6 +772,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			st->guest_stops = p->dev->cnt.broken;
 			st->msg_errors = p->dev->cnt.msg_errors;
 			st->connects = p->dev->cnt.connects;
+			st->close_stuck = p->dev->cnt.close_stuck;
 		}
 	}
 }
@@ -772,6 +801,27 @@ int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
 		return -ENOENT;
 	fill(dp, p, info, st);
 	return 0;
+}
+
+uint64_t dp_publishes(const struct dp *dp)
+{
+	return dp->gen;
+}
+
+void dp_global_get(struct dp *dp, struct dp_global_stats *st)
+{
+	struct closer_stats cs;
+
+	memset(st, 0, sizeof(*st));
+	st->publishes = dp->gen;
+	st->mem_mapped = gmem_mapped_total();
+	gmem_get_limits(&st->port_mem_max, &st->mem_max);
+	closer_get_stats(&cs);
+	st->fds_closed = cs.closed;
+	st->close_stuck = cs.stuck;
+	st->fds_leaked = cs.leaked;
+	st->fds_queued = cs.queued;
+	st->closers_stuck = cs.stuck_now;
 }
 
 unsigned dp_nworkers(const struct dp *dp)
