@@ -379,7 +379,10 @@ static void accept_event(void *arg, int fd, uint32_t events)
 	struct ctl_metrics *m = arg;
 
 	(void)events;
-	for (int i = 0; i < CTL_METRICS_MAX_CONNS; i++) {
+	/* The whole backlog if need be: a scraper queued behind hoarders is
+	 * taken now (each of them evicting an idle one), not after its SYN
+	 * is retried for want of room in a full backlog. */
+	for (int i = 0; i < CTL_METRICS_BACKLOG; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct mconn *c;
 		unsigned slot;
@@ -450,7 +453,7 @@ int ctl_metrics_create(struct evloop *ev, struct dp *dp, const char *addr, int p
 	m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (m->lfd < 0 ||
 	    setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->lfd, 16) < 0) {
+	    bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->lfd, CTL_METRICS_BACKLOG) < 0) {
 		r = -errno;
 		goto fail;
 	}

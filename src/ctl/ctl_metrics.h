@@ -25,6 +25,7 @@
 enum {
 	CTL_METRICS_REQ_MAX = 8192,     /* request line and headers */
 	CTL_METRICS_MAX_CONNS = 16,
+	CTL_METRICS_BACKLOG = 128,      /* listen backlog; accepted per wake-up at most */
 	CTL_METRICS_TIMEOUT_MS = 5000,
 	CTL_METRICS_HEAD_MS = 1000,     /* the request head must arrive by then */
 	CTL_METRICS_BODY_MAX = 16 * 1024 * 1024,
