@@ -103,6 +103,7 @@ struct vhu_dev {
 	                          * connection is taken until it returns */
 	bool paused;             /* the closer is congested: its connection is
 	                          * not read for now (no new fds come in) */
+	bool listen_paused;      /* ... and no connection is accepted */
 	struct ev_timer *pause_timer; /* re-looks while paused */
 	int conn_fd;             /* -1: no frontend */
 	struct ev_timer *retry;  /* client mode: pending reconnect */

@@ -60,11 +60,14 @@ static void drop_rx_fds(struct vhu_dev *d)
 	d->rlen = 0;
 }
 
-static void stop_pause(struct vhu_dev *d)
+/* The connection is going: nothing of it to resume. The timer stays while
+ * accepting is paused too (all: the device is going). */
+static void stop_pause(struct vhu_dev *d, bool all)
 {
-	if (d->pause_timer)
+	if (d->pause_timer && (all || !d->listen_paused)) {
 		evloop_timer_cancel(d->ev, d->pause_timer);
-	d->pause_timer = NULL;
+		d->pause_timer = NULL;
+	}
 	d->paused = false;
 }
 
@@ -84,7 +87,7 @@ static void conn_close(struct vhu_dev *d)
 	vhu_rings_stop(d);
 	vhu_state_reset(d);
 	d->batch_frozen = d->batch_dirty = false;
-	stop_pause(d);
+	stop_pause(d, false);
 	evloop_del(d->ev, d->conn_fd);
 	closer_put(d->conn_fd, d->closer_id);
 	d->conn_fd = -1;
@@ -221,13 +224,15 @@ static int conn_read(struct vhu_dev *d)
 
 static void pause_check(void *arg);
 
-/* Stops reading the connection (and accepting) until the closer has room
- * again: every message may carry fds, and they could not be let go. */
+/* Stops reading the connection until the closer has room again: every
+ * message may carry fds, and they could not be let go. The socket leaves
+ * the event loop altogether (with an empty mask a hang-up would still be
+ * reported, level-triggered, over and over). */
 static void pause_conn(struct vhu_dev *d)
 {
 	if (!d->paused) {
 		d->paused = true;
-		evloop_mod(d->ev, d->conn_fd, 0);
+		evloop_del(d->ev, d->conn_fd);
 		VHU_LOG(LOG_WARNING, d, "closer thread congested: not reading this frontend for now");
 	}
 	if (!d->pause_timer)
@@ -239,14 +244,21 @@ static void pause_check(void *arg)
 	struct vhu_dev *d = arg;
 
 	d->pause_timer = NULL;
-	if (d->conn_fd < 0)
-		return;
 	if (closer_congested()) {
-		pause_conn(d);
+		d->pause_timer = evloop_timer(d->ev, VHU_PAUSE_MS, pause_check, d);
 		return;
 	}
+	if (d->listen_paused) {
+		d->listen_paused = false;
+		if (!d->held)
+			evloop_mod(d->ev, d->listen_fd, EPOLLIN);
+	}
+	if (d->conn_fd < 0 || !d->paused)
+		return;
 	d->paused = false;
-	evloop_mod(d->ev, d->conn_fd, EPOLLIN); /* level-triggered: fires if data waits */
+	/* Level-triggered: fires at once if data (or a hang-up) waits. */
+	if (evloop_add(d->ev, d->conn_fd, EPOLLIN, conn_event, d) < 0)
+		conn_close(d);
 }
 
 static void conn_event(void *arg, int fd, uint32_t events)
@@ -288,6 +300,15 @@ static void listen_event(void *arg, int fd, uint32_t events)
 	int c;
 
 	(void)events;
+	/* No new connection (and no fds in it) while the closer could not
+	 * let them go: they wait in the listen backlog, which bounds them. */
+	if (closer_congested()) {
+		d->listen_paused = true;
+		evloop_mod(d->ev, fd, 0);
+		if (!d->pause_timer)
+			d->pause_timer = evloop_timer(d->ev, VHU_PAUSE_MS, pause_check, d);
+		return;
+	}
 	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (c < 0)
 		return;
@@ -485,7 +506,7 @@ void vhu_dev_destroy(struct vhu_dev *d)
 		evloop_timer_cancel(d->ev, d->retry);
 	d->retry = NULL;
 	conn_close(d);
-	stop_pause(d);
+	stop_pause(d, true);
 	if (d->listen_fd >= 0) {
 		evloop_del(d->ev, d->listen_fd);
 		/* Connections waiting in its backlog may hold fds. */
@@ -515,7 +536,7 @@ void vhu_dev_tick(struct vhu_dev *d)
 	} else if (!stuck && d->held) {
 		d->held = false;
 		VHU_LOG(LOG_INFO, d, "the stuck close returned: taking frontends again");
-		if (d->listen_fd >= 0)
+		if (d->listen_fd >= 0 && !d->listen_paused)
 			evloop_mod(d->ev, d->listen_fd, EPOLLIN);
 		if (d->client && !d->retry) {
 			d->backoff_ms = BACKOFF_MIN_MS;

@@ -699,7 +699,7 @@ static int linger_socket(int linger_s, int *peer, int *lsn)
 /* The lingering socket handed over as a kick fd (refused: not an eventfd);
  * vifd holds the last reference, so its close sleeps until we leave
  * (HOLD_S): vifd's control thread must not be the one sleeping. */
-enum { HOLD_S = 6 };
+enum { HOLD_S = 8 };
 
 /* Sends m with fd so that vifd's copy is the last one: the header carries
  * the fd, our copy is closed, and only then does the rest of the message

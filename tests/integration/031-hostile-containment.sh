@@ -72,6 +72,10 @@ while read -r name expect; do
 	hp=$LAST_PID
 	wait_for 30 "$name: attack in place" grep -q READY "$T/h-$name.log"
 	# --- while the attack runs
+	if [ "$name" = fd-lingering-socket-as-kick ] || [ "$name" = fd-lingering-socket-as-memory ]; then
+		one_stuck() { [ "$(wfield "j['closer']['stuck_now']")" -ge 1 ]; }
+		wait_for 5 "$name: a closer thread stuck on the lingering socket" one_stuck
+	fi
 	if [ "$name" = tx-kick-nofd-idle ]; then
 		t0=$(vifd_ticks); sleep 2; t1=$(vifd_ticks)
 		cpu=$(( (t1 - t0) * 100 / (2 * hz) ))
@@ -82,10 +86,6 @@ while read -r name expect; do
 	timeout 3 "$VIFCTL" --socket "$T/state/vifd.sock" -j stats >/dev/null ||
 		fail "$name: vifctl got no answer within 3 s during the attack"
 	newcomer || fail "$name: a new frontend on g3 could not connect and send during the attack"
-	if [ "$name" = fd-lingering-socket-as-kick ] || [ "$name" = fd-lingering-socket-as-memory ]; then
-		[ "$(wfield "j['closer']['stuck_now']")" -ge 1 ] ||
-			fail "$name: no closer thread is stuck on the lingering socket"
-	fi
 	# --- after it
 	wait "$hp" || fail "$name: the attack did not go as planned: $(cat "$T/h-$name.log")"
 	forget_pid "$hp"
@@ -144,6 +144,36 @@ while read -r name expect; do
 		"log +$lines lines, RSS ${rss} KiB)"
 done < <("$HOSTILE" --list-containment)
 [ "$n" -ge 10 ] || fail "only $n cases listed"
+
+# Every closer thread stuck at once: nine attackers on nine ports, one more
+# than there may be closer threads. vifd then takes no fds from guests (no
+# reads, no accepts) rather than let them pile up; the datapath and vifctl
+# go on. When the attackers leave, the closes return, everything is taken
+# again, and vifd holds no more fds than before.
+fd0=$(ls "/proc/$VIFD_PID/fd" | wc -l)
+hps=()
+for i in $(seq 9); do
+	vctl add-port br0 "s$i" type=vhostuser path="$T/s$i.sock"
+	bg "sat-$i" "$HOSTILE" --sock "$T/s$i.sock" fd-lingering-socket-as-kick
+	hps+=("$LAST_PID")
+done
+for i in $(seq 9); do wait_for 30 "attacker $i in place" grep -q READY "$T/sat-$i.log"; done
+all_stuck() { [ "$(wfield "j['closer']['stuck_now']")" -ge 8 ]; }
+wait_for 10 "every closer thread stuck" all_stuck
+flowing || fail "saturated closer: g1 -> g2 stopped forwarding"
+timeout 3 "$VIFCTL" --socket "$T/state/vifd.sock" -j stats >/dev/null ||
+	fail "saturated closer: vifctl got no answer within 3 s"
+log "closer saturated: $(workers | python3 -c 'import json,sys; print(json.load(sys.stdin)["closer"])')"
+for p in "${hps[@]}"; do wait "$p" || true; forget_pid "$p"; done # the last one may not see its drop in time
+stuck_gone() { [ "$(wfield "j['closer']['stuck_now'] + j['closer']['queued']")" = 0 ]; }
+wait_for 30 "the stuck closes to return" stuck_gone
+newcomer || fail "after the saturation: a new frontend on g3 could not connect and send"
+for i in $(seq 9); do vctl del-port "s$i"; done
+sleep 1
+fd1=$(ls "/proc/$VIFD_PID/fd" | wc -l)
+[ "$fd1" = "$fd0" ] || fail "saturation left fds behind: $fd0 -> $fd1"
+[ "$(wfield "j['closer']['leaked']")" = 0 ] || fail "fds left open by a full closer queue"
+log "closer saturation: recovered, fds $fd0 -> $fd1"
 for p in g1 g2 g3; do
 	[ "$(port_stat "$p" guest_stops)" = 0 ] || fail "bystander $p stopped"
 done
