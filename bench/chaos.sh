@@ -95,6 +95,9 @@ wait_until 10 ctl version || die "vifd did not start"
 ctl set-bridge br0 unknown-unicast=drop >/dev/null # churn traffic goes nowhere
 ctl add-port br0 a type=vhostuser path="$T/a.sock"
 ctl add-port br0 b type=vhostuser path="$T/b.sock"
+# b only receives: its MAC would age out of the table after 300 s and a's
+# frames to it would then be unknown unicast, dropped. A static entry.
+ctl fdb-add b 02:00:00:00:00:02 >/dev/null
 start brx "$VIFBENCH" --sock "$T/b.sock" --mode rx --interval 0.1 \
 	--duration $((DURATION + 60)) --src-mac 02:00:00:00:00:02 --dst-mac 02:00:00:00:00:01
 BRX=$LAST
