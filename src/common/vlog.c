@@ -60,11 +60,17 @@ void vlog(int level, const char *fmt, ...)
 
 int vlog_rl_allow(struct vlog_rl *rl, uint32_t burst)
 {
+	return vlog_rl_allow_who(rl, burst, NULL);
+}
+
+int vlog_rl_allow_who(struct vlog_rl *rl, uint32_t burst, const char *who)
+{
 	uint64_t now = clk_now_ns();
 
 	if (now - rl->window_ns >= 1000000000ull) {
 		if (rl->dropped)
-			vlog(LOG_WARNING, "(%u similar lines suppressed)", rl->dropped);
+			vlog(LOG_WARNING, "%s%s(%u similar lines suppressed)", who ? who : "",
+			     who ? ": " : "", rl->dropped);
 		rl->window_ns = now;
 		rl->count = 0;
 		rl->dropped = 0;

@@ -30,6 +30,8 @@ struct vlog_rl {
 /* Returns 1 if a line may be printed now; updates the limiter. Thread-safe
  * enough for logging: a race prints one line too many, never corrupts. */
 int vlog_rl_allow(struct vlog_rl *rl, uint32_t burst);
+/* The same; the "lines suppressed" line names who (may be NULL). */
+int vlog_rl_allow_who(struct vlog_rl *rl, uint32_t burst, const char *who);
 
 #define vlog_err(...)   vlog(LOG_ERR, __VA_ARGS__)
 #define vlog_warn(...)  vlog(LOG_WARNING, __VA_ARGS__)

@@ -41,6 +41,10 @@ const struct ctl_rpc *ctl_get_rpc(const struct ctl *c);
  * Returns 0 or -errno (logged). */
 int ctl_set_access(struct ctl *c, bool has_group, gid_t gid, mode_t mode);
 
+/* Confines vhost-user socket paths to dirs (n <= CTL_SOCK_DIRS_MAX
+ * absolute directories; the strings must outlive c). 0 or -EINVAL. */
+int ctl_set_sock_dirs(struct ctl *c, const char *const *dirs, unsigned n);
+
 /* Closes every client and the listening socket, and removes the socket
  * file if it is still ours. NULL is a no-op. */
 void ctl_destroy(struct ctl *c);

@@ -22,11 +22,16 @@ void ctl_conf_init(struct ctl_conf *c)
 	c->log_level = -1;
 	c->metrics_port = -1;
 	c->sock_mode = -1;
+	c->mem_max = -1;
+	c->port_mem_max = -1;
 }
 
 void ctl_conf_free(struct ctl_conf *c)
 {
 	free(c->state_dir);
+	for (unsigned i = 0; i < c->nsock_dirs; i++)
+		free(c->sock_dirs[i]);
+	c->nsock_dirs = 0;
 	free(c->cpus);
 	free(c->metrics_address);
 	free(c->group);
@@ -449,6 +454,83 @@ static int parse_metrics(struct checker *k, json_t *o, struct ctl_conf *c)
 	return 0;
 }
 
+int ctl_size_parse(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int take_size(struct checker *k, json_t *v, int64_t *out)
+{
+	uint64_t n;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v) || ctl_size_parse(json_string_value(v), &n) < 0 || n > INT64_MAX)
+		return bad(k, "must be a size in bytes, or a string such as \"64G\" (K, M, G, T)");
+	*out = (int64_t)n;
+	return 0;
+}
+
+static int parse_guests(struct checker *k, json_t *o, struct ctl_conf *c)
+{
+	const char *key;
+	json_t *v, *e;
+	size_t i;
+
+	if (!json_is_object(o))
+		return bad(k, "must be an object {socket_dirs, mem_max, port_mem_max}, not %s",
+		           type_name(o));
+	json_object_foreach(o, key, v) {
+		push_key(k, key);
+		if (!strcmp(key, "socket_dirs")) {
+			if (!json_is_array(v) || json_array_size(v) > CTL_CONF_SOCK_DIRS)
+				return bad(k, "must be an array of at most %d directories",
+				           CTL_CONF_SOCK_DIRS);
+			json_array_foreach(v, i, e) {
+				push_idx(k, i);
+				if (take_str(k, e, &c->sock_dirs[c->nsock_dirs]) < 0)
+					return -EINVAL;
+				c->nsock_dirs++;
+				if (c->sock_dirs[c->nsock_dirs - 1][0] != '/')
+					return bad(k, "must be an absolute directory");
+				pop(k);
+			}
+		} else if (!strcmp(key, "mem_max")) {
+			if (take_size(k, v, &c->mem_max) < 0)
+				return -EINVAL;
+		} else if (!strcmp(key, "port_mem_max")) {
+			if (take_size(k, v, &c->port_mem_max) < 0)
+				return -EINVAL;
+		} else {
+			return bad(k, "unknown member (known: socket_dirs, mem_max, port_mem_max)");
+		}
+		pop(k);
+	}
+	return 0;
+}
+
 static int parse_top(struct checker *k, json_t *root, struct ctl_conf *c)
 {
 	const char *key;
@@ -478,10 +560,13 @@ static int parse_top(struct checker *k, json_t *root, struct ctl_conf *c)
 		} else if (!strcmp(key, "metrics")) {
 			if (parse_metrics(k, v, c) < 0)
 				return -EINVAL;
+		} else if (!strcmp(key, "guests")) {
+			if (parse_guests(k, v, c) < 0)
+				return -EINVAL;
 		} else if (strcmp(key, "bridge") && strcmp(key, "ports") && strcmp(key, "fdb") &&
 		           strcmp(key, "comment")) {
 			return bad(k, "unknown setting (known: state_dir, log_level, workers, cpus, "
-			           "control, metrics, bridge, ports, fdb, comment)");
+			           "control, metrics, guests, bridge, ports, fdb, comment)");
 		}
 		pop(k);
 	}

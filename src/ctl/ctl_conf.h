@@ -22,10 +22,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum {
 	CTL_CONF_MAX_BYTES = 4 * 1024 * 1024,  /* larger files are refused */
 	CTL_CONF_ERR_MAX = 512,                /* longest error message */
+	CTL_CONF_SOCK_DIRS = 8,                /* guests.socket_dirs entries */
 };
 
 /* Daemon settings of a configuration file; unset ones keep their marker
@@ -39,12 +41,21 @@ struct ctl_conf {
 	int metrics_port;       /* 0: off, -1: unset */
 	char *group;            /* control socket group name, NULL: unset */
 	int sock_mode;          /* control socket mode bits, -1: unset */
+	char *sock_dirs[CTL_CONF_SOCK_DIRS]; /* guests.socket_dirs: vhost-user
+	                         * sockets only there (none: anywhere) */
+	unsigned nsock_dirs;
+	int64_t mem_max;        /* guests.mem_max: bytes all guests may map, -1: unset */
+	int64_t port_mem_max;   /* guests.port_mem_max: bytes one port may map, -1: unset */
 	json_t *net;            /* {bridge?, ports?, fdb?}, never NULL after a
 	                         * successful parse (empty object when absent) */
 	char *name;             /* the file's name and text, kept to locate */
 	char *text;             /* errors found later (a port the methods */
 	size_t text_len;        /* refuse); NULL before a successful parse */
 };
+
+/* Parses a size: bytes, or a number with K, M, G or T (powers of 1024).
+ * 0 or -EINVAL. */
+int ctl_size_parse(const char *s, uint64_t *out);
 
 /* Resets c to "everything unset". */
 void ctl_conf_init(struct ctl_conf *c);

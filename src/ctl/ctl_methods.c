@@ -67,6 +67,29 @@ static bool port_name_ok(const char *s)
 	return true;
 }
 
+/* Whether path is DIR/NAME for one of the operator's socket directories,
+ * NAME a plain file name. Compared as text, with no file system lookup:
+ * the directories are the operator's; a subdirectory (which a user who
+ * can write the directory could swap for a symlink) is not allowed. */
+static bool in_sock_dirs(const struct ctl_rpc *r, const char *path)
+{
+	for (unsigned i = 0; i < r->nsock_dirs; i++) {
+		const char *d = r->sock_dirs[i], *name;
+		size_t n = strlen(d);
+
+		while (n > 1 && d[n - 1] == '/')
+			n--; /* "/run/vifd/" is "/run/vifd" */
+		if (strncmp(path, d, n) || path[n] != '/')
+			continue;
+		name = path + n + 1;
+		if (n == 1)
+			name = path + 1; /* the root directory */
+		if (*name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, ".."))
+			return true;
+	}
+	return false;
+}
+
 /* Checks what is at a vhost-user path before the vhost layer, which
  * replaces any socket it finds in server mode, gets to it. Returns 0 or
  * -errno with *e filled. */
@@ -81,6 +104,10 @@ static int check_port_path(const struct ctl_rpc *r, const char *path, bool clien
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return ctl_err_params(e, "path longer than %zu bytes",
 		                      sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	if (r->nsock_dirs && !in_sock_dirs(r, path))
+		return ctl_err_app(e, EACCES, "%.60s is not a socket directly in %s%s (vifd "
+		                   "--vhost-sock-dir)", path, r->sock_dirs[0],
+		                   r->nsock_dirs > 1 ? " or another allowed directory" : "");
 	if (lstat(path, &st) < 0)
 		return 0; /* nothing there: a server creates it, a client waits */
 	if (r->sock_ino && st.st_dev == r->sock_dev && st.st_ino == r->sock_ino)
@@ -607,7 +634,7 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:o, s:o, "
-	                 "s:i, s:o, s:s, s:s, s:s}",
+	                 "s:i, s:o, s:s, s:s, s:s, s:I}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
 	                 "connected", in->connected, "broken", in->broken,
@@ -618,14 +645,15 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	                 "features", feat, "offloads_rx", ol_names(in->ol_rx),
 	                 "offloads_tx", ol_names(in->ol_tx), "mtu", (int)in->mtu,
 	                 "policy", port_policy(r, in->name),
-	                 "auto_mac", am, "ifname", in->ifname, "netns", in->netns);
+	                 "auto_mac", am, "ifname", in->ifname, "netns", in->netns,
+	                 "mem_bytes", (json_int_t)in->mem_bytes);
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
  * broken, queue_pairs, active_pairs, live_rx, live_tx, promisc, allmulti,
  * features ("0x..." hex), offloads_rx, offloads_tx (names: csum, tso4,
  * tso6, ecn, uso4, uso6; rx what the port's frames may ask of vifd, tx what
- * it takes as it is), mtu, policy, auto_mac, ifname, netns}]}]}
+ * it takes as it is), mtu, policy, auto_mac, ifname, netns, mem_bytes}]}]}
  * (kernel ports: path "", ifname the interface, netns its namespace) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
@@ -696,6 +724,7 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 {
 	json_t *ws = json_array();
 	unsigned n = dp_nworkers(r->dp);
+	struct dp_global_stats g;
 
 	(void)p;
 	if (!ws)
@@ -716,7 +745,14 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 		        s.busy_iters ? (double)s.pkts / (double)s.busy_iters : 0.0)) < 0)
 			goto nomem;
 	}
-	*res = json_pack("{s:o}", "workers", ws);
+	dp_global_get(r->dp, &g);
+	*res = json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:i, s:i}}",
+	                 "workers", ws, "publishes", (json_int_t)g.publishes,
+	                 "guest_memory", "mapped", (json_int_t)g.mem_mapped,
+	                 "max", (json_int_t)g.mem_max, "port_max", (json_int_t)g.port_mem_max,
+	                 "closer", "closed", (json_int_t)g.fds_closed,
+	                 "stuck", (json_int_t)g.close_stuck, "leaked", (json_int_t)g.fds_leaked,
+	                 "queued", (int)g.fds_queued, "stuck_now", (int)g.closers_stuck);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ws);

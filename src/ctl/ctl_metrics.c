@@ -4,9 +4,11 @@
  * default) and serves read-only counters; anyone who can connect may read
  * them. The request bytes may be anything: only the request line is
  * looked at, the headers are skipped, and a request that does not end
- * within CTL_METRICS_REQ_MAX bytes or CTL_METRICS_TIMEOUT_MS is answered
+ * within CTL_METRICS_REQ_MAX bytes or CTL_METRICS_HEAD_MS is answered
  * with an error or dropped. One response per connection (Connection:
- * close), as Prometheus expects nothing more. */
+ * close), as Prometheus expects nothing more. Connections cannot be
+ * hoarded: a new one evicts the oldest idle one when all slots are taken
+ * (see ctl_metrics.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,6 +33,7 @@ struct mconn {
 	struct ctl_buf out;     /* response not yet sent */
 	bool responding;        /* the request is answered; only writing is left */
 	struct ev_timer *timer; /* closes the connection at the deadline */
+	uint64_t seq;           /* accept order: the smallest is the oldest */
 };
 
 struct ctl_metrics {
@@ -38,6 +41,8 @@ struct ctl_metrics {
 	struct dp *dp;
 	int lfd;
 	struct mconn *c[CTL_METRICS_MAX_CONNS];
+	uint64_t seq;           /* connections accepted */
+	uint64_t evicted;       /* connections closed to make room */
 };
 
 /* ---- exposition ---- */
@@ -127,6 +132,7 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	struct dp_worker_stats ws[DP_MAX_WORKERS];
 	unsigned np = 0, nw = dp_nworkers(dp);
 	char name[128], lbl[DP_PORT_NAME_MAX * 2 + 1];
+	struct dp_global_stats g;
 
 	if (!ps)
 		return -ENOMEM;
@@ -179,6 +185,27 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	family(&o, "vifd_worker_queues", "gauge", "Queues the worker polls.");
 	for (unsigned w = 0; w < nw && w < DP_MAX_WORKERS; w++)
 		put(&o, "vifd_worker_queues{worker=\"%u\"} %u\n", w, ws[w].nqueues);
+	family(&o, "vifd_port_guest_memory_bytes", "gauge",
+	       "Guest memory mapped for the port (page-rounded).");
+	for (unsigned p = 0; p < np; p++)
+		put(&o, "vifd_port_guest_memory_bytes{bridge=\"%s\",port=\"%s\"} %llu\n", CTL_BRIDGE,
+		    esc(ps[p].info.name, lbl, sizeof(lbl)), (unsigned long long)ps[p].info.mem_bytes);
+	dp_global_get(dp, &g);
+	family(&o, "vifd_datapath_publishes_total", "counter",
+	       "Datapath configuration snapshots published (each wakes and waits for every worker).");
+	put(&o, "vifd_datapath_publishes_total %llu\n", (unsigned long long)g.publishes);
+	family(&o, "vifd_guest_memory_mapped_bytes", "gauge", "Guest memory mapped, all ports.");
+	put(&o, "vifd_guest_memory_mapped_bytes %llu\n", (unsigned long long)g.mem_mapped);
+	family(&o, "vifd_guest_fds_closed_total", "counter",
+	       "Files guests handed over, closed by the closer thread.");
+	put(&o, "vifd_guest_fds_closed_total %llu\n", (unsigned long long)g.fds_closed);
+	family(&o, "vifd_guest_fd_close_stuck_total", "counter",
+	       "Closes of guests' files that got stuck (a closer thread was left to them).");
+	put(&o, "vifd_guest_fd_close_stuck_total %llu\n", (unsigned long long)g.close_stuck);
+	family(&o, "vifd_guest_fds_queued", "gauge", "Guests' files waiting to be closed.");
+	put(&o, "vifd_guest_fds_queued %u\n", g.fds_queued);
+	family(&o, "vifd_closer_threads_stuck", "gauge", "Closer threads inside a stuck close.");
+	put(&o, "vifd_closer_threads_stuck %u\n", g.closers_stuck);
 	xfree(ps);
 	return o.err;
 }
@@ -203,7 +230,8 @@ static void conn_timeout(void *arg)
 	struct mconn *c = arg;
 
 	c->timer = NULL; /* the loop frees a fired timer */
-	VLOG_RL(LOG_INFO, "metrics: connection timed out after %d ms", CTL_METRICS_TIMEOUT_MS);
+	VLOG_RL(LOG_INFO, "metrics: connection timed out (%s)",
+	        c->responding ? "response not read" : "no request");
 	conn_close(c);
 }
 
@@ -217,7 +245,11 @@ static int respond(struct mconn *c, const char *status, const char *ctype, const
 	                 "Connection: close\r\n\r\n", status, ctype, blen, extra ? extra : "");
 
 	c->responding = true;
-	if (ctl_buf_append(&c->out, head, (size_t)n) < 0)
+	/* From now on the deadline is the whole connection's. */
+	if (c->timer)
+		evloop_timer_cancel(c->m->ev, c->timer);
+	c->timer = evloop_timer(c->m->ev, CTL_METRICS_TIMEOUT_MS, conn_timeout, c);
+	if (!c->timer || ctl_buf_append(&c->out, head, (size_t)n) < 0)
 		return -ENOMEM;
 	return body ? ctl_buf_append(&c->out, body, blen) : 0;
 }
@@ -347,7 +379,10 @@ static void accept_event(void *arg, int fd, uint32_t events)
 	struct ctl_metrics *m = arg;
 
 	(void)events;
-	for (int i = 0; i < CTL_METRICS_MAX_CONNS; i++) {
+	/* The whole backlog if need be: a scraper queued behind hoarders is
+	 * taken now (each of them evicting an idle one), not after its SYN
+	 * is retried for want of room in a full backlog. */
+	for (int i = 0; i < CTL_METRICS_BACKLOG; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct mconn *c;
 		unsigned slot;
@@ -357,10 +392,22 @@ static void accept_event(void *arg, int fd, uint32_t events)
 		for (slot = 0; slot < CTL_METRICS_MAX_CONNS && m->c[slot]; slot++)
 			;
 		if (slot == CTL_METRICS_MAX_CONNS) {
-			VLOG_RL(LOG_WARNING, "metrics: %d connections open, refusing another",
-			        CTL_METRICS_MAX_CONNS);
-			close(cfd);
-			continue;
+			/* Full: the oldest connection still waiting for its
+			 * request goes (else the oldest of all), never the new
+			 * one, so hoarded idle connections cannot lock a
+			 * scraper out. */
+			struct mconn *old = NULL;
+			for (unsigned k = 0; k < CTL_METRICS_MAX_CONNS; k++) {
+				struct mconn *x = m->c[k];
+				if (!old || (x->responding == old->responding ? x->seq < old->seq
+				                                               : !x->responding))
+					old = x;
+			}
+			slot = old->slot;
+			m->evicted++;
+			VLOG_RL(LOG_WARNING, "metrics: %d connections open: closing the oldest %s",
+			        CTL_METRICS_MAX_CONNS, old->responding ? "one" : "idle one");
+			conn_close(old);
 		}
 		c = xcalloc(1, sizeof(*c));
 		if (!c) {
@@ -370,8 +417,9 @@ static void accept_event(void *arg, int fd, uint32_t events)
 		c->m = m;
 		c->fd = cfd;
 		c->slot = slot;
+		c->seq = ++m->seq;
 		c->out.max = CTL_METRICS_BODY_MAX + 1024;
-		c->timer = evloop_timer(m->ev, CTL_METRICS_TIMEOUT_MS, conn_timeout, c);
+		c->timer = evloop_timer(m->ev, CTL_METRICS_HEAD_MS, conn_timeout, c);
 		if (!c->timer || evloop_add(m->ev, cfd, EPOLLIN, conn_event, c) < 0) {
 			if (c->timer)
 				evloop_timer_cancel(m->ev, c->timer);
@@ -380,6 +428,9 @@ static void accept_event(void *arg, int fd, uint32_t events)
 			continue;
 		}
 		m->c[slot] = c;
+		/* A scraper sends its request with the connection: answer at
+		 * once if it is there (c may be gone after this). */
+		conn_event(c, cfd, EPOLLIN);
 	}
 }
 
@@ -402,7 +453,7 @@ int ctl_metrics_create(struct evloop *ev, struct dp *dp, const char *addr, int p
 	m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (m->lfd < 0 ||
 	    setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->lfd, 16) < 0) {
+	    bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->lfd, CTL_METRICS_BACKLOG) < 0) {
 		r = -errno;
 		goto fail;
 	}

@@ -5,9 +5,14 @@
  *
  * Served from the control thread's evloop like the control socket, and as
  * careful: non-blocking sockets, a request of at most CTL_METRICS_REQ_MAX
- * bytes, CTL_METRICS_MAX_CONNS connections at a time, and each connection
- * closed after one response or CTL_METRICS_TIMEOUT_MS, whichever is first,
- * so a slow or stuck scraper costs nothing but its own connection.
+ * bytes, CTL_METRICS_MAX_CONNS connections at a time, a request head
+ * within CTL_METRICS_HEAD_MS of the connection, and each connection closed
+ * after one response or CTL_METRICS_TIMEOUT_MS, whichever is first, so a
+ * slow or stuck scraper costs nothing but its own connection. Any local
+ * user can connect: when every slot is taken, a new connection evicts the
+ * oldest one still waiting for its request (or else the oldest one), so
+ * idle connections, however many and however refreshed, cannot lock a
+ * scraper out.
  *
  * Control thread only. */
 #ifndef VIFD_CTL_METRICS_H
@@ -20,7 +25,9 @@
 enum {
 	CTL_METRICS_REQ_MAX = 8192,     /* request line and headers */
 	CTL_METRICS_MAX_CONNS = 16,
+	CTL_METRICS_BACKLOG = 128,      /* listen backlog; accepted per wake-up at most */
 	CTL_METRICS_TIMEOUT_MS = 5000,
+	CTL_METRICS_HEAD_MS = 1000,     /* the request head must arrive by then */
 	CTL_METRICS_BODY_MAX = 16 * 1024 * 1024,
 };
 

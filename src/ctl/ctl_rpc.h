@@ -28,6 +28,7 @@ enum {
 	CTL_LINE_MAX = 64 * 1024,   /* longest request line in bytes, '\n' excluded */
 	CTL_MAX_QUEUES = 8,         /* queue pairs a port may offer */
 	CTL_MSG_MAX = 256,          /* longest error message we build */
+	CTL_SOCK_DIRS_MAX = 8,      /* directories vhost-user sockets may be confined to */
 
 	/* JSON-RPC 2.0 §5.1 */
 	CTL_ERR_PARSE = -32700,
@@ -72,6 +73,12 @@ struct ctl_rpc {
 	 * vhost-user path (a server port would unlink it). 0/0 = none. */
 	dev_t sock_dev;
 	ino_t sock_ino;
+	/* The operator's confinement of vhost-user socket paths (--vhost-sock-dir):
+	 * with any directory listed, a port's path must be one of them, a
+	 * slash and a plain name. Strings owned by the caller of
+	 * ctl_set_sock_dirs (they live as long as vifd). */
+	const char *sock_dirs[CTL_SOCK_DIRS_MAX];
+	unsigned nsock_dirs;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is

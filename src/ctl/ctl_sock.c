@@ -577,6 +577,19 @@ const struct ctl_rpc *ctl_get_rpc(const struct ctl *ctl)
 	return &ctl->rpc;
 }
 
+int ctl_set_sock_dirs(struct ctl *ctl, const char *const *dirs, unsigned n)
+{
+	if (n > CTL_SOCK_DIRS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (dirs[i][0] != '/')
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		ctl->rpc.sock_dirs[i] = dirs[i];
+	ctl->rpc.nsock_dirs = n;
+	return 0;
+}
+
 int ctl_set_access(struct ctl *ctl, bool has_group, gid_t gid, mode_t mode)
 {
 	int r;

@@ -37,6 +37,8 @@ const struct ctl_stat_field ctl_stat_fields[] = {
 	  "Times the port was stopped for a guest fault." },
 	{ "msg_errors", "msg_errors", F(msg_errors), "vhost-user messages refused." },
 	{ "connects", "connects", F(connects), "Frontend connections accepted or made." },
+	{ "close_stuck", "close_stuck", F(close_stuck),
+	  "Times closing a file the guest handed over got stuck (the frontend was kept off)." },
 };
 
 const size_t ctl_stat_nfields = sizeof(ctl_stat_fields) / sizeof(ctl_stat_fields[0]);

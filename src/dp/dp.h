@@ -96,6 +96,8 @@ struct dp_port_stats {
 	                          * (ring, memory, call fd or ring setup) */
 	uint64_t msg_errors;     /* vhost-user messages refused (connection dropped) */
 	uint64_t connects;       /* frontend connections accepted or made */
+	uint64_t close_stuck;    /* times closing an fd the guest handed over got
+	                          * stuck (the frontend was kept off until it returned) */
 };
 
 struct dp_worker_stats {
@@ -131,6 +133,20 @@ struct dp_port_info {
 	uint32_t ol_tx;          /* offloads it takes from vifd as they are (its guest's
 	                          * GUEST_*); frames needing more are segmented or
 	                          * checksummed in software on the way to it */
+	uint64_t mem_bytes;      /* guest memory mapped for the port (page-rounded) */
+};
+
+/* Process-wide figures: what reconfiguration and guests cost the daemon. */
+struct dp_global_stats {
+	uint64_t publishes;      /* snapshots published (dp_publishes) */
+	uint64_t mem_mapped;     /* guest memory mapped, all ports (bytes) */
+	uint64_t mem_max;        /* its limit (0: none) */
+	uint64_t port_mem_max;   /* one port's limit (0: none) */
+	uint64_t fds_closed;     /* guests' fds closed by the closer thread */
+	uint64_t close_stuck;    /* closes found stuck (a closer thread abandoned) */
+	uint64_t fds_leaked;     /* fds left open: closer queue full */
+	unsigned fds_queued;     /* fds waiting to be closed */
+	unsigned closers_stuck;  /* closer threads inside a stuck close now */
 };
 
 /* nworkers workers; cpus[i] is worker i's CPU or -1 (cpus may be NULL). */
@@ -165,6 +181,10 @@ int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
                  struct dp_port_stats *st);
 
 unsigned dp_nworkers(const struct dp *dp);
+/* Snapshots published since start (each one a wake-up of every worker and
+ * a wait for all of them): what reconfiguration costs the datapath. */
+uint64_t dp_publishes(const struct dp *dp);
+void dp_global_get(struct dp *dp, struct dp_global_stats *st);
 void dp_worker_get(struct dp *dp, unsigned w, struct dp_worker_stats *st);
 
 /* Static MAC table entries: frames to (vlan, mac) go to port, and no other

@@ -32,6 +32,8 @@
 enum {
 	DP_BURST = 32,
 	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
+	DP_NOFD_POLL_NS = 500000, /* while idle, rings without a kick fd are
+	                           * polled this often (a timed sleep) */
 };
 
 static_assert((int)DP_PREFIX == (int)PKT_HEAD, "classification reads the packet's head");
@@ -53,6 +55,8 @@ struct dp_port {
 	                              * old after the next synchronize */
 	bool frozen;                 /* control: excluded from snapshots (a device
 	                              * being changed, a port being removed) */
+	bool listed;                 /* control: the last published snapshot
+	                              * lists it (some ring or queue of it) */
 	/* Rate limit buckets (workers, under their lock). */
 	struct qos_state qin, qeg;
 	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
@@ -121,6 +125,7 @@ struct dp_worker {
 	/* Kernel ports read frames into these (DP_BURST buffers of
 	 * PORT_FRAME_MAX bytes, allocated with the worker). */
 	uint8_t *kbuf;
+	struct port_scratch *scratch; /* drivers' scratch for this worker's sends */
 	/* Per polled queue (index in conf->poll[id]): while `on`, its ingress
 	 * limit has no tokens worth a poll before qos time t. Reset with
 	 * every new snapshot. */

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "clk.h"
+#include "closer.h"
 #include "dp_impl.h"
+#include "gmem.h"
 #include "vlog.h"
 #include "xalloc.h"
 
@@ -75,6 +77,8 @@ static struct dp_conf *conf_build(struct dp *dp)
 		unsigned nrx;
 		char err[128];
 
+		if (p)
+			p->listed = false;
 		if (!port_live(p))
 			continue;
 		nrx = p->port->ops->queues(p->port, false, rxq);
@@ -86,6 +90,7 @@ static struct dp_conf *conf_build(struct dp *dp)
 			c->poll[w][c->npoll[w]++] =
 				(struct dp_poll){ .port = p->id, .q = rxq[k], .drv = p->port };
 		}
+		p->listed = true;
 		cp->port = p;
 		cp->drv = p->port;
 		cp->cfg = p->cfg;
@@ -137,8 +142,12 @@ static void publish(struct dp *dp)
 	struct dp_conf *nc = conf_build(dp);
 	const struct dp_conf *old = atomic_load(&dp->conf);
 
-	if (!nc)
+	if (!nc) {
 		vlog_err("datapath: out of memory rebuilding configuration; forwarding paused");
+		for (unsigned i = 0; i < dp->nports; i++)
+			if (dp->ports[i])
+				dp->ports[i]->listed = false;
+	}
 	atomic_store_explicit(&dp->conf, nc ? nc : &empty, memory_order_release);
 	wake_workers(dp);
 	qsbr_synchronize_watch(&dp->qsbr, DP_STUCK_NS, worker_stuck, dp);
@@ -146,6 +155,19 @@ static void publish(struct dp *dp)
 		conf_free((struct dp_conf *)old);
 }
 
+/* Whether a snapshot built now would list the port's queues. */
+static bool port_has_queues(struct dp_port *p)
+{
+	uint16_t ids[PORT_MAX_QUEUES];
+
+	return port_live(p) && (p->port->ops->queues(p->port, false, ids) ||
+	                        p->port->ops->queues(p->port, true, ids));
+}
+
+/* A port no published snapshot lists is touched by no worker: freezing
+ * it needs no publish, and thawing it needs one only if it now has live
+ * queues. Setting a device up (dozens of messages, rings going live one by
+ * one) thus publishes once per ring that goes live, not twice a message. */
 static void port_quiesce(void *ctx)
 {
 	struct dp_port *p = ctx;
@@ -153,7 +175,8 @@ static void port_quiesce(void *ctx)
 	if (p->frozen)
 		return;
 	p->frozen = true;
-	publish(p->dp);
+	if (p->listed)
+		publish(p->dp);
 }
 
 static void port_changed(void *ctx)
@@ -161,7 +184,8 @@ static void port_changed(void *ctx)
 	struct dp_port *p = ctx;
 
 	p->frozen = false;
-	publish(p->dp);
+	if (p->listed || port_has_queues(p))
+		publish(p->dp);
 }
 
 /* Workers signal here when a guest broke the rules. */
@@ -217,8 +241,11 @@ static void periodic_check(void *arg)
 		struct dp_port *p = dp->ports[i];
 		if (!p)
 			continue;
-		if (p->port)
+		if (p->port) {
 			p->port->ops->check(p->port);
+			if (p->port->ops->tick)
+				p->port->ops->tick(p->port);
+		}
 		qos_refresh(&p->qin, qnow);
 		qos_refresh(&p->qeg, qnow);
 		/* mac=auto got its MAC: no other port may take it over. */
@@ -286,7 +313,8 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 		w->dp = dp;
 		w->epfd = -1;
 		w->kbuf = xcalloc(DP_BURST, PORT_FRAME_MAX);
-		if (!w->kbuf) {
+		w->scratch = xaligned_calloc(CACHE_LINE, sizeof(*w->scratch));
+		if (!w->kbuf || !w->scratch) {
 			r = -ENOMEM;
 			goto fail;
 		}
@@ -354,6 +382,7 @@ void dp_destroy(struct dp *dp)
 		if (w->epfd >= 0)
 			close(w->epfd);
 		xfree(w->kbuf);
+		xfree(w->scratch);
 		xfree(w);
 		dp->w[i] = NULL;
 	}
@@ -669,6 +698,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->mtu = pi.mtu;
 		info->ol_rx = pi.ol_in;
 		info->ol_tx = pi.ol_out;
+		info->mem_bytes = pi.mem_bytes;
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
@@ -686,6 +716,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		st->guest_stops = pi.guest_stops;
 		st->msg_errors = pi.msg_errors;
 		st->connects = pi.connects;
+		st->close_stuck = pi.close_stuck;
 	}
 }
 
@@ -713,6 +744,27 @@ int dp_port_find(struct dp *dp, const char *name, struct dp_port_info *info,
 		return -ENOENT;
 	fill(dp, p, info, st);
 	return 0;
+}
+
+uint64_t dp_publishes(const struct dp *dp)
+{
+	return dp->gen;
+}
+
+void dp_global_get(struct dp *dp, struct dp_global_stats *st)
+{
+	struct closer_stats cs;
+
+	memset(st, 0, sizeof(*st));
+	st->publishes = dp->gen;
+	st->mem_mapped = gmem_mapped_total();
+	gmem_get_limits(&st->port_mem_max, &st->mem_max);
+	closer_get_stats(&cs);
+	st->fds_closed = cs.closed;
+	st->close_stuck = cs.stuck;
+	st->fds_leaked = cs.leaked;
+	st->fds_queued = cs.queued;
+	st->closers_stuck = cs.stuck_now;
 }
 
 unsigned dp_nworkers(const struct dp *dp)

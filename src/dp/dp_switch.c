@@ -105,7 +105,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	const struct dp_port_cfg *dc = dcp->cfg;
 	struct port_txres res = { 0 };
-	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight };
+	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight,
+	                          .scratch = w->scratch };
 	uint16_t tcis[DP_BURST];
 	uint32_t policed = 0;
 

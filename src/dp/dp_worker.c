@@ -171,12 +171,14 @@ static void epoll_rebuild(struct dp_worker *w, const struct dp_conf *conf)
  * when frames come (a driver looks again after asking: a frame may have
  * arrived before the guest saw the request). Queues held by their ingress
  * limit are not asked: the sleep ends when the first of them has tokens
- * again (*wait_ns, or -1: no such queue). Returns false if there is work or
- * a queue cannot wake the worker. */
+ * again (*wait_ns, or -1: no such queue). A queue with no file to wake the
+ * worker (a guest ring set up without a kick fd, VHOST_USER_VRING_NOFD_MASK)
+ * can tell us nothing: it is looked at every DP_NOFD_POLL_NS, so such a
+ * ring costs a timed wake-up, not a core. Returns false if there is work. */
 static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf, uint64_t qnow,
                       int64_t *wait_ns)
 {
-	bool ok = w->epfd >= 0;
+	bool ok = w->epfd >= 0, nofd = false;
 
 	*wait_ns = -1;
 	for (unsigned i = 0; i < conf->npoll[w->id]; i++) {
@@ -187,9 +189,13 @@ static bool may_sleep(struct dp_worker *w, const struct dp_conf *conf, uint64_t 
 				*wait_ns = d;
 			continue;
 		}
+		if (pl->drv->ops->queue_fd(pl->drv, pl->q) < 0)
+			nofd = true;
 		if (!pl->drv->ops->rx_arm(pl->drv, pl->q, true))
 			ok = false;
 	}
+	if (nofd && (*wait_ns < 0 || *wait_ns > DP_NOFD_POLL_NS))
+		*wait_ns = DP_NOFD_POLL_NS;
 	return ok;
 }
 
@@ -202,8 +208,9 @@ static void wakeups_off(struct dp_worker *w, const struct dp_conf *conf)
 }
 
 /* Sleeps until a kick, a wake-up from the control thread, or wait_ns
- * (-1: a second, to look at the clock-driven work now and then). */
-static void sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
+ * (-1: a second, to look at the clock-driven work now and then). Returns
+ * the number of events (0: the time ran out). */
+static int sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
 {
 	struct epoll_event evs[32];
 	struct timespec ts;
@@ -224,6 +231,7 @@ static void sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
 		if (evs[i].data.fd == w->wakefd && read(w->wakefd, &v, sizeof(v)) < 0) {
 			/* EAGAIN: another wake-up drained it */
 		}
+	return n;
 }
 
 void *dp_worker_main(void *arg)
@@ -279,11 +287,15 @@ void *dp_worker_main(void *arg)
 			 * (the other queues kick). */
 			if (w->nheld || now_ns - last_work_ns > DP_IDLE_NS) {
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
-					sleep_on_kicks(w, wait_ns);
+					int ev = sleep_on_kicks(w, wait_ns);
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
 					if (conf->gen == w->epgen)
 						wakeups_off(w, conf);
-					last_work_ns = clk_tsc_now(&w->clk, clk_cycles());
+					/* Woken by an event: poll a while before the
+					 * next sleep. Woken by the clock (a held
+					 * queue's tokens, a ring without a kick fd):
+					 * one look, then sleep again at once. */
+					last_work_ns = ev > 0 ? clk_tsc_now(&w->clk, clk_cycles()) : 0;
 					continue; /* qsbr already passed (offline) */
 				}
 				wakeups_off(w, conf);

@@ -325,10 +325,6 @@ int port_ol_prepare(const struct pkt *pk, uint16_t tci, struct port_olx *x)
 
 /* ---- what kernel port types share: sending ---- */
 
-/* A frame written whole, in software, into this buffer (then one
- * tx_one each): per worker thread. */
-static _Thread_local uint8_t sbuf[12 + OL_MAX_FRAME];
-
 static void vnet_put(uint8_t *h, const struct pkt_ol *o)
 {
 	struct virtio_net_hdr v = {
@@ -356,13 +352,14 @@ static inline void tx_count(struct port_txres *res, int r, uint32_t len)
 }
 
 /* A frame to a port without the offloads it needs: each output frame
- * (segment, or the frame with its checksum complete) made in sbuf, after a
- * virtio-net header that asks for nothing when the port reads one. */
+ * (segment, or the frame with its checksum complete) made in the worker's
+ * scratch buffer, after a virtio-net header that asks for nothing when the
+ * port reads one, then sent with one tx_one. */
 static void tx_soft(struct port *p, unsigned q, const struct pkt *pk, uint16_t tci,
-                    struct port_txres *res)
+                    uint8_t *sbuf, struct port_txres *res)
 {
 	struct port_olx x;
-	struct iovec d = { sbuf + p->vnet, sizeof(sbuf) - p->vnet };
+	struct iovec d = { sbuf + p->vnet, sizeof(((struct port_scratch *)0)->frame) - p->vnet };
 
 	if (port_ol_prepare(pk, tci, &x) < 0) {
 		res->offload++;
@@ -393,7 +390,6 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 	struct iovec iov[4 + PKT_MAX_SEGS];
 	uint8_t vh[16];
 
-	(void)ctx;
 	q %= p->nq;
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m), n = 0;
@@ -404,7 +400,7 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 		int r;
 
 		if (unlikely(pkt_ol_needs(pk) & ~(p->ol_out | PKT_OL_VALID))) {
-			tx_soft(p, q, pk, tcis[i], res);
+			tx_soft(p, q, pk, tcis[i], ctx->scratch->frame, res);
 			continue;
 		}
 		if (p->vnet) {

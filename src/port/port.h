@@ -33,6 +33,7 @@
 #include "evloop.h"
 #include "ol.h"
 #include "pkt.h"
+#include "vq.h"
 
 enum {
 	PORT_MAX_QUEUES = 8,
@@ -86,10 +87,21 @@ struct port_txres {
 	bool broke;            /* the receiver broke the rules (counted once) */
 };
 
+/* A worker's scratch space for drivers, allocated with the worker (no
+ * thread-local storage: that would be carved out of every thread's stack,
+ * the control thread's helpers included). Used during one tx_burst only. */
+enum { PORT_TX_CHAINS = 64 };
+struct port_scratch {
+	struct vq_chain chains[PORT_TX_CHAINS]; /* vhost-user: rx chains being filled */
+	uint8_t frame[12 + OL_MAX_FRAME];       /* kernel ports: a frame made in software,
+	                                         * after its virtio-net header */
+};
+
 /* Who sends a burst: the fair share of a congested receive ring uses it. */
 struct port_txctx {
 	uint16_t src_port;     /* the sending switch port's id (< 256) */
 	uint8_t weight;        /* its fair-share weight, 1.. */
+	struct port_scratch *scratch; /* the calling worker's */
 };
 
 /* For show and metrics. */
@@ -108,7 +120,8 @@ struct port_info {
 	uint64_t features;
 	uint16_t mtu;
 	uint32_t ol_in, ol_out;    /* offloads (pkt.h): see struct port */
-	uint64_t guest_stops, msg_errors, connects;
+	uint64_t mem_bytes;        /* guest memory mapped (vhost-user) */
+	uint64_t guest_stops, msg_errors, connects, close_stuck;
 };
 
 struct port_ops {
@@ -127,6 +140,10 @@ struct port_ops {
 	/* Periodic and after broken_fd: deal with a port a worker found
 	 * broken (log once, stop it). Returns true if it is broken. */
 	bool (*check)(struct port *p);
+	/* Periodic (a few times a second), optional: the driver's own timed
+	 * work (a vhost-user frontend held off while a close of its fd is
+	 * stuck). */
+	void (*tick)(struct port *p);
 
 	/* Workers. */
 	/* Receives up to max (<= 32) frames from queue q into pkts; a kernel
@@ -141,8 +158,9 @@ struct port_ops {
 	 * dropped): a guest gets its buffers back and is notified. */
 	void (*rx_done)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
 	/* Before a worker sleeps (on true): ask for a wake-up on queue_fd
-	 * when frames come; returns false if frames are already there (or the
-	 * queue cannot wake anyone). After (false): stop asking. */
+	 * when frames come; returns false if frames are already there. After
+	 * (false): stop asking. (A queue with no queue_fd is polled on a timer
+	 * while the worker sleeps.) */
 	bool (*rx_arm)(struct port *p, unsigned q, bool on);
 	/* Sends the frames pkts[i] for the bits i of mask to queue q, frame i
 	 * with egress tag tcis[i] (0: untagged): room for all is reserved

@@ -47,7 +47,7 @@
 #include "xalloc.h"
 
 enum {
-	DST_CHAINS = 64,  /* rx chains reserved at a time (a burst of small frames) */
+	DST_CHAINS = PORT_TX_CHAINS, /* rx chains reserved at a time (a burst of small frames) */
 };
 
 static_assert((int)PKT_MAX_SEGS == (int)VQ_MAX_IOV, "a chain's iovecs fit a packet");
@@ -68,10 +68,6 @@ struct vhost_port {
 	 * ring's lock. NULL without memory: no fair share. */
 	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
 };
-
-/* The rx chains being filled by one worker's tx_burst (reserved, then
- * written): per thread, so no port needs a copy per queue. */
-static _Thread_local struct vq_chain dst[DST_CHAINS];
 
 static struct vhost_port *vp(struct port *p)
 {
@@ -196,9 +192,10 @@ static bool vhost_rx_arm(struct port *p, unsigned q, bool on)
 		return true;
 	}
 	/* Ask for kicks, then look again: a frame may have come before the
-	 * guest saw the request. */
+	 * guest saw the request. (A ring without a kick fd cannot wake the
+	 * worker: it polls it on a timer, see queue_fd.) */
 	vq_kicks_enable(&vr->vq);
-	return vr->kickfd >= 0 && vq_avail_count(&vr->vq) == 0;
+	return vq_avail_count(&vr->vq) == 0;
 }
 
 /* ---- transmit: the guest's receive ring ---- */
@@ -277,13 +274,15 @@ static inline void prefetch_w(bool pw, const void *p)
 }
 
 /* Reserves the rx chains a frame needs (need bytes with the virtio header)
- * into dst[base..], and starts loading the first line of each for writing.
+ * into dst[base..] (the worker's scratch), and starts loading the first line of
+ * each for writing.
  * *avail counts the ring's remaining available entries. RV_FULL: dst has
  * no room left after base > 0 (write what is reserved, then try again from
  * 0); RV_NO_ROOM: the ring has not enough buffers, or the frame needs more
  * than DST_CHAINS. Nothing stays reserved unless RV_OK. */
-static inline enum resv_res reserve(struct vq *q, bool mrg, bool pw, int *avail, unsigned base,
-                                    uint32_t need, unsigned *nch_out, int *err)
+static inline enum resv_res reserve(struct vq_chain *dst, struct vq *q, bool mrg, bool pw,
+                                    int *avail, unsigned base, uint32_t need, unsigned *nch_out,
+                                    int *err)
 {
 	uint32_t cap = 0;
 	unsigned nch = 0;
@@ -450,9 +449,9 @@ struct resv {
 /* Writes the nfr reserved frames of rv into their chains, in order (the
  * used entries follow the reservation order), with the offload fields the
  * guest takes (ol_rx). */
-static inline void flush_reserved(struct vq *q, uint32_t hdr_len, const struct resv *rv,
-                                  unsigned nfr, const struct pkt *pkts, const uint16_t *tcis,
-                                  uint32_t ol_rx)
+static inline void flush_reserved(const struct vq_chain *dst, struct vq *q, uint32_t hdr_len,
+                                  const struct resv *rv, unsigned nfr, const struct pkt *pkts,
+                                  const uint16_t *tcis, uint32_t ol_rx)
 {
 	for (unsigned k = 0; k < nfr; k++) {
 		const struct pkt *pk = &pkts[rv[k].i];
@@ -486,6 +485,7 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
                     struct port_txres *res)
 {
 	struct vhu_dev *d = vp(p)->dev;
+	struct vq_chain *dst = ctx->scratch->chains;
 	struct port_olx x;
 
 	if (port_ol_prepare(pk, tci, &x) < 0) {
@@ -497,8 +497,8 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 		uint32_t len = ol_gso_len(&x.f, k);
 		unsigned nch = 0;
 		int err = 0;
-		enum resv_res r = reserve(vq, d->mrg_rxbuf, prefetchw, avail, 0, d->hdr_len + len,
-		                          &nch, &err);
+		enum resv_res r = reserve(dst, vq, d->mrg_rxbuf, prefetchw, avail, 0,
+		                          d->hdr_len + len, &nch, &err);
 
 		if (r == RV_BROKEN) {
 			broke(p, VHU_BROKEN_RING, err);
@@ -533,6 +533,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	struct qos_fair *f = v->fair[q];
 	struct vq *vq = &d->vr[2 * q].vq;
 	uint32_t hdr_len = d->hdr_len;
+	struct vq_chain *dst = ctx->scratch->chains;
 	struct resv rv[32];
 	unsigned nres = 0, nfr = 0;
 	int avail, err = 0;
@@ -568,17 +569,17 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			/* Segments (or the checksum) made in software, each
 			 * written as soon as its chains are reserved: what is
 			 * reserved before goes first, to keep the order. */
-			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 			nres = nfr = 0;
 			if (!tx_soft(p, vq, &pkts[i], tcis[i], f, ctx, &avail, res))
 				break;
 			continue;
 		}
-		r = reserve(vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err);
+		r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err);
 		if (r == RV_FULL) {
-			flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 			nres = nfr = 0;
-			r = reserve(vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err);
+			r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err);
 		}
 		if (r == RV_OK) {
 			if (f)
@@ -597,7 +598,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			res->noroom++;
 		}
 	}
-	flush_reserved(vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 	if (vq->used_pending) {
 		vq_used_publish(vq);
 		call = vq_need_call(vq);
@@ -725,14 +726,21 @@ static void vhost_info(struct port *p, struct port_info *pi)
 	pi->mtu = d->mtu;
 	pi->ol_in = d->ol_tx;
 	pi->ol_out = d->ol_rx;
+	pi->mem_bytes = d->mem_set ? d->mem.mapped : 0;
 	pi->guest_stops = d->cnt.broken;
 	pi->msg_errors = d->cnt.msg_errors;
 	pi->connects = d->cnt.connects;
+	pi->close_stuck = d->cnt.close_stuck;
 }
 
 static bool vhost_check(struct port *p)
 {
 	return vhu_dev_check(vp(p)->dev);
+}
+
+static void vhost_tick(struct port *p)
+{
+	vhu_dev_tick(vp(p)->dev);
 }
 
 const struct port_ops port_vhost_ops = {
@@ -743,6 +751,7 @@ const struct port_ops port_vhost_ops = {
 	.queue_fd = vhost_queue_fd,
 	.info = vhost_info,
 	.check = vhost_check,
+	.tick = vhost_tick,
 	.rx_burst = vhost_rx_burst,
 	.rx_keep = vhost_rx_keep,
 	.rx_done = vhost_rx_done,

@@ -20,10 +20,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "evloop.h"
 #include "gmem.h"
 #include "pkt.h"
+#include "vlog.h"
 #include "vq.h"
 #include "vu_wire.h"
 
@@ -31,6 +33,9 @@ enum {
 	VHU_MAX_QUEUE_PAIRS = 8,
 	VHU_MAX_VRINGS = 2 * VHU_MAX_QUEUE_PAIRS + 1, /* + the control queue */
 	VHU_NAME_MAX = 32,
+	VHU_MSG_BUDGET = 32,     /* messages handled per wake-up of a connection */
+	VHU_LOG_PER_SEC = 10,    /* log lines a device may cause per second */
+	VHU_PAUSE_MS = 100,      /* re-look at a paused or held device this often */
 };
 
 struct vhu_dev;
@@ -73,6 +78,8 @@ struct vhu_counters {
 	uint64_t connects;    /* connections established */
 	uint64_t broken;      /* times the guest got its port stopped */
 	uint64_t ctrl_cmds;   /* control queue commands handled */
+	uint64_t close_stuck; /* times closing one of its fds got stuck: the
+	                       * frontend was kept off until the close returned */
 };
 
 struct vhu_dev {
@@ -86,6 +93,19 @@ struct vhu_dev {
 
 	/* Connection. */
 	int listen_fd;           /* server mode: listening socket */
+	int dir_fd;              /* server mode: O_PATH fd of the socket's directory,
+	                          * opened when it was bound: the file is removed
+	                          * relative to it, never through the path again */
+	char base[108];          /* the socket's name in that directory */
+	dev_t sock_dev;          /* the socket file vifd created (lstat after bind): */
+	ino_t sock_ino;          /* only that file is ever removed */
+	uint64_t closer_id;      /* closer owner id of every fd from this frontend */
+	bool held;               /* a close of one of its fds is stuck: no
+	                          * connection is taken until it returns */
+	bool paused;             /* the closer is congested: its connection is
+	                          * not read for now (no new fds come in) */
+	bool listen_paused;      /* ... and no connection is accepted */
+	struct ev_timer *pause_timer; /* re-looks while paused */
 	int conn_fd;             /* -1: no frontend */
 	struct ev_timer *retry;  /* client mode: pending reconnect */
 	unsigned backoff_ms;
@@ -114,6 +134,11 @@ struct vhu_dev {
 	struct ev_timer *ctrl_timer; /* pending continuation of a long batch */
 	struct gmem mem;
 	bool mem_set;
+	/* One wake-up's messages (vhu_sock.c conn_read) are a batch: the first
+	 * one that changes what a live ring uses takes the device out of the
+	 * datapath (batch_frozen), and the batch's end puts it back once;
+	 * batch_dirty: some message changed ring state (a ring may go live). */
+	bool batch_frozen, batch_dirty;
 	struct vhu_vring vr[VHU_MAX_VRINGS];
 
 	/* Set by any thread when the guest broke a rule; cleared by control. */
@@ -121,6 +146,7 @@ struct vhu_dev {
 	_Atomic int broken_detail; /* enum vq_err for VHU_BROKEN_RING */
 	bool broken_logged;
 
+	struct vlog_rl log_rl;   /* VHU_LOG's per-device limit (control thread) */
 	struct vhu_counters cnt;
 };
 
@@ -161,6 +187,10 @@ static inline bool vhu_dev_is_broken(struct vhu_dev *d)
 /* Control thread: if the device was marked broken, log it once, stop its
  * rings and tell the embedder. Returns true if it is broken. */
 bool vhu_dev_check(struct vhu_dev *d);
+
+/* Control thread, a few times a second: keeps a frontend whose fd got a
+ * close stuck (closer.h) off until that close returns. */
+void vhu_dev_tick(struct vhu_dev *d);
 
 /* The virtio and protocol features vifd offers. */
 uint64_t vhu_features_offered(void);

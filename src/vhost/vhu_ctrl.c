@@ -15,18 +15,47 @@
  * walk); a command is read from the chain's readable part into a private
  * buffer of at most CTRL_MAX bytes, and the one-byte ack goes to the first
  * writable byte. A chain without a writable byte, or a ring error, stops
- * the port like a data ring error. */
+ * the port like a data ring error. The call eventfd is the guest's: it can
+ * make the write block (clear O_NONBLOCK on the shared file, saturate the
+ * counter), so the write runs under a deadline (wdog.h) and a write that
+ * fails, interrupted or not, stops the port. */
 #include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include "vhu_impl.h"
 #include "vlog.h"
+#include "wdog.h"
 
 enum {
 	CTRL_MAX = 64,   /* bytes of a command we read */
 	CTRL_ROUNDS = 4, /* ring-fulls handled per event before yielding */
+	CTRL_CALL_MS = 100, /* the call eventfd write's deadline */
 };
+
+/* The control thread's deadline timer (created on first use, on it). */
+static struct wdog call_wdog;
+static bool call_wdog_made;
+
+/* Notifies the guest if it asked to be; false if the write failed or did
+ * not finish within CTRL_CALL_MS. */
+static bool ctrl_call(struct vq *q)
+{
+	bool ok;
+
+	if (!vq_need_call(q))
+		return true;
+	if (!call_wdog_made) {
+		if (wdog_init(&call_wdog) < 0)
+			vlog_warn("control queue: no deadline timer; a guest's blocking call "
+			          "eventfd could stall the control thread");
+		call_wdog_made = true;
+	}
+	wdog_arm(&call_wdog, CTRL_CALL_MS);
+	ok = vq_call_fd(q);
+	wdog_disarm(&call_wdog);
+	return ok;
+}
 
 /* VIRTIO 1.1 §5.1.2: the control queue follows the receive/transmit pairs:
  * vring 2N with N = max_virtqueue_pairs under MQ, else N = 1. */
@@ -140,7 +169,7 @@ again:
 	}
 	if (q->used_pending) {
 		vq_used_publish(q);
-		if (!vq_call(q)) {
+		if (!ctrl_call(q)) {
 			vhu_dev_mark_broken(d, VHU_BROKEN_CALL, 0);
 			vhu_dev_check(d);
 		}

@@ -37,6 +37,21 @@ int vhu_send(struct vhu_dev *d, const struct vu_msg *m);
  * fuzz targets drive the device through a socketpair). 0 or -errno. */
 int vhu_conn_adopt(struct vhu_dev *d, int fd);
 
-#define VHU_LOG(lvl, d, fmt, ...) vlog((lvl), "%s: " fmt, (d)->name, ##__VA_ARGS__)
+/* vhu_msg.c: ends a batch of messages (see vhu_dev.batch_frozen): starts
+ * the rings that became ready and republishes if anything changed. */
+void vhu_batch_end(struct vhu_dev *d);
+
+/* Every log line of this module is one a frontend can cause: at most
+ * VHU_LOG_PER_SEC a second per device, and VHU_LOG_ALL_PER_SEC for all
+ * devices together (so 256 hostile ports cannot flood the log either).
+ * The level is checked before anything is formatted. */
+enum { VHU_LOG_ALL_PER_SEC = 200 };
+extern struct vlog_rl vhu_log_all;
+#define VHU_LOG(lvl, d, fmt, ...) do { \
+	if ((lvl) <= vlog_get_level() && \
+	    vlog_rl_allow_who(&(d)->log_rl, VHU_LOG_PER_SEC, (d)->name) && \
+	    vlog_rl_allow_who(&vhu_log_all, VHU_LOG_ALL_PER_SEC, "vhost-user")) \
+		vlog((lvl), "%s: " fmt, (d)->name, ##__VA_ARGS__); \
+} while (0)
 
 #endif

@@ -7,10 +7,20 @@
  * datapath reads). vhu_msg_dispatch() checks the header, the size, the fd
  * count and the vring index against that table before any handler runs, so
  * handlers only see well-formed messages and reach vrings only through an
- * index already checked. Messages that change rings or memory run with the
- * device quiesced (no worker touches it) and rings are re-validated by
- * vhu_rings_refresh() afterwards. Any error drops the connection; the port
- * stays and can be re-attached; nothing else is disturbed. */
+ * index already checked. Messages that change what a live ring uses run
+ * with the device quiesced (no worker touches it) and rings are
+ * re-validated by vhu_rings_refresh() afterwards. Any error drops the
+ * connection; the port stays and can be re-attached; nothing else is
+ * disturbed.
+ *
+ * Cost: a frontend may send any number of valid messages. One that changes
+ * nothing (SET_VRING_ENABLE with the value the ring has, SET_FEATURES
+ * again, ...) quiesces nothing and publishes nothing; one that changes a
+ * ring no worker uses (not live) does not quiesce either; and the messages
+ * of one wake-up share one quiesce and one republish (vhu_batch_end), so
+ * a flood costs the datapath at most two publishes per VHU_MSG_BUDGET
+ * messages. Every log line goes through VHU_LOG's per-device limit. Fds
+ * the handlers replace are handed to the closer thread (closer.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_config.h>
@@ -20,8 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "vhu_impl.h"
 #include "vlog.h"
+
+struct vlog_rl vhu_log_all;
 
 enum vr_kind {
 	VR_NONE,  /* no vring index */
@@ -32,13 +45,20 @@ enum vr_kind {
 
 typedef int msg_fn(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply);
 
+/* What a message may change that workers read. */
+enum msg_scope {
+	SC_NONE, /* nothing (replies, bookkeeping, fds no worker uses) */
+	SC_DEV,  /* the whole device: memory, features, every ring */
+	SC_RING, /* the vring it names */
+};
+
 struct msg_type {
 	const char *name;
 	msg_fn *fn;
 	uint16_t min_size, max_size; /* payload bytes */
 	uint8_t fds_min, fds_max;
 	uint8_t vr;                  /* enum vr_kind */
-	bool mutates;                /* changes what the datapath reads */
+	uint8_t scope;               /* enum msg_scope */
 	int8_t needs_pf;             /* protocol feature that must be acked, -1: none */
 };
 
@@ -90,10 +110,11 @@ static bool fd_is_eventfd(int fd)
 	return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
-static void set_fd(int *slot, int fd)
+/* Replaces a kept guest fd; the old one goes to the closer thread (its
+ * release may block: see closer.h). */
+static void set_fd(struct vhu_dev *d, int *slot, int fd)
 {
-	if (*slot >= 0)
-		close(*slot);
+	closer_put(*slot, d->closer_id);
 	*slot = fd;
 }
 
@@ -182,9 +203,9 @@ void vhu_state_reset(struct vhu_dev *d)
 {
 	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
 		struct vhu_vring *vr = &d->vr[i];
-		set_fd(&vr->kickfd, -1);
-		set_fd(&vr->callfd, -1);
-		set_fd(&vr->errfd, -1);
+		set_fd(d, &vr->kickfd, -1);
+		set_fd(d, &vr->callfd, -1);
+		set_fd(d, &vr->errfd, -1);
 		vr->vq.callfd = -1;
 		vr->num = 0;
 		vr->addr_set = false;
@@ -228,10 +249,11 @@ bool vhu_dev_check(struct vhu_dev *d)
 		b = VHU_BROKEN_MEMORY;
 	d->broken_logged = true;
 	d->cnt.broken++;
-	VLOG_RL(LOG_WARNING, "%s: guest broke the rules (%s%s%s): port stopped until the "
-	        "frontend resets the device", d->name, b < (int)ARRAY_SIZE(why) ? why[b] : "?",
-	        b == VHU_BROKEN_RING ? ": " : "",
-	        b == VHU_BROKEN_RING ? vq_err_str(atomic_load(&d->broken_detail)) : "");
+	VHU_LOG(LOG_WARNING, d, "guest broke the rules (%s%s%s): port stopped until the "
+	        "frontend resets the device", b < (int)ARRAY_SIZE(why) ? why[b] : "?",
+	        b == VHU_BROKEN_RING || atomic_load(&d->mem.hole) ? ": " : "",
+	        b == VHU_BROKEN_RING ? vq_err_str(atomic_load(&d->broken_detail)) :
+	        atomic_load(&d->mem.hole) ? "read of memory the guest never wrote" : "");
 	d->ops->quiesce(d, d->ctx);
 	vhu_rings_stop(d);
 	d->ops->changed(d, d->ctx);
@@ -438,7 +460,7 @@ static int h_get_vring_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsig
 	m->p.state.num = vr->base;
 	m->hdr.size = sizeof(m->p.state);
 	vr->started = false;
-	set_fd(&vr->kickfd, -1);
+	set_fd(d, &vr->kickfd, -1);
 	*reply = true;
 	return 0;
 }
@@ -460,18 +482,18 @@ static int h_vring_file(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned 
 		fds[0] = -1; /* kept */
 	switch (m->hdr.request) {
 	case VU_SET_VRING_KICK:
-		set_fd(&vr->kickfd, fd);
+		set_fd(d, &vr->kickfd, fd);
 		vr->started = true;
 		break;
 	case VU_SET_VRING_CALL:
 		/* Never block writing a guest's eventfd (see vq_call_fd). */
 		if (fd >= 0)
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		set_fd(&vr->callfd, fd);
+		set_fd(d, &vr->callfd, fd);
 		vr->vq.callfd = fd;
 		break;
 	default:
-		set_fd(&vr->errfd, fd);
+		set_fd(d, &vr->errfd, fd);
 		break;
 	}
 	return 0;
@@ -581,42 +603,97 @@ static int h_get_status(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned 
 #define U64 sizeof(uint64_t)
 #define ST sizeof(struct vu_vring_state)
 static const struct msg_type msg_table[VU_REQ_MAX] = {
-	[VU_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, U64, 0, 0, VR_NONE, false, -1 },
-	[VU_SET_FEATURES] = { "SET_FEATURES", h_set_features, U64, U64, 0, 0, VR_NONE, true, -1 },
-	[VU_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, U64, 0, 0, VR_NONE, false, -1 },
-	[VU_RESET_OWNER] = { "RESET_OWNER", h_reset, 0, U64, 0, 0, VR_NONE, true, -1 },
+	[VU_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, U64, 0, 0, VR_NONE, SC_NONE, -1 },
+	[VU_SET_FEATURES] = { "SET_FEATURES", h_set_features, U64, U64, 0, 0, VR_NONE, SC_DEV, -1 },
+	[VU_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, U64, 0, 0, VR_NONE, SC_NONE, -1 },
+	[VU_RESET_OWNER] = { "RESET_OWNER", h_reset, 0, U64, 0, 0, VR_NONE, SC_DEV, -1 },
 	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 8 + sizeof(struct vu_mem_region),
-	                       sizeof(struct vu_mem_table), 1, VU_MAX_MEM_REGIONS, VR_NONE, true, -1 },
+	                       sizeof(struct vu_mem_table), 1, VU_MAX_MEM_REGIONS, VR_NONE, SC_DEV, -1 },
 	[VU_SET_LOG_BASE] = { "SET_LOG_BASE", h_set_log_base, sizeof(struct vu_log),
-	                      sizeof(struct vu_log), 1, 1, VR_NONE, false, -1 },
-	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_base, 0, U64, 1, 1, VR_NONE, false, -1 },
-	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_vring_num, ST, ST, 0, 0, VR_STATE, true, -1 },
+	                      sizeof(struct vu_log), 1, 1, VR_NONE, SC_NONE, -1 },
+	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_base, 0, U64, 1, 1, VR_NONE, SC_NONE, -1 },
+	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_vring_num, ST, ST, 0, 0, VR_STATE, SC_RING, -1 },
 	[VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_vring_addr, sizeof(struct vu_vring_addr),
-	                        sizeof(struct vu_vring_addr), 0, 0, VR_ADDR, true, -1 },
-	[VU_SET_VRING_BASE] = { "SET_VRING_BASE", h_vring_base, ST, ST, 0, 0, VR_STATE, true, -1 },
-	[VU_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, ST, ST, 0, 0, VR_STATE, true, -1 },
-	[VU_SET_VRING_KICK] = { "SET_VRING_KICK", h_vring_file, U64, U64, 0, 1, VR_FILE, true, -1 },
-	[VU_SET_VRING_CALL] = { "SET_VRING_CALL", h_vring_file, U64, U64, 0, 1, VR_FILE, true, -1 },
-	[VU_SET_VRING_ERR] = { "SET_VRING_ERR", h_vring_file, U64, U64, 0, 1, VR_FILE, false, -1 },
+	                        sizeof(struct vu_vring_addr), 0, 0, VR_ADDR, SC_RING, -1 },
+	[VU_SET_VRING_BASE] = { "SET_VRING_BASE", h_vring_base, ST, ST, 0, 0, VR_STATE, SC_RING, -1 },
+	[VU_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, ST, ST, 0, 0, VR_STATE, SC_RING, -1 },
+	[VU_SET_VRING_KICK] = { "SET_VRING_KICK", h_vring_file, U64, U64, 0, 1, VR_FILE, SC_RING, -1 },
+	[VU_SET_VRING_CALL] = { "SET_VRING_CALL", h_vring_file, U64, U64, 0, 1, VR_FILE, SC_RING, -1 },
+	[VU_SET_VRING_ERR] = { "SET_VRING_ERR", h_vring_file, U64, U64, 0, 1, VR_FILE, SC_NONE, -1 },
 	[VU_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", h_get_pfeatures, 0, U64, 0, 0,
-	                               VR_NONE, false, -1 },
+	                               VR_NONE, SC_NONE, -1 },
 	[VU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", h_set_pfeatures, U64, U64, 0, 0,
-	                               VR_NONE, false, -1 },
-	[VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, U64, 0, 0, VR_NONE, false,
+	                               VR_NONE, SC_NONE, -1 },
+	[VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, U64, 0, 0, VR_NONE, SC_NONE,
 	                       VU_PF_MQ },
 	[VU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_vring_enable, ST, ST, 0, 0, VR_STATE,
-	                          true, -1 },
-	[VU_SEND_RARP] = { "SEND_RARP", h_send_rarp, U64, U64, 0, 0, VR_NONE, false, VU_PF_RARP },
-	[VU_NET_SET_MTU] = { "NET_SET_MTU", h_set_mtu, U64, U64, 0, 0, VR_NONE, false, VU_PF_MTU },
+	                          SC_RING, -1 },
+	[VU_SEND_RARP] = { "SEND_RARP", h_send_rarp, U64, U64, 0, 0, VR_NONE, SC_NONE, VU_PF_RARP },
+	[VU_NET_SET_MTU] = { "NET_SET_MTU", h_set_mtu, U64, U64, 0, 0, VR_NONE, SC_NONE, VU_PF_MTU },
 	[VU_GET_CONFIG] = { "GET_CONFIG", h_get_config, 12, 12 + VU_CONFIG_MAX, 0, 0, VR_NONE,
-	                    false, VU_PF_CONFIG },
+	                    SC_NONE, VU_PF_CONFIG },
 	[VU_SET_CONFIG] = { "SET_CONFIG", h_set_config, 12, 12 + VU_CONFIG_MAX, 0, 0, VR_NONE,
-	                    false, VU_PF_CONFIG },
-	[VU_RESET_DEVICE] = { "RESET_DEVICE", h_reset, 0, U64, 0, 0, VR_NONE, true,
+	                    SC_NONE, VU_PF_CONFIG },
+	[VU_RESET_DEVICE] = { "RESET_DEVICE", h_reset, 0, U64, 0, 0, VR_NONE, SC_DEV,
 	                      VU_PF_RESET_DEVICE },
-	[VU_SET_STATUS] = { "SET_STATUS", h_set_status, U64, U64, 0, 0, VR_NONE, true, VU_PF_STATUS },
-	[VU_GET_STATUS] = { "GET_STATUS", h_get_status, 0, U64, 0, 0, VR_NONE, false, VU_PF_STATUS },
+	[VU_SET_STATUS] = { "SET_STATUS", h_set_status, U64, U64, 0, 0, VR_NONE, SC_DEV, VU_PF_STATUS },
+	[VU_GET_STATUS] = { "GET_STATUS", h_get_status, 0, U64, 0, 0, VR_NONE, SC_NONE, VU_PF_STATUS },
 };
+
+/* Whether message m (checked by the dispatcher; idx its vring, 0 if none)
+ * would change nothing a worker or the ring setup depends on. Such a
+ * message still runs its handler (which stores the same values), but costs
+ * no quiesce and no republish: a frontend repeating itself is cheap. */
+static bool unchanged(struct vhu_dev *d, const struct vu_msg *m, unsigned idx)
+{
+	const struct vhu_vring *vr = &d->vr[idx];
+
+	switch (m->hdr.request) {
+	case VU_SET_FEATURES:
+		/* Not on a broken device: SET_FEATURES restarts it. */
+		return d->features_set && m->p.u64 == d->features && !vhu_dev_is_broken(d);
+	case VU_SET_VRING_NUM:
+		return vr->num == m->p.state.num;
+	case VU_SET_VRING_ADDR:
+		return vr->addr_set && !memcmp(&vr->addr, &m->p.addr, sizeof(vr->addr));
+	case VU_SET_VRING_BASE:
+		return !vr->live && vr->base == m->p.state.num;
+	case VU_SET_VRING_ENABLE:
+		return m->p.state.num <= 1 && vr->enable_msg == (m->p.state.num == 1);
+	case VU_SET_VRING_CALL:
+		return (m->p.u64 & VU_VRING_NOFD_MASK) && vr->callfd < 0;
+	case VU_SET_STATUS:
+		/* The status byte is bookkeeping; only a reset (0) of a device
+		 * a guest fault stopped restarts its rings, after the same
+		 * re-validation as any other change. SET_STATUS with the
+		 * driver's progress bits must not take the port out of the
+		 * datapath just as a frontend that waits for no ack starts
+		 * sending. */
+		return m->p.u64 != 0 || !vhu_dev_is_broken(d);
+	default:
+		return false;
+	}
+}
+
+static bool any_live(const struct vhu_dev *d)
+{
+	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++)
+		if (d->vr[i].live)
+			return true;
+	return false;
+}
+
+void vhu_batch_end(struct vhu_dev *d)
+{
+	if (!d->batch_frozen && !d->batch_dirty)
+		return;
+	d->batch_frozen = d->batch_dirty = false;
+	vhu_rings_refresh(d);
+	/* The embedder republishes only if the set of live rings it
+	 * publishes changed (dp: port_changed). */
+	d->ops->changed(d, d->ctx);
+	vhu_dev_check(d); /* a ring that failed to set up stops the port */
+}
 
 static int vring_index(const struct vu_msg *m, enum vr_kind k, unsigned nfds, unsigned *idx)
 {
@@ -646,7 +723,7 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 {
 	uint32_t req = m->hdr.request;
 	const struct msg_type *t = req < VU_REQ_MAX ? &msg_table[req] : NULL;
-	bool need_ack, reply = false, mutates;
+	bool need_ack, reply = false;
 	unsigned idx;
 	int r;
 
@@ -687,20 +764,19 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 	d->cnt.msgs++;
 	VHU_LOG(LOG_DEBUG, d, "%s", t->name);
 
-	/* SET_STATUS changes nothing workers read unless it resets the device;
-	 * quiescing for it would take the port out of the datapath just as a
-	 * frontend that does not wait for an ack starts sending. */
-	mutates = t->mutates && !(req == VU_SET_STATUS && m->p.u64 != 0);
-	if (mutates) {
-		d->ops->quiesce(d, d->ctx);
-		vhu_rings_stop(d);
+	if (t->scope != SC_NONE && !unchanged(d, m, idx)) {
+		/* Quiesce only for what a worker may be using right now; the
+		 * batch's other messages then find the device quiesced. */
+		bool freeze = t->scope == SC_DEV ? any_live(d) : d->vr[idx].live;
+
+		if (freeze && !d->batch_frozen) {
+			d->ops->quiesce(d, d->ctx);
+			vhu_rings_stop(d);
+			d->batch_frozen = true;
+		}
+		d->batch_dirty = true;
 	}
 	r = t->fn(d, m, fds, nfds, &reply);
-	if (mutates) {
-		vhu_rings_refresh(d);
-		d->ops->changed(d, d->ctx);
-		vhu_dev_check(d); /* a ring that failed to set up stops the port */
-	}
 	if (r == 0 && reply) {
 		m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
 		return vhu_send(d, m);

@@ -8,7 +8,25 @@
  * most sizeof(struct vu_msg) bytes: a larger size field is refused before
  * any payload is read). At most VU_MAX_FDS fds are accepted per message;
  * extra or truncated ancillary data drops the connection. Replies that
- * cannot be written at once drop the connection rather than wait. */
+ * cannot be written at once drop the connection rather than wait.
+ *
+ * Fairness: one wake-up handles at most VHU_MSG_BUDGET messages of a
+ * connection, then returns to the event loop (its socket is watched
+ * level-triggered, so the rest waits its turn behind every other ready
+ * connection, vifctl and the metrics endpoint). The messages of one
+ * wake-up are a batch: the datapath is republished at most once for it
+ * (vhu_batch_end), however many of them changed something.
+ *
+ * Files: every fd a frontend handed over, and the connection socket itself
+ * (closing it drops the fds still queued in it), is closed by the closer
+ * thread (closer.h), never here. While the closer is congested no
+ * connection is read; a frontend whose fd got a close stuck is disconnected
+ * and not taken back until that close returns (vhu_dev_tick).
+ *
+ * Socket file (server mode): created through an O_PATH fd of its directory
+ * opened once, and removed only through that fd and only if the name still
+ * names the very socket vifd bound (device and inode), so a directory
+ * swapped for a symlink later cannot make vifd remove anything else. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +37,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "vhu_impl.h"
 #include "vlog.h"
 #include "xalloc.h"
@@ -36,9 +55,20 @@ bool vhu_dev_connected(const struct vhu_dev *d)
 static void drop_rx_fds(struct vhu_dev *d)
 {
 	for (unsigned i = 0; i < d->nrfds; i++)
-		close(d->rfds[i]);
+		closer_put(d->rfds[i], d->closer_id);
 	d->nrfds = 0;
 	d->rlen = 0;
+}
+
+/* The connection is going: nothing of it to resume. The timer stays while
+ * accepting is paused too (all: the device is going). */
+static void stop_pause(struct vhu_dev *d, bool all)
+{
+	if (d->pause_timer && (all || !d->listen_paused)) {
+		evloop_timer_cancel(d->ev, d->pause_timer);
+		d->pause_timer = NULL;
+	}
+	d->paused = false;
 }
 
 static void schedule_connect(struct vhu_dev *d)
@@ -56,12 +86,14 @@ static void conn_close(struct vhu_dev *d)
 	d->ops->quiesce(d, d->ctx);
 	vhu_rings_stop(d);
 	vhu_state_reset(d);
+	d->batch_frozen = d->batch_dirty = false;
+	stop_pause(d, false);
 	evloop_del(d->ev, d->conn_fd);
-	close(d->conn_fd);
+	closer_put(d->conn_fd, d->closer_id);
 	d->conn_fd = -1;
 	drop_rx_fds(d);
 	d->ops->changed(d, d->ctx);
-	if (d->client && !d->retry) {
+	if (d->client && !d->retry && !d->held) {
 		d->backoff_ms = BACKOFF_MIN_MS;
 		schedule_connect(d);
 	}
@@ -76,7 +108,7 @@ static int conn_attach(struct vhu_dev *d, int fd)
 	d->nrfds = 0;
 	r = evloop_add(d->ev, fd, EPOLLIN, conn_event, d);
 	if (r < 0) {
-		close(fd);
+		closer_put(fd, d->closer_id);
 		d->conn_fd = -1;
 		return r;
 	}
@@ -110,7 +142,7 @@ static bool take_fds(struct vhu_dev *d, struct msghdr *mh)
 			if (d->nrfds < VU_MAX_FDS) {
 				d->rfds[d->nrfds++] = fds[i];
 			} else {
-				close(fds[i]);
+				closer_put(fds[i], d->closer_id);
 				ok = false;
 			}
 		}
@@ -118,11 +150,11 @@ static bool take_fds(struct vhu_dev *d, struct msghdr *mh)
 	return ok;
 }
 
-/* Reads what is available; dispatches each complete message. Returns 0 to
- * keep the connection, -errno to drop it. */
+/* Reads what is available, up to VHU_MSG_BUDGET messages; dispatches each
+ * complete message. Returns 0 to keep the connection, -errno to drop it. */
 static int conn_read(struct vhu_dev *d)
 {
-	for (;;) {
+	for (unsigned handled = 0; handled < VHU_MSG_BUDGET;) {
 		union {
 			char buf[CMSG_SPACE(sizeof(int) * (VU_MAX_FDS + 1))];
 			struct cmsghdr align;
@@ -180,13 +212,53 @@ static int conn_read(struct vhu_dev *d)
 		d->rlen = 0;
 		r = vhu_msg_dispatch(d, m, fds, nfds);
 		for (unsigned i = 0; i < nfds; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+			closer_put(fds[i], d->closer_id); /* the ones not kept */
 		if (r < 0)
 			return r;
 		if (d->conn_fd < 0)
 			return 0; /* closed by the handler (cannot happen today) */
+		handled++;
 	}
+	return 0; /* budget spent: the rest of the socket waits its turn */
+}
+
+static void pause_check(void *arg);
+
+/* Stops reading the connection until the closer has room again: every
+ * message may carry fds, and they could not be let go. The socket leaves
+ * the event loop altogether (with an empty mask a hang-up would still be
+ * reported, level-triggered, over and over). */
+static void pause_conn(struct vhu_dev *d)
+{
+	if (!d->paused) {
+		d->paused = true;
+		evloop_del(d->ev, d->conn_fd);
+		VHU_LOG(LOG_WARNING, d, "closer thread congested: not reading this frontend for now");
+	}
+	if (!d->pause_timer)
+		d->pause_timer = evloop_timer(d->ev, VHU_PAUSE_MS, pause_check, d);
+}
+
+static void pause_check(void *arg)
+{
+	struct vhu_dev *d = arg;
+
+	d->pause_timer = NULL;
+	if (closer_congested()) {
+		d->pause_timer = evloop_timer(d->ev, VHU_PAUSE_MS, pause_check, d);
+		return;
+	}
+	if (d->listen_paused) {
+		d->listen_paused = false;
+		if (!d->held)
+			evloop_mod(d->ev, d->listen_fd, EPOLLIN);
+	}
+	if (d->conn_fd < 0 || !d->paused)
+		return;
+	d->paused = false;
+	/* Level-triggered: fires at once if data (or a hang-up) waits. */
+	if (evloop_add(d->ev, d->conn_fd, EPOLLIN, conn_event, d) < 0)
+		conn_close(d);
 }
 
 static void conn_event(void *arg, int fd, uint32_t events)
@@ -195,9 +267,15 @@ static void conn_event(void *arg, int fd, uint32_t events)
 	int r;
 
 	(void)fd;
+	if (closer_congested()) {
+		pause_conn(d);
+		return;
+	}
 	r = conn_read(d);
 	if (r == 0 && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
 		r = -ECONNRESET;
+	if (r == 0)
+		vhu_batch_end(d);
 	if (r < 0) {
 		if (r != -ECONNRESET)
 			d->cnt.msg_errors++;
@@ -222,12 +300,21 @@ static void listen_event(void *arg, int fd, uint32_t events)
 	int c;
 
 	(void)events;
+	/* No new connection (and no fds in it) while the closer could not
+	 * let them go: they wait in the listen backlog, which bounds them. */
+	if (closer_congested()) {
+		d->listen_paused = true;
+		evloop_mod(d->ev, fd, 0);
+		if (!d->pause_timer)
+			d->pause_timer = evloop_timer(d->ev, VHU_PAUSE_MS, pause_check, d);
+		return;
+	}
 	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (c < 0)
 		return;
 	if (d->conn_fd >= 0) {
 		VHU_LOG(LOG_WARNING, d, "refusing a second frontend connection");
-		close(c);
+		closer_put(c, d->closer_id); /* it may already hold fds */
 		return;
 	}
 	conn_attach(d, c);
@@ -250,7 +337,7 @@ static void try_connect(void *arg)
 	int fd;
 
 	d->retry = NULL;
-	if (d->conn_fd >= 0 || fill_addr(&sa, d->path) < 0)
+	if (d->conn_fd >= 0 || d->held || fill_addr(&sa, d->path) < 0)
 		return;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -271,33 +358,87 @@ static void try_connect(void *arg)
 	conn_attach(d, fd);
 }
 
+/* Splits d->path into its directory (opened O_PATH into d->dir_fd) and
+ * its name (d->base). 0 or -errno. */
+static int open_dir(struct vhu_dev *d)
+{
+	const char *slash = strrchr(d->path, '/');
+	char dir[sizeof(d->path)];
+	size_t dl;
+
+	if (!slash || !slash[1] || !strcmp(slash + 1, ".") || !strcmp(slash + 1, ".."))
+		return -EINVAL;
+	dl = (size_t)(slash - d->path);
+	if (dl == 0)
+		dl = 1; /* "/name" */
+	memcpy(dir, d->path, dl);
+	dir[dl] = '\0';
+	strcpy(d->base, slash + 1);
+	d->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return d->dir_fd < 0 ? -errno : 0;
+}
+
+/* Removes the socket file if it is still the one vifd bound. */
+static void remove_sock_file(struct vhu_dev *d)
+{
+	struct stat st;
+
+	if (d->dir_fd < 0)
+		return;
+	if (fstatat(d->dir_fd, d->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == d->sock_dev && st.st_ino == d->sock_ino)
+		unlinkat(d->dir_fd, d->base, 0);
+}
+
 static int start_listen(struct vhu_dev *d)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd, r;
 
-	r = fill_addr(&sa, d->path);
+	r = open_dir(d);
 	if (r < 0)
 		return r;
-	/* Replace a stale socket, never another kind of file. */
-	if (lstat(d->path, &st) == 0) {
+	/* Replace a stale socket, never another kind of file (the control
+	 * socket checked first that nobody answers on it). */
+	if (fstatat(d->dir_fd, d->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return -EEXIST;
-		unlink(d->path);
+		unlinkat(d->dir_fd, d->base, 0);
+	}
+	/* Bind through the directory fd, so the directory the name is
+	 * created in is the one just opened; a path too long for that
+	 * (sun_path is 108 bytes) binds by name. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", d->dir_fd,
+	             d->base) >= (int)sizeof(sa.sun_path)) {
+		r = fill_addr(&sa, d->path);
+		if (r < 0)
+			return r;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (r < 0 && errno == ENOENT && strncmp(sa.sun_path, "/proc/", 6) == 0) {
+		/* No /proc: by name. */
+		r = fill_addr(&sa, d->path);
+		if (r == 0)
+			r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (r < 0 || listen(fd, 4) < 0 ||
+	    fstatat(d->dir_fd, d->base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
+	d->sock_dev = st.st_dev;
+	d->sock_ino = st.st_ino;
 	r = evloop_add(d->ev, fd, EPOLLIN, listen_event, d);
 	if (r < 0) {
 		close(fd);
-		unlink(d->path);
+		remove_sock_file(d);
 		return r;
 	}
 	d->listen_fd = fd;
@@ -316,6 +457,8 @@ int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool c
 	    queue_pairs > VHU_MAX_QUEUE_PAIRS)
 		return -EINVAL;
 	r = gmem_sigbus_install();
+	if (r == 0)
+		r = closer_start();
 	if (r < 0)
 		return r;
 	d = xaligned_calloc(CACHE_LINE, sizeof(*d));
@@ -329,7 +472,9 @@ int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool c
 	d->ctx = ctx;
 	d->ev = ev;
 	d->listen_fd = -1;
+	d->dir_fd = -1;
 	d->conn_fd = -1;
+	d->closer_id = closer_owner_new();
 	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
 		d->vr[i].kickfd = d->vr[i].callfd = d->vr[i].errfd = -1;
 		d->vr[i].vq.callfd = -1;
@@ -342,6 +487,8 @@ int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool c
 		r = start_listen(d);
 		if (r < 0) {
 			vlog_err("%s: cannot listen on %s: %s", name, path, strerror(-r));
+			if (d->dir_fd >= 0)
+				close(d->dir_fd);
 			xfree(d);
 			return r;
 		}
@@ -359,10 +506,41 @@ void vhu_dev_destroy(struct vhu_dev *d)
 		evloop_timer_cancel(d->ev, d->retry);
 	d->retry = NULL;
 	conn_close(d);
+	stop_pause(d, true);
 	if (d->listen_fd >= 0) {
 		evloop_del(d->ev, d->listen_fd);
-		close(d->listen_fd);
-		unlink(d->path);
+		/* Connections waiting in its backlog may hold fds. */
+		closer_put(d->listen_fd, d->closer_id);
+		remove_sock_file(d);
 	}
+	if (d->dir_fd >= 0)
+		close(d->dir_fd);
 	xfree(d);
+}
+
+void vhu_dev_tick(struct vhu_dev *d)
+{
+	bool stuck = closer_owner_stuck(d->closer_id);
+
+	if (stuck && !d->held) {
+		d->held = true;
+		d->cnt.close_stuck++;
+		VHU_LOG(LOG_WARNING, d, "closing a file this frontend handed over is stuck: "
+		        "disconnecting it until the close returns");
+		if (d->listen_fd >= 0)
+			evloop_mod(d->ev, d->listen_fd, 0);
+		if (d->retry)
+			evloop_timer_cancel(d->ev, d->retry);
+		d->retry = NULL;
+		conn_close(d);
+	} else if (!stuck && d->held) {
+		d->held = false;
+		VHU_LOG(LOG_INFO, d, "the stuck close returned: taking frontends again");
+		if (d->listen_fd >= 0 && !d->listen_paused)
+			evloop_mod(d->ev, d->listen_fd, EPOLLIN);
+		if (d->client && !d->retry) {
+			d->backoff_ms = BACKOFF_MIN_MS;
+			schedule_connect(d);
+		}
+	}
 }

@@ -329,6 +329,18 @@ void cli_print_workers(json_t *res)
 		cli_table_row(t, cells);
 	}
 	cli_table_print(t, stdout, "", "\n");
+	/* What reconfiguration and guests cost the daemon (newer vifd only). */
+	long long pubs, mapped, mmax, pmax, closed, stuck, now, queued, leaked;
+	json_t *gm = json_object_get(res, "guest_memory"), *cl = json_object_get(res, "closer");
+	if (jint(res, "publishes", &pubs))
+		printf("datapath snapshots published: %lld\n", pubs);
+	if (jint(gm, "mapped", &mapped) && jint(gm, "max", &mmax) && jint(gm, "port_max", &pmax))
+		printf("guest memory mapped: %lld MiB (limits: %lld MiB in all, %lld MiB per port; "
+		       "0: none)\n", mapped >> 20, mmax >> 20, pmax >> 20);
+	if (jint(cl, "closed", &closed) && jint(cl, "stuck", &stuck) && jint(cl, "stuck_now", &now) &&
+	    jint(cl, "queued", &queued) && jint(cl, "leaked", &leaked))
+		printf("guests' fds: %lld closed, %lld waiting, %lld closes stuck (%lld still), "
+		       "%lld left open\n", closed, queued, stuck, now, leaked);
 }
 
 void cli_print_fdb(json_t *res)

@@ -17,12 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "ctl.h"
 #include "ctl_conf.h"
 #include "ctl_metrics.h"
 #include "ctl_state.h"
 #include "dp.h"
 #include "evloop.h"
+#include "gmem.h"
 #include "vlog.h"
 
 static void usage(FILE *f)
@@ -41,10 +43,14 @@ static void usage(FILE *f)
 	        "  --metrics-port N    serve Prometheus metrics on http://127.0.0.1:N/metrics\n"
 	        "                      (default 0: off)\n"
 	        "  --metrics-address A listen on IPv4 address A instead of 127.0.0.1\n"
+	        "  --vhost-sock-dir DIR vhost-user sockets only directly in DIR (may be given\n"
+	        "                      up to %d times; default: anywhere)\n"
+	        "  --guest-mem-max SIZE guest memory all ports together may map (default 32T)\n"
+	        "  --port-mem-max SIZE guest memory one port may map (default 1T); 0: no limit\n"
 	        "  -h, --help          this text\n"
 	        "Command-line options override the configuration file. Ports are added at\n"
 	        "run time with vifctl (see vifctl --help) and persist in the state directory.\n",
-	        DP_MAX_WORKERS);
+	        DP_MAX_WORKERS, CTL_CONF_SOCK_DIRS);
 }
 
 /* Parses "0,2-3" into cpus[]; returns the count or -1. */
@@ -105,11 +111,15 @@ static bool is_vifd(long pid)
 	return strncmp(comm, "vifd", 4) == 0;
 }
 
-/* Writes DIR/vifd.pid; refuses when another live vifd owns the directory. */
+/* Writes DIR/vifd.pid; refuses when another live vifd owns the directory.
+ * Never through a symlink (O_NOFOLLOW) and only into a plain file of its
+ * own (one link): whoever can write the state directory must not make
+ * vifd, often root, truncate or write another file. */
 static int write_pidfile(const char *path)
 {
+	struct stat st;
 	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -123,9 +133,18 @@ static int write_pidfile(const char *path)
 			}
 		}
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0) {
+		int e = errno;
+		vlog_err("cannot open pid file %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    ftruncate(fd, 0) < 0) {
+		vlog_err("pid file %s is not a plain file of its own: not writing it", path);
+		close(fd);
+		return -EEXIST;
+	}
 	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 	if (write(fd, buf, (size_t)len) != len) {
 		close(fd);
@@ -146,6 +165,9 @@ struct opts {
 	const char *group;
 	int metrics_port;       /* -1: unset */
 	const char *metrics_address;
+	const char *sock_dirs[CTL_CONF_SOCK_DIRS];
+	unsigned nsock_dirs;
+	int64_t mem_max, port_mem_max; /* -1: unset */
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -160,6 +182,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "group", required_argument, NULL, 'g' },
 		{ "metrics-port", required_argument, NULL, 'M' },
 		{ "metrics-address", required_argument, NULL, 'A' },
+		{ "vhost-sock-dir", required_argument, NULL, 'D' },
+		{ "guest-mem-max", required_argument, NULL, 'G' },
+		{ "port-mem-max", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -211,6 +236,25 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'A':
 			o->metrics_address = optarg;
 			break;
+		case 'D':
+			if (o->nsock_dirs == CTL_CONF_SOCK_DIRS || optarg[0] != '/') {
+				fprintf(stderr, "vifd: --vhost-sock-dir takes an absolute directory, "
+				        "at most %d times\n", CTL_CONF_SOCK_DIRS);
+				return 2;
+			}
+			o->sock_dirs[o->nsock_dirs++] = optarg;
+			break;
+		case 'G':
+		case 'p': {
+			uint64_t v;
+			if (ctl_size_parse(optarg, &v) < 0 || v > INT64_MAX) {
+				fprintf(stderr, "vifd: --%s takes a size such as 64G (K, M, G, T)\n",
+				        opt == 'G' ? "guest-mem-max" : "port-mem-max");
+				return 2;
+			}
+			*(opt == 'G' ? &o->mem_max : &o->port_mem_max) = (int64_t)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -229,7 +273,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .log_level = -1, .metrics_port = -1 };
+	struct opts o = { .log_level = -1, .metrics_port = -1, .mem_max = -1, .port_mem_max = -1 };
 	struct ctl_conf conf;
 	const char *state_dir = "vifd-state", *cpus_s = NULL, *group = NULL;
 	const char *maddr = "127.0.0.1";
@@ -269,6 +313,14 @@ int main(int argc, char **argv)
 		maddr = o.metrics_address ? o.metrics_address : conf.metrics_address;
 	if (o.metrics_port >= 0 || conf.metrics_port >= 0)
 		mport = o.metrics_port >= 0 ? o.metrics_port : conf.metrics_port;
+	{
+		uint64_t tmax = GMEM_TABLE_MAX_DEFAULT, all = GMEM_TOTAL_MAX_DEFAULT;
+		if (o.port_mem_max >= 0 || conf.port_mem_max >= 0)
+			tmax = (uint64_t)(o.port_mem_max >= 0 ? o.port_mem_max : conf.port_mem_max);
+		if (o.mem_max >= 0 || conf.mem_max >= 0)
+			all = (uint64_t)(o.mem_max >= 0 ? o.mem_max : conf.mem_max);
+		gmem_set_limits(tmax, all);
+	}
 	if (cpus_s) {
 		ncpus = parse_cpus(cpus_s, cpus, DP_MAX_WORKERS);
 		if (ncpus <= 0) {
@@ -333,6 +385,14 @@ int main(int argc, char **argv)
 	    ctl_set_access(ctl, gr != NULL, gr ? gr->gr_gid : 0,
 	                   conf.sock_mode >= 0 ? (mode_t)conf.sock_mode : 0660) < 0)
 		goto out;
+	/* Before the state is restored: a persisted port outside the
+	 * directories is refused like a new one. */
+	if (o.nsock_dirs)
+		r = ctl_set_sock_dirs(ctl, o.sock_dirs, o.nsock_dirs);
+	else
+		r = ctl_set_sock_dirs(ctl, (const char *const *)conf.sock_dirs, conf.nsock_dirs);
+	if (r < 0)
+		goto out;
 	r = ctl_state_open(state_dir, o.reset, &st);
 	if (r < 0)
 		goto out;
@@ -357,6 +417,8 @@ out:
 		close(sfd);
 	}
 	evloop_destroy(ev);
+	/* Guests' fds handed over on the way out (ports removed above). */
+	closer_stop(1000);
 	unlink(pidf);
 	if (rc)
 		vlog_err("vifd exiting on error");

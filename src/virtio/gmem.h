@@ -10,6 +10,32 @@
  * an address past a region's end (comparisons are written as
  * `len > end - addr`, never `addr + len > end`).
  *
+ * What gmem_map() accepts: regions of files on tmpfs/shmem (memfd, /dev/shm)
+ * or hugetlbfs, told apart by fcntl(F_GET_SEALS), which only those file
+ * systems answer and which never reaches a file system's server; only then
+ * are fstat()/fstatfs() called (on those two they answer from the inode).
+ * A file on FUSE, NFS or any other file system is refused without a call
+ * that could wait for its server.
+ *
+ * Bounds: a table may map at most gmem's table limit, and all tables
+ * together the total limit (gmem_set_limits; the page rounding counts), so
+ * one frontend cannot take vifd's address space (a sparse 64 TiB memfd
+ * costs its owner nothing).
+ *
+ * Pages the guest never wrote (holes of a sparse memfd): reading one
+ * through a shared mapping would make the kernel allocate it, charged to
+ * vifd. So shmem regions are registered with a userfaultfd in SIGBUS mode
+ * (x86-64; elsewhere they are not, and such reads allocate as before): a
+ * fault on a hole raises SIGBUS instead. The handler fills a hole that is
+ * being written (a guest's receive buffer it never touched: the guest asked
+ * for that page to be written, the cost is its own memory size, bounded by
+ * the limits above) with a zero page (UFFDIO_ZEROPAGE) and lets the write
+ * go on; a hole that is being read (the frame of a transmit buffer the
+ * guest never wrote) marks the table broken like a truncated file. Ring
+ * areas, which a driver may leave untouched (fresh memfd memory reads as
+ * zero), are filled once when a ring is set up (gmem_populate), at most a
+ * few hundred KiB per ring.
+ *
  * A region whose file is truncated while mapped would make accesses fault
  * with SIGBUS; gmem installs a SIGBUS handler that replaces the faulting
  * page with an anonymous zero page and marks the owning memory table
@@ -37,17 +63,35 @@ struct gmem_region {
 	uint8_t *hva;   /* our mapping of the start */
 	void *map_base; /* what mmap returned (hva - mmap_offset's page part) */
 	size_t map_len;
+	bool uffd;      /* registered with gmem's userfaultfd (holes fault) */
 };
 
 struct gmem {
 	uint32_t nregions;
 	struct gmem_region r[GMEM_MAX_REGIONS]; /* sorted by gpa */
 	_Atomic bool broken; /* set when an access faulted (SIGBUS) */
+	_Atomic bool hole;   /* ... and it was a read of a page never written */
+	uint64_t mapped;     /* bytes mapped (page-rounded), counted in the total */
 };
 
+/* Defaults of gmem_set_limits(). */
+#define GMEM_TABLE_MAX_DEFAULT (1ull << 40)  /* 1 TiB per memory table (port) */
+#define GMEM_TOTAL_MAX_DEFAULT (32ull << 40) /* 32 TiB for all of them */
+
+/* Sets the mapping limits (control thread, before any gmem_map). */
+void gmem_set_limits(uint64_t table_max, uint64_t total_max);
+void gmem_get_limits(uint64_t *table_max, uint64_t *total_max);
+/* Bytes mapped by all tables now. */
+uint64_t gmem_mapped_total(void);
+
+/* Fills the holes of [p, p+len) (inside one of m's regions) with zero
+ * pages, so the workers' reads of it do not fault (ring areas). Control
+ * thread; a no-op where holes do not fault. */
+void gmem_populate(const struct gmem *m, const void *p, uint64_t len);
+
 /* Validates and maps a frontend's table; takes ownership of nothing (the
- * caller closes the fds). On failure returns -errno, leaves *m empty and
- * writes a reason into err (size errlen). */
+ * caller closes the fds). On failure returns -errno (-E2BIG: over a limit),
+ * leaves *m empty and writes a reason into err (size errlen). */
 int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
              uint32_t n, char *err, size_t errlen);
 void gmem_unmap(struct gmem *m);

@@ -49,6 +49,12 @@ int vq_setup(struct vq *q, const struct gmem *mem, uint32_t size, uint64_t desc_
 		snprintf(err, errlen, "ring areas misaligned");
 		return -EINVAL;
 	}
+	/* A driver may rely on fresh memory reading as zero and never write
+	 * parts of its rings: fill such holes now, so the workers' reads of
+	 * the rings never fault on them (see gmem.h). */
+	gmem_populate(mem, d, vq_desc_bytes(size));
+	gmem_populate(mem, a, vq_avail_bytes(size));
+	gmem_populate(mem, u, vq_used_bytes(size));
 	q->desc = (volatile struct vring_desc *)(void *)d;
 	q->avail = (struct vring_avail *)(void *)a;
 	q->used = (struct vring_used *)(void *)u;

@@ -4,6 +4,8 @@
  *
  *   hostile --sock PATH CASE      run one attack against vifd's port at PATH
  *   hostile --list                print the case names and what vifd must do
+ *   hostile --list-containment    the same for the containment cases
+ *                                 (tests/integration/031-hostile-containment.sh)
  *
  * Two kinds of case:
  *  - msg:  a raw connection sends a malformed or forbidden message sequence;
@@ -12,9 +14,16 @@
  *          its own shared memory and kicks; vifd must stop the port (the
  *          script checks the port's guest_stops counter; this program only
  *          performs the attack).
+ * Containment cases (issue 14) last a few seconds each: they print READY
+ * when the attack is in place and keep it up (a close that blocks, a
+ * flood, a ring that keeps faulting) so the script can check that
+ * everybody else goes on meanwhile; they print "sent N" when they flood.
  * Exit 0: the attack was delivered (and, for msg, refused as required). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/virtio_net.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vif_impl.h"
@@ -635,6 +645,363 @@ static int r_call_blocking(void)
 	_exit(0); /* leave the rings as they are */
 }
 
+
+/* ---------------------------------------------------------- containment */
+
+static void ready(void)
+{
+	printf("READY\n");
+	fflush(stdout);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A TCP socket whose last close() sleeps: SO_LINGER for linger_s seconds,
+ * data queued that cannot leave because the peer (*peer, which the caller
+ * keeps) reads nothing and its window is full. When the caller exits, the
+ * peer is closed with unread data, the kernel resets the connection, and
+ * the lingering close returns. */
+static int linger_socket(int linger_s, int *peer, int *lsn)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct linger lg = { 1, linger_s };
+	int small = 4096, c, a, l;
+	static char buf[65536];
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) < 0)
+		return -1;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || setsockopt(c, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) < 0 ||
+	    connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	a = accept(l, NULL, NULL);
+	if (a < 0 || setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+		return -1;
+	/* Fill the peer's window and our send queue. */
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 4096 && send(c, buf, sizeof(buf), MSG_NOSIGNAL) > 0; i++)
+		;
+	fcntl(c, F_SETFL, 0);
+	*peer = a;
+	*lsn = l;
+	return c;
+}
+
+/* The lingering socket handed over as a kick fd (refused: not an eventfd);
+ * vifd holds the last reference, so its close sleeps until we leave
+ * (HOLD_S): vifd's control thread must not be the one sleeping. */
+enum { HOLD_S = 8 };
+
+/* Sends m with fd so that vifd's copy is the last one: the header carries
+ * the fd, our copy is closed, and only then does the rest of the message
+ * (which vifd waits for before acting on it) follow. */
+static int send_last_ref(struct vif *v, struct vu_msg *m, int fd)
+{
+	if (vif_raw_msg(v, m, sizeof(struct vu_hdr), &fd, 1, NULL, 0) < 0)
+		return -1;
+	usleep(100000);
+	close(fd);
+	return send(v->sock, &m->p, m->hdr.size, MSG_NOSIGNAL) == (ssize_t)m->hdr.size ? 0 : -1;
+}
+
+/* The attack is in place: vifd has the last reference. Keeps the peer (so
+ * the close keeps sleeping) for HOLD_S whatever vifd does, then leaves
+ * (the peer goes, the close returns). Fails if vifd kept the connection. */
+static int hold(struct vif *v)
+{
+	uint64_t t0 = now_ms();
+	int r;
+
+	ready();
+	r = expect_drop(v);
+	vif_close(v);
+	while (now_ms() - t0 < HOLD_S * 1000)
+		usleep(100000);
+	return r;
+}
+
+static int c_linger_kick(void)
+{
+	struct vif *v = raw_open();
+	int peer, lsn, fd = linger_socket(60, &peer, &lsn);
+	uint64_t idx = 1;
+	struct vu_msg m = mk(VU_SET_VRING_KICK, &idx, 8);
+
+	if (!v || fd < 0)
+		return fail("setup");
+	if (send_last_ref(v, &m, fd) < 0)
+		return fail("send");
+	return hold(v);
+}
+
+/* The same file as guest memory: refused without a call that could wait
+ * for a file system (fcntl F_GET_SEALS), and closed off the control thread. */
+static int c_linger_mem(void)
+{
+	struct vif *v = raw_open();
+	int peer, lsn, fd = linger_socket(60, &peer, &lsn);
+	struct vu_mem_table t;
+	struct vu_msg m;
+
+	if (!v || fd < 0)
+		return fail("setup");
+	memset(&t, 0, sizeof(t));
+	t.nregions = 1;
+	t.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
+	m = mk(VU_SET_MEM_TABLE, &t, 8 + sizeof(struct vu_mem_region));
+	if (send_last_ref(v, &m, fd) < 0)
+		return fail("send");
+	return hold(v);
+}
+
+/* The control queue's call eventfd made blocking and full: vifd writes it
+ * on its control thread, where the write must be cut short (deadline
+ * timer) and the port stopped. */
+static int c_ctrl_call_blocking(void)
+{
+	struct vif_config c;
+	struct vif *v;
+	int efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t big = 0xfffffffffffffffeull, idx;
+	struct vu_msg m;
+	uint8_t on = 1;
+
+	vif_config_init(&c);
+	c.path = sock_path;
+	c.ctrl_vq = true;
+	c.mac[0] = 0x02;
+	c.mac[5] = 0x67;
+	if (vif_open(&c, &v) < 0 || !v->has_ctrl || efd < 0)
+		return fail("open with a control queue");
+	if (write(efd, &big, sizeof(big)) != sizeof(big))
+		return 2;
+	idx = v->cvq.index;
+	m = mk(VU_SET_VRING_CALL, &idx, 8);
+	send_m(v, &m, &efd, 1);
+	usleep(300000); /* vifd sets O_NONBLOCK on it: clear it again */
+	fcntl(efd, F_SETFL, fcntl(efd, F_GETFL) & ~O_NONBLOCK);
+	/* Ask for a notification of the next used entry. */
+	v->cvq.avail->flags = 0;
+	*v->cvq.used_event = v->cvq.last_used;
+	ready();
+	vif_ctrl_cmd(v, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1);
+	sleep(2);
+	_exit(0); /* leave the rings as they are */
+}
+
+/* Sends m (with fds) without pause for ms milliseconds; returns the count. */
+static unsigned long flood(struct vif *v, const struct vu_msg *m, const int *fds, unsigned nfds,
+                           unsigned ms)
+{
+	size_t len = sizeof(struct vu_hdr) + m->hdr.size;
+	unsigned long n = 0;
+	uint64_t end = now_ms() + ms;
+	char sink[4096];
+
+	while (now_ms() < end) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { (void *)m, len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct pollfd p = { .fd = v->sock, .events = POLLOUT };
+		ssize_t r;
+
+		if (nfds) {
+			mh.msg_control = u.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		}
+		r = sendmsg(v->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r == (ssize_t)len) {
+			n++;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN)
+			break; /* dropped */
+		/* Replies (acks) must not pile up in our receive queue. */
+		while (recv(v->sock, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+		poll(&p, 1, 10);
+	}
+	printf("sent %lu\n", n);
+	fflush(stdout);
+	return n;
+}
+
+enum { FLOOD_MS = 4000 };
+
+/* SET_VRING_ENABLE 1 to a ring that is enabled, without pause: valid, and
+ * a change of nothing. */
+static int c_flood_enable(void)
+{
+	struct vif *v = good_open();
+	struct vu_vring_state st = { 1, 1 };
+	struct vu_msg m = mk(VU_SET_VRING_ENABLE, &st, sizeof(st));
+
+	if (!v)
+		return fail("open");
+	ready();
+	flood(v, &m, NULL, 0, FLOOD_MS);
+	vif_close(v);
+	return 0;
+}
+
+static int c_flood_owner(void)
+{
+	struct vif *v = raw_open();
+	struct vu_msg m = mk(VU_SET_OWNER, NULL, 0);
+
+	if (!v)
+		return fail("connect");
+	ready();
+	flood(v, &m, NULL, 0, FLOOD_MS);
+	vif_close(v);
+	return 0;
+}
+
+/* SET_MEM_TABLE again and again with the table in use (a change each time:
+ * new fds, new mappings) on a running device: each carries an fd, each
+ * must remap; one wake-up's worth shares one quiesce. */
+static int c_flood_mem_table(void)
+{
+	struct vif *v = good_open();
+	struct vu_mem_table t;
+	struct vu_msg m;
+
+	if (!v)
+		return fail("open");
+	memset(&t, 0, sizeof(t));
+	t.nregions = 1;
+	t.regions[0] = (struct vu_mem_region){ gpa(v, 0), v->mem_size, gpa(v, 0), 0 };
+	m = mk(VU_SET_MEM_TABLE, &t, 8 + sizeof(struct vu_mem_region));
+	ready();
+	flood(v, &m, &v->mem_fd, 1, FLOOD_MS);
+	vif_close(v);
+	return 0;
+}
+
+/* SET_LOG_BASE (accepted and ignored, with a line in the log) without
+ * pause: the log must not grow with it. */
+static int c_flood_log_base(void)
+{
+	struct vif *v = raw_open();
+	struct vu_log lg = { .mmap_size = 4096, .mmap_offset = 0 };
+	struct vu_msg m = mk(VU_SET_LOG_BASE, &lg, sizeof(lg));
+	int fd = memfd_of(4096);
+
+	if (!v || fd < 0)
+		return fail("connect");
+	ready();
+	flood(v, &m, &fd, 1, 3000);
+	vif_close(v);
+	return 0;
+}
+
+/* Eight regions of a sparse 64 TiB memfd: 64 TiB of vifd's address space
+ * for nothing. Over the per-port limit: refused. */
+static int c_mem_sparse_huge(void)
+{
+	enum { N = VU_MAX_MEM_REGIONS };
+	const uint64_t each = 8ull << 40;
+	struct vu_mem_region reg[N];
+	int fds[N], fd = memfd_of(N * each), r;
+
+	if (fd < 0)
+		return fail("memfd of 64 TiB");
+	for (int i = 0; i < N; i++) {
+		reg[i] = (struct vu_mem_region){ i * each, each, 0x100000000000ull + i * each, i * each };
+		fds[i] = fd;
+	}
+	ready();
+	r = mem_table(reg, N, fds, N);
+	close(fd);
+	return r;
+}
+
+/* Transmit frames whose buffers lie on pages of the guest's memfd it never
+ * wrote: reading them would make the kernel allocate the pages, charged to
+ * vifd. The guest grows its memfd by 1 GiB of holes, remaps, and keeps
+ * its tx ring full of one-page frames at fresh pages for 2 s. */
+static int c_tx_untouched(void)
+{
+	struct vif *v = good_open();
+	const uint64_t extra = 1ull << 30;
+	struct vu_mem_table t;
+	struct vu_msg m;
+	struct vif_vq *q;
+	uint64_t off, end;
+
+	if (!v)
+		return fail("open");
+	if (ftruncate(v->mem_fd, (off_t)(v->mem_size + extra)) < 0)
+		return fail("grow the memfd");
+	memset(&t, 0, sizeof(t));
+	t.nregions = 1;
+	t.regions[0] = (struct vu_mem_region){ gpa(v, 0), v->mem_size + extra, gpa(v, 0), 0 };
+	m = mk(VU_SET_MEM_TABLE, &t, 8 + sizeof(struct vu_mem_region));
+	if (vif_raw_msg(v, &m, sizeof(struct vu_hdr) + m.hdr.size, &v->mem_fd, 1, NULL, 0) < 0)
+		return fail("remap");
+	usleep(200000);
+	q = vif_vring(v, 1);
+	off = (v->mem_size + 4095) & ~4095ull;
+	end = v->mem_size + extra;
+	ready();
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < 2000 && off < end;) {
+		/* Reuse descriptors vifd has returned; post one frame per fresh page. */
+		uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+		while ((uint16_t)(q->avail_idx - used) < q->num && off < end) {
+			uint16_t h = q->avail_idx & q->mask;
+			setd(&q->desc[h], (uint64_t)(uintptr_t)v->mem + off, 1500, 0, 0);
+			q->avail->ring[h] = h;
+			q->avail_idx++;
+			off += 4096;
+		}
+		__atomic_store_n(&q->avail->idx, q->avail_idx, __ATOMIC_RELEASE);
+		static const uint64_t one = 1;
+		if (write(q->kick_fd, &one, sizeof(one)) < 0) {
+		}
+		usleep(1000);
+	}
+	printf("posted %llu pages\n", (unsigned long long)((off - v->mem_size) >> 12));
+	fflush(stdout);
+	_exit(0); /* the rings hold our garbage: leave without a clean close */
+}
+
+/* A transmit ring with no kick fd (VHOST_USER_VRING_NOFD_MASK), then
+ * silence for 3 s: vifd must poll it at a bounded cost, not spin. */
+static int c_tx_kick_nofd(void)
+{
+	struct vif *v = good_open();
+	uint64_t idx = 1 | VU_VRING_NOFD_MASK;
+	struct vu_msg m = mk(VU_SET_VRING_KICK, &idx, 8);
+
+	if (!v)
+		return fail("open");
+	m.hdr.flags |= VU_FLAG_NEED_REPLY;
+	if (vif_raw_msg(v, &m, sizeof(struct vu_hdr) + 8, NULL, 0, NULL, 0) < 0)
+		return fail("SET_VRING_KICK nofd");
+	usleep(300000);
+	ready();
+	sleep(3);
+	vif_close(v);
+	return 0;
+}
+
 #define RING(fn) static int r_##fn(void) { return ring_attack(b_##fn); }
 RING(addr_oob)
 RING(len_overflow)
@@ -702,11 +1069,32 @@ static const struct hcase cases[] = {
 	{ "ring-call-reader-gone", r_call_reader_gone, "alive" },
 };
 
+/* The containment cases (issue 14): class, then what vifd must do
+ * ("msg": connection dropped and msg_errors moves; "stop": guest_stops
+ * moves; "held": close_stuck moves; "alive": nothing breaks). */
+static const struct hcase containment[] = {
+	{ "fd-lingering-socket-as-kick", c_linger_kick, "held" },
+	{ "fd-lingering-socket-as-memory", c_linger_mem, "held" },
+	{ "ctrl-call-fd-made-blocking-and-full", c_ctrl_call_blocking, "stop" },
+	{ "flood-set-vring-enable-unchanged", c_flood_enable, "alive" },
+	{ "flood-set-owner", c_flood_owner, "alive" },
+	{ "flood-set-mem-table-in-use", c_flood_mem_table, "alive" },
+	{ "flood-set-log-base", c_flood_log_base, "alive" },
+	{ "mem-sparse-64tib", c_mem_sparse_huge, "msg" },
+	{ "tx-buffers-in-untouched-memory", c_tx_untouched, "stop" },
+	{ "tx-kick-nofd-idle", c_tx_kick_nofd, "alive" },
+};
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 			printf("%s %s\n", cases[i].name, cases[i].expect);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--list-containment")) {
+		for (size_t i = 0; i < ARRAY_SIZE(containment); i++)
+			printf("%s %s\n", containment[i].name, containment[i].expect);
 		return 0;
 	}
 	if (argc != 4 || strcmp(argv[1], "--sock")) {
@@ -717,6 +1105,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		if (!strcmp(argv[3], cases[i].name))
 			return cases[i].fn();
+	for (size_t i = 0; i < ARRAY_SIZE(containment); i++)
+		if (!strcmp(argv[3], containment[i].name))
+			return containment[i].fn();
 	fprintf(stderr, "hostile: unknown case %s\n", argv[3]);
 	return 2;
 }

@@ -198,7 +198,8 @@ assert urllib.request.urlopen(url, timeout=5).status == 200
 assert time.monotonic() - t0 < 3, "a stuck scraper blocked another"
 assert stuck.recv(100) == b"", "stuck connection not closed"
 waited = time.monotonic() - t0
-assert 3 < waited < 12, f"stuck connection closed after {waited:.1f} s"
+# closed at the request head's deadline (CTL_METRICS_HEAD_MS, 1 s), not before
+assert 0.5 < waited < 12, f"stuck connection closed after {waited:.1f} s"
 print(f"405/404/431/400 answered; a stuck scraper was closed after {waited:.1f} s without blocking others")
 PY
 sed 's/^/    /' "$T/metrics.log"

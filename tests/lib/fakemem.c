@@ -25,6 +25,9 @@ int fakemem_init(struct fakemem *fm, uint64_t size, uint64_t gpa, uint64_t uva)
 	fm->size = size;
 	fm->gpa = gpa;
 	fm->uva = uva;
+	/* Written once, as a guest's memory would be: reading a page never
+	 * written faults in gmem (see gmem.h), which these tests are not about. */
+	memset(fm->p, 0, size);
 	ret = gmem_map(&fm->mem, &r, &fm->fd, 1, err, sizeof(err));
 	if (ret < 0) {
 		munmap(fm->p, size);

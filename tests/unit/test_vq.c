@@ -2,9 +2,13 @@
  * (gmem) against hostile rings: every rule of STYLE.md §6 has a case, the
  * invalid ones first, then the valid shapes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_ring.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -378,6 +382,96 @@ static void test_gmem_refused(void)
 	CHECK_EQ(gmem_map(&m, r, &badfd, 1, err, sizeof(err)), -EBADF);
 }
 
+/* Limits on mapped memory, and which files may be guest memory at all. */
+static void test_gmem_limits_and_files(void)
+{
+	int fd = memfd_create("lim", MFD_CLOEXEC), sk[2], nul = open("/dev/null", O_RDWR);
+	struct vu_mem_region r = { .guest_phys_addr = 0, .memory_size = 1 << 20,
+	                           .userspace_addr = 0x100000, .mmap_offset = 0 };
+	uint64_t tmax, all, before;
+	struct gmem m;
+	char err[160];
+
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ(ftruncate(fd, 1 << 20), 0);
+	gmem_get_limits(&tmax, &all);
+	before = gmem_mapped_total();
+	gmem_set_limits(512 << 10, 0); /* per table */
+	CHECK_EQ(gmem_map(&m, &r, &fd, 1, err, sizeof(err)), -E2BIG);
+	CHECK(strstr(err, "per-port") != NULL);
+	gmem_set_limits(0, before + (512 << 10)); /* all tables */
+	CHECK_EQ(gmem_map(&m, &r, &fd, 1, err, sizeof(err)), -E2BIG);
+	CHECK(strstr(err, "total") != NULL);
+	CHECK_EQ(gmem_mapped_total(), before);
+	gmem_set_limits(1 << 20, before + (1 << 20)); /* exactly enough */
+	CHECK_EQ(gmem_map(&m, &r, &fd, 1, err, sizeof(err)), 0);
+	CHECK_EQ(m.mapped, 1 << 20);
+	CHECK_EQ(gmem_mapped_total(), before + (1 << 20));
+	gmem_unmap(&m);
+	CHECK_EQ(gmem_mapped_total(), before);
+	gmem_set_limits(tmax, all);
+	/* Files no shared-memory file system serves are refused before any
+	 * stat: a socket, a device, a file on disk. */
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sk), 0);
+	CHECK_EQ(gmem_map(&m, &r, &sk[0], 1, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(gmem_map(&m, &r, &nul, 1, err, sizeof(err)), -EINVAL);
+	int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	CHECK_EQ(gmem_map(&m, &r, &exe, 1, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(m.nregions, 0);
+	close(exe);
+	close(sk[0]);
+	close(sk[1]);
+	close(nul);
+	close(fd);
+}
+
+/* Pages the guest never wrote (holes of its memfd): vifd writing one fills
+ * it; vifd reading one marks the table broken (hole) without allocating;
+ * ring areas are filled ahead (gmem_populate). */
+static void test_gmem_holes(void)
+{
+	int fd = memfd_create("holes", MFD_CLOEXEC);
+	struct vu_mem_region r = { .guest_phys_addr = 0, .memory_size = 64 << 12,
+	                           .userspace_addr = 0x100000, .mmap_offset = 0 };
+	volatile uint8_t *h;
+	uint8_t *guest;
+	struct gmem m;
+	struct stat st;
+	char err[160];
+
+	memset(&m, 0, sizeof(m));
+	CHECK_EQ(gmem_sigbus_install(), 0);
+	CHECK_EQ(ftruncate(fd, 64 << 12), 0);
+	guest = mmap(NULL, 64 << 12, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(guest != MAP_FAILED);
+	guest[0] = 7; /* page 0 written by the guest */
+	CHECK_EQ(gmem_map(&m, &r, &fd, 1, err, sizeof(err)), 0);
+	if (!m.r[0].uffd) {
+		printf("test_vq: no userfaultfd here: holes not checked\n");
+		gmem_unmap(&m);
+		close(fd);
+		return;
+	}
+	h = m.r[0].hva;
+	CHECK_EQ(h[0], 7);
+	h[2 << 12] = 9; /* a receive buffer the guest never touched */
+	CHECK_EQ(guest[2 << 12], 9);
+	gmem_populate(&m, (const void *)(h + (8 << 12)), 3 << 12); /* a ring area */
+	CHECK_EQ(h[9 << 12], 0);
+	CHECK(!atomic_load(&m.broken));
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_blocks * 512, 5 << 12); /* pages 0, 2, 8, 9, 10 */
+	CHECK_EQ(h[20 << 12], 0); /* a frame the guest never wrote */
+	CHECK(atomic_load(&m.broken));
+	CHECK(atomic_load(&m.hole));
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_blocks * 512, 5 << 12); /* nothing allocated for it */
+	gmem_unmap(&m);
+	CHECK(!atomic_load(&m.broken));
+	munmap(guest, 64 << 12);
+	close(fd);
+}
+
 static void test_gmem_translate(void)
 {
 	int fd = memfd_create("two", MFD_CLOEXEC);
@@ -435,6 +529,8 @@ int main(void)
 	test_good_chains();
 	test_used_and_notify();
 	test_gmem_refused();
+	test_gmem_limits_and_files();
+	test_gmem_holes();
 	test_gmem_translate();
 	fakemem_fini(&fm);
 	return check_result("test_vq");
