@@ -15,7 +15,7 @@
 
 struct port {                  /* stands for struct dp_port */
 	struct qos_state qin, qeg;
-	struct qos_share share;
+	struct qos_drr share;
 };
 
 struct conf_port {             /* stands for struct dp_conf_port */
@@ -61,8 +61,9 @@ static double run(unsigned nports, unsigned bursts)
 			pass += qos_take(&c[src].qin, &bi, 64 + i);
 		qos_end(&p[src].qin, &bi);
 		qos_begin(&c[dst].qeg, &p[dst].qeg, q, &be);
+		qos_fair_bucket_setup(&c[dst].qeg, &p[dst].share);
 		for (unsigned i = 0; i < 32; i++)
-			pass += qos_take_shared(&c[dst].qeg, &be, &p[dst].share, src % 256, 1, 64 + i) ==
+			pass += qos_take_fair(&c[dst].qeg, &be, &p[dst].share, src % 256, 1, 64 + i) ==
 			        QOS_PASS;
 		qos_end(&p[dst].qeg, &be);
 	}

@@ -64,7 +64,7 @@ struct dp_port {
 	 * state of each rx ring (under rxq_lock; allocated by the control
 	 * thread when the ring first goes live, freed with the port). */
 	struct qos_state qin, qeg;
-	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
+	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
 	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
 	/* Kernel ports with an ingress limit: per queue, the one frame read
 	 * but not admitted (carry_len > 0), delivered first when the limit
@@ -79,7 +79,7 @@ struct dp_wstats {
 	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
 	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
-	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
+	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held, share_held;
 } cache_aligned;
 
 /* One queue a worker polls: a guest tx ring of a port (vr), or queue qp of
@@ -167,6 +167,14 @@ struct dp_worker {
 		bool on;
 	} ready[DP_MAX_PORTS * VHU_MAX_QUEUE_PAIRS];
 	unsigned nheld;              /* queues held in this loop iteration */
+	/* The burst being switched, towards a congested port (deliver ->
+	 * its poller): the last `keep` frames stay in the source's ring (they
+	 * went to that port alone and it refused them: a guest ring can keep
+	 * them when can_keep), and while hold_on the source queue is not
+	 * polled again before qos time `hold`. */
+	bool can_keep, hold_on;
+	unsigned keep;
+	uint64_t hold;
 
 	struct dp_wstats st[DP_MAX_PORTS];
 } cache_aligned;

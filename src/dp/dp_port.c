@@ -737,7 +737,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
 			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
 			SUM(drop_unknown); SUM(drop_mac_limit);
-			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
+			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held); SUM(share_held);
 #undef SUM
 		}
 		if (p->dev) {

@@ -377,7 +377,7 @@ static inline bool bound_for(const struct dp_conf *conf, const struct dp_meta *m
 static_assert((int)DP_BURST <= 32, "burst masks are 32 bits");
 static_assert((int)DP_MAX_DST_CHAINS <= 255 && (int)DP_BURST <= 255,
               "struct resv holds 8-bit indices");
-static_assert((int)DP_MAX_PORTS <= (int)QOS_FAIR_SOURCES, "fair-share logs hold port ids");
+static_assert((int)DP_MAX_PORTS <= (int)QOS_SOURCES, "fair-share state is per source port id");
 
 /* The frame's length as it leaves (tag added or removed). */
 static inline uint32_t out_len(const struct dp_meta *m, uint16_t tci)
@@ -385,38 +385,93 @@ static inline uint32_t out_len(const struct dp_meta *m, uint16_t tci)
 	return m->len - m->l2skip + 12 + (tci ? 4 : 0);
 }
 
-/* The port's egress limit over the frames of mask (with their fair share
- * of it): returns the frames that pass; counts the others. */
+/* What a destination refused of a burst (frame masks, by reason), and
+ * which of those frames may wait in the sender's ring rather than be
+ * dropped: over the sender's fair share, and, while several senders use
+ * the port, over its limit or without room in its ring (they wait their
+ * turn). ready: when the destination is likely to take them. */
+struct refused {
+	uint32_t share, limit, room;
+	uint32_t wait;
+	uint64_t ready;
+};
+
+static inline void refused_ready(struct refused *rf, uint64_t t)
+{
+	if (!rf->ready || qos_diff(t, rf->ready) > 0)
+		rf->ready = t;
+}
+
+/* The port's egress limit, with its fair share, over the frames of mask
+ * (uni: those that go to this port alone): returns the frames that pass;
+ * the others are added to *rf. */
 static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_conf_port *dcp,
-                                    unsigned src_port, unsigned sw, uint32_t mask,
-                                    const uint16_t *tcis, uint64_t qnow, uint64_t *policed,
-                                    uint64_t *congested)
+                                    unsigned src_port, unsigned sw, uint32_t mask, uint32_t uni,
+                                    const uint16_t *tcis, uint64_t qnow, struct refused *rf)
 {
 	struct dp_port *p = dcp->port;
 	bool shared = w->dp->nworkers > 1;
+	uint32_t share = 0, limit = 0;
 	struct qos_batch bt;
 
 	qos_lock(&p->qeg, shared);
 	qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
+	qos_fair_bucket_setup(&dcp->qeg, &p->eg_drr);
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
-		switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
-		                        out_len(&w->meta[i], tcis[i]))) {
+		switch (qos_take_fair(&dcp->qeg, &bt, &p->eg_drr, src_port, sw,
+		                      out_len(&w->meta[i], tcis[i]))) {
 		case QOS_PASS:
 			break;
 		case QOS_OVER_LIMIT:
-			mask &= ~(1u << i);
-			(*policed)++;
+			limit |= 1u << i;
 			break;
 		case QOS_OVER_SHARE:
-			mask &= ~(1u << i);
-			(*congested)++;
+			share |= 1u << i;
 			break;
 		}
 	}
+	if (share & uni) {
+		rf->wait |= share & uni;
+		refused_ready(rf, qos_fair_bucket_ready(&dcp->qeg, &bt, true));
+	}
+	if ((limit & uni) && qos_drr_contended(&p->eg_drr, src_port, qnow)) {
+		rf->wait |= limit & uni;
+		refused_ready(rf, qos_fair_bucket_ready(&dcp->qeg, &bt, false));
+	}
 	qos_end(&p->qeg, &bt);
 	qos_unlock(&p->qeg, shared);
-	return mask;
+	rf->share |= share;
+	rf->limit |= limit;
+	return mask & ~(share | limit);
+}
+
+/* Settles what port dst refused of a burst of n frames. The refused frames
+ * at the end of the burst that may wait (rf->wait: they went to dst alone)
+ * stay in the source's ring if it can keep them (w->keep), else are
+ * dropped; either way the source queue is held until rf->ready, so that
+ * its next frames wait in its ring (or the kernel's queue) rather than be
+ * popped and refused again. Every other refused frame is dropped before
+ * the copy, counted by reason in c. */
+static void settle(struct dp_worker *w, unsigned n, const struct refused *rf, struct dl_count *c)
+{
+	uint32_t all = n >= 32 ? ~0u : (1u << n) - 1;
+	uint32_t brk = all & ~rf->wait, tail;
+
+	/* The frames above the last one that may not wait. */
+	tail = !rf->wait ? 0 : brk ? all & ~((2u << (31 - __builtin_clz(brk))) - 1) : all;
+	if (tail) {
+		if (!w->hold_on || qos_diff(rf->ready, w->hold) > 0)
+			w->hold = rf->ready;
+		w->hold_on = true;
+		if (w->can_keep)
+			w->keep = (unsigned)__builtin_popcount(tail);
+		else
+			tail = 0;
+	}
+	c->congested += (uint64_t)__builtin_popcount(rf->share & ~tail);
+	c->policed += (uint64_t)__builtin_popcount(rf->limit & ~tail);
+	c->noroom += (uint64_t)__builtin_popcount(rf->room & ~tail);
 }
 
 /* Delivers the frames of mask to kernel port dst: one port_tx() each, on
@@ -424,18 +479,23 @@ static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_c
  * (with the egress tag) and the rest of the source's buffers. */
 static __attribute__((noinline)) void
 deliver_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned dst, unsigned src_port,
-               unsigned src_qp, uint32_t src_hdr, uint32_t mask, const uint16_t *tcis,
-               uint64_t qnow)
+               unsigned src_qp, uint32_t src_hdr, unsigned nburst, uint32_t mask, uint32_t uni,
+               const uint16_t *tcis, uint64_t qnow)
 {
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	struct port *kp = dcp->kp;
-	uint64_t pkts = 0, bytes = 0, noroom = 0, down = 0, policed = 0, congested = 0;
+	uint64_t pkts = 0, bytes = 0, noroom = 0, down = 0;
 	unsigned q = src_qp % kp->nq;
 	uint8_t tags[DP_BURST][4];
+	struct dl_count cnt = { 0 };
 
-	if (dcp->qeg.on)
-		mask = egress_admit(w, dcp, src_port, conf->ports[src_port].weight, mask, tcis, qnow,
-		                    &policed, &congested);
+	if (dcp->qeg.on) {
+		struct refused rf = { 0 };
+
+		mask = egress_admit(w, dcp, src_port, conf->ports[src_port].weight, mask, uni, tcis,
+		                    qnow, &rf);
+		settle(w, nburst, &rf, &cnt);
+	}
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
 		const struct dp_meta *mt = &w->meta[i];
@@ -473,9 +533,11 @@ deliver_kernel(struct dp_worker *w, const struct dp_conf *conf, unsigned dst, un
 			down++;
 		}
 	}
-	dl_count_add(w, dst, &(struct dl_count){ .pkts = pkts, .bytes = bytes, .noroom = noroom,
-	                                         .down = down, .policed = policed,
-	                                         .congested = congested });
+	cnt.pkts = pkts;
+	cnt.bytes = bytes;
+	cnt.noroom += noroom;
+	cnt.down = down;
+	dl_count_add(w, dst, &cnt);
 }
 
 /* A frame of the burst (meta index i) with its rx chains reserved at
@@ -499,9 +561,11 @@ static inline void flush_reserved(struct dp_worker *w, struct vq *q, uint32_t hd
 
 /* Delivers the frames of the burst bound for port dst (unicast to it, or
  * flooded) into one of its rx rings, chosen by the source queue pair so a
- * flow's order is kept. Policy order at egress: the port's egress limit
- * (frames over it are dropped before any copy), then the ring's fair share
- * (a sender over its share of a congested ring is dropped), then room. */
+ * flow's order is kept. Policy order at egress, all before any copy: the
+ * port's egress limit with its fair share, then the ring's fair share (a
+ * sender over its share of a congested ring), then room. What is refused
+ * is settled by settle(): the end of the burst may stay in the sender's
+ * ring, the rest is dropped and counted. */
 static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
                     unsigned src_port, unsigned src_qp, uint32_t src_hdr, unsigned n,
                     uint64_t qnow)
@@ -509,24 +573,29 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	struct dp_port *p = dcp->port;
 	bool shared = w->dp->nworkers > 1, call = false;
-	uint64_t pkts = 0, bytes = 0, noroom = 0, policed = 0, congested = 0;
+	uint64_t pkts = 0, bytes = 0, noroom = 0;
 	unsigned sw = conf->ports[src_port].weight;
 	uint16_t tcis[DP_BURST];
-	uint32_t mask = 0;
+	uint32_t mask = 0, uni = 0;
 	struct resv rv[DP_BURST];
 	unsigned nres = 0, nfr = 0;
+	struct refused rf = { 0 };
+	struct dl_count c = { 0 };
 	struct qos_fair *f;
 	unsigned qi;
 	struct vq *q;
 	int avail, err = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		if (bound_for(conf, &w->meta[i], dst, src_port, &tcis[i]))
+		if (bound_for(conf, &w->meta[i], dst, src_port, &tcis[i])) {
 			mask |= 1u << i;
+			if (w->meta[i].dst == (int)dst)
+				uni |= 1u << i;
+		}
 	if (!mask)
 		return;
 	if (dcp->kp) {
-		deliver_kernel(w, conf, dst, src_port, src_qp, src_hdr, mask, tcis, qnow);
+		deliver_kernel(w, conf, dst, src_port, src_qp, src_hdr, n, mask, uni, tcis, qnow);
 		return;
 	}
 	if (dcp->nrxq == 0 || vhu_dev_is_broken(p->dev)) {
@@ -543,9 +612,9 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		goto out;
 	}
 	if (dcp->qeg.on)
-		mask = egress_admit(w, dcp, src_port, sw, mask, tcis, qnow, &policed, &congested);
+		mask = egress_admit(w, dcp, src_port, sw, mask, uni, tcis, qnow, &rf);
 	if (f)
-		qos_fair_sync(f, q->used_idx, (uint16_t)avail);
+		qos_fair_sync(f, q->used_idx, (uint16_t)avail, qnow);
 	/* Reserve the rx chains of as many frames as w->dst holds (their
 	 * descriptors prefetched together, each buffer's first line prefetched
 	 * as soon as it is known), then copy them: the burst's cache misses
@@ -556,8 +625,13 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		uint32_t len = out_len(&w->meta[i], tcis[i]);
 		enum deliver_res r;
 
-		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail)) {
-			congested++;
+		if (f && !qos_fair_admit(f, src_port, sw, (uint16_t)avail, qnow)) {
+			rf.share |= 1u << i;
+			continue;
+		}
+		if (f && avail == 0) {
+			qos_fair_blocked(f, src_port);
+			rf.room |= 1u << i; /* may wait its turn (below) */
 			continue;
 		}
 		r = reserve(w, dcp, q, &avail, nres, dcp->hdr_len + len, &nch, &err);
@@ -568,7 +642,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		}
 		if (r == DL_OK) {
 			if (f)
-				qos_fair_add(f, src_port, sw, (uint16_t)(q->used_idx + nres), nch);
+				qos_fair_add(f, src_port, nch);
 			rv[nfr++] = (struct resv){ (uint8_t)i, (uint8_t)nres, (uint8_t)nch };
 			nres += nch;
 			pkts++;
@@ -580,20 +654,35 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 			noroom++;
 		}
 	}
+	/* Frames refused by the ring may wait in the sender's ring, except
+	 * those that already took egress tokens (they would pay twice). */
+	if (f && (rf.share | rf.room) && !dcp->qeg.on) {
+		if (rf.share & uni) {
+			rf.wait |= rf.share & uni;
+			refused_ready(&rf, qos_fair_ready(f, (uint16_t)avail, qnow, true));
+		}
+		if ((rf.room & uni) && qos_drr_contended(&f->drr, src_port, qnow)) {
+			rf.wait |= rf.room & uni;
+			refused_ready(&rf, qos_fair_ready(f, (uint16_t)avail, qnow, false));
+		}
+	}
 	flush_reserved(w, q, dcp->hdr_len, rv, nfr, src_hdr, tcis);
 	if (q->used_pending) {
 		vq_used_publish(q);
 		call = vq_need_call(q);
 	}
 	if (f)
-		qos_fair_done(f, q->used_idx);
+		qos_fair_done(f, q->used_idx, (uint16_t)avail);
 out:
 	rxq_unlock(&p->rxq_lock[qi], shared);
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
 	if (call && !vq_call_fd(q))
 		port_broke(w, p, VHU_BROKEN_CALL, 0);
-	dl_count_add(w, dst, &(struct dl_count){ .pkts = pkts, .bytes = bytes, .noroom = noroom,
-	                                         .policed = policed, .congested = congested });
+	settle(w, n, &rf, &c);
+	c.pkts = pkts;
+	c.bytes = bytes;
+	c.noroom += noroom;
+	dl_count_add(w, dst, &c);
 }
 
 enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP__N };
@@ -660,6 +749,18 @@ static inline bool held(struct dp_worker *w, unsigned slot, uint64_t qnow)
 		return true;
 	w->ready[slot].on = false;
 	return false;
+}
+
+/* After a burst towards a congested port (w->hold_on): polled queue slot of
+ * port src_port waits until qos time w->hold (or its ingress limit's time,
+ * if later). */
+static void hold_queue(struct dp_worker *w, unsigned src_port, unsigned slot)
+{
+	if (!w->ready[slot].on || qos_diff(w->hold, w->ready[slot].t) > 0)
+		w->ready[slot].t = w->hold;
+	w->ready[slot].on = true;
+	w->nheld++;
+	STAT_ADD(w, src_port, share_held, 1);
 }
 
 /* Switches the n frames of w->src (each hdr bytes of virtio header, then
@@ -786,8 +887,6 @@ switch_burst(struct dp_worker *w, const struct dp_conf *conf, const struct dp_co
 		STAT_ADD(w, sp->id, drop_unknown, drops[DROP_UNKNOWN]);
 	if (drops[DROP_ISOLATION])
 		STAT_ADD(w, sp->id, drop_isolation, drops[DROP_ISOLATION]);
-	STAT_ADD(w, sp->id, rx_pkts, n);
-	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 	if (invalid)
 		STAT_ADD(w, sp->id, drop_invalid, invalid);
 	if (hairpin)
@@ -798,6 +897,8 @@ switch_burst(struct dp_worker *w, const struct dp_conf *conf, const struct dp_co
 	bool flood = false;
 	for (unsigned i = 0; i < n; i++)
 		flood |= w->meta[i].dst == -1;
+	w->keep = 0;
+	w->hold_on = false;
 	if (flood) {
 		for (unsigned p = 0; p < conf->nports; p++)
 			if (p != sp->id && conf->ports[p].port)
@@ -806,6 +907,11 @@ switch_burst(struct dp_worker *w, const struct dp_conf *conf, const struct dp_co
 		for (unsigned j = 0; j < ndst; j++)
 			deliver(w, conf, dsts[j], sp->id, qp, hdr, n, qnow);
 	}
+	/* Frames left in the source's ring are counted when they come again. */
+	for (unsigned i = n - w->keep; i < n; i++)
+		rx_bytes -= w->meta[i].len;
+	STAT_ADD(w, sp->id, rx_pkts, n - w->keep);
+	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 }
 
 /* Reads the frames of kernel queue pl while its port's ingress limit
@@ -870,7 +976,7 @@ static unsigned poll_kernel(struct dp_worker *w, const struct dp_conf *conf, uns
 	const struct dp_conf_port *scp = &conf->ports[pl->port];
 	unsigned n;
 
-	if (scp->qin.on && held(w, slot, qnow)) {
+	if (held(w, slot, qnow)) {
 		w->nheld++;
 		return 0;
 	}
@@ -890,7 +996,10 @@ static unsigned poll_kernel(struct dp_worker *w, const struct dp_conf *conf, uns
 		c->len = w->klen[i];
 		c->head = 0;
 	}
+	w->can_keep = false; /* read from the kernel: what a port refuses is dropped */
 	switch_burst(w, conf, scp, pl->qp, 0, n, now_s, qnow);
+	if (w->hold_on)
+		hold_queue(w, scp->port->id, slot);
 	return n;
 }
 
@@ -927,7 +1036,7 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 
 	if (unlikely(vhu_dev_is_broken(sp->dev)))
 		return 0;
-	if (scp->qin.on && held(w, slot, qnow)) {
+	if (held(w, slot, qnow)) {
 		w->nheld++;
 		return 0;
 	}
@@ -956,7 +1065,17 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	for (unsigned i = 0; i < n; i++)
 		prefetch_frame(&w->src[i], scp->hdr_len);
 
+	/* Frames a congested port refuses at the end of the burst may stay
+	 * in the ring, unless the ingress limit has charged them already. */
+	w->can_keep = !scp->qin.on;
 	switch_burst(w, conf, scp, pl->qp, scp->hdr_len, n, now_s, qnow);
+	if (w->hold_on) {
+		hold_queue(w, sp->id, slot);
+		vq_unpop(q, (uint16_t)w->keep);
+		n -= w->keep;
+		if (!n)
+			return 0;
+	}
 
 	/* Return the tx buffers: nothing was written into them. */
 	for (unsigned i = 0; i < n; i++)
