@@ -256,6 +256,9 @@ enum {
 	QOS_HOLD_MIN_NS = 10000,    /* a sender told to wait waits at least this */
 	QOS_HOLD_MAX_NS = 2000000,  /* ... and at most this */
 	QOS_CONTEND_NS = 1000000000, /* another sender within this: the port is shared */
+	QOS_WAIT_NS = 5000000,      /* a round waits this long at most for a sender that
+	                             * ran out in the last one (held, or its worker kept
+	                             * from a CPU) */
 	QOS_NOBODY = 0xffff,        /* no sender (struct qos_drr last, prev) */
 	QOS_OWED_ROUNDS = 3,        /* a backlogged sender is owed this many missed rounds at least */
 };
@@ -400,8 +403,9 @@ static inline bool qos_drr_contended(const struct qos_drr *d, unsigned src, uint
  * idle4 quarters of the port's capacity idle: it is alone, or at least half
  * of the capacity is idle and every sender that ran out in the last round
  * has had its turn in this one (DRR visits each backlogged queue every
- * round). One that has not come back within QOS_HOLD_MAX_NS of the round's
- * start (no sender is held longer) has left, and is not waited for. Once
+ * round). One that has not come back within QOS_WAIT_NS of the round's
+ * start (no sender is held that long, but its worker may wait for a CPU)
+ * has left, and is not waited for. Once
  * three quarters are idle (the capacity would soon be lost) nobody is
  * waited for, but a round lasts at least until the clock moves: a worker
  * reads it once per loop iteration, so the senders it polls in an
@@ -415,7 +419,7 @@ static inline bool qos_drr_may_end(const struct qos_drr *d, unsigned src, unsign
 		return true;
 	if (idle4 < 2)
 		return false;
-	return d->waiting == 0 || qos_diff(now, d->t0) >= (int64_t)qos_time(QOS_HOLD_MAX_NS) ||
+	return d->waiting == 0 || qos_diff(now, d->t0) >= (int64_t)qos_time(QOS_WAIT_NS) ||
 	       (idle4 >= 3 && now != d->t0);
 }
 

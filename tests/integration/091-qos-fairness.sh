@@ -32,7 +32,7 @@
 # order they are added).
 # Then isolation: a paced stream a -> b (10000 frames/s of 1518 B) keeps
 # >= 95% of its rate alone while c floods d, which does not read its ring,
-# with ingress-rate=100mbit.
+# with ingress-rate=100mbit (unless vifd's workers were kept from a CPU).
 . "$(dirname "$0")/../lib/common.sh"
 : "${VIFBENCH:?}"
 . "$(dirname "$0")/../lib/fairshare.sh"
@@ -175,9 +175,10 @@ sys.exit(0 if all(w["pkts"] > 0 for w in json.load(sys.stdin)["workers"]) else 1
 done
 
 log "isolation: a -> b paced (10000 frames/s of 1518 B), alone and next to a flood"
-# stream: a -> b paced; prints what b got in a WINDOW-second window (pps)
+# stream: a -> b paced; sets PPS to what b got in a WINDOW-second window,
+# and WHY to starved's reason (vifd's workers kept from a CPU), if any
 stream() {
-	local rx tx
+	local rx tx w0 w1
 	bg rx-b "$VIFBENCH" --sock "$T/b.sock" --mode rx --duration 60 --window-signal \
 		--src-mac "$(mac_of b)" --json
 	rx=$LAST_PID
@@ -188,19 +189,24 @@ stream() {
 	tx=$LAST_PID
 	wait_for 20 "a sending" moved "$T/stats-stream.json" a
 	sleep "$WARM"
+	w0=$(dp_wait_ns)
 	kill -USR1 "$rx"
 	sleep "$WINDOW"
 	kill -INT "$rx" "$tx"
+	w1=$(dp_wait_ns)
 	reap "$rx" "$tx" || fail "stream a -> b failed"
-	grep '^{' "$T/rx-b.log" | tail -n 1 | $PY -c 'import json, sys
-print(sum(f["pps"] for f in json.load(sys.stdin)["flows"] if f["src"] == sys.argv[1]))' "$(mac_of a)"
+	PPS=$(grep '^{' "$T/rx-b.log" | tail -n 1 | $PY -c 'import json, sys
+print(sum(f["pps"] for f in json.load(sys.stdin)["flows"] if f["src"] == sys.argv[1]))' "$(mac_of a)")
+	WHY=$(starved "$w0" "$w1")
 }
 vctl set-port c ingress-rate=100mbit
-# (measured up to 3 times: on a loaded machine the stream may not get the
-# CPU to keep its pace, alone or not)
+# Asserted: >= 95% of the stream's rate alone, when vifd's workers got a CPU
+# in both windows; when they were kept waiting 20 ms or more, the log says
+# so and only a stream that stopped (< 25%) fails. Up to 3 attempts.
 for try in 1 2 3; do
-	alone=$(stream)
-	log "  alone: $alone frames/s (attempt $try)"
+	stream
+	alone=$PPS why=$WHY
+	log "  alone: $alone frames/s (attempt $try)${why:+; $why}"
 	bg rx-d "$VIFBENCH" --sock "$T/d.sock" --mode rx --duration 60 --rx-rate 1 \
 		--src-mac "$(mac_of d)"
 	RXD=$LAST_PID
@@ -210,14 +216,16 @@ for try in 1 2 3; do
 	TXC=$LAST_PID
 	sleep 1
 	h0=$(stat_of c ingress_held)
-	with=$(stream)
+	stream
+	with=$PPS why=$why$WHY
 	h1=$(stat_of c ingress_held)
 	kill -INT "$TXC" "$RXD"
 	reap "$TXC" "$RXD" || fail "the flood c -> d failed"
-	log "  next to the flood: $with frames/s (c held back $((h1 - h0)) times)"
+	log "  next to the flood: $with frames/s (c held back $((h1 - h0)) times)${WHY:+; $WHY}"
 	[ "$h1" -gt "$h0" ] || fail "c's ingress limit never held it back"
-	# (a stream far below its pace alone means the machine is too busy to tell)
-	$PY -c "import sys; sys.exit(0 if $alone > 8000 and $with >= 0.95 * $alone else 1)" && break
+	min=0.95
+	[ -z "$why" ] || min=0.25
+	$PY -c "import sys; sys.exit(0 if $alone > 8000 * $min and $with >= $min * $alone else 1)" && break
 	[ "$try" = 3 ] && fail "the stream got $with frames/s next to the flood, $alone alone"
 done
 vifd_alive

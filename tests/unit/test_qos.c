@@ -534,7 +534,7 @@ static void test_fair_sim(void)
 		/* Jain's index of what each got against its max-min due (with
 		 * equal weights and everyone above its share: of the rates). */
 		CHECKF(jain(r, c->n) >= 0.98, "%s: Jain %.4f", c->name, jain(r, c->n));
-		CHECKF(worst <= 0.03, "%s: a sender %.1f%% off its max-min share", c->name,
+		CHECKF(worst <= 0.05, "%s: a sender %.1f%% off its max-min share", c->name,
 		       worst * 100);
 		if (c->every_ms == 0)
 			CHECKF(tot / etot >= 0.99, "%s: capacity used %.4f", c->name, tot / etot);
@@ -589,13 +589,14 @@ static void test_fair_units(void)
 	for (int i = 0; i < 100 && qos_drr_may(&d, 7, 1, 2, 2007); i++)
 		qos_drr_charge(&d, 7, 5);
 	CHECK(d.waiting == 1 && !qos_drr_may(&d, 7, 1, 2, 2008));
-	/* ... unless QOS_HOLD_MAX_NS have passed, or 3/4 are idle */
-	CHECK(qos_drr_may(&d, 7, 1, 2, 2006 + hi));
-	for (int i = 0; i < 100 && qos_drr_may(&d, 7, 1, 2, 2007 + hi); i++)
+	/* ... unless QOS_WAIT_NS have passed, or 3/4 are idle */
+	t = qos_time(QOS_WAIT_NS);
+	CHECK(qos_drr_may(&d, 7, 1, 2, 2006 + t));
+	for (int i = 0; i < 100 && qos_drr_may(&d, 7, 1, 2, 2007 + t); i++)
 		qos_drr_charge(&d, 7, 5);
-	CHECK(qos_drr_may(&d, 7, 1, 3, 2008 + hi));
+	CHECK(qos_drr_may(&d, 7, 1, 3, 2008 + t));
 	/* ... and alone again after QOS_CONTEND_NS. */
-	t = 2009 + hi + qos_time(QOS_CONTEND_NS);
+	t = 2009 + t + qos_time(QOS_CONTEND_NS);
 	CHECK(!qos_drr_contended(&d, 7, t));
 	for (int i = 0; i < 1000; i++) {
 		CHECK(qos_drr_may(&d, 7, 1, 0, t));
