@@ -489,7 +489,8 @@ static inline enum qos_verdict qos_take_fair(const struct qos_prof *pf, struct q
 {
 	const struct qos_bucket *pb = pf->has_b ? &pf->b : &pf->p;
 	int64_t used = qos_diff(pf->has_b ? bt->b : bt->p, bt->now); /* of the burst */
-	unsigned idle4 = used <= 0 ? 4 : (unsigned)(4 - MIN((unsigned __int128)used * 4 / pb->depth + 1, 4));
+	uint64_t q = pb->depth / 4, u = used > 0 ? (uint64_t)used : 0;
+	unsigned idle4 = used <= 0 ? 4 : u < q ? 3 : u < 2 * q ? 2 : u < 3 * q ? 1 : 0;
 	uint64_t cost = pb->per_pkt + (pf->has_b ? pb->per_byte * len : 0);
 
 	if (!qos_drr_may(d, src, w, idle4, bt->now))
@@ -574,7 +575,8 @@ static inline void qos_fair_sync(struct qos_fair *f, uint16_t used_idx, uint16_t
 static inline bool qos_fair_admit(struct qos_fair *f, unsigned src, unsigned w, uint16_t free,
                                   uint64_t now)
 {
-	unsigned idle4 = f->cap ? MIN(free * 4u / f->cap, 4u) : 0;
+	unsigned x = free * 4u, c = f->cap;
+	unsigned idle4 = x >= 4 * c ? (c ? 4 : 0) : x >= 3 * c ? 3 : x >= 2 * c ? 2 : x >= c ? 1 : 0;
 
 	return qos_drr_may(&f->drr, src, w, idle4, now);
 }
