@@ -11,19 +11,20 @@ refused, and, apart, the frames it was itself too late to send).
 
 The capacity shared is what the port carried in the window (the receiver's
 total): a slow reader's is whatever it read; an egress limit's is checked
-apart (--capacity), because on a loaded machine vifd's worker may be kept
-from a CPU for longer than the bucket's burst, and the tokens it could not
-use are lost to everyone alike: then only a gross waste is a failure.
+apart (--capacity): at least 97% of it, times the part of the window vifd's
+workers were not kept waiting for a CPU (on a loaded machine a worker may be
+kept from a CPU for longer than the bucket's burst, and the tokens it could
+not use are lost to every sender alike).
 
-usage: fairshare.py NAME RX_JSON [--capacity FPS] [--min-used F] [--tol T]
-                    [--jain J] [--waive REASON] SENDER...
+usage: fairshare.py NAME RX_JSON [--capacity FPS] [--min-used F] [--waited F]
+                    [--tol T] [--jain J] SENDER...
   RX_JSON   the receiving vifbench's --json line (a file)
   SENDER    MAC:WEIGHT:TX_JSON  (a paced vifbench sender's --json line), or
-            MAC:WEIGHT:=FPS     (a sender whose offer is known otherwise)
+            MAC:WEIGHT:=FPS     (a sender whose offer is known otherwise;
+                                 =inf: always backlogged)
   --capacity FPS  the port's egress limit in frames/s: at least --min-used
-            of it must have been carried (0.97) ...
-  --waive REASON  ... or, if REASON is not empty (the workers were kept
-            from a CPU), at least 0.75 of it
+            (0.97) x (1 - --waited) of it must have been carried
+  --waited F  the fraction of the window vifd's workers waited for a CPU
   --tol T   each sender within T of its due (0.05)
   --jain J  Jain's index of got/due at least J (0.98)
 Prints one line; exit status 0 if every check passed, 1 if not, 2 if the
@@ -66,7 +67,7 @@ def jain(x):
 def main(argv):
     name, rx_path = argv[0], argv[1]
     opts = {'--capacity': None, '--min-used': '0.97', '--tol': '0.05', '--jain': '0.98',
-            '--waive': ''}
+            '--waited': '0'}
     senders = []
     i = 2
     while i < len(argv):
@@ -106,18 +107,19 @@ def main(argv):
     worst = max(abs(r - 1) for r in ratio)
     cap = float(opts['--capacity']) if opts['--capacity'] else 0.0
     used = total / cap if cap > 0 else 0.0
-    waived = opts['--waive']
-    print(f"  {name}: offered " + " ".join(f"{o:.0f}" for o in offer) +
+    waited = float(opts['--waited'])
+    min_used = float(opts['--min-used']) * (1 - waited)
+    print(f"  {name}: offered " + " ".join("backlogged" if o == float('inf') else f"{o:.0f}" for o in offer) +
           " fps" + ("" if not any(late) else " (late " + " ".join(f"{l:.0f}" for l in late) + ")") +
           "; got " + " ".join(f"{g:.0f}" for g in got) +
           "; max-min due " + " ".join(f"{d:.0f}" for d in due) +
           f"; Jain got/due {j:.4f} (got/weight {j_plain:.4f}); worst {worst * 100:.1f}%" +
           f"; carried {total:.0f} fps" +
-          (f" = {used:.4f} of the limit" + (f" (>= 0.75 asked: {waived})" if waived else "")
-           if cap else ""))
+          (f" = {used:.4f} of the limit (>= {min_used:.3f} asked: the workers waited for a "
+           f"CPU {waited * 100:.0f}% of the window)" if cap else ""))
     ok = total > 0 and j >= float(opts['--jain']) and worst <= float(opts['--tol'])
     if cap:
-        ok = ok and (0.75 if waived else float(opts['--min-used'])) <= used <= 1.02
+        ok = ok and min_used <= used <= 1.02
     return 0 if ok else 1
 
 

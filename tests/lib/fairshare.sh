@@ -31,7 +31,7 @@ print([p for p in json.load(sys.stdin)["ports"] if p["name"] == sys.argv[1]][0][
 }
 
 # dp_wait_ns: time vifd's datapath workers have spent runnable but waiting
-# for a CPU (schedstat), summed
+# for a CPU (schedstat), summed, and the clock: "WAIT_NS NOW_NS"
 dp_wait_ns() {
 	local t c w sum=0
 	for t in /proc/"$VIFD_PID"/task/*; do
@@ -40,18 +40,17 @@ dp_wait_ns() {
 		read -r _ w _ <"$t/schedstat" 2>/dev/null || continue
 		sum=$((sum + w))
 	done
-	echo "$sum"
+	echo "$sum $(date +%s%N)"
 }
 
-# starved W0 W1: why an egress limit's use is checked loosely (fairshare.py
-# --waive), if the workers waited for a CPU for 20 ms or more between the
-# two dp_wait_ns readings (a burst of 64 KiB lasts 26 ms at 20 Mbit/s: its
-# tokens overflow while nobody can take them, for every sender alike)
-starved() {
-	local ms=$((($2 - $1) / 1000000))
-	[ "$ms" -lt 20 ] || echo "vifd's workers waited $ms ms for a CPU"
+# waited "W0 T0" "W1 T1" WORKERS: the fraction of the time between the two
+# dp_wait_ns readings that vifd's workers spent waiting for a CPU (0..1)
+waited() {
+	local w0 t0 w1 t1
+	read -r w0 t0 <<<"$1"
+	read -r w1 t1 <<<"$2"
+	$PY -c "print(round(min(1.0, ($w1 - $w0) / max($t1 - $t0, 1) / $3), 3))"
 }
-
 # reap PID...: waits for runs started with bg (non-zero if one failed)
 reap() {
 	local rc=0 p
