@@ -15,6 +15,20 @@
 #      A's cycles per frame) / excess, and against C, (B - C scaled to B's
 #      forwarded frames) / excess; both compared with A's cycles per frame.
 #
+#   The fair share (issue 15), in the same run:
+#
+#   c --p1--+
+#           +-- vifd --p2 (egress-rate=LIMIT)--> d
+#   e --p3--+
+#
+#   D. c and e each paced at half the limit's frame rate: their shares, no
+#      excess (the anchor).
+#   E. c and e each paced at OFFER frames/s: far above their shares. What a
+#      port refuses at the end of a burst stays in the sender's ring and the
+#      queue waits (the senders see a full ring: tx_refused), the rest is
+#      dropped before the copy (drops at p2). Cycles per excess frame:
+#      (E - D scaled to E's forwarded frames) / excess, against A.
+#
 # vifd's CPU is measured by the receiving vifbench (--cpu-pid): perf cycles
 # where the VM has counters, else run time from /proc x the TSC rate (the
 # output says which). Usage: bench/qos-flood.sh [SIZE [LIMIT [OFFER]]]
@@ -37,6 +51,7 @@ for _ in $(seq 50); do [ -S "$T/s/vifd.sock" ] && break; sleep 0.1; done
 ctl() { "$B/src/vifctl/vifctl" --socket "$T/s/vifd.sock" "$@"; }
 ctl add-port br0 p1 type=vhostuser path="$T/p1.sock"
 ctl add-port br0 p2 type=vhostuser path="$T/p2.sock"
+ctl add-port br0 p3 type=vhostuser path="$T/p3.sock"
 
 # run NAME [TX-ARGS]: a SECS-second flood p1 -> p2, rates over the last SECS-2 s
 run() {
@@ -55,6 +70,31 @@ run unlimited
 run paced --rate "$((LIMIT / 8 / SIZE))"
 ctl set-port p1 ingress-rate="$LIMIT"
 run limited --rate "$OFFER"
+ctl set-port p1 ingress-rate=0
+
+# run2 NAME RATE: c and e both send to d at RATE frames/s each
+run2() {
+	local name=$1 rate=$2 rxp txp
+	ctl -j stats p2 >"$T/st0-$name.json"
+	"$B/src/vifbench/vifbench" --sock "$T/p2.sock" --mode rx --duration "$SECS" \
+		--warmup 2 --ring-size 1024 --src-mac 02:00:00:00:00:02 --no-announce \
+		--cpu-pid "$VPID" --json >"$T/rx-$name.out" 2>&1 &
+	rxp=$!
+	sleep 0.5
+	"$B/src/vifbench/vifbench" --sock "$T/p3.sock" --mode tx --size "$SIZE" --ring-size 1024 \
+		--duration "$SECS" --warmup 1.5 --dst-mac 02:00:00:00:00:02 --src-mac 02:00:00:00:00:03 \
+		--no-announce --json --rate "$rate" --nap 1000 >"$T/tx3-$name.out" 2>&1 &
+	txp=$!
+	"$B/src/vifbench/vifbench" --sock "$T/p1.sock" --mode tx --size "$SIZE" --ring-size 1024 \
+		--duration "$SECS" --warmup 1.5 --dst-mac 02:00:00:00:00:02 --src-mac 02:00:00:00:00:01 \
+		--no-announce --json --rate "$rate" --nap 1000 >"$T/tx-$name.out" 2>&1
+	wait "$txp" || true
+	wait "$rxp" || true
+	ctl -j stats p2 >"$T/st1-$name.json"
+}
+ctl set-port p2 egress-rate="$LIMIT"
+run2 shares "$((LIMIT / 16 / SIZE))"
+run2 flood "$OFFER"
 python3 - "$T" "$SIZE" "$LIMIT" "$OFFER" <<'EOF'
 import json, sys
 T, size, limit, offer = sys.argv[1:]
@@ -79,4 +119,29 @@ bound = max(cyc_b - fwd_b * c_fwd, 0) / max(excess, 1)
 print(f"  cycles per excess frame, upper bound (B - B's frames x A's cost): {bound:.1f} = {bound / c_fwd:.4f} x a forwarded frame's")
 print(f"  against C (same forwarded rate, paced, no excess): {per_excess:.1f} per excess frame" +
       (" (B costs less than C: the limiter batches the guest's frames)" if spent < 0 else ""))
+
+# The fair share: D (two senders at their shares), E (two at OFFER each).
+rd, re_ = last(f"{T}/rx-shares.out"), last(f"{T}/rx-flood.out")
+te = [last(f"{T}/tx-flood.out"), last(f"{T}/tx3-flood.out")]
+s0, s1 = (json.load(open(f"{T}/st{i}-flood.json"))['ports'][0] for i in (0, 1))
+drops = sum(s1['drops'][k] - s0['drops'][k] for k in ('congested', 'egress_limit', 'no_room'))
+cyc_d, fwd_d = per_s(rd, 'cpu_cycles'), per_s(rd, 'win_rx_pkts')
+cyc_e, fwd_e = per_s(re_, 'cpu_cycles'), per_s(re_, 'win_rx_pkts')
+refused = sum((t['tx_refused'] + t['tx_late']) / t['elapsed_s'] for t in te)
+dropped = drops / max(re_['elapsed_s'], 1e-9)
+excess_e = refused + dropped
+flows = {f['src']: f['pps'] for f in re_['flows']}
+shares = [flows.get('02:00:00:00:00:01', 0), flows.get('02:00:00:00:00:03', 0)]
+jain = sum(shares) ** 2 / (2 * sum(x * x for x in shares)) if any(shares) else 0
+print(f"D two senders at their shares (egress-rate={int(limit) / 1e6:g} Mbit/s): {fwd_d:.0f} frames/s forwarded, "
+      f"vifd {per_s(rd, 'cpu_seconds') * 100:.1f}% of a CPU, {cyc_d / max(fwd_d, 1):.0f} cycles per frame")
+print(f"E two senders offering {offer}/s each: {fwd_e:.0f} frames/s forwarded "
+      f"({' / '.join(f'{x:.0f}' for x in shares)}, Jain {jain:.4f}), excess {excess_e:.0f} frames/s "
+      f"({refused:.0f} left in the senders' rings, {dropped:.0f} dropped before the copy), "
+      f"vifd {per_s(re_, 'cpu_seconds') * 100:.1f}% of a CPU")
+spent_e = cyc_e - cyc_d * fwd_e / max(fwd_d, 1)
+bound_e = max(cyc_e - fwd_e * c_fwd, 0) / max(excess_e, 1)
+print(f"  cycles per excess frame, against D: {spent_e / max(excess_e, 1):.2f} = "
+      f"{spent_e / max(excess_e, 1) / c_fwd:.4f} x a forwarded frame's (A)")
+print(f"  upper bound (E - E's frames x A's cost): {bound_e:.2f} = {bound_e / c_fwd:.4f} x A")
 EOF

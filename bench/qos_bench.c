@@ -1,11 +1,13 @@
 /* qos_bench.c - cost per frame of the rate limiters with 2 and with 1024
- * limited ports (not a test: figures; bench/README.md). Ports are laid out
+ * limited ports, and of the fair share's decision for a frame that passes
+ * and for one over its share (not a test: figures; bench/README.md). Ports are laid out
  * as in the datapath: a profile per port in the snapshot (dp_conf_port),
  * the bucket state in the port (struct dp_port: a few KiB apart), each
  * burst of 32 frames from a random port to a random other port, checked
  * against the source's ingress limit and the destination's egress limit
  * (with its fair share). Limits are high, so every frame passes and does
  * the full work. Usage: qos_bench [BURSTS] */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 
 struct port {                  /* stands for struct dp_port */
 	struct qos_state qin, qeg;
-	struct qos_share share;
+	struct qos_drr share;
 };
 
 struct conf_port {             /* stands for struct dp_conf_port */
@@ -61,8 +63,9 @@ static double run(unsigned nports, unsigned bursts)
 			pass += qos_take(&c[src].qin, &bi, 64 + i);
 		qos_end(&p[src].qin, &bi);
 		qos_begin(&c[dst].qeg, &p[dst].qeg, q, &be);
+		qos_fair_bucket_setup(&c[dst].qeg, &p[dst].share);
 		for (unsigned i = 0; i < 32; i++)
-			pass += qos_take_shared(&c[dst].qeg, &be, &p[dst].share, src % 256, 1, 64 + i) ==
+			pass += qos_take_fair(&c[dst].qeg, &be, &p[dst].share, src % 256, 1, 64 + i) ==
 			        QOS_PASS;
 		qos_end(&p[dst].qeg, &be);
 	}
@@ -75,6 +78,37 @@ static double run(unsigned nports, unsigned bursts)
 	return (double)(t1 - t0) / (32.0 * bursts);
 }
 
+/* The fair share's decision alone, at one congested port: two senders,
+ * bursts of 32; returns ns per frame. over: the measured sender has used
+ * its quantum and the port is congested, so every frame is refused (what a
+ * frame over its share costs before it is left in the ring or dropped);
+ * else the frames pass. */
+static double share(unsigned bursts, bool over)
+{
+	static struct qos_drr d;
+	uint64_t t0, t1, q = qos_time(now_ns()), n = 0;
+
+	memset(&d, 0, sizeof(d));
+	qos_drr_setup(&d, 1 << 30, 1, 1 << 20);
+	/* the other sender takes part; sender 1 runs out */
+	qos_drr_may(&d, 2, 1, 4, q);
+	while (qos_drr_may(&d, 1, 1, 1, q))
+		qos_drr_charge(&d, 1, 1 << 20);
+	t0 = now_ns();
+	for (unsigned b = 0; b < bursts; b++)
+		for (unsigned i = 0; i < 32; i++) {
+			if (qos_drr_may(&d, 1, 1, over ? 1 : 4, q)) {
+				qos_drr_charge(&d, 1, 64);
+				n++;
+			}
+		}
+	t1 = now_ns();
+	if (over ? n != 0 : n != 32ull * bursts)
+		fprintf(stderr, "unexpected: %llu of %llu passed\n", (unsigned long long)n,
+		        32ull * bursts);
+	return (double)(t1 - t0) / (32.0 * bursts);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned bursts = argc > 1 ? (unsigned)atoi(argv[1]) : 2000000;
@@ -84,5 +118,7 @@ int main(int argc, char **argv)
 	for (int rep = 0; rep < 2; rep++)
 		for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
 			printf("%-8u %.2f\n", n[i], run(n[i], bursts));
+	printf("fair share alone, ns per frame: passing %.2f, over its share (refused) %.2f\n",
+	       share(bursts, false), share(bursts, true));
 	return 0;
 }

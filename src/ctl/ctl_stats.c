@@ -32,6 +32,9 @@ const struct ctl_stat_field ctl_stat_fields[] = {
 	  "Frames segmented in software for the port (their segments count as tx frames)." },
 	{ "ingress_held", "ingress_held", F(ingress_held),
 	  "Bursts cut short by the port's ingress limit (the rest stayed in its ring)." },
+	{ "share_held", "share_held", F(share_held),
+	  "Bursts of the port cut short by a congested destination's fair share or limit "
+	  "(the rest stayed in its ring)." },
 	{ "ring_errors", "ring_errors", F(ring_errors), "Ring rule violations the workers saw." },
 	{ "guest_stops", "guest_stops", F(guest_stops),
 	  "Times the port was stopped for a guest fault." },

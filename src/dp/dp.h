@@ -90,6 +90,9 @@ struct dp_port_stats {
 	uint64_t ingress_held;   /* bursts cut short by the port's ingress limit
 	                          * (the rest stayed in its ring, or in the
 	                          * kernel's queue for a kernel port) */
+	uint64_t share_held;     /* bursts of the port cut short by a congested
+	                          * destination (its fair share or limit): the
+	                          * rest stayed in its ring, the queue waited */
 	uint64_t ring_errors;    /* ring rule violations seen by workers */
 	/* From the vhost-user layer (control thread): */
 	uint64_t guest_stops;    /* times the port was stopped for a guest fault

@@ -59,7 +59,7 @@ struct dp_port {
 	                              * lists it (some ring or queue of it) */
 	/* Rate limit buckets (workers, under their lock). */
 	struct qos_state qin, qeg;
-	struct qos_share eg_share;   /* fair share of the egress limit (qeg's lock) */
+	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
 };
 
 /* Per-worker, per-port counters: same fields as struct dp_port_stats. */
@@ -68,7 +68,7 @@ struct dp_wstats {
 	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
 	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
 	_Atomic uint64_t drop_offload, rx_gso, tx_gso, tx_segmented;
-	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held;
+	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held, share_held;
 } cache_aligned;
 
 /* One queue a worker polls: receive queue q of a port. */
@@ -134,6 +134,14 @@ struct dp_worker {
 		bool on;
 	} ready[DP_MAX_PORTS * PORT_MAX_QUEUES];
 	unsigned nheld;              /* queues held in this loop iteration */
+	/* The burst being switched, towards a congested port (deliver ->
+	 * its poller): the last `keep` frames stay in the source's ring (they
+	 * went to that port alone and it refused them: a guest ring can keep
+	 * them when can_keep), and while hold_on the source queue is not
+	 * polled again before qos time `hold`. */
+	bool can_keep, hold_on;
+	unsigned keep;
+	uint64_t hold;
 
 	struct dp_wstats st[DP_MAX_PORTS];
 } cache_aligned;

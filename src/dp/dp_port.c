@@ -710,7 +710,7 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
 			SUM(drop_unknown); SUM(drop_mac_limit); SUM(drop_offload);
 			SUM(rx_gso); SUM(tx_gso); SUM(tx_segmented);
-			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held);
+			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held); SUM(share_held);
 #undef SUM
 		}
 		st->guest_stops = pi.guest_stops;

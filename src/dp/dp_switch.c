@@ -61,54 +61,98 @@ static inline bool auto_mac_ok(struct dp_port *p, uint64_t smac)
 	return cur == want;
 }
 
-/* The port's egress limit over the frames of mask (with their fair share
- * of it): returns the frames that pass; counts the others. */
+/* The port's egress limit, with its fair share, over the frames of mask
+ * (uni: those that go to this port alone): returns the frames that pass;
+ * the others are added to *rf. */
 static inline uint32_t egress_admit(const struct dp_worker *w, const struct dp_conf_port *dcp,
-                                    unsigned src_port, unsigned sw, uint32_t mask,
-                                    const uint16_t *tcis, uint64_t qnow, uint32_t *policed,
-                                    uint32_t *congested)
+                                    unsigned src_port, unsigned sw, uint32_t mask, uint32_t uni,
+                                    const uint16_t *tcis, uint64_t qnow, struct port_refused *rf)
 {
 	struct dp_port *p = dcp->port;
 	bool shared = w->dp->nworkers > 1;
+	uint32_t share = 0, limit = 0;
 	struct qos_batch bt;
 
 	qos_lock(&p->qeg, shared);
 	qos_begin(&dcp->qeg, &p->qeg, qnow, &bt);
+	qos_fair_bucket_setup(&dcp->qeg, &p->eg_drr);
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
-		switch (qos_take_shared(&dcp->qeg, &bt, &p->eg_share, src_port, sw,
-		                        pkt_out_len(&w->burst[i], tcis[i]))) {
+		switch (qos_take_fair(&dcp->qeg, &bt, &p->eg_drr, src_port, sw,
+		                      pkt_out_len(&w->burst[i], tcis[i]))) {
 		case QOS_PASS:
 			break;
 		case QOS_OVER_LIMIT:
-			mask &= ~(1u << i);
-			(*policed)++;
+			limit |= 1u << i;
 			break;
 		case QOS_OVER_SHARE:
-			mask &= ~(1u << i);
-			(*congested)++;
+			share |= 1u << i;
 			break;
 		}
 	}
+	if (share & uni) {
+		rf->wait |= share & uni;
+		port_refused_ready(rf, qos_fair_bucket_ready(&dcp->qeg, &bt, true));
+	}
+	if ((limit & uni) && qos_drr_contended(&p->eg_drr, src_port, qnow)) {
+		rf->wait |= limit & uni;
+		port_refused_ready(rf, qos_fair_bucket_ready(&dcp->qeg, &bt, false));
+	}
 	qos_end(&p->qeg, &bt);
 	qos_unlock(&p->qeg, shared);
-	return mask;
+	rf->share |= share;
+	rf->limit |= limit;
+	return mask & ~(share | limit);
 }
 
-/* Sends the frames of mask to port dst: its VLANs decide each frame's tag
- * (and drop frames of VLANs it does not carry), then its egress limit, then
- * its driver, on the queue chosen by the source queue so a flow keeps its
- * order. */
+/* Settles what a destination refused of a burst of n frames. The refused
+ * frames at the end of the burst that may wait (rf->wait: they went to it
+ * alone) stay in the source's ring if its driver can keep them (w->keep),
+ * else are dropped; either way the source queue is held until rf->ready, so
+ * that its next frames wait in its ring (or the kernel's queue) rather than
+ * be taken and refused again. Every other refused frame is dropped before
+ * the copy; returns the drops by reason in *congested, *policed, *noroom. */
+static void settle(struct dp_worker *w, unsigned n, const struct port_refused *rf,
+                   uint32_t *congested, uint32_t *policed, uint32_t *noroom)
+{
+	uint32_t all = n >= 32 ? ~0u : (1u << n) - 1;
+	uint32_t brk = all & ~rf->wait, tail;
+
+	/* The frames above the last one that may not wait. */
+	tail = !rf->wait ? 0 : brk ? all & ~((2u << (31 - __builtin_clz(brk))) - 1) : all;
+	if (tail) {
+		if (!w->hold_on || qos_diff(rf->ready, w->hold) > 0)
+			w->hold = rf->ready;
+		w->hold_on = true;
+		if (w->can_keep) {
+			unsigned k = (unsigned)__builtin_popcount(tail);
+			if (k > w->keep)
+				w->keep = k;
+		} else {
+			tail = 0;
+		}
+	}
+	*congested += (uint32_t)__builtin_popcount(rf->share & ~tail);
+	*policed += (uint32_t)__builtin_popcount(rf->limit & ~tail);
+	*noroom += (uint32_t)__builtin_popcount(rf->room & ~tail);
+}
+
+/* Sends the frames of mask (uni: those unicast to it) of a burst of n to
+ * port dst: its VLANs decide each frame's tag (and drop frames of VLANs it
+ * does not carry), then its egress limit with its fair share, then its
+ * driver (the ring's fair share, room), on the queue chosen by the source
+ * queue so a flow keeps its order; what the port refused is settled. */
 static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned dst,
-                    const struct dp_conf_port *scp, unsigned src_q, uint32_t mask, uint64_t qnow)
+                    const struct dp_conf_port *scp, unsigned src_q, unsigned n, uint32_t mask,
+                    uint32_t uni, uint64_t qnow)
 {
 	const struct dp_conf_port *dcp = &conf->ports[dst];
 	const struct dp_port_cfg *dc = dcp->cfg;
 	struct port_txres res = { 0 };
 	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight,
-	                          .scratch = w->scratch };
+	                          .limited = dcp->qeg.on, .qnow = qnow, .scratch = w->scratch };
 	uint16_t tcis[DP_BURST];
-	uint32_t policed = 0;
+	uint32_t policed = 0, congested = 0;
 
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
@@ -121,12 +165,14 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		STAT_ADD(w, dst, drop_down, (uint64_t)__builtin_popcount(mask));
 		return;
 	}
+	ctx.uni = uni &= mask;
 	if (dcp->qeg.on)
-		mask = egress_admit(w, dcp, ctx.src_port, ctx.weight, mask, tcis, qnow, &policed,
-		                    &res.congested);
+		mask = egress_admit(w, dcp, ctx.src_port, ctx.weight, mask, uni, tcis, qnow, &res.rf);
 	if (mask)
 		dcp->drv->ops->tx_burst(dcp->drv, dcp->txq[src_q % dcp->ntxq], w->burst, mask, tcis,
 		                        &ctx, &res);
+	if (res.rf.share | res.rf.limit | res.rf.room)
+		settle(w, n, &res.rf, &congested, &policed, &res.noroom);
 	if (res.pkts) {
 		STAT_ADD(w, dst, tx_pkts, res.pkts);
 		STAT_ADD(w, dst, tx_bytes, res.bytes);
@@ -137,8 +183,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		STAT_ADD(w, dst, drop_down, res.down);
 	if (policed)
 		STAT_ADD(w, dst, drop_egress_limit, policed);
-	if (res.congested)
-		STAT_ADD(w, dst, drop_congested, res.congested);
+	if (congested)
+		STAT_ADD(w, dst, drop_congested, congested);
 	if (res.broke)
 		STAT_ADD(w, dst, ring_errors, 1);
 	if (res.offload)
@@ -289,8 +335,6 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		STAT_ADD(w, sp->id, drop_isolation, drops[DROP_ISOLATION]);
 	if (drops[DROP_OFFLOAD])
 		STAT_ADD(w, sp->id, drop_offload, drops[DROP_OFFLOAD]);
-	STAT_ADD(w, sp->id, rx_pkts, n);
-	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 	if (invalid)
 		STAT_ADD(w, sp->id, drop_invalid, invalid);
 	if (hairpin)
@@ -301,22 +345,30 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 	/* Pass 2: each destination once. Without flooding, the unicast
 	 * destinations in order of first appearance; with it, every other live
 	 * port, with its unicast frames and the flooded frames it may get. */
+	w->keep = 0;
+	w->hold_on = false;
 	if (!flood) {
 		for (unsigned j = 0; j < ndst; j++)
-			deliver(w, conf, dsts[j], scp, q, dmask[j], qnow);
-		return;
-	}
-	for (unsigned p = 0; p < conf->nports; p++) {
-		uint32_t mask = flood;
+			deliver(w, conf, dsts[j], scp, q, n, dmask[j], dmask[j], qnow);
+	} else {
+		for (unsigned p = 0; p < conf->nports; p++) {
+			uint32_t mask = flood, uni = 0;
 
-		if (p == sp->id || !conf->ports[p].port)
-			continue;
-		if (sc->isolated && conf->ports[p].cfg->isolated)
-			mask = 0;
-		for (unsigned j = 0; j < ndst; j++)
-			if (dsts[j] == p)
-				mask |= dmask[j];
-		if (mask)
-			deliver(w, conf, p, scp, q, mask, qnow);
+			if (p == sp->id || !conf->ports[p].port)
+				continue;
+			if (sc->isolated && conf->ports[p].cfg->isolated)
+				mask = 0;
+			for (unsigned j = 0; j < ndst; j++)
+				if (dsts[j] == p)
+					uni = dmask[j];
+			mask |= uni;
+			if (mask)
+				deliver(w, conf, p, scp, q, n, mask, uni, qnow);
+		}
 	}
+	/* Frames left in the source's ring are counted when they come again. */
+	for (unsigned i = n - w->keep; i < n; i++)
+		rx_bytes -= w->burst[i].len;
+	STAT_ADD(w, sp->id, rx_pkts, n - w->keep);
+	STAT_ADD(w, sp->id, rx_bytes, rx_bytes);
 }

@@ -76,7 +76,7 @@ static int rx_limited(struct dp_worker *w, const struct dp_conf_port *scp,
 		qos_end(&sp->qin, &bt);
 		qos_unlock(&sp->qin, shared);
 		if (!pass) {
-			pl->drv->ops->rx_keep(pl->drv, pl->q, pk);
+			pl->drv->ops->rx_keep(pl->drv, pl->q, pk, 1);
 			/* (at least a moment ahead: a held queue is one the
 			 * worker does not poll until then, and its frame is
 			 * kept until then whatever the rounding) */
@@ -90,6 +90,18 @@ static int rx_limited(struct dp_worker *w, const struct dp_conf_port *scp,
 		n++;
 	}
 	return (int)n;
+}
+
+/* After a burst towards a congested port (w->hold_on): polled queue slot of
+ * port src_port waits until qos time w->hold (or its ingress limit's time,
+ * if later). */
+static void hold_queue(struct dp_worker *w, unsigned src_port, unsigned slot)
+{
+	if (!w->ready[slot].on || qos_diff(w->hold, w->ready[slot].t) > 0)
+		w->ready[slot].t = w->hold;
+	w->ready[slot].on = true;
+	w->nheld++;
+	STAT_ADD(w, src_port, share_held, 1);
 }
 
 /* Starts loading the lines of a received frame that classification reads
@@ -112,7 +124,7 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	const struct dp_conf_port *scp = &conf->ports[pl->port];
 	int n;
 
-	if (scp->qin.on && held(w, slot, qnow)) {
+	if (held(w, slot, qnow)) {
 		w->nheld++;
 		return 0;
 	}
@@ -127,8 +139,20 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	}
 	for (int i = 0; i < n; i++)
 		prefetch_head(&w->burst[i]);
+	/* Frames a congested port refuses at the end of the burst may stay
+	 * with the source (a guest's ring), unless its ingress limit has
+	 * charged them already. */
+	w->can_keep = pl->drv->ops->keeps_bursts && !scp->qin.on;
 	dp_switch_burst(w, conf, scp, pl->q, (unsigned)n, now_s, qnow);
-	pl->drv->ops->rx_done(pl->drv, pl->q, w->burst, (unsigned)n);
+	if (w->hold_on) {
+		hold_queue(w, pl->port, slot);
+		if (w->keep) {
+			n -= (int)w->keep;
+			pl->drv->ops->rx_keep(pl->drv, pl->q, &w->burst[n], w->keep);
+		}
+	}
+	if (n)
+		pl->drv->ops->rx_done(pl->drv, pl->q, w->burst, (unsigned)n);
 	return (unsigned)n;
 }
 

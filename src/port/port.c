@@ -238,9 +238,12 @@ int kport_rx_frames(struct port *p, unsigned q, struct pkt *pkts, unsigned max, 
 	return (int)(n + k);
 }
 
-void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt)
+void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt, unsigned n)
 {
 	uint32_t len = pkt->len;
+
+	if (NEVER(n != 1))
+		return; /* kernel ports keep one frame (keeps_bursts false) */
 
 	if (len)
 		memcpy(p->carry + (size_t)q * PORT_FRAME_MAX, pkt->seg[0].iov_base, len);

@@ -75,9 +75,31 @@ struct port_env {
 	void *ctx;
 };
 
+/* What a congested destination refused of a burst (frame masks, by
+ * reason: over the sender's fair share, over the port's egress limit,
+ * without room in its ring), and which of those frames may wait in the
+ * sender's ring rather than be dropped (they went to this port alone and
+ * it takes senders in turns: the dp's settle() decides); ready: the qos
+ * time the destination is likely to take them. */
+struct port_refused {
+	uint32_t share, limit, room;
+	uint32_t wait;
+	uint64_t ready;
+};
+
+/* Makes t the time the refused frames are likely taken, if it is later
+ * (by then the destination has room for all of them). */
+static inline void port_refused_ready(struct port_refused *rf, uint64_t t)
+{
+	if (!rf->ready || (int64_t)(t - rf->ready) > 0)
+		rf->ready = t;
+}
+
 /* What sending a burst to a queue did (added to the port's counters). */
 struct port_txres {
-	uint32_t pkts, noroom, down, congested;
+	uint32_t pkts, noroom, down;
+	struct port_refused rf;   /* refused by the port's fair share (counted
+	                           * by the datapath once it has settled them) */
 	uint32_t offload;      /* frames whose offload metadata did not hold on
 	                        * the way out (validated at ingress: a guest that
 	                        * changed its headers since) */
@@ -101,6 +123,11 @@ struct port_scratch {
 struct port_txctx {
 	uint16_t src_port;     /* the sending switch port's id (< 256) */
 	uint8_t weight;        /* its fair-share weight, 1.. */
+	bool limited;          /* the destination has an egress limit (its frames
+	                        * have paid tokens: refused later, they are dropped,
+	                        * never made to wait and pay twice) */
+	uint32_t uni;          /* frames of the burst that go to this port alone */
+	uint64_t qnow;         /* the worker's qos clock */
 	struct port_scratch *scratch; /* the calling worker's */
 };
 
@@ -151,9 +178,12 @@ struct port_ops {
 	 * the frames received, or -1 if the port broke (it is marked, the
 	 * control thread is told; nothing is received). */
 	int (*rx_burst)(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf);
-	/* The last frame rx_burst returned on q is not taken after all (an
-	 * ingress limit refused it): the next rx_burst hands it out first. */
-	void (*rx_keep)(struct port *p, unsigned q, const struct pkt *pkt);
+	/* The last n frames rx_burst returned on q (pkts[0..n), the end of
+	 * what it returned) are not taken after all (an ingress limit or a
+	 * congested destination refused them): the next rx_burst hands them
+	 * out first. n is 1 unless keeps_bursts. */
+	void (*rx_keep)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
+	bool keeps_bursts;       /* rx_keep takes back any number of frames */
 	/* The datapath is done with frames pkts[0..n) of q (delivered or
 	 * dropped): a guest gets its buffers back and is notified. */
 	void (*rx_done)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
@@ -232,7 +262,7 @@ unsigned kport_queues(struct port *p, bool tx, uint16_t *ids);
 int kport_queue_fd(struct port *p, unsigned q);
 void kport_info(struct port *p, struct port_info *pi);
 bool kport_check(struct port *p);
-void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt);
+void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
 void kport_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
 bool kport_rx_arm(struct port *p, unsigned q, bool on);
 void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,

@@ -165,10 +165,11 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 	return (int)n;
 }
 
-static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkt)
+static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
-	(void)pkt;
-	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, 1);
+	/* The chains stay available: the guest's ring holds them. */
+	(void)pkts;
+	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, (uint16_t)n);
 }
 
 static void vhost_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
@@ -510,7 +511,7 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 			continue;
 		}
 		if (f)
-			qos_fair_add(f, ctx->src_port, ctx->weight, vq->used_idx, nch);
+			qos_fair_add(f, ctx->src_port, nch);
 		if (write_soft(vq, d->hdr_len, dst, nch, pk, &x, k, d->ol_rx)) {
 			res->pkts++;
 			res->bytes += len;
@@ -521,8 +522,12 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 	return true;
 }
 
-/* Policy at the ring: its fair share (a sender over its share of a
- * congested ring is dropped), then room. */
+/* Policy at the ring: its fair share (deficit round robin over the
+ * buffers the guest gives back, qos.h), then room. What the fair share
+ * refuses, and what finds no room while several senders take turns, is
+ * reported in res->rf for the datapath to settle (the end of a burst that
+ * went to this port alone may wait in the sender's ring); frames that find
+ * no room otherwise are no_room. */
 static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                            const uint16_t *tcis, const struct port_txctx *ctx,
                            struct port_txres *res)
@@ -550,7 +555,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 		goto out;
 	}
 	if (f)
-		qos_fair_sync(f, vq->used_idx, (uint16_t)avail);
+		qos_fair_sync(f, vq->used_idx, (uint16_t)avail, ctx->qnow);
 	/* Reserve the rx chains of as many frames as dst holds (their
 	 * descriptors prefetched together, each buffer's first line prefetched
 	 * as soon as it is known), then write them: the burst's cache misses
@@ -561,8 +566,13 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 		uint32_t len = pkt_out_len(&pkts[i], tcis[i]);
 		enum resv_res r;
 
-		if (f && !qos_fair_admit(f, ctx->src_port, ctx->weight, (uint16_t)avail)) {
-			res->congested++;
+		if (f && !qos_fair_admit(f, ctx->src_port, ctx->weight, (uint16_t)avail, ctx->qnow)) {
+			res->rf.share |= 1u << i;
+			continue;
+		}
+		if (f && avail == 0) {
+			qos_fair_blocked(f, ctx->src_port);
+			res->rf.room |= 1u << i; /* may wait its turn (below) */
 			continue;
 		}
 		if (unlikely(pkt_ol_needs(&pkts[i]) & ~(d->ol_rx | PKT_OL_VALID))) {
@@ -583,8 +593,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 		}
 		if (r == RV_OK) {
 			if (f)
-				qos_fair_add(f, ctx->src_port, ctx->weight,
-				             (uint16_t)(vq->used_idx + nres), nch);
+				qos_fair_add(f, ctx->src_port, nch);
 			rv[nfr++] = (struct resv){ (uint8_t)i, (uint8_t)nres, (uint8_t)nch };
 			nres += nch;
 			res->pkts++;
@@ -598,13 +607,27 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			res->noroom++;
 		}
 	}
+	/* Frames refused by the ring may wait in the sender's ring, except
+	 * those that already took egress tokens (they would pay twice). */
+	if (f && (res->rf.share | res->rf.room) && !ctx->limited) {
+		struct port_refused *rf = &res->rf;
+
+		if (rf->share & ctx->uni) {
+			rf->wait |= rf->share & ctx->uni;
+			port_refused_ready(rf, qos_fair_ready(f, (uint16_t)avail, ctx->qnow, true));
+		}
+		if ((rf->room & ctx->uni) && qos_drr_contended(&f->drr, ctx->src_port, ctx->qnow)) {
+			rf->wait |= rf->room & ctx->uni;
+			port_refused_ready(rf, qos_fair_ready(f, (uint16_t)avail, ctx->qnow, false));
+		}
+	}
 	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 	if (vq->used_pending) {
 		vq_used_publish(vq);
 		call = vq_need_call(vq);
 	}
 	if (f)
-		qos_fair_done(f, vq->used_idx);
+		qos_fair_done(f, vq->used_idx, (uint16_t)avail);
 out:
 	unlock(&v->lock[q], shared);
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
@@ -690,7 +713,7 @@ static unsigned vhost_queues(struct port *p, bool tx, uint16_t *ids)
 		/* A receive ring's fair-share state, once: kept while a worker
 		 * may still use it through an older snapshot. */
 		if (tx && !v->fair[qp])
-			v->fair[qp] = xcalloc(1, sizeof(struct qos_fair));
+			v->fair[qp] = xaligned_calloc(CACHE_LINE, sizeof(struct qos_fair));
 		ids[n++] = (uint16_t)qp;
 	}
 	return n;
@@ -754,6 +777,7 @@ const struct port_ops port_vhost_ops = {
 	.tick = vhost_tick,
 	.rx_burst = vhost_rx_burst,
 	.rx_keep = vhost_rx_keep,
+	.keeps_bursts = true,
 	.rx_done = vhost_rx_done,
 	.rx_arm = vhost_rx_arm,
 	.tx_burst = vhost_tx_burst,

@@ -1,5 +1,6 @@
 /* qos.c - the control-thread side of qos.h: profiles from the operator's
- * limits, and the periodic refresh of idle buckets. */
+ * limits, the periodic refresh of idle buckets, resets of fair-share
+ * state. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,11 @@ int qos_prof_build(const struct qos_limit *l, uint32_t overhead, struct qos_prof
 		p->p.refill = MIN(p->p.depth / 4, p->p.per_pkt * 32);
 	}
 	p->on = p->has_b || p->has_p;
+	if (p->has_b)
+		p->unit_max = (int64_t)(p->b.per_byte * QOS_UNIT_BYTES);
+	else if (p->has_p)
+		p->unit_max = (int64_t)(p->p.per_pkt * QOS_UNIT_PKTS);
+	p->unit_min = MAX(p->unit_max / 128, (int64_t)1);
 	return 0;
 }
 
@@ -116,12 +122,19 @@ void qos_refresh(struct qos_state *s, uint64_t now)
 	refresh_one(&s->tat_p, now);
 }
 
-void qos_fair_reset(struct qos_fair *f, uint16_t used_idx)
+void qos_drr_reset(struct qos_drr *d)
 {
-	memset(f->cnt, 0, sizeof(f->cnt));
-	f->wsum = 0;
+	memset(d, 0, sizeof(*d)); /* a fresh state: see qos_drr_setup */
+}
+
+void qos_fair_reset(struct qos_fair *f, uint16_t used_idx, uint64_t now)
+{
+	qos_drr_reset(&f->drr);
 	f->cap = 0;
-	f->tail = used_idx;
+	f->free_left = 0;
+	f->back = 0;
+	f->back_t = f->last_t = now;
+	f->per_buf = 0;
 	f->used_seen = used_idx;
 }
 

@@ -91,6 +91,8 @@ struct bench_opts {
 	unsigned burst;
 	uint8_t src_mac[6], dst_mac[6];
 	bool verify;
+	bool any_flows;         /* rx: every unicast frame counts in its source's
+	                         * flow, not only bench data frames */
 	uint64_t expect;        /* data frames to receive in total, 0 = none */
 	double idle_end_s;      /* rx: end once frames came and none for this long */
 	bool loss_ok;           /* rx --verify: gaps and missing frames are
@@ -110,6 +112,8 @@ struct bench_opts {
 	unsigned ctrl_mq;       /* --ctrl-mq N: VQ_PAIRS_SET(N) on the control queue */
 	double warmup_s;        /* --warmup: the window starts this long after t0 */
 	bool windowed;          /* --warmup given: rates over the wall-clock window */
+	bool window_signal;     /* the window starts at SIGUSR1 (not after --warmup) */
+	uint64_t nap_ns;        /* a sender's nap when its ring stays full */
 	int cpu_pid;            /* --cpu-pid, 0 = none */
 };
 
@@ -143,6 +147,7 @@ static struct bench_q *qs;
 static struct bench_flows *flow_tabs; /* one per queue thread */
 static _Atomic uint64_t stop_ns;      /* when a signal asked to stop, 0 = none */
 static atomic_bool stop;
+static atomic_bool window_req;        /* SIGUSR1 arrived (--window-signal) */
 static uint8_t pattern[VIF_MAX_FRAME + BENCH_PAT_PERIOD];
 
 static void ctr_add(_Atomic uint64_t *c, uint64_t n)
@@ -299,14 +304,16 @@ static int rx_step(struct bench_q *b, struct vif_pkt *rx, struct vif_pkt *echo, 
 		bytes += len;
 		if (!is_bench(f, len)) {
 			other++;
-			continue;
+			if (!opt.any_flows || len < ETH_HLEN_B || (f[0] & 1))
+				continue;
+		} else {
+			memcpy(&magic, f + BENCH_HDR_OFF, sizeof(magic));
+			if (magic != BENCH_MAGIC_DATA) {
+				other++; /* announcements and strangers */
+				continue;
+			}
+			data++;
 		}
-		memcpy(&magic, f + BENCH_HDR_OFF, sizeof(magic));
-		if (magic != BENCH_MAGIC_DATA) {
-			other++; /* announcements and strangers */
-			continue;
-		}
-		data++;
 		s = bench_flow_slot(fl, bench_flow_key(f + 6));
 		if (s != slot && run_pkts) {
 			bench_flow_add(fl, slot, run_pkts, run_bytes);
@@ -315,6 +322,8 @@ static int rx_step(struct bench_q *b, struct vif_pkt *rx, struct vif_pkt *echo, 
 		slot = s;
 		run_pkts++;
 		run_bytes += len;
+		if (!is_bench(f, len))
+			continue; /* --any-flows: counted, nothing else */
 		if (opt.mode == MODE_ECHO) {
 			uint8_t mac[6];
 
@@ -417,7 +426,8 @@ static void sleep_ns(uint64_t ns)
  * was late: descheduled, or slept too long).
  *
  * A ring that took nothing for BENCH_FULL_SPINS offers in a row (a rate
- * limited port, or a backend behind) makes the thread nap BENCH_FULL_NAP_NS
+ * limited port, or a backend behind) makes the thread nap --nap (default
+ * BENCH_FULL_NAP_NS)
  * before each new offer, unless --busy-poll: the ring stays nearly full and
  * the sender does not take the CPU the backend needs. */
 static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
@@ -564,7 +574,7 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 			continue;
 		}
 		if (full_streak >= BENCH_FULL_SPINS && !opt.busy_poll) {
-			sleep_ns(BENCH_FULL_NAP_NS);
+			sleep_ns(opt.nap_ns);
 			continue;
 		}
 		if (++idle < BENCH_IDLE_SPINS || opt.busy_poll)
@@ -920,6 +930,8 @@ static void usage(FILE *f)
 "  --verify           tx: fill payload pattern; rx: check every frame's header,\n"
 "                     length, payload and per-queue order (errors, out_of_order, lost)\n"
 "                     (both sides need --verify)\n"
+"  --any-flows        rx: count every unicast frame in its source MAC's flow,\n"
+"                     not only bench data frames (e.g. from DPDK testpmd)\n"
 "  --expect N         rx: stop once N bench frames were received in total;\n"
 "                     fewer at the end is a failure\n"
 "  --idle-end S       rx: stop once frames have arrived and none came for S s\n"
@@ -935,6 +947,8 @@ static void usage(FILE *f)
 "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
 "  --no-announce      do not send the initial broadcast from --src-mac\n"
 "  --busy-poll        never sleep on rx notifications\n"
+"  --nap US           tx: the nap before each offer once 64 in a row found the\n"
+"                     ring full (default %d; 1..1000000)\n"
 "  --ring-size N      descriptors per ring (default 256)\n"
 "  --rx-buf N         bytes per rx buffer incl. virtio header (default 2048)\n"
 "  --ctrl-mq N        open --queues pairs with the control queue, then tell the\n"
@@ -942,6 +956,9 @@ static void usage(FILE *f)
 "  --warmup S         measurement window: starts S s after the start (0 allowed)\n"
 "                     and ends with the run (--duration includes the warm-up);\n"
 "                     rates = counts in the window / its wall-clock length\n"
+"  --window-signal    the measurement window starts when SIGUSR1 arrives (not\n"
+"                     after --warmup) and ends at SIGINT/SIGTERM or --duration:\n"
+"                     several runs measured over the same interval\n"
 "  --cpu-pid PID      CPU that process PID (e.g. vifd) uses over the window:\n"
 "                     perf cycle counters per thread, or /proc run time x TSC\n"
 "                     frequency when perf is unavailable (cpu_method says which)\n"
@@ -954,10 +971,11 @@ static void usage(FILE *f)
 "flows' rates; --interval shows each flow's rate per interval (\"timeline\").\n"
 "tx_refused, unpaced: frames offered and not taken by a full ring, per call;\n"
 "with --rate: frames the schedule lost because the ring stayed full. A\n"
-"sender naps 20 us before each offer once 64 offers in a row found the ring\n"
+"sender naps 20 us (--nap) before each offer once 64 offers in a row found the ring\n"
 "full (not with --busy-poll). Details: bench/README.md. Exit status 0 only\n"
 "if every check passed.\n",
-		BENCH_MIN_FRAME, VIF_MAX_FRAME, BENCH_MAX_BURST, BENCH_MAX_FLOWS);
+		BENCH_MIN_FRAME, VIF_MAX_FRAME, BENCH_MAX_BURST, BENCH_FULL_NAP_NS / 1000,
+		BENCH_MAX_FLOWS);
 }
 
 static int parse_opts(int argc, char **argv)
@@ -965,7 +983,7 @@ static int parse_opts(int argc, char **argv)
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
-	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_HELP };
+	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
 		{ "server", no_argument, NULL, O_SERVER },
@@ -999,6 +1017,9 @@ static int parse_opts(int argc, char **argv)
 		{ "ctrl-mq", required_argument, NULL, O_CTRLMQ },
 		{ "warmup", required_argument, NULL, O_WARMUP },
 		{ "cpu-pid", required_argument, NULL, O_CPUPID },
+		{ "any-flows", no_argument, NULL, O_ANYFLOWS },
+		{ "window-signal", no_argument, NULL, O_WINSIG },
+		{ "nap", required_argument, NULL, O_NAP },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -1008,6 +1029,7 @@ static int parse_opts(int argc, char **argv)
 
 	opt.mode = MODE_TX;
 	opt.queues = 1;
+	opt.nap_ns = BENCH_FULL_NAP_NS;
 	opt.size_min = opt.size_max = BENCH_MIN_FRAME;
 	opt.burst = 32;
 	opt.announce = true;
@@ -1075,6 +1097,7 @@ static int parse_opts(int argc, char **argv)
 		case O_NOEVIDX: opt.no_event_idx = true; break;
 		case O_ANNOUNCE: opt.announce = true; break;
 		case O_NOANNOUNCE: opt.announce = false; break;
+		case O_ANYFLOWS: opt.any_flows = true; break;
 		case O_BUSY: opt.busy_poll = true; break;
 		case O_RING: if (parse_u64(a, &u) || u > 32768) goto bad; opt.ring_size = (unsigned)u; break;
 		case O_RXBUF: if (parse_u64(a, &u) || u > UINT32_MAX) goto bad; opt.rx_buf = (unsigned)u; break;
@@ -1087,6 +1110,14 @@ static int parse_opts(int argc, char **argv)
 			if (parse_double(a, &opt.warmup_s))
 				goto bad;
 			opt.windowed = true;
+			break;
+		case O_NAP:
+			if (parse_u64(a, &u) || u < 1 || u > 1000000)
+				goto bad;
+			opt.nap_ns = u * 1000;
+			break;
+		case O_WINSIG:
+			opt.window_signal = opt.windowed = true;
 			break;
 		case O_CPUPID:
 			if (parse_u64(a, &u) || u < 1 || u > INT32_MAX)
@@ -1134,6 +1165,12 @@ static void on_signal(int sig)
 	atomic_store(&stop, true);
 }
 
+static void on_window_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&window_req, true);
+}
+
 /* Starts the measurement window: reads every counter and flow table, and
  * starts sampling --cpu-pid. */
 static void window_start(void)
@@ -1175,7 +1212,7 @@ static bool supervise(uint64_t t0, const char **conn_err)
 	uint64_t end = opt.duration_s > 0 ? t0 + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
 	uint64_t tmo = opt.timeout_s > 0 ? t0 + (uint64_t)(opt.timeout_s * 1e9) : UINT64_MAX;
 	uint64_t iv = (uint64_t)(opt.interval_s * 1e9), next_iv = t0 + iv, prev_ns = t0;
-	uint64_t warm_end = t0 + (uint64_t)(opt.warmup_s * 1e9);
+	uint64_t warm_end = opt.window_signal ? UINT64_MAX : t0 + (uint64_t)(opt.warmup_s * 1e9);
 	bool rx_goal = opt.mode == MODE_RX || opt.mode == MODE_BOTH || opt.mode == MODE_ECHO;
 	bool tx_goal = opt.mode == MODE_TX || opt.mode == MODE_BOTH || opt.mode == MODE_PING;
 	bool has_goal = (opt.expect && rx_goal) || (opt.count && tx_goal);
@@ -1200,7 +1237,7 @@ static bool supervise(uint64_t t0, const char **conn_err)
 			nap = MIN(nap, next_iv - now);
 		sleep_ns(nap);
 		now = clk_now_ns();
-		if (!win.started && now >= warm_end)
+		if (!win.started && (now >= warm_end || atomic_load(&window_req)))
 			window_start();
 		r = vif_conn_poll(vif);
 		if (r < 0 && !opt.server) {
@@ -1479,6 +1516,7 @@ int main(int argc, char **argv)
 	pattern_init();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, opt.window_signal ? on_window_signal : SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 
 	vif_config_init(&cfg);
@@ -1529,7 +1567,7 @@ int main(int argc, char **argv)
 	memset(qs, 0, sizeof(*qs) * opt.queues);
 	memset(flow_tabs, 0, sizeof(*flow_tabs) * opt.queues);
 	t0 = run_t0_ns = clk_now_ns();
-	if (opt.warmup_s <= 0)
+	if (opt.warmup_s <= 0 && !opt.window_signal)
 		window_start();
 	for (unsigned i = 0; i < opt.queues; i++) {
 		qs[i].q = i;
