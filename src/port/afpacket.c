@@ -11,17 +11,23 @@
  * metadata) and gives the block back. Transmit: one send() per frame
  * (PACKET_QDISC_BYPASS), gathered from an iovec array.
  *
+ * Offloads: the sockets carry a virtio-net header with every frame
+ * (PACKET_VNET_HDR), as a tap does: a 64 KiB segmentation-offload frame or
+ * one whose checksum is left to finish (what the other end of a veth with
+ * its default offloads sends) comes with its metadata, crosses vifd whole
+ * to the ports that take it, and the kernel takes the same from vifd (it
+ * segments for a device that cannot). Blocks are 256 KiB so such a frame
+ * fits one.
+ *
  * TPACKET_V3 hands over a block when it is full or after the retire
  * timeout (1 ms, a jiffy or more in practice): at low rates frames wait
- * up to that long. Frames longer than the buffer (a GSO frame from a sender
- * with TSO on, e.g. the other end of a veth) are dropped as invalid: turn
- * segmentation offloads off on the sending side (ethtool -K DEV tso off
- * gso off). Their checksum may be left to hardware too (TX checksum
- * offload on the veth peer): vifd passes frames as they come. */
+ * up to that long. */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,9 +39,10 @@
 #include "xalloc.h"
 
 enum {
-	AFP_BLOCK_SIZE = 1 << 16,
-	AFP_NBLOCKS = 64,        /* 4 MiB of ring per queue */
+	AFP_BLOCK_SIZE = 1 << 18, /* a 64 KiB offload frame and its headers fit */
+	AFP_NBLOCKS = 16,         /* 4 MiB of ring per queue */
 	AFP_RETIRE_MS = 1,
+	AFP_VNET = sizeof(struct virtio_net_hdr),
 };
 
 struct afp_ring {
@@ -99,6 +106,9 @@ static int afp_open_queue(struct port *p, struct afp *a, unsigned q, int fanout_
 	p->fd[q] = fd;
 	what = "PACKET_VERSION";
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof(v3)) < 0)
+		goto fail;
+	what = "PACKET_VNET_HDR"; /* before the ring exists */
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
 		goto fail;
 	what = "PACKET_RX_RING";
 	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
@@ -166,6 +176,10 @@ static int afp_open(struct port *p, const struct port_params *pp, char *err, siz
 		if (r < 0)
 			goto fail;
 	}
+	/* What the kernel hands over with a header, and takes with one. */
+	p->vnet = AFP_VNET;
+	p->ol_in = p->ol_out = PKT_OL_CSUM | PKT_OL_VALID | PKT_OL_TSO4 | PKT_OL_TSO6 | PKT_OL_ECN |
+	                       PKT_OL_USO4 | PKT_OL_USO6;
 	r = port_if_get_flags(p->ifname, &flags);
 	if (r == 0 && !(flags & IFF_UP)) {
 		r = port_if_set_flags(p->ifname, (short)(flags | IFF_UP));
@@ -187,25 +201,38 @@ static inline struct tpacket_block_desc *block(const struct afp_ring *r, unsigne
 }
 
 /* Copies one frame of the ring into dst (PORT_FRAME_MAX bytes), putting
- * back a VLAN tag the kernel moved into metadata. Returns its length, or
- * 0 if it does not fit or its offsets do not (the kernel's data, checked
- * anyway: a bad offset must not make the worker read past the block). */
-static uint32_t copy_frame(const uint8_t *blk, uint32_t off, uint8_t *dst)
+ * back a VLAN tag the kernel moved into metadata, and its virtio-net
+ * header (just before the frame in the ring) into *ol, its offsets moved
+ * by the tag. Returns its length, or 0 if it does not fit or its offsets do
+ * not (the kernel's data, checked anyway: a bad offset must not make the
+ * worker read past the block). */
+static uint32_t copy_frame(const uint8_t *blk, uint32_t off, uint8_t *dst, struct pkt_ol *ol)
 {
 	const struct tpacket3_hdr *h = (const void *)(blk + off);
 	uint32_t mac = h->tp_mac, snap = h->tp_snaplen, extra = 0;
+	struct virtio_net_hdr v;
 
-	if (snap != h->tp_len || snap < 12 || mac > AFP_BLOCK_SIZE - off ||
+	*ol = (struct pkt_ol){ 0 };
+	if (snap != h->tp_len || snap < 12 || mac < AFP_VNET || mac > AFP_BLOCK_SIZE - off ||
 	    snap > AFP_BLOCK_SIZE - off - mac)
 		return 0;
 	if ((h->tp_status & TP_STATUS_VLAN_VALID) && h->hv1.tp_vlan_tci)
 		extra = 4;
 	if (snap + extra >= PORT_FRAME_MAX)
 		return 0;
+	memcpy(&v, blk + off + mac - AFP_VNET, sizeof(v));
+	*ol = (struct pkt_ol){ .flags = v.flags, .gso_type = v.gso_type,
+	                       .hdr_len = le16toh(v.hdr_len), .gso_size = le16toh(v.gso_size),
+	                       .csum_start = le16toh(v.csum_start),
+	                       .csum_offset = le16toh(v.csum_offset) };
 	if (!extra) {
 		memcpy(dst, blk + off + mac, snap);
 		return snap;
 	}
+	if (ol->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		ol->csum_start = (uint16_t)(ol->csum_start + 4);
+	if (ol->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		ol->hdr_len = (uint16_t)(ol->hdr_len + 4);
 	uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid
 	                                                           : ETH_P_8021Q;
 	memcpy(dst, blk + off + mac, 12);
@@ -217,11 +244,13 @@ static uint32_t copy_frame(const uint8_t *blk, uint32_t off, uint8_t *dst)
 	return snap + 4;
 }
 
-static unsigned afp_read(struct port *p, unsigned q, uint8_t *buf, uint32_t *len, unsigned max)
+static int afp_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
 {
 	struct afp_ring *r = &((struct afp *)p->priv)->ring[q];
 	unsigned n = 0;
 
+	if (max && kport_carry_take(p, q, &pkts[0], buf))
+		n = 1;
 	while (n < max) {
 		struct tpacket_block_desc *bd = block(r, r->cur);
 		const uint8_t *blk = (const uint8_t *)bd;
@@ -239,7 +268,11 @@ static unsigned afp_read(struct port *p, unsigned q, uint8_t *buf, uint32_t *len
 			bool ok = r->off <= AFP_BLOCK_SIZE - sizeof(*h);
 			uint32_t next = ok ? h->tp_next_offset : 0;
 
-			len[n] = ok ? copy_frame(blk, r->off, buf + (size_t)n * PORT_FRAME_MAX) : 0;
+			uint8_t *b = buf + (size_t)n * PORT_FRAME_MAX;
+			struct pkt_ol ol = { 0 };
+
+			kport_pkt(&pkts[n], b, ok ? copy_frame(blk, r->off, b, &ol) : 0);
+			pkts[n].ol = ol;
 			n++;
 			r->left--;
 			if (!next || next >= AFP_BLOCK_SIZE - r->off)
@@ -253,12 +286,7 @@ static unsigned afp_read(struct port *p, unsigned q, uint8_t *buf, uint32_t *len
 		r->cur = (r->cur + 1) % AFP_NBLOCKS;
 		r->off = 0;
 	}
-	return n;
-}
-
-static int afp_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
-{
-	return kport_rx_frames(p, q, pkts, max, buf, afp_read);
+	return (int)n;
 }
 
 static int afp_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)

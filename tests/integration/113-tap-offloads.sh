@@ -5,12 +5,13 @@
 # directions; the counters show segmentation-offload frames entering vifd
 # (rx_gso) and leaving it whole (tx_gso), none segmented in software, and
 # none refused. A third namespace behind a veth attached with
-# type=afpacket (no offloads: vifd segments and checksums for it) gets the
-# same stream from a tap: tx_segmented moves on its port, and TCP works.
+# type=afxdp (AF_XDP carries no offload metadata: vifd segments and
+# checksums for it) gets the same stream from a tap: tx_segmented moves on
+# its port, and TCP works. (AF_PACKET ports take offloads: 111.)
 #
 #   netns A: a0 --[tap ta]--+
 #   netns B: b0 --[tap tb]--+-- vifd br0
-#   netns C: c0 ===veth=== cv (host) --[afpacket tc]--+
+#   netns C: c0 ===veth=== cv (host) --[afxdp tc]--+
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/netns.sh"
 command -v ethtool >/dev/null || fail "ethtool missing (scripts/deps.sh)"
@@ -29,14 +30,14 @@ LINKS+=("$VC")
 start_vifd
 vctl add-port br0 ta type=tap ifname="$IA" netns="$NA"
 vctl add-port br0 tb type=tap ifname="$IB" netns="$NB"
-vctl add-port br0 tc type=afpacket dev="$VC"
+vctl add-port br0 tc type=afxdp dev="$VC"
 ip -n "$NA" addr add "$net.0.1/24" dev "$IA"
 ip -n "$NB" addr add "$net.0.2/24" dev "$IB"
 ip -n "$NC" addr add "$net.0.3/24" dev "$IC"
 ip -n "$NA" addr add "$v6::1/64" dev "$IA" nodad
 ip -n "$NB" addr add "$v6::2/64" dev "$IB" nodad
 ip -n "$NC" link set "$IC" up
-# The afpacket port reads what the veth gives it: complete frames only.
+# The afxdp port reads what the veth gives it: complete frames only.
 in_ns "$NC" ethtool -K "$IC" tx off tso off gso off >/dev/null 2>&1 || true
 
 # The taps take vifd's offloads: the namespaces' stacks hand over 64 KiB
@@ -84,7 +85,7 @@ done
 s0=$(port_stat tc tx_segmented)
 mbps=$(iperf_mbps "$NC" "$net.0.3" "$NA" 3)
 s1=$(port_stat tc tx_segmented)
-log "iperf3 A->C (afpacket, no offloads): $mbps Mbit/s, $((s1 - s0)) frames segmented by vifd"
+log "iperf3 A->C (afxdp, no offloads): $mbps Mbit/s, $((s1 - s0)) frames segmented by vifd"
 [ $((s1 - s0)) -gt 100 ] || fail "A->C: only $((s1 - s0)) frames segmented in software"
 ge "$mbps" 20 || fail "A->C: only $mbps Mbit/s"
 [ "$(port_stat ta drops.offload)" = 0 ] && [ "$(port_stat tc drops.offload)" = 0 ] ||
