@@ -7,13 +7,16 @@
  *   hostile --list-containment    the same for the containment cases
  *                                 (tests/integration/031-hostile-containment.sh)
  *
- * Two kinds of case:
+ * Three kinds of case:
  *  - msg:  a raw connection sends a malformed or forbidden message sequence;
  *          the case passes when vifd drops the connection within 3 s.
  *  - ring: a normally negotiated device then breaks the virtqueue rules in
  *          its own shared memory and kicks; vifd must stop the port (the
  *          script checks the port's guest_stops counter; this program only
  *          performs the attack).
+ *  - hdr:  a normally negotiated device sends frames whose virtio-net
+ *          header asks for offloads it never negotiated; vifd must drop
+ *          them (drops.offload) and leave the port running.
  * Containment cases (issue 14) last a few seconds each: they print READY
  * when the attack is in place and keep it up (a close that blocks, a
  * flood, a ring that keeps faulting) so the script can check that
@@ -595,6 +598,62 @@ static int r_desc_race(void)
 	return 0;
 }
 
+/* A frame whose virtio-net header asks for an offload the device never
+ * negotiated (libvif negotiates none): a 1514-byte IPv4/TCP frame, eight
+ * times, with the header hdr. vifd drops each one as drops.offload on this
+ * port and keeps the port running: a bad header is not a ring fault. */
+static int offload_attack(const struct virtio_net_hdr *hdr)
+{
+	enum { N = 8, FRAME = 1514 };
+	struct vif *v = good_open();
+	struct vif_vq *q;
+	uint8_t *b;
+
+	if (!v)
+		return fail("open");
+	q = vif_vring(v, 1);
+	b = v->mem + v->qp[0].tx_bufs_off;
+	memset(b, 0, 12 + FRAME);
+	memcpy(b, hdr, sizeof(*hdr));
+	memcpy(b + 12, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x66\x08\x00", 14);
+	b[12 + 14] = 0x45; /* IPv4, 20-byte header */
+	b[12 + 14 + 2] = (FRAME - 14) >> 8;
+	b[12 + 14 + 3] = (FRAME - 14) & 0xff;
+	b[12 + 14 + 8] = 64;
+	b[12 + 14 + 9] = IPPROTO_TCP;
+	b[12 + 34 + 12] = 5 << 4; /* TCP, 20-byte header */
+	usleep(100000);
+	for (uint16_t i = 0; i < N; i++) {
+		setd(&q->desc[i], gpa(v, v->qp[0].tx_bufs_off), 12 + FRAME, 0, 0);
+		tx_post(v, i);
+	}
+	usleep(500000);
+	vif_close(v);
+	return 0;
+}
+
+static int o_gso_not_negotiated(void)
+{
+	struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	                            .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	                            .hdr_len = 54, .gso_size = 1000,
+	                            .csum_start = 34, .csum_offset = 16 };
+	return offload_attack(&h);
+}
+
+static int o_csum_not_negotiated(void)
+{
+	struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	                            .csum_start = 34, .csum_offset = 16 };
+	return offload_attack(&h);
+}
+
+static int o_gso_unknown_type(void)
+{
+	struct virtio_net_hdr h = { .gso_type = 0x7f, .hdr_len = 54, .gso_size = 1000 };
+	return offload_attack(&h);
+}
+
 /* Reader of the call eventfd gone (we close our end): vifd's writes
  * still succeed, nothing breaks. */
 static int r_call_reader_gone(void)
@@ -1022,7 +1081,8 @@ struct hcase {
 	const char *name;
 	int (*fn)(void);
 	const char *expect; /* "msg": connection dropped, msg_errors moves;
-	                     * "stop": guest_stops moves; "alive": nothing must break */
+	                     * "stop": guest_stops moves; "offload": drops.offload
+	                     * moves, guest_stops does not; "alive": nothing must break */
 };
 
 static const struct hcase cases[] = {
@@ -1067,6 +1127,9 @@ static const struct hcase cases[] = {
 	{ "ring-call-fd-made-blocking-and-full", r_call_blocking, "stop" },
 	{ "ring-descriptor-changed-after-kick", r_desc_race, "alive" },
 	{ "ring-call-reader-gone", r_call_reader_gone, "alive" },
+	{ "hdr-gso-not-negotiated", o_gso_not_negotiated, "offload" },
+	{ "hdr-csum-not-negotiated", o_csum_not_negotiated, "offload" },
+	{ "hdr-gso-unknown-type", o_gso_unknown_type, "offload" },
 };
 
 /* The containment cases (issue 14): class, then what vifd must do

@@ -9,7 +9,9 @@
 #
 # After every case: the attack was refused the way it must be (malformed
 # messages: connection dropped and msg_errors moved; ring abuse: the
-# victim's port stopped and guest_stops moved), vifd is alive, and g1 -> g2
+# victim's port stopped and guest_stops moved; a virtio-net header asking for
+# an offload never negotiated: the frame dropped as drops.offload, the port
+# left running), vifd is alive, and g1 -> g2
 # still forwards. At the end a well-behaved frontend re-attaches to the
 # victim port and its traffic crosses vifd.
 . "$(dirname "$0")/../lib/common.sh"
@@ -41,6 +43,7 @@ while read -r name expect; do
 	n=$((n + 1))
 	msg0=$(port_stat victim msg_errors)
 	stop0=$(port_stat victim guest_stops)
+	ol0=$(port_stat victim drops.offload)
 	case $expect in
 	stop-rx)
 		bg "h-$name" "$HOSTILE" --sock "$T/victim.sock" "$name"
@@ -59,6 +62,12 @@ while read -r name expect; do
 	case $expect in
 	msg) wait_for 5 "$name: msg_errors to move" moved msg_errors "$msg0" ;;
 	stop*) wait_for 5 "$name: guest_stops to move" moved guest_stops "$stop0" ;;
+	offload)
+		# A header asking for what was not negotiated: each frame dropped
+		# (hostile.c sends 8), the port not stopped.
+		wait_for 5 "$name: drops.offload to move by 8" moved drops.offload $((ol0 + 7))
+		[ "$(port_stat victim guest_stops)" = "$stop0" ] || fail "$name: port stopped for a bad header"
+		;;
 	esac
 	vifd_alive
 	flowing || fail "$name: g1 -> g2 stopped forwarding"
