@@ -19,6 +19,7 @@
 #ifndef VIFD_OL_IMPL_H
 #define VIFD_OL_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -164,11 +165,14 @@ static inline void ol_tail64_store(uint8_t *d, uint64_t w, size_t n)
 #endif
 }
 
-/* The portable (SSE2 on x86-64) bodies of ol_csum_partial and
- * ol_csum_copy below, for short regions and CPUs without AVX2. */
-static inline uint32_t ol_csum_partial_sse2(const void *buf, size_t len, uint32_t sum)
+/* The portable (SSE2 on x86-64) body of ol_csum_partial and ol_csum_copy
+ * below, for short regions and CPUs without AVX2: sums len bytes at s and,
+ * when copy (a constant at each call, so each caller gets its own loop),
+ * stores them at d as it goes. */
+static inline __attribute__((always_inline)) uint32_t
+ol_csum_sse2_body(uint8_t *restrict d, const uint8_t *restrict s, size_t len, uint32_t sum,
+                  bool copy)
 {
-	const uint8_t *s = buf;
 	uint64_t a = sum, b = 0, w;
 
 #if defined(__SSE2__)
@@ -181,6 +185,14 @@ static inline uint32_t ol_csum_partial_sse2(const void *buf, size_t len, uint32_
 			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
 			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
 			__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+
+			if (copy) {
+				_mm_storeu_si128((__m128i *)(void *)d, v0);
+				_mm_storeu_si128((__m128i *)(void *)(d + 16), v1);
+				_mm_storeu_si128((__m128i *)(void *)(d + 32), v2);
+				_mm_storeu_si128((__m128i *)(void *)(d + 48), v3);
+				d += 64;
+			}
 			x = _mm_add_epi64(x, _mm_and_si128(v0, lo32));
 			y = _mm_add_epi64(y, _mm_srli_epi64(v0, 32));
 			x = _mm_add_epi64(x, _mm_and_si128(v1, lo32));
@@ -203,77 +215,34 @@ static inline uint32_t ol_csum_partial_sse2(const void *buf, size_t len, uint32_
 #endif
 	while (len >= 8) {
 		memcpy(&w, s, 8);
+		if (copy)
+			memcpy(d, &w, 8);
 		a += (uint32_t)w;
 		b += w >> 32;
 		s += 8;
+		if (copy)
+			d += 8;
 		len -= 8;
 	}
 	if (len) {
 		w = ol_tail64(s, len);
+		if (copy)
+			ol_tail64_store(d, w, len);
 		a += (uint32_t)w;
 		b += w >> 32;
 	}
 	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
 }
 
+static inline uint32_t ol_csum_partial_sse2(const void *buf, size_t len, uint32_t sum)
+{
+	return ol_csum_sse2_body(NULL, buf, len, sum, false);
+}
+
 static inline uint32_t ol_csum_copy_sse2(void *restrict dst, const void *restrict src,
                                          size_t len, uint32_t sum)
 {
-	const uint8_t *s = src;
-	uint8_t *d = dst;
-	uint64_t a = sum, b = 0, w;
-
-#if defined(__SSE2__)
-	if (len >= 64) {
-		const __m128i lo32 = _mm_set1_epi64x(0xffffffff);
-		__m128i x = _mm_setzero_si128(), y = x;
-
-		do {
-			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)s);
-			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
-			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
-			__m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
-			_mm_storeu_si128((__m128i *)(void *)d, v0);
-			_mm_storeu_si128((__m128i *)(void *)(d + 16), v1);
-			_mm_storeu_si128((__m128i *)(void *)(d + 32), v2);
-			_mm_storeu_si128((__m128i *)(void *)(d + 48), v3);
-			x = _mm_add_epi64(x, _mm_and_si128(v0, lo32));
-			y = _mm_add_epi64(y, _mm_srli_epi64(v0, 32));
-			x = _mm_add_epi64(x, _mm_and_si128(v1, lo32));
-			y = _mm_add_epi64(y, _mm_srli_epi64(v1, 32));
-			x = _mm_add_epi64(x, _mm_and_si128(v2, lo32));
-			y = _mm_add_epi64(y, _mm_srli_epi64(v2, 32));
-			x = _mm_add_epi64(x, _mm_and_si128(v3, lo32));
-			y = _mm_add_epi64(y, _mm_srli_epi64(v3, 32));
-			s += 64;
-			d += 64;
-			len -= 64;
-		} while (len >= 64);
-		uint64_t l[4];
-		_mm_storeu_si128((__m128i *)(void *)l, x);
-		_mm_storeu_si128((__m128i *)(void *)(l + 2), y);
-		a += ol_csum_reduce(l[0]);
-		b += ol_csum_reduce(l[1]);
-		a += ol_csum_reduce(l[2]);
-		b += ol_csum_reduce(l[3]);
-	}
-#endif
-	while (len >= 8) {
-		memcpy(&w, s, 8);
-		memcpy(d, &w, 8);
-		a += (uint32_t)w;
-		b += w >> 32;
-		s += 8;
-		d += 8;
-		len -= 8;
-	}
-	if (len) {
-		w = ol_tail64(s, len);
-		ol_tail64_store(d, w, len);
-		a += (uint32_t)w;
-		b += w >> 32;
-	}
-	return ol_csum_add(ol_csum_reduce(a), ol_csum_reduce(b));
+	return ol_csum_sse2_body(dst, src, len, sum, true);
 }
 
 #if defined(__x86_64__)
