@@ -1,7 +1,8 @@
-/* ctl_stats.h - the one list of per-port counters that vifd reports: the
+/* ctl_stats.h - the per-port counters that vifd reports, as a table made
+ * from dp.h's one list of them (DP_WORKER_COUNTERS, DP_CTL_COUNTERS): the
  * control socket's "stats" method (JSON) and the Prometheus exporter
- * (ctl_metrics.c) both walk it, so a new counter in struct dp_port_stats
- * is one line in ctl_stats.c and appears in both.
+ * (ctl_metrics.c) both walk it, so a new counter is one line in dp.h and
+ * appears in the datapath's structs, their sums and both outputs.
  *
  * No state; any thread. */
 #ifndef VIFD_CTL_STATS_H

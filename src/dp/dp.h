@@ -58,50 +58,61 @@ struct dp_port_cfg {
 	                           * port, 1..QOS_MAX_WEIGHT (0: 1) */
 };
 
-/* Per-port counters, summed over workers when read. Names are from the
- * switch's side: rx = what the port sent into vifd, tx = what vifd
- * delivered to the port. */
+/* Per-port counters, the one list of them: X(field, name, metric, help).
+ * Names are from the switch's side: rx = what the port sent into vifd, tx
+ * = what vifd delivered to the port. name: the key in `stats` JSON;
+ * metric: the Prometheus name (vifd_port_METRIC_total), or NULL for a drop
+ * reason (JSON "drops": {name: n}, metric vifd_port_drops_total{reason}).
+ * help: the metric's help text (the reason's, for a drop). The order is
+ * the order of the JSON and the metrics. DP_WORKER_COUNTERS are counted by
+ * the workers (one copy per worker, summed when read); DP_CTL_COUNTERS by
+ * the control thread's vhost-user layer. */
+#define DP_WORKER_COUNTERS(X) \
+	X(rx_pkts, "rx_pkts", "rx_packets", "Frames the port sent into vifd.") \
+	X(rx_bytes, "rx_bytes", "rx_bytes", "Bytes of the frames the port sent into vifd.") \
+	X(tx_pkts, "tx_pkts", "tx_packets", "Frames vifd delivered to the port.") \
+	X(tx_bytes, "tx_bytes", "tx_bytes", "Bytes of the frames vifd delivered to the port.") \
+	X(drop_invalid, "invalid", NULL, "frames from the port too short or too long") \
+	X(drop_no_room, "no_room", NULL, "frames to the port: no receive buffer in its ring") \
+	X(drop_down, "down", NULL, "frames to the port: no live receive queue") \
+	X(drop_hairpin, "hairpin", NULL, "frames whose destination was their source port") \
+	X(drop_vlan, "vlan", NULL, "frames from the port in a VLAN it may not use, or badly tagged") \
+	X(drop_spoof, "spoof", NULL, \
+	  "frames from the port with a source MAC or address it may not use") \
+	X(drop_isolation, "isolation", NULL, "frames from an isolated port to an isolated port") \
+	X(drop_unknown, "unknown_dst", NULL, "frames to an unknown MAC with unknown-unicast=drop") \
+	X(drop_mac_limit, "mac_limit", NULL, "frames from a new source MAC over the port's limit") \
+	X(drop_offload, "offload", NULL, \
+	  "frames from the port whose offload metadata (virtio-net header) did not hold") \
+	X(drop_egress_limit, "egress_limit", NULL, "frames to the port over its egress rate limit") \
+	X(drop_congested, "congested", NULL, \
+	  "frames to the port from a sender over its fair share while the port was congested") \
+	X(rx_gso, "rx_gso", "rx_gso", \
+	  "Frames from the port with segmentation offload metadata (crossed vifd as one frame).") \
+	X(tx_gso, "tx_gso", "tx_gso", \
+	  "Frames delivered to the port whole with their segmentation offload metadata.") \
+	X(tx_segmented, "tx_segmented", "tx_segmented", \
+	  "Frames segmented in software for the port (their segments count as tx frames).") \
+	X(ingress_held, "ingress_held", "ingress_held", \
+	  "Bursts cut short by the port's ingress limit (the rest stayed in its ring).") \
+	X(share_held, "share_held", "share_held", \
+	  "Bursts of the port cut short by a congested destination's fair share or limit " \
+	  "(the rest stayed in its ring).") \
+	X(ring_errors, "ring_errors", "ring_errors", "Ring rule violations the workers saw.")
+
+#define DP_CTL_COUNTERS(X) \
+	X(guest_stops, "guest_stops", "guest_stops", "Times the port was stopped for a guest fault.") \
+	X(msg_errors, "msg_errors", "msg_errors", "vhost-user messages refused.") \
+	X(connects, "connects", "connects", "Frontend connections accepted or made.") \
+	X(close_stuck, "close_stuck", "close_stuck", \
+	  "Times closing a file the guest handed over got stuck (the frontend was kept off).")
+
+#define DP_STAT_FIELD(f, name, metric, help) uint64_t f;
 struct dp_port_stats {
-	uint64_t rx_pkts, rx_bytes;
-	uint64_t tx_pkts, tx_bytes;
-	uint64_t drop_invalid;   /* frames from the port too short or too long */
-	uint64_t drop_no_room;   /* frames to the port: no rx buffer in its ring */
-	uint64_t drop_down;      /* frames to the port: no live rx queue */
-	uint64_t drop_hairpin;   /* frames whose destination was their source */
-	uint64_t drop_vlan;      /* frames from the port: VLAN not allowed, bad tag */
-	uint64_t drop_spoof;     /* frames from the port: source MAC not the bound one,
-	                          * or statically bound to another port */
-	uint64_t drop_isolation; /* frames from the port to an isolated peer */
-	uint64_t drop_unknown;   /* frames from the port to an unknown MAC
-	                          * (bridge unknown-unicast=drop) */
-	uint64_t drop_mac_limit; /* frames from the port: new source MAC over its limit */
-	uint64_t drop_offload;   /* frames from the port whose offload metadata (virtio-net
-	                          * header) its negotiation does not allow or its headers
-	                          * do not bear out */
-	uint64_t drop_egress_limit; /* frames to the port over its egress limit */
-	uint64_t drop_congested; /* frames to the port from a sender over its fair
-	                          * share while the port's ring was congested */
-	uint64_t rx_gso;         /* frames from the port with segmentation offload
-	                          * metadata (up to 64 KiB, crossed as one frame) */
-	uint64_t tx_gso;         /* frames delivered to the port whole with their
-	                          * segmentation offload metadata */
-	uint64_t tx_segmented;   /* frames segmented in software for the port (each
-	                          * once; its segments count in tx_pkts) */
-	uint64_t ingress_held;   /* bursts cut short by the port's ingress limit
-	                          * (the rest stayed in its ring, or in the
-	                          * kernel's queue for a kernel port) */
-	uint64_t share_held;     /* bursts of the port cut short by a congested
-	                          * destination (its fair share or limit): the
-	                          * rest stayed in its ring, the queue waited */
-	uint64_t ring_errors;    /* ring rule violations seen by workers */
-	/* From the vhost-user layer (control thread): */
-	uint64_t guest_stops;    /* times the port was stopped for a guest fault
-	                          * (ring, memory, call fd or ring setup) */
-	uint64_t msg_errors;     /* vhost-user messages refused (connection dropped) */
-	uint64_t connects;       /* frontend connections accepted or made */
-	uint64_t close_stuck;    /* times closing an fd the guest handed over got
-	                          * stuck (the frontend was kept off until it returned) */
+	DP_WORKER_COUNTERS(DP_STAT_FIELD)
+	DP_CTL_COUNTERS(DP_STAT_FIELD)
 };
+#undef DP_STAT_FIELD
 
 struct dp_worker_stats {
 	int cpu;                 /* pinned CPU, -1: not pinned */

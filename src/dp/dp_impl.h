@@ -62,13 +62,11 @@ struct dp_port {
 	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
 };
 
-/* Per-worker, per-port counters: same fields as struct dp_port_stats. */
+/* Per-worker, per-port counters: dp.h's DP_WORKER_COUNTERS. */
+#define DP_WSTAT_FIELD(f, name, metric, help) _Atomic uint64_t f;
 struct dp_wstats {
-	_Atomic uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
-	_Atomic uint64_t drop_invalid, drop_no_room, drop_down, drop_hairpin, ring_errors;
-	_Atomic uint64_t drop_vlan, drop_spoof, drop_isolation, drop_unknown, drop_mac_limit;
-	_Atomic uint64_t drop_offload, rx_gso, tx_gso, tx_segmented;
-	_Atomic uint64_t drop_egress_limit, drop_congested, ingress_held, share_held;
+	DP_WORKER_COUNTERS(DP_WSTAT_FIELD)
+#undef DP_WSTAT_FIELD
 } cache_aligned;
 
 /* One queue a worker polls: receive queue q of a port. */

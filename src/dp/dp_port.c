@@ -704,13 +704,8 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		memset(st, 0, sizeof(*st));
 		for (unsigned w = 0; w < dp->nworkers; w++) {
 			struct dp_wstats *s = &dp->w[w]->st[p->id];
-#define SUM(f) st->f += atomic_load_explicit(&s->f, memory_order_relaxed)
-			SUM(rx_pkts); SUM(rx_bytes); SUM(tx_pkts); SUM(tx_bytes);
-			SUM(drop_invalid); SUM(drop_no_room); SUM(drop_down); SUM(drop_hairpin);
-			SUM(ring_errors); SUM(drop_vlan); SUM(drop_spoof); SUM(drop_isolation);
-			SUM(drop_unknown); SUM(drop_mac_limit); SUM(drop_offload);
-			SUM(rx_gso); SUM(tx_gso); SUM(tx_segmented);
-			SUM(drop_egress_limit); SUM(drop_congested); SUM(ingress_held); SUM(share_held);
+#define SUM(f, name, metric, help) st->f += atomic_load_explicit(&s->f, memory_order_relaxed);
+			DP_WORKER_COUNTERS(SUM)
 #undef SUM
 		}
 		st->guest_stops = pi.guest_stops;

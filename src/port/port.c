@@ -272,31 +272,9 @@ bool kport_rx_arm(struct port *p, unsigned q, bool on)
 
 /* ---- offloads on the way out (any driver) ---- */
 
-/* Bytes the egress L2 rewrite adds to a frame's headers (negative: takes
- * away): the MACs and the tag it leaves with, against the MACs and the tag
- * it came with. */
-static inline int l2_delta(const struct pkt *pk, uint16_t tci)
-{
-	return (tci ? 16 : 12) - (int)pk->l2skip;
-}
-
-struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint32_t ol_out)
-{
-	struct pkt_ol o = pk->ol;
-	int d = l2_delta(pk, tci);
-
-	if (o.flags & PKT_F_NEEDS_CSUM)
-		o.csum_start = (uint16_t)(o.csum_start + d);
-	if (o.gso_type != PKT_GSO_NONE)
-		o.hdr_len = (uint16_t)(o.hdr_len + d);
-	if (!(ol_out & PKT_OL_VALID))
-		o.flags &= (uint8_t)~PKT_F_DATA_VALID;
-	return o;
-}
-
 int port_ol_prepare(const struct pkt *pk, uint16_t tci, struct port_olx *x)
 {
-	int d = l2_delta(pk, tci);
+	int d = port_l2_delta(pk, tci);
 	uint32_t len = pkt_out_len(pk, tci), n = MIN(len, (uint32_t)OL_MAX_HDR), o = 12;
 	struct pkt_ol m = port_ol_out(pk, tci, PKT_OL_VALID);
 	struct ol_meta om = { m.flags, m.gso_type, m.hdr_len, m.gso_size, m.csum_start,

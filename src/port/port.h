@@ -33,6 +33,7 @@
 #include "evloop.h"
 #include "ol.h"
 #include "pkt.h"
+#include "util.h"
 #include "vq.h"
 
 enum {
@@ -283,10 +284,34 @@ struct port_olx {
  * its headers (rewritten L2 first) into x->head and parses them. 0, or
  * -enum ol_err. */
 int port_ol_prepare(const struct pkt *pk, uint16_t tci, struct port_olx *x);
+/* Bytes the egress L2 rewrite adds to a frame's headers (negative: takes
+ * away): the MACs and the tag it leaves with, against the MACs and the tag
+ * it came with. */
+static inline int port_l2_delta(const struct pkt *pk, uint16_t tci)
+{
+	return (tci ? 16 : 12) - (int)pk->l2skip;
+}
+
 /* The virtio-net header (host order fields) of pk leaving as it is with
  * egress tag tci to a port that takes its offloads (ol_out): offsets moved
- * by the L2 rewrite, DATA_VALID kept only if the port takes it. */
-struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint32_t ol_out);
+ * by the L2 rewrite, DATA_VALID kept only if the port takes it. Per frame
+ * sent, so inline; most frames ask for nothing. */
+static inline struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint32_t ol_out)
+{
+	struct pkt_ol o = pk->ol;
+	int d;
+
+	if (likely(!(o.flags | o.gso_type)))
+		return o;
+	d = port_l2_delta(pk, tci);
+	if (o.flags & PKT_F_NEEDS_CSUM)
+		o.csum_start = (uint16_t)(o.csum_start + d);
+	if (o.gso_type != PKT_GSO_NONE)
+		o.hdr_len = (uint16_t)(o.hdr_len + d);
+	if (!(ol_out & PKT_OL_VALID))
+		o.flags &= (uint8_t)~PKT_F_DATA_VALID;
+	return o;
+}
 
 /* For a type's rx_burst: the frame handed back first, then up to the rest
  * of max frames read by rd (lengths in len[], 0 for a frame too long) into
