@@ -44,7 +44,8 @@ static void put(uint32_t req, const void *payload, uint32_t size, int fd)
 	struct iovec iov = { &m, sizeof(struct vu_hdr) + size };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	memcpy(m.p, payload, size);
+	if (size)
+		memcpy(m.p, payload, size);
 	if (fd >= 0) {
 		mh.msg_control = u.buf;
 		mh.msg_controllen = sizeof(u.buf);
