@@ -17,6 +17,7 @@
 #include "clk.h"
 #include "ctl_rpc.h"
 #include "ctl_stats.h"
+#include "port_keys.h"
 #include "util.h"
 
 /* Port types named by DESIGN.md; those not built yet are refused as "not
@@ -179,13 +180,13 @@ static int parse_ips(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 		return ctl_err_params(e, "ip: list too long");
 	strcpy(buf, s);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (inet_pton(AF_INET, t, c->ip4[c->nip4 < DP_MAX_BOUND_IP ? c->nip4 : 0]) == 1) {
-			if (c->nip4 == DP_MAX_BOUND_IP)
-				return ctl_err_params(e, "ip: at most %d IPv4 addresses", DP_MAX_BOUND_IP);
+		if (inet_pton(AF_INET, t, c->ip4[c->nip4 < SW_MAX_BOUND_IP ? c->nip4 : 0]) == 1) {
+			if (c->nip4 == SW_MAX_BOUND_IP)
+				return ctl_err_params(e, "ip: at most %d IPv4 addresses", SW_MAX_BOUND_IP);
 			c->nip4++;
-		} else if (inet_pton(AF_INET6, t, c->ip6[c->nip6 < DP_MAX_BOUND_IP ? c->nip6 : 0]) == 1) {
-			if (c->nip6 == DP_MAX_BOUND_IP)
-				return ctl_err_params(e, "ip: at most %d IPv6 addresses", DP_MAX_BOUND_IP);
+		} else if (inet_pton(AF_INET6, t, c->ip6[c->nip6 < SW_MAX_BOUND_IP ? c->nip6 : 0]) == 1) {
+			if (c->nip6 == SW_MAX_BOUND_IP)
+				return ctl_err_params(e, "ip: at most %d IPv6 addresses", SW_MAX_BOUND_IP);
 			c->nip6++;
 		} else {
 			return ctl_err_params(e, "ip: \"%.50s\" is not an IPv4 or IPv6 address", t);
@@ -310,12 +311,9 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 
 static bool has_policy(json_t *p)
 {
-	static const char *const keys[] = {
-		"tag", "native", "trunks", "isolated", "mac", "mac_limit", "ip",
-		"ingress_rate", "ingress_burst", "ingress_pps", "ingress_pps_burst",
-		"egress_rate", "egress_burst", "egress_pps", "egress_pps_burst",
-		"overhead", "weight",
-	};
+#define KEY_NAME(json, cli, kind) json,
+	static const char *const keys[] = { PORT_POLICY_KEYS(KEY_NAME) };
+#undef KEY_NAME
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (json_object_get(p, keys[i]))
 			return true;
@@ -431,8 +429,8 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_params(e, "invalid port name \"%.40s\": 1 to %d characters of "
 		                      "A-Z a-z 0-9 . _ : -, not starting with -",
 		                      name, DP_PORT_NAME_MAX - 1);
-	if (queues < 1 || queues > CTL_MAX_QUEUES)
-		return ctl_err_params(e, "queues must be between 1 and %d", CTL_MAX_QUEUES);
+	if (queues < 1 || queues > VIFD_MAX_QUEUES)
+		return ctl_err_params(e, "queues must be between 1 and %d", VIFD_MAX_QUEUES);
 	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
 		return ctl_err_app(e, EEXIST, "port %s already exists", name);
 	struct dp_port_cfg cfg;
@@ -486,9 +484,8 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (dp_port_get_cfg(r->dp, name, &cfg) < 0)
 		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
 	if (!has_policy(p))
-		return ctl_err_params(e, "set-port needs at least one of tag, native, trunks, "
-		                      "isolated, mac, ip, mac_limit, ingress_*, egress_*, "
-		                      "overhead, weight");
+		return ctl_err_params(e, "set-port needs at least one of %.*s",
+		                      (int)sizeof(PORT_POLICY_KEY_LIST) - 3, PORT_POLICY_KEY_LIST);
 	rc = parse_policy(p, &cfg, e);
 	if (rc < 0)
 		return rc;
@@ -578,7 +575,7 @@ static json_t *limit_json(const struct qos_limit *l)
 static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 {
 	struct dp_port_cfg c;
-	char trunks[512], mac[18] = "none", ips[2 * DP_MAX_BOUND_IP * (INET6_ADDRSTRLEN + 1)];
+	char trunks[512], mac[18] = "none", ips[2 * SW_MAX_BOUND_IP * (INET6_ADDRSTRLEN + 1)];
 	size_t n = 0;
 
 	if (dp_port_get_cfg(r->dp, name, &c) < 0)
@@ -875,24 +872,8 @@ static const struct ctl_param p_stats[] = {
 	{ "name", CTL_P_STRING, false },
 	{ NULL },
 };
-#define POLICY_PARAMS \
-	{ "tag", CTL_P_INT, false }, \
-	{ "native", CTL_P_INT, false }, \
-	{ "trunks", CTL_P_STRING, false }, \
-	{ "isolated", CTL_P_STRING, false }, \
-	{ "mac", CTL_P_STRING, false }, \
-	{ "mac_limit", CTL_P_INT, false }, \
-	{ "ip", CTL_P_STRING, false }, \
-	{ "ingress_rate", CTL_P_STRING, false }, \
-	{ "ingress_burst", CTL_P_STRING, false }, \
-	{ "ingress_pps", CTL_P_STRING, false }, \
-	{ "ingress_pps_burst", CTL_P_STRING, false }, \
-	{ "egress_rate", CTL_P_STRING, false }, \
-	{ "egress_burst", CTL_P_STRING, false }, \
-	{ "egress_pps", CTL_P_STRING, false }, \
-	{ "egress_pps_burst", CTL_P_STRING, false }, \
-	{ "overhead", CTL_P_INT, false }, \
-	{ "weight", CTL_P_INT, false }
+#define POLICY_PARAM(json, cli, kind) { json, CTL_P_##kind, false },
+#define POLICY_PARAMS PORT_POLICY_KEYS(POLICY_PARAM)
 static const struct ctl_param p_add_port[] = {
 	{ "bridge", CTL_P_STRING, true },
 	{ "name", CTL_P_STRING, true },
@@ -903,12 +884,12 @@ static const struct ctl_param p_add_port[] = {
 	{ "ifname", CTL_P_STRING, false },
 	{ "netns", CTL_P_STRING, false },
 	{ "dev", CTL_P_STRING, false },
-	POLICY_PARAMS,
+	POLICY_PARAMS
 	{ NULL },
 };
 static const struct ctl_param p_set_port[] = {
 	{ "name", CTL_P_STRING, true },
-	POLICY_PARAMS,
+	POLICY_PARAMS
 	{ NULL },
 };
 static const struct ctl_param p_fdb_add[] = {

@@ -26,7 +26,6 @@
 
 enum {
 	CTL_LINE_MAX = 64 * 1024,   /* longest request line in bytes, '\n' excluded */
-	CTL_MAX_QUEUES = 8,         /* queue pairs a port may offer */
 	CTL_MSG_MAX = 256,          /* longest error message we build */
 	CTL_SOCK_DIRS_MAX = 8,      /* directories vhost-user sockets may be confined to */
 

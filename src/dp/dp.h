@@ -16,6 +16,7 @@
 #include "evloop.h"
 #include "port.h"
 #include "qos.h"
+#include "sw_policy.h"
 
 enum {
 	DP_MAX_PORTS = 256,
@@ -26,28 +27,16 @@ enum {
 struct dp;
 struct dp_port;
 
-enum { DP_MAX_BOUND_IP = 8 };
-
-/* A port's switch policy (dp_policy.h applies it). Zeroed = a trunk of
- * every VLAN with untagged frames in VLAN 0, nothing bound, not isolated:
- * a plain learning-bridge port. */
+/* A port's configuration: its switch policy (sw_policy.h: VLANs,
+ * bindings, isolation, MAC limit; zeroed = a plain learning-bridge port),
+ * as one struct (sw) and field by field, and its rate limits and weight. */
 struct dp_port_cfg {
-	uint16_t tag;             /* access port VLAN 1..4094; 0: trunk */
-	uint16_t native;          /* trunk: VLAN of untagged frames (0..4094) */
-	bool trunks_set;          /* trunk: only VLANs in `trunks` (+ native) */
-	uint8_t trunks[512];      /* bitmap of VLAN ids 0..4095 */
-	bool isolated;            /* reaches only non-isolated ports */
-	bool mac_bound;           /* frames must come from `mac`; nothing learned */
-	uint8_t mac[6];
-	bool mac_auto;            /* bind to the first source MAC the guest uses
-	                           * (vhost-user never tells the backend the MAC in
-	                           * QEMU's virtio config); see dp_port_info */
-	uint16_t mac_limit;       /* learned MACs at most (0: the bridge default) */
-	/* Addresses the guest may claim in ARP (IPv4) and NDP (IPv6); with
-	 * none of a family bound, that family is not checked. */
-	uint8_t nip4, nip6;
-	uint8_t ip4[DP_MAX_BOUND_IP][4];
-	uint8_t ip6[DP_MAX_BOUND_IP][16];
+	union {
+		struct sw_policy sw;
+		struct {
+			SW_POLICY_FIELDS
+		};
+	};
 	/* Rate limits (qos.h), named from the switch's side: ingress limits
 	 * what the port sends into vifd (a guest's TX: frames over the limit
 	 * stay in its ring), egress what vifd delivers to it (frames over the

@@ -22,12 +22,12 @@
 
 #include "clk.h"
 #include "dp.h"
-#include "dp_policy.h"
 #include "fdb.h"
 #include "pkt.h"
 #include "port.h"
 #include "qos.h"
 #include "qsbr.h"
+#include "sw_policy.h"
 
 enum {
 	DP_BURST = 32,
@@ -36,7 +36,11 @@ enum {
 	                           * polled this often (a timed sleep) */
 };
 
-static_assert((int)DP_PREFIX == (int)PKT_HEAD, "classification reads the packet's head");
+/* Frame bytes the worker copies privately for classification (the
+ * packet's head, and writes to the receiver from that copy): enough for a
+ * tagged NDP target. */
+enum { DP_PREFIX = PKT_HEAD };
+static_assert(DP_PREFIX >= 18 + 40 + 8 + 16, "a tagged NDP target fits the head");
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */

@@ -436,18 +436,6 @@ int dp_port_del(struct dp *dp, const char *name)
 	return 0;
 }
 
-/* Whether two policies differ only in their rate limits and weight: then
- * the MAC table and bindings stay as they are. */
-static bool same_switching(const struct dp_port_cfg *a, const struct dp_port_cfg *b)
-{
-	return a->tag == b->tag && a->native == b->native && a->trunks_set == b->trunks_set &&
-	       !memcmp(a->trunks, b->trunks, sizeof(a->trunks)) && a->isolated == b->isolated &&
-	       a->mac_bound == b->mac_bound && !memcmp(a->mac, b->mac, sizeof(a->mac)) &&
-	       a->mac_auto == b->mac_auto && a->mac_limit == b->mac_limit &&
-	       a->nip4 == b->nip4 && a->nip6 == b->nip6 &&
-	       !memcmp(a->ip4, b->ip4, sizeof(a->ip4)) && !memcmp(a->ip6, b->ip6, sizeof(a->ip6));
-}
-
 int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen)
 {
 	struct qos_prof pf;
@@ -489,7 +477,7 @@ static int cfg_install(struct dp *dp, struct dp_port *p, const struct dp_port_cf
 		return -ENOMEM;
 	*nc = *cfg;
 	old = p->cfg;
-	rebind = !same_switching(old, nc);
+	rebind = !sw_policy_same(&old->sw, &nc->sw);
 	if (rebind) {
 		/* A bound MAC is a static entry: no other port can take it
 		 * over (their frames from it are dropped as spoofed). */

@@ -10,7 +10,7 @@
  *
  * Security model: classification reads only the packet's private head
  * (copied from the source once, here), never the source's memory again, and
- * checks the length before each header it reads (dp_policy.h); the
+ * checks the length before each header it reads (sw_policy.h); the
  * destination driver writes that same head, so what the switch decided on
  * is what the receiver gets. Everything else a frame carries is copied as
  * bytes. */
@@ -156,7 +156,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m);
-		if (!dp_egress(dc, w->burst[i].vlan, w->burst[i].pcp, &tcis[i]))
+		if (!sw_egress(&dc->sw, w->burst[i].vlan, w->burst[i].pcp, &tcis[i]))
 			mask &= ~(1u << i);
 	}
 	if (!mask)
@@ -246,14 +246,14 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 			drops[DROP_SPOOF]++;
 			continue;
 		}
-		switch (dp_ingress(sc, m->head, m->len, &m->vlan, &m->pcp, &tagged)) {
-		case DP_DROP_VLAN:
+		switch (sw_ingress(&sc->sw, m->head, m->len, DP_PREFIX, &m->vlan, &m->pcp, &tagged)) {
+		case SW_DROP_VLAN:
 			drops[DROP_VLAN]++;
 			continue;
-		case DP_DROP_SPOOF:
+		case SW_DROP_SPOOF:
 			drops[DROP_SPOOF]++;
 			continue;
-		case DP_PASS:
+		case SW_PASS:
 			break;
 		}
 		m->l2skip = tagged ? 16 : 12;

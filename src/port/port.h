@@ -33,11 +33,12 @@
 #include "evloop.h"
 #include "ol.h"
 #include "pkt.h"
+#include "port_keys.h"
 #include "util.h"
 #include "vq.h"
 
 enum {
-	PORT_MAX_QUEUES = 8,
+	PORT_MAX_QUEUES = VIFD_MAX_QUEUES,
 	/* Bytes of one kernel receive buffer: a virtio-net header and a
 	 * 64 KiB segmentation-offload frame with two VLAN tags fit. A frame as
 	 * long as the buffer or longer is reported with length 0 (the datapath

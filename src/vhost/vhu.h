@@ -25,12 +25,13 @@
 #include "evloop.h"
 #include "gmem.h"
 #include "pkt.h"
+#include "port_keys.h"
 #include "vlog.h"
 #include "vq.h"
 #include "vu_wire.h"
 
 enum {
-	VHU_MAX_QUEUE_PAIRS = 8,
+	VHU_MAX_QUEUE_PAIRS = VIFD_MAX_QUEUES,
 	VHU_MAX_VRINGS = 2 * VHU_MAX_QUEUE_PAIRS + 1, /* + the control queue */
 	VHU_NAME_MAX = 32,
 	VHU_MSG_BUDGET = 32,     /* messages handled per wake-up of a connection */

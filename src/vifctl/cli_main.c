@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "port_keys.h"
 #include "xalloc.h"
 
 #define DEFAULT_SOCKET "./vifd-state/vifd.sock"
@@ -113,23 +114,11 @@ static const struct {
 	{ "ifname", "ifname", false, false, true },
 	{ "netns", "netns", false, false, true },
 	{ "dev", "dev", false, false, true },
-	{ "tag", "tag", false, true, false },
-	{ "native", "native", false, true, false },
-	{ "trunks", "trunks", false, false, false },
-	{ "isolated", "isolated", false, false, false },
-	{ "mac", "mac", false, false, false },
-	{ "mac-limit", "mac_limit", false, true, false },
-	{ "ip", "ip", false, false, false },
-	{ "ingress-rate", "ingress_rate", false, false, false },
-	{ "ingress-burst", "ingress_burst", false, false, false },
-	{ "ingress-pps", "ingress_pps", false, false, false },
-	{ "ingress-pps-burst", "ingress_pps_burst", false, false, false },
-	{ "egress-rate", "egress_rate", false, false, false },
-	{ "egress-burst", "egress_burst", false, false, false },
-	{ "egress-pps", "egress_pps", false, false, false },
-	{ "egress-pps-burst", "egress_pps_burst", false, false, false },
-	{ "overhead", "overhead", false, true, false },
-	{ "weight", "weight", false, true, false },
+#define CLI_KEY(json, cli, kind) { cli, json, false, PORT_KEY_IS_##kind, false },
+#define PORT_KEY_IS_INT true
+#define PORT_KEY_IS_STRING false
+	PORT_POLICY_KEYS(CLI_KEY)
+#undef CLI_KEY
 };
 
 enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
@@ -168,10 +157,15 @@ static int parse_port_kv(const char *cmd, bool add, int first, int argc, char **
 			    !strncmp(port_keys[k].key, argv[i], (size_t)(eq - argv[i])) &&
 			    (add || !port_keys[k].add_only))
 				break;
-		if (k == NKEYS)
-			return usage_err("%s: unknown key in \"%s\" (known: %s" "tag, native, trunks, "
-			                 "isolated, mac, ip, mac-limit)", cmd, argv[i],
-			                 add ? "type, path, mode, queues, ifname, netns, dev, " : "");
+		if (k == NKEYS) {
+			char known[512];
+			size_t n = 0;
+			for (k = 0; k < NKEYS; k++)
+				if (add || !port_keys[k].add_only)
+					n += (size_t)snprintf(known + n, sizeof(known) - n, "%s%s",
+					                      n ? ", " : "", port_keys[k].key);
+			return usage_err("%s: unknown key in \"%s\" (known: %s)", cmd, argv[i], known);
+		}
 		if (val[k])
 			return usage_err("%s: %s= given twice", cmd, port_keys[k].key);
 		if (!eq[1] && port_keys[k].integer)
@@ -407,18 +401,18 @@ static const struct cmd cmds[] = {
 	  "                    -chardev socket,id=c0,path=SOCKET\n"
 	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
 	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
-	  "  queues=N        queue pairs offered to the guest, 1 to 8 (default 1)\n"
+	  "  queues=N        queue pairs offered to the guest, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) " (default 1)\n"
 	  "  type=tap        a tap device vifd creates (or attaches to) and brings up:\n"
 	  "  ifname=IF       its name (default: the port's name)\n"
 	  "  netns=NS        create it in the network namespace NS (ip netns add NS);\n"
 	  "                  it goes away with the port\n"
-	  "  queues=N        tap queues (IFF_MULTI_QUEUE with more than 1), 1 to 8\n"
+	  "  queues=N        tap queues (IFF_MULTI_QUEUE with more than 1), 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  type=afpacket   an existing interface, through AF_PACKET (TPACKET_V3):\n"
 	  "  dev=IF          the interface; promiscuous while the port exists\n"
-	  "  queues=N        packet sockets joined by PACKET_FANOUT, 1 to 8\n"
+	  "  queues=N        packet sockets joined by PACKET_FANOUT, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  type=afxdp      an existing interface, through AF_XDP (XDP program by vifd):\n"
 	  "  dev=IF          the interface\n"
-	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to 8\n"
+	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  POLICY          any set-port key (see vifctl help set-port); on kernel\n"
 	  "                  ports ingress-* limits leave frames in the kernel's queue\n"
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
