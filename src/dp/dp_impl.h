@@ -31,7 +31,14 @@
 
 enum {
 	DP_BURST = 32,
-	DP_IDLE_NS = 200000,     /* poll this long without work before sleeping */
+	/* After work, a worker polls on for its spin window before it
+	 * sleeps, and adapts the window to the gaps it sees between work
+	 * (dp_worker.c, adapt_spin): gaps up to DP_SPIN_WORTH_NS (cheaper to
+	 * wait for polling than to sleep and be woken) double it, up to
+	 * DP_IDLE_NS; longer ones halve it, down to 0 (sleep at once). */
+	DP_IDLE_NS = 200000,      /* the longest spin window */
+	DP_SPIN_WORTH_NS = 40000,
+	DP_SPIN_MIN_NS = 2000,    /* the window when it grows from 0 */
 	DP_NOFD_POLL_NS = 500000, /* while idle, rings without a kick fd are
 	                           * polled this often (a timed sleep) */
 };

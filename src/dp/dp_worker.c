@@ -3,9 +3,12 @@
  * port's driver (src/port: the worker never asks what kind a port is), has
  * every burst switched (dp_switch.c: classification, then one delivery per
  * destination), then tells the source's driver it is done with the burst
- * (a guest gets its buffers back). When nothing moved for DP_IDLE_NS it
- * asks the drivers to wake it (a guest's kick, a kernel queue's file) and
- * sleeps in epoll, so an idle vifd uses no CPU.
+ * (a guest gets its buffers back). When nothing moved for its spin window
+ * it asks the drivers to wake it (a guest's kick, a kernel queue's file)
+ * and sleeps in epoll, so an idle vifd uses no CPU. The window follows the
+ * traffic (adapt_spin): dense arrivals keep the worker polling (no
+ * notifications, no wake-ups), sparse ones let it sleep at once, so a
+ * paced stream costs CPU in proportion to its rate.
  *
  * A port with an ingress limit gives up only as many frames as its buckets
  * admit: the first one refused is handed back to the driver (it stays in
@@ -258,13 +261,37 @@ static int sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
 	return n;
 }
 
+/* Counts an iteration or a sleep for the control thread's watchdog
+ * (dp_port.c): a worker that is awake and has done neither since the last
+ * look is blocked in a system call. */
+static inline void progress(struct dp_worker *w)
+{
+	atomic_store_explicit(&w->loops, atomic_load_explicit(&w->loops, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+/* The spin window after gap_ns without work ended with work: a gap short
+ * enough to be worth polling through doubles the window (from
+ * DP_SPIN_MIN_NS, up to DP_IDLE_NS), a longer one halves it. A periodic
+ * stream with gaps longer than DP_SPIN_WORTH_NS drives it to 0 within a
+ * few frames (each frame then costs one wake-up, not a spin through the
+ * gap); a burst of dense traffic brings it back within a few gaps. */
+static inline uint64_t adapt_spin(uint64_t spin_ns, uint64_t gap_ns)
+{
+	if (gap_ns > DP_SPIN_WORTH_NS)
+		return spin_ns / 2;
+	spin_ns = spin_ns < DP_SPIN_MIN_NS / 2 ? DP_SPIN_MIN_NS : spin_ns * 2;
+	return spin_ns > DP_IDLE_NS ? DP_IDLE_NS : spin_ns;
+}
+
 void *dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp *dp = w->dp;
 	const struct dp_conf *conf;
-	uint64_t last_work_ns;
+	uint64_t last_work_ns, last_busy_ns, spin_ns = DP_IDLE_NS;
 	unsigned first = 0, np;
+	bool was_idle = false;
 
 	if (w->cpu >= 0) {
 		cpu_set_t set;
@@ -274,7 +301,7 @@ void *dp_worker_main(void *arg)
 			vlog_warn("worker %u: cannot pin to CPU %d", w->id, w->cpu);
 	}
 	clk_tsc_init(&w->clk);
-	last_work_ns = clk_tsc_now(&w->clk, clk_cycles());
+	last_work_ns = last_busy_ns = clk_tsc_now(&w->clk, clk_cycles());
 	qsbr_online(&dp->qsbr, &w->qs);
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		uint64_t t0 = clk_cycles(), now_ns = clk_tsc_now(&w->clk, t0);
@@ -301,7 +328,10 @@ void *dp_worker_main(void *arg)
 			atomic_fetch_add_explicit(&w->busy_cycles, dt, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->busy_iters, 1, memory_order_relaxed);
-			last_work_ns = now_ns;
+			if (was_idle)
+				spin_ns = adapt_spin(spin_ns, now_ns - last_busy_ns);
+			was_idle = false;
+			last_work_ns = last_busy_ns = now_ns;
 		} else {
 			int64_t wait_ns;
 
@@ -309,7 +339,8 @@ void *dp_worker_main(void *arg)
 			/* Queues held by their ingress limit have work whose time
 			 * is known: sleep until then at once rather than poll
 			 * (the other queues kick). */
-			if (w->nheld || now_ns - last_work_ns > DP_IDLE_NS) {
+			was_idle = true;
+			if (w->nheld || now_ns - last_work_ns > spin_ns) {
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
 					int ev = sleep_on_kicks(w, wait_ns);
 					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
@@ -320,6 +351,7 @@ void *dp_worker_main(void *arg)
 					 * queue's tokens, a ring without a kick fd):
 					 * one look, then sleep again at once. */
 					last_work_ns = ev > 0 ? clk_tsc_now(&w->clk, clk_cycles()) : 0;
+					progress(w);
 					continue; /* qsbr already passed (offline) */
 				}
 				wakeups_off(w, conf);
@@ -327,8 +359,7 @@ void *dp_worker_main(void *arg)
 			}
 		}
 		qsbr_quiescent(&dp->qsbr, &w->qs);
-		atomic_store_explicit(&w->loops, atomic_load_explicit(&w->loops, memory_order_relaxed) + 1,
-		                      memory_order_relaxed);
+		progress(w);
 	}
 	qsbr_offline(&w->qs);
 	return NULL;
