@@ -12,7 +12,7 @@
 #     what passed the limit (r's tx + no_room). The log says which.
 # Bytes are the Ethernet frame without FCS (overhead=0). Bursts are 200 ms
 # of the limit (see run_case). A case outside the tolerance is measured
-# once more before the test fails: a busy machine may starve the sender
+# up to twice more before the test fails: a busy machine may starve the sender
 # (its ring runs dry, the bucket fills and tokens are lost, as they must be
 # for a source that does not send) or the worker for longer than a burst.
 #
@@ -111,11 +111,16 @@ EOF
 	fi
 	[ "$kind" = none ] || cat "$T/case.out"
 }
-# check_case DIR KIND LIMIT SIZE: run_case, once more if it was outside.
+# check_case DIR KIND LIMIT SIZE: run_case, up to twice more if it was
+# outside (a limiter that is wrong is wrong every time; a sender the
+# machine starved is not).
 check_case() {
-	run_case "$@" && return 0
-	log "  (measuring again)"
-	run_case "$@" || fail "$1 $2 $3 at $4 B, twice"
+	local i
+	for i in 1 2 3; do
+		run_case "$@" && return 0
+		[ $i = 3 ] || log "  (measuring again)"
+	done
+	fail "$1 $2 $3 at $4 B, three times"
 }
 
 log "direction kind limit size: measured over ${WINDOW}s"
@@ -127,11 +132,21 @@ for size in 1518 64; do
 	done
 	log "  unlimited at $size B: ${CAP[rate$size]} bit/s, ${CAP[pps$size]} pps delivered"
 done
+# Sanitizer builds run the limiter's code on fewer cases (each direction:
+# two bit rates at 1518 B, a frame rate at 64 B): they look for memory and
+# undefined-behaviour errors; the gcc build checks the whole matrix.
+LIMITS="10000000 100000000 1000000000" SIZES="1518 64"
+if [ -n "${VIFD_SANITIZE:-}" ] && [ "$VIFD_SANITIZE" != none ]; then
+	LIMITS="10000000 100000000" SIZES=1518
+fi
 for dir in ingress egress; do
-	for size in 1518 64; do
-		for limit in 10000000 100000000 1000000000; do
+	for size in $SIZES; do
+		for limit in $LIMITS; do
 			check_case "$dir" rate "$limit" "$size"
 		done
+	done
+	for size in 1518 64; do
+		[ "$size" = 1518 ] && [ "$SIZES" = 1518 ] && continue
 		check_case "$dir" pps 20000 "$size"
 	done
 done
