@@ -28,7 +28,6 @@ else
 fi
 RATE=${RATE:-40000}
 
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
 
 run() { # WORKERS QUEUES [TOTAL [SIZES [RATE [MAY_DROP]]]]
 	local w=$1 q=$2 total=${3:-$TOTAL} sizes=${4:-60-9000} rate=${5:-$RATE} may_drop=${6:-yes}

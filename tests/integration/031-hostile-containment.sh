@@ -28,7 +28,6 @@ for p in victim g1 g2 g3; do
 done
 bg g2rx "$VIFBENCH" --sock "$T/g2.sock" --mode rx --duration 900 \
 	--src-mac 02:00:00:00:00:02 --dst-mac 02:00:00:00:00:01
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
 wait_for 20 "g2 connected" live_rx_is g2 1
 bg g1tx "$VIFBENCH" --sock "$T/g1.sock" --mode tx --rate 1000 --duration 900 \
 	--src-mac 02:00:00:00:00:01 --dst-mac 02:00:00:00:00:02

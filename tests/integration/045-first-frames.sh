@@ -15,7 +15,6 @@
 start_vifd --workers 2
 vctl add-port br0 p1 type=vhostuser path="$T/p1.sock"
 vctl add-port br0 p2 type=vhostuser path="$T/p2.sock"
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
 bg echo "$VIFBENCH" --sock "$T/p1.sock" --mode echo \
 	--src-mac 02:00:00:00:00:01 --dst-mac 02:00:00:00:00:02
 wait_for 10 "echo endpoint connected" live_rx_is p1 1

@@ -16,10 +16,6 @@ PINGS=1000
 WINDOW=3
 LIMIT_PCT=5
 
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
-# cpu_ticks PID: utime + stime in clock ticks (fields 14 and 15; the text
-# after the ")" that ends the command name starts at field 3).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 start_vifd --workers 2
 vctl add-port br0 p1 type=vhostuser path="$T/p1.sock"

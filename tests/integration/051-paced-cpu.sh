@@ -15,8 +15,6 @@ RATE=10000
 SECS=5
 LIMIT_PCT=40
 
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 sleeps() { vctl -j workers | jq -r '.workers[0].sleeps'; }
 
 start_vifd --workers 1

@@ -22,7 +22,6 @@ listen() {
 		--src-mac "$(mac "$1")" --json
 	eval "RX_$1=$LAST_PID"
 }
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
 # send PORT DST [SRC]: 50 frames from PORT to DST
 send() {
 	"$VIFBENCH" --sock "$T/$1.sock" --mode tx --count 50 --rate 5000 --no-announce \

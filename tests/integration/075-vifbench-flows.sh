@@ -23,7 +23,6 @@ start_vifd
 for p in r a b c; do
 	vctl add-port br0 "$p" type=vhostuser path="$T/$p.sock"
 done
-live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
 
 # Senders first (until stopped): the receiver's warm-up then starts with
 # every flow already at its rate.
@@ -42,7 +41,10 @@ SAMPLER=$!
 PIDS+=("$SAMPLER")
 "$VIFBENCH" --sock "$T/r.sock" --mode rx --src-mac "$RX_MAC" --warmup 1 --duration 5 \
 	--interval 1 --cpu-pid "$VIFD_PID" --json >"$T/rx.log" 2>&1 || fail "receiver failed"
-sleep 0.2 # a sample after the window
+# a sample after the window (a vifctl call may take a while on a busy machine)
+win_end=$(grep '^{' "$T/rx.log" | tail -n 1 | jq -r .win_end_ns)
+sampled_after() { tail -n 1 "$T/samples.jsonl" | jq -e --argjson e "$win_end" '.time_ns > $e'; }
+wait_for 10 "a vifd sample after the receiver's window" sampled_after
 kill "$SAMPLER"
 wait "$SAMPLER" 2>/dev/null || true
 forget_pid "$SAMPLER"
@@ -103,7 +105,11 @@ check(j["jain_pps"] is not None and abs(j["jain_pps"] - jain) < 0.02,
       f"jain_pps {j['jain_pps']} (theory {jain:.4f})")
 check(j["jain_bps"] is not None and abs(j["jain_bps"] - j["jain_pps"]) < 1e-3,
       f"jain_bps {j['jain_bps']} (same frame size: = jain_pps)")
-check(j["win_rx_bench"] == sum(f["pkts"] for f in j["flows"]), "window bench frames = sum of flows")
+# the totals and the flow table are read one after the other at each edge
+# of the window while frames keep coming: they may differ by a burst
+nflows = sum(f["pkts"] for f in j["flows"])
+check(abs(j["win_rx_bench"] - nflows) <= 32,
+      f"window bench frames {j['win_rx_bench']} = sum of flows {nflows} (+-32)")
 tl = j["timeline"]
 check(len(tl) >= 4 and all(len(e["flows"]) == 3 for e in tl[1:]), f"timeline: {len(tl)} intervals")
 late = [e for e in tl if e["t"] > 2.5]

@@ -111,3 +111,10 @@ port_info() {
 	vctl -j show | jq -r --arg p "$1" ".bridges[].ports[] | select(.name == \$p) | .$2 |
 		if type == \"boolean\" then (if . then \"True\" else \"False\" end) else . end"
 }
+
+# live_rx_is PORT N: the port has N live guest receive rings.
+live_rx_is() { [ "$(port_info "$1" live_rx)" = "$2" ]; }
+
+# cpu_ticks PID: utime + stime in clock ticks (fields 14 and 15; the text
+# after the ")" that ends the command name starts at field 3).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
