@@ -120,7 +120,7 @@ HZ_MHZ=$(awk -F'@' '/model name/ && /GHz/ {gsub(/[^0-9.]/, "", $2); print int($2
 } >"$META"
 # Bits per cycle need the switch's cycles: perf's cycle counter when this
 # machine has one, else CPU time from /proc x the nominal clock.
-if perf stat -x, -e cycles -- true 2>&1 | grep -q '^[0-9]'; then CYC_METHOD=perf; else CYC_METHOD=proc; fi
+if perf stat -x, -e cycles -- true 2>&1 | grep '^[0-9]' >/dev/null; then CYC_METHOD=perf; else CYC_METHOD=proc; fi
 echo "cycles_method=$CYC_METHOD" >>"$META"
 say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); switch cycles from $CYC_METHOD"
 

@@ -77,7 +77,7 @@ run() {
 	shift 3
 	ip netns exec "$NB" iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
 	local srv=$!
-	for _ in $(seq 50); do ip netns exec "$NB" ss -ltn | grep -q ':5301 ' && break; sleep 0.1; done
+	for _ in $(seq 50); do ip netns exec "$NB" ss -ltn | grep ':5301 ' >/dev/null && break; sleep 0.1; done
 	j0=$(busy_jiffies)
 	[ "$pid" != - ] && p0=$(proc_jiffies "$pid")
 	ip netns exec "$NA" iperf3 -c "$addr" -p 5301 -t "$SECS" -J "$@" >"$out" 2>/dev/null || true

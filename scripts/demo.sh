@@ -139,7 +139,7 @@ stream() {
 	bg "$DIR/iperf-srv.log" ip netns exec "$NS_B" iperf3 -s -1
 	local srv=$LAST_PID
 	for _ in $(seq 50); do
-		ip netns exec "$NS_B" ss -ltn | grep -q ':5201 ' && break
+		ip netns exec "$NS_B" ss -ltn | grep ':5201 ' >/dev/null && break
 		sleep 0.1
 	done
 	ip netns exec "$NS_A" iperf3 -c 10.99.0.2 -t "$SECONDS_RUN" -J >"$DIR/iperf.json" ||

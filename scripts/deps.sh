@@ -10,7 +10,7 @@ qemu-system-x86 iperf3 busybox-static cpio kmod gzip
 dpdk openvswitch-switch-dpdk gnuplot-nox linux-perf valgrind"
 missing=""
 for p in $pkgs; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
 	echo "deps: installing$missing"

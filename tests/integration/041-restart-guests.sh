@@ -55,7 +55,7 @@ tr -d '\r' <"$T/g1-console.log" | grep -aE "seq=|packets transmitted" | sed 's/^
 seqs=$(tr -d '\r' <"$T/g1-console.log" | sed -n '/^PING-START/,/^PING-END/p' |
 	grep -ao 'from 10.0.0.2: seq=[0-9]*' | sed 's/.*seq=//' || true)
 for s in $(seq $((NPING * 3 / 4)) $((NPING - 1))); do
-	echo "$seqs" | grep -qx "$s" || fail "ping seq=$s after the restart got no reply"
+	grep -x "$s" <<<"$seqs" >/dev/null || fail "ping seq=$s after the restart got no reply"
 done
 lost=$(( NPING - $(echo "$seqs" | sort -un | wc -l) ))
 for g in g1 g2; do

@@ -57,16 +57,16 @@ check "$T/show1.json" "j['bridges'][0]['unknown_unicast'] == 'drop' and j['bridg
 check "$T/show1.json" "[(p['mode'], p['queue_pairs']) for p in j['bridges'][0]['ports']] == [('server', 2), ('server', 1), ('client', 1)]" "show: modes"
 check "$T/show1.json" "j['bridges'][0]['ports'][0]['policy'] == {'tag': 10, 'native': 0, 'trunks': '', 'isolated': True, 'mac': '02:00:00:00:00:0a', 'ip': '10.0.0.10', 'mac_limit': 8, 'ingress': {}, 'egress': {}, 'overhead': 0, 'weight': 1}" "show: a's policy"
 check "$T/show1.json" "j['bridges'][0]['ports'][2]['policy']['trunks'] == '10,20-22' and j['bridges'][0]['ports'][2]['policy']['native'] == 5" "show: c's trunks"
-vctl show | grep -q "^  a " || fail "show (text) does not list a"
+vctl show | grep "^  a " >/dev/null || fail "show (text) does not list a"
 vctl -j stats >"$T/stats.json"
 check "$T/stats.json" "sorted(p['name'] for p in j['ports']) == ['a', 'b', 'c'] and all(p['rx_pkts'] == 0 and 'no_room' in p['drops'] for p in j['ports'])" "stats"
 vctl -j stats a >"$T/stats.json"
 check "$T/stats.json" "[p['name'] for p in j['ports']] == ['a']" "stats a"
 expect_rc 1 vctl stats nosuch
-vctl stats | grep -q "^PORT" || fail "stats (text) has no header"
+vctl stats | grep "^PORT" >/dev/null || fail "stats (text) has no header"
 vctl -j workers >"$T/w.json"
 check "$T/w.json" "len(j['workers']) == 1 and j['workers'][0]['id'] == 0 and j['workers'][0]['cpu'] == -1" "workers"
-vctl workers | grep -q "CYCLES/PKT" || fail "workers (text)"
+vctl workers | grep "CYCLES/PKT" >/dev/null || fail "workers (text)"
 # stats --watch: one JSON object per line with -j; a table without.
 bg watchj "$VIFCTL" --socket "$T/state/vifd.sock" -j stats --watch 0.2
 WJ=$LAST_PID
@@ -80,7 +80,7 @@ head -n 1 "$T/watchj.log" >"$T/w1.json"
 check "$T/w1.json" "len(j['ports']) == 3" "stats --watch -j"
 expect_rc 2 vctl stats --watch=0
 for c in add-port set-port set-bridge stats fdb-add show; do
-	vctl "$c" --help | grep -q "^Usage: vifctl" || fail "$c --help"
+	vctl "$c" --help | grep "^Usage: vifctl" >/dev/null || fail "$c --help"
 done
 expect_rc 2 vctl frobnicate
 expect_rc 2 vctl del-port
@@ -109,7 +109,7 @@ log "  add-p -> add-port; set-port <TAB> -> a b c; mode=c -> mode=client"
 
 log "persistence: kill -9, restart, same ports and settings"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["format"], j["version"], len(j["config"]["ports"]))' \
-	"$T/state/state.json" | grep -qx "vifd-state 1 3" || fail "state.json: $(cat "$T/state/state.json")"
+	"$T/state/state.json" | grep -x "vifd-state 1 3" >/dev/null || fail "state.json: $(cat "$T/state/state.json")"
 # what must come back: show without the run-time members
 summary() {
 	vctl -j show >"$T/s.json"

@@ -27,7 +27,7 @@ vctl add-port br0 tb type=tap ifname="$IB" netns="$NB"
 [ "$(port_info ta netns)" = "$NA" ] || fail "show: netns of ta"
 vctl show >"$T/show.log"
 link_exists "$NA" "$IA" || fail "no $IA in $NA"
-ip -n "$NA" link show "$IA" | grep -q '[<,]UP[,>]' || fail "$IA is not up"
+ip -n "$NA" link show "$IA" | grep '[<,]UP[,>]' >/dev/null || fail "$IA is not up"
 # A second port on the same device is refused.
 if vctl add-port br0 tx type=tap ifname="$IA" netns="$NA" 2>"$T/dup.log"; then
 	fail "a second port on $IA was accepted"

@@ -44,8 +44,8 @@ in_ns "$NC" ethtool -K "$IC" tx off tso off gso off >/dev/null 2>&1 || true
 # frames with partial checksums.
 for n in "$NA:$IA" "$NB:$IB"; do
 	k=$(in_ns "${n%%:*}" ethtool -k "${n#*:}")
-	echo "$k" | grep -q '^tcp-segmentation-offload: on' || fail "${n#*:}: TSO off: $k"
-	echo "$k" | grep -q '^tx-checksumming: on' || fail "${n#*:}: tx checksumming off"
+	grep '^tcp-segmentation-offload: on' <<<"$k" >/dev/null || fail "${n#*:}: TSO off: $k"
+	grep '^tx-checksumming: on' <<<"$k" >/dev/null || fail "${n#*:}: tx checksumming off"
 done
 [ "$(vctl -j show | jq -c '.bridges[0].ports[] | select(.name == "ta") | .offloads_tx')" = \
 	'["csum","tso4","tso6","ecn"]' ] || [ "$(vctl -j show |

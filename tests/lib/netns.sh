@@ -43,7 +43,7 @@ iperf_mbps() {
 	local sns=$1 addr=$2 cns=$3 secs=$4 out; shift 4
 	bg iperf-srv ip netns exec "$sns" iperf3 -s -1 -p 5201
 	local spid=$LAST_PID
-	wait_for 10 "iperf3 server" in_ns "$sns" sh -c "ss -ltn | grep -q ':5201 '"
+	wait_for 10 "iperf3 server" in_ns "$sns" sh -c "ss -ltn | grep ':5201 ' >/dev/null"
 	out=$T/iperf-$RANDOM.json
 	in_ns "$cns" timeout $((secs + 20)) iperf3 -c "$addr" -p 5201 -t "$secs" -J "$@" >"$out" \
 		2>"$T/iperf-client.log" || { cat "$out" >>"$T/iperf-client.log"; fail "iperf3 client failed"; }

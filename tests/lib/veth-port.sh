@@ -36,7 +36,7 @@ if [ "$KTYPE" = afxdp ]; then
 	in_ns "$NB" ethtool -K "$VB" tx off tso off gso off >/dev/null
 fi
 promisc() { ip -d link show "$VH" | grep -o 'promiscuity [0-9]*' | cut -d' ' -f2; }
-up() { ip link show "$VH" | grep -q '[<,]UP[,>]'; }
+up() { ip link show "$VH" | grep '[<,]UP[,>]' >/dev/null; }
 p0=$(promisc)
 up && fail "$VH is up before vifd attaches"
 
@@ -79,7 +79,7 @@ vctl del-port ta
 [ "$(promisc)" = "$p0" ] || fail "promiscuity of $VH is $(promisc) after del-port, was $p0"
 up && fail "$VH left up after del-port (it was down)"
 link_exists "$NA" "$IA" && fail "$IA still exists after del-port"
-if [ "$KTYPE" = afxdp ] && ip link show "$VH" | grep -q 'prog/xdp'; then
+if [ "$KTYPE" = afxdp ] && ip link show "$VH" | grep 'prog/xdp' >/dev/null; then
 	fail "XDP program left on $VH after del-port"
 fi
 [ "${REFERENCE:-0}" = 1 ] || { log "ok"; exit 0; }
