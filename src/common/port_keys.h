@@ -32,7 +32,9 @@
 	X("egress_pps", "egress-pps", STRING) \
 	X("egress_pps_burst", "egress-pps-burst", STRING) \
 	X("overhead", "overhead", INT) \
-	X("weight", "weight", INT)
+	X("weight", "weight", INT) \
+	X("worker", "worker", STRING) \
+	X("group", "group", STRING)
 
 /* "tag, native, ..., weight, " as one string literal (JSON spelling). */
 #define PORT_KEY_JSON_LIST_(json, cli, kind) json ", "

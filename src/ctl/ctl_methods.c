@@ -16,6 +16,7 @@
 
 #include "clk.h"
 #include "ctl_rpc.h"
+#include "ctl_state.h"
 #include "ctl_stats.h"
 #include "port_keys.h"
 #include "util.h"
@@ -238,9 +239,79 @@ static int parse_limit(json_t *p, const char *dir, struct qos_limit *l, struct c
 	return 0;
 }
 
+/* worker=auto (the placement policy places every queue), N (all its
+ * queues on worker N) or Q:N,Q:N,... (queue Q on worker N, the others
+ * placed by the policy). Workers are < nworkers. */
+static int parse_worker(const char *s, struct dp_port_cfg *c, unsigned nworkers,
+                        struct ctl_err *e)
+{
+	uint8_t pin[PORT_MAX_QUEUES] = { 0 };
+	char *end;
+	long w, q;
+
+	if (!strcmp(s, "auto")) {
+		memset(c->worker, 0, sizeof(c->worker));
+		return 0;
+	}
+	if (!strchr(s, ':')) {
+		w = strtol(s, &end, 10);
+		if (end == s || *end || w < 0 || w >= (long)nworkers)
+			goto bad;
+		memset(c->worker, (int)w + 1, sizeof(c->worker));
+		return 0;
+	}
+	for (const char *t = s; *t;) {
+		q = strtol(t, &end, 10);
+		if (end == t || *end != ':' || q < 0 || q >= PORT_MAX_QUEUES)
+			goto bad;
+		t = end + 1;
+		w = strtol(t, &end, 10);
+		if (end == t || (*end && *end != ',') || w < 0 || w >= (long)nworkers)
+			goto bad;
+		if (pin[q])
+			return ctl_err_params(e, "worker: queue %ld given twice", q);
+		pin[q] = (uint8_t)(w + 1);
+		t = *end ? end + 1 : end;
+		if (*end && !*t)
+			goto bad;
+	}
+	memcpy(c->worker, pin, sizeof(pin));
+	return 0;
+bad:
+	return ctl_err_params(e, "worker must be auto, a worker 0..%u, or QUEUE:WORKER pairs like "
+	                      "0:1,1:0 (queues 0..%d), not \"%.40s\"", nworkers - 1,
+	                      PORT_MAX_QUEUES - 1, s);
+}
+
+/* group=NAME (1..15 of A-Z a-z 0-9 . _ -) or none. */
+static int parse_group(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
+{
+	size_t n = strlen(s);
+
+	if (!strcmp(s, "none") || !n) {
+		c->group[0] = '\0';
+		return 0;
+	}
+	if (n >= DP_GROUP_MAX || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                   "0123456789._-") != n)
+		return ctl_err_params(e, "group must be 1 to %d characters of A-Z a-z 0-9 . _ - "
+		                      "(or none), not \"%.40s\"", DP_GROUP_MAX - 1, s);
+	memcpy(c->group, s, n + 1);
+	return 0;
+}
+
+/* Workers a worker= pin may name: the datapath's, except while the state
+ * is restored (a pin kept from a run with more workers still places:
+ * modulo the workers there are, dp_place.h). */
+static unsigned pin_limit(const struct ctl_rpc *r)
+{
+	return r->state && ctl_state_replaying(r->state) ? DP_MAX_WORKERS : dp_nworkers(r->dp);
+}
+
 /* Applies the policy keys present in p (tag, native, trunks, isolated, mac,
- * mac_limit) onto *c. Returns 0 or an error with *e filled. */
-static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
+ * mac_limit, ...) onto *c. Returns 0 or an error with *e filled. */
+static int parse_policy(const struct ctl_rpc *r, json_t *p, struct dp_port_cfg *c,
+                        struct ctl_err *e)
 {
 	json_t *v;
 	const char *s;
@@ -303,6 +374,10 @@ static int parse_policy(json_t *p, struct dp_port_cfg *c, struct ctl_err *e)
 			return ctl_err_params(e, "weight must be 1..%d", QOS_MAX_WEIGHT);
 		c->weight = (uint8_t)t;
 	}
+	if ((s = pstr(p, "worker", NULL)) && parse_worker(s, c, pin_limit(r), e) < 0)
+		return -EINVAL;
+	if ((s = pstr(p, "group", NULL)) && parse_group(s, c, e) < 0)
+		return -EINVAL;
 	char why[128];
 	if (dp_port_check_cfg(c, why, sizeof(why)) < 0)
 		return ctl_err_params(e, "%s", why);
@@ -437,7 +512,7 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	struct port_params pp = { .type = type, .name = name, .queues = (unsigned)queues };
 	char err[256];
 	memset(&cfg, 0, sizeof(cfg));
-	rc = parse_policy(p, &cfg, e);
+	rc = parse_policy(r, p, &cfg, e);
 	if (rc < 0)
 		return rc;
 	if (strcmp(type, "vhostuser")) {
@@ -486,7 +561,7 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (!has_policy(p))
 		return ctl_err_params(e, "set-port needs at least one of %.*s",
 		                      (int)sizeof(PORT_POLICY_KEY_LIST) - 3, PORT_POLICY_KEY_LIST);
-	rc = parse_policy(p, &cfg, e);
+	rc = parse_policy(r, p, &cfg, e);
 	if (rc < 0)
 		return rc;
 	rc = dp_port_set(r->dp, name, &cfg);
@@ -497,24 +572,58 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
-/* set-bridge {name, unknown_unicast?: "flood"|"drop", mac_aging?: seconds} -> {} */
+/* set-bridge {name, unknown_unicast?: "flood"|"drop", mac_aging?: seconds,
+ * placement?: spread|monolithic|per-port|group|cycles, rebalance?: "on"|"off",
+ * rebalance_threshold?, rebalance_improvement?: percent,
+ * rebalance_interval?: ms} -> {} */
 static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *name = preq(p, "name"), *uu = pstr(p, "unknown_unicast", NULL);
+	const char *pl = pstr(p, "placement", NULL), *rb = pstr(p, "rebalance", NULL);
 	json_t *age = json_object_get(p, "mac_aging");
+	json_t *rt = json_object_get(p, "rebalance_threshold");
+	json_t *ri = json_object_get(p, "rebalance_improvement");
+	json_t *rv = json_object_get(p, "rebalance_interval");
+	enum dp_placement pol = DP_PLACE_SPREAD;
+	struct dp_rebal_cfg rc;
 
 	if (strcmp(name, CTL_BRIDGE))
 		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\"", name);
-	if (!uu && !age)
-		return ctl_err_params(e, "set-bridge needs unknown_unicast or mac_aging");
+	if (!uu && !age && !pl && !rb && !rt && !ri && !rv)
+		return ctl_err_params(e, "set-bridge needs unknown_unicast, mac_aging, placement, "
+		                      "rebalance, rebalance_threshold, rebalance_improvement or "
+		                      "rebalance_interval");
 	if (uu && strcmp(uu, "flood") && strcmp(uu, "drop"))
 		return ctl_err_params(e, "unknown_unicast must be flood or drop");
 	if (age && (json_integer_value(age) < 1 || json_integer_value(age) > 16777216))
 		return ctl_err_params(e, "mac_aging must be 1..16777216 seconds");
+	if (pl && dp_placement_parse(pl, &pol) < 0)
+		return ctl_err_params(e, "placement must be spread, monolithic, per-port, group or "
+		                      "cycles, not \"%.40s\"", pl);
+	if (rb && strcmp(rb, "on") && strcmp(rb, "off"))
+		return ctl_err_params(e, "rebalance must be on or off");
+	dp_get_rebalance(r->dp, &rc);
+	if (rb)
+		rc.on = !strcmp(rb, "on");
+	if (rt && (json_integer_value(rt) < 1 || json_integer_value(rt) > 100))
+		return ctl_err_params(e, "rebalance_threshold must be 1..100 (percent of a core)");
+	if (ri && (json_integer_value(ri) < 1 || json_integer_value(ri) > 100))
+		return ctl_err_params(e, "rebalance_improvement must be 1..100 (percent)");
+	if (rv && (json_integer_value(rv) < 100 || json_integer_value(rv) > 60000))
+		return ctl_err_params(e, "rebalance_interval must be 100..60000 ms");
+	if (rt)
+		rc.threshold_pct = (unsigned)json_integer_value(rt);
+	if (ri)
+		rc.improve_pct = (unsigned)json_integer_value(ri);
+	if (rv)
+		rc.interval_ms = (unsigned)json_integer_value(rv);
 	if (age)
 		dp_set_mac_aging(r->dp, (uint32_t)json_integer_value(age));
 	if (uu)
 		dp_set_unknown_unicast_drop(r->dp, !strcmp(uu, "drop"));
+	dp_set_rebalance(r->dp, &rc); /* checked above */
+	if (pl)
+		dp_set_placement(r->dp, pol);
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
@@ -572,10 +681,33 @@ static json_t *limit_json(const struct qos_limit *l)
 	return o;
 }
 
+/* A port's worker= as parse_worker reads it: auto, N, or Q:N,... */
+static void worker_str(const struct dp_port_cfg *c, char *buf, size_t len)
+{
+	bool same = true;
+	size_t n = 0;
+
+	for (unsigned q = 1; q < PORT_MAX_QUEUES; q++)
+		same = same && c->worker[q] == c->worker[0];
+	if (same) {
+		if (c->worker[0])
+			snprintf(buf, len, "%u", c->worker[0] - 1u);
+		else
+			snprintf(buf, len, "auto");
+		return;
+	}
+	buf[0] = '\0';
+	for (unsigned q = 0; q < PORT_MAX_QUEUES && n < len; q++)
+		if (c->worker[q])
+			n += (size_t)snprintf(buf + n, len - n, "%s%u:%u", n ? "," : "", q,
+			                      c->worker[q] - 1u);
+}
+
 static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 {
 	struct dp_port_cfg c;
 	char trunks[512], mac[18] = "none", ips[2 * SW_MAX_BOUND_IP * (INET6_ADDRSTRLEN + 1)];
+	char worker[8 * PORT_MAX_QUEUES];
 	size_t n = 0;
 
 	if (dp_port_get_cfg(r->dp, name, &c) < 0)
@@ -595,11 +727,13 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 		         c.mac[2], c.mac[3], c.mac[4], c.mac[5]);
 	else if (c.mac_auto)
 		snprintf(mac, sizeof(mac), "auto");
-	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i, s:o, s:o, s:i, s:i}", "tag",
+	worker_str(&c, worker, sizeof(worker));
+	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i, s:o, s:o, s:i, s:i, s:s, s:s}", "tag",
 	                 (int)c.tag, "native", (int)c.native, "trunks", trunks, "isolated",
 	                 c.isolated, "mac", mac, "ip", ips, "mac_limit", (int)c.mac_limit,
 	                 "ingress", limit_json(&c.ingress), "egress", limit_json(&c.egress),
-	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1);
+	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1,
+	                 "worker", worker, "group", c.group[0] ? c.group : "none");
 }
 
 /* Offloads (pkt.h PKT_OL_*) by name. */
@@ -663,9 +797,17 @@ static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_e
 	for (unsigned i = 0; dp_port_get(r->dp, i, &info, NULL) == 0; i++)
 		if (json_array_append_new(ports, port_show(r, &info)) < 0)
 			goto nomem;
-	*res = json_pack("{s:[{s:s, s:s, s:i, s:o}]}", "bridges", "name", CTL_BRIDGE,
+	struct dp_rebal_cfg rc;
+	dp_get_rebalance(r->dp, &rc);
+	*res = json_pack("{s:[{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:o}]}", "bridges",
+	                 "name", CTL_BRIDGE,
 	                 "unknown_unicast", dp_get_unknown_unicast_drop(r->dp) ? "drop" : "flood",
-	                 "mac_aging", (int)dp_get_mac_aging(r->dp), "ports", ports);
+	                 "mac_aging", (int)dp_get_mac_aging(r->dp),
+	                 "placement", dp_placement_name(dp_get_placement(r->dp)),
+	                 "rebalance", rc.on ? "on" : "off",
+	                 "rebalance_threshold", (int)rc.threshold_pct,
+	                 "rebalance_improvement", (int)rc.improve_pct,
+	                 "rebalance_interval", (int)rc.interval_ms, "ports", ports);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ports);
@@ -716,7 +858,9 @@ nomem:
 /* workers {} -> {workers: [{id, cpu (-1: not pinned), queues, busy_cycles,
  * idle_cycles, pkts, busy_iters, sleeps, cycles_per_pkt (busy cycles /
  * pkts, integer, 0 before the first packet), pkts_per_iter (pkts /
- * busy_iters, 0 before)}]} */
+ * busy_iters, 0 before), load (busy share of the last measurement
+ * interval, 0..1)}], publishes, moves: {queues, by_rebalance,
+ * stall_last_ns, stall_max_ns}, guest_memory, closer} */
 static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	json_t *ws = json_array();
@@ -731,7 +875,7 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 
 		dp_worker_get(r->dp, w, &s);
 		if (json_array_append_new(ws, json_pack(
-		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
 		        "id", (int)w, "cpu", s.cpu, "queues", (int)s.nqueues,
 		        "busy_cycles", (json_int_t)s.busy_cycles,
 		        "idle_cycles", (json_int_t)s.idle_cycles,
@@ -739,12 +883,19 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 		        "sleeps", (json_int_t)s.sleeps,
 		        "cycles_per_pkt", (json_int_t)(s.pkts ? s.busy_cycles / s.pkts : 0),
 		        "pkts_per_iter",
-		        s.busy_iters ? (double)s.pkts / (double)s.busy_iters : 0.0)) < 0)
+		        s.busy_iters ? (double)s.pkts / (double)s.busy_iters : 0.0,
+		        "load", s.interval_cycles ? (double)s.load_cycles / (double)s.interval_cycles
+		                                  : 0.0)) < 0)
 			goto nomem;
 	}
 	dp_global_get(r->dp, &g);
-	*res = json_pack("{s:o, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:i, s:i}}",
+	*res = json_pack("{s:o, s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
+	                 "s:{s:I, s:I, s:I, s:i, s:i}}",
 	                 "workers", ws, "publishes", (json_int_t)g.publishes,
+	                 "moves", "queues", (json_int_t)g.queue_moves,
+	                 "by_rebalance", (json_int_t)g.rebalance_moves,
+	                 "stall_last_ns", (json_int_t)g.move_stall_last_ns,
+	                 "stall_max_ns", (json_int_t)g.move_stall_max_ns,
 	                 "guest_memory", "mapped", (json_int_t)g.mem_mapped,
 	                 "max", (json_int_t)g.mem_max, "port_max", (json_int_t)g.port_mem_max,
 	                 "closer", "closed", (json_int_t)g.fds_closed,
@@ -753,6 +904,34 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ws);
+	return ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* queues {} -> {placement, queues: [{port, queue, worker (-1: not polled
+ * now), pinned, pkts, cycles (TSC cycles of the polls that took frames),
+ * cycles_per_pkt, load (share of a core over the last interval, 0..1)}]} */
+static int m_queues(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	json_t *qs = json_array();
+	struct dp_queue_stats q;
+
+	(void)p;
+	if (!qs)
+		goto nomem;
+	for (unsigned i = 0; dp_queue_get(r->dp, i, &q) == 0; i++)
+		if (json_array_append_new(qs, json_pack(
+		        "{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:f}", "port", q.port, "queue", (int)q.q,
+		        "worker", q.worker, "pinned", q.pinned, "pkts", (json_int_t)q.pkts,
+		        "cycles", (json_int_t)q.cycles,
+		        "cycles_per_pkt", (json_int_t)(q.pkts ? q.cycles / q.pkts : 0),
+		        "load", q.interval_cycles ? (double)q.load_cycles / (double)q.interval_cycles
+		                                  : 0.0)) < 0)
+			goto nomem;
+	*res = json_pack("{s:s, s:o}", "placement", dp_placement_name(dp_get_placement(r->dp)),
+	                 "queues", qs);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+nomem:
+	json_decref(qs);
 	return ctl_err_app(e, ENOMEM, "out of memory");
 }
 
@@ -907,6 +1086,11 @@ static const struct ctl_param p_set_bridge[] = {
 	{ "name", CTL_P_STRING, true },
 	{ "unknown_unicast", CTL_P_STRING, false },
 	{ "mac_aging", CTL_P_INT, false },
+	{ "placement", CTL_P_STRING, false },
+	{ "rebalance", CTL_P_STRING, false },
+	{ "rebalance_threshold", CTL_P_INT, false },
+	{ "rebalance_improvement", CTL_P_INT, false },
+	{ "rebalance_interval", CTL_P_INT, false },
 	{ NULL },
 };
 
@@ -919,6 +1103,7 @@ static const struct ctl_method methods[] = {
 	{ "show", m_show, p_none },
 	{ "stats", m_stats, p_stats },
 	{ "workers", m_workers, p_none },
+	{ "queues", m_queues, p_none },
 	{ "fdb", m_fdb, p_none },
 	{ "fdb-add", m_fdb_add, p_fdb_add },
 	{ "fdb-del", m_fdb_del, p_fdb_del },

@@ -125,6 +125,38 @@ static const struct {
 	  offsetof(struct dp_worker_stats, sleeps) },
 };
 
+/* Per receive queue: its worker, frames and cycles (dp_queue_get), read
+ * once so every family shows the same queues. */
+static void render_queues(struct out *o, struct dp *dp)
+{
+	enum { MAXQ = DP_MAX_PORTS * PORT_MAX_QUEUES };
+	struct dp_queue_stats *qs = xcalloc(MAXQ, sizeof(*qs));
+	char lbl[DP_PORT_NAME_MAX * 2 + 1];
+	unsigned n = 0;
+
+	if (!qs) {
+		o->err = -ENOMEM;
+		return;
+	}
+	while (n < MAXQ && dp_queue_get(dp, n, &qs[n]) == 0)
+		n++;
+	family(o, "vifd_rxq_worker", "gauge",
+	       "The worker polling the receive queue (-1: none now).");
+	for (unsigned i = 0; i < n; i++)
+		put(o, "vifd_rxq_worker{port=\"%s\",queue=\"%u\"} %d\n",
+		    esc(qs[i].port, lbl, sizeof(lbl)), qs[i].q, qs[i].worker);
+	family(o, "vifd_rxq_packets_total", "counter", "Frames taken from the receive queue.");
+	for (unsigned i = 0; i < n; i++)
+		put(o, "vifd_rxq_packets_total{port=\"%s\",queue=\"%u\"} %llu\n",
+		    esc(qs[i].port, lbl, sizeof(lbl)), qs[i].q, (unsigned long long)qs[i].pkts);
+	family(o, "vifd_rxq_cycles_total", "counter",
+	       "TSC cycles of the polls of the receive queue that took frames.");
+	for (unsigned i = 0; i < n; i++)
+		put(o, "vifd_rxq_cycles_total{port=\"%s\",queue=\"%u\"} %llu\n",
+		    esc(qs[i].port, lbl, sizeof(lbl)), qs[i].q, (unsigned long long)qs[i].cycles);
+	xfree(qs);
+}
+
 int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 {
 	struct out o = { .b = b };
@@ -185,6 +217,7 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	family(&o, "vifd_worker_queues", "gauge", "Queues the worker polls.");
 	for (unsigned w = 0; w < nw && w < DP_MAX_WORKERS; w++)
 		put(&o, "vifd_worker_queues{worker=\"%u\"} %u\n", w, ws[w].nqueues);
+	render_queues(&o, dp);
 	family(&o, "vifd_port_guest_memory_bytes", "gauge",
 	       "Guest memory mapped for the port (page-rounded).");
 	for (unsigned p = 0; p < np; p++)
@@ -194,6 +227,15 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	family(&o, "vifd_datapath_publishes_total", "counter",
 	       "Datapath configuration snapshots published (each wakes and waits for every worker).");
 	put(&o, "vifd_datapath_publishes_total %llu\n", (unsigned long long)g.publishes);
+	family(&o, "vifd_queue_moves_total", "counter",
+	       "Receive queues moved between workers (placement changes, pins, rebalancing).");
+	put(&o, "vifd_queue_moves_total %llu\n", (unsigned long long)g.queue_moves);
+	family(&o, "vifd_queue_rebalance_moves_total", "counter",
+	       "Receive queues the rebalancer moved.");
+	put(&o, "vifd_queue_rebalance_moves_total %llu\n", (unsigned long long)g.rebalance_moves);
+	family(&o, "vifd_queue_move_stall_max_seconds", "gauge",
+	       "Longest time moved queues went unpolled during a move.");
+	put(&o, "vifd_queue_move_stall_max_seconds %.6f\n", (double)g.move_stall_max_ns / 1e9);
 	family(&o, "vifd_guest_memory_mapped_bytes", "gauge", "Guest memory mapped, all ports.");
 	put(&o, "vifd_guest_memory_mapped_bytes %llu\n", (unsigned long long)g.mem_mapped);
 	family(&o, "vifd_guest_fds_closed_total", "counter",

@@ -36,6 +36,11 @@ struct ctl_state {
 	                         * it no longer matches, so nothing is saved */
 };
 
+bool ctl_state_replaying(const struct ctl_state *s)
+{
+	return s->replaying;
+}
+
 uint32_t ctl_crc32(const void *data, size_t len)
 {
 	const uint8_t *p = data;

@@ -40,6 +40,9 @@ enum { CTL_STATE_VERSION = 1 };
 int ctl_state_open(const char *dir, bool reset, struct ctl_state **out);
 void ctl_state_close(struct ctl_state *s);
 
+/* Whether a restore is replaying the state now. */
+bool ctl_state_replaying(const struct ctl_state *s);
+
 /* Whether a persisted state was loaded (and is not being reset). */
 bool ctl_state_loaded(const struct ctl_state *s);
 

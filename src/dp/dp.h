@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp_place.h"
 #include "evloop.h"
 #include "port.h"
 #include "qos.h"
@@ -22,6 +23,7 @@ enum {
 	DP_MAX_PORTS = 256,
 	DP_MAX_WORKERS = 16,
 	DP_PORT_NAME_MAX = 32,
+	DP_GROUP_MAX = 16,        /* a placement group's name, with its NUL */
 };
 
 struct dp;
@@ -45,6 +47,11 @@ struct dp_port_cfg {
 	uint32_t overhead;        /* bytes added per frame for byte limits */
 	uint8_t weight;           /* its share when it sends to a congested
 	                           * port, 1..QOS_MAX_WEIGHT (0: 1) */
+	/* Placement (dp_place.h): the worker that polls each receive queue,
+	 * 1 + worker (0: the placement policy chooses), and the port's group
+	 * ("" : none) for the group policy. */
+	uint8_t worker[PORT_MAX_QUEUES];
+	char group[DP_GROUP_MAX];
 };
 
 /* Per-port counters, the one list of them: X(field, name, metric, help).
@@ -112,6 +119,8 @@ struct dp_worker_stats {
 	                          * the average batch a busy iteration moved) */
 	uint64_t sleeps;         /* times the worker slept on eventfds */
 	unsigned nqueues;        /* queues it polls now */
+	uint64_t load_cycles;    /* busy cycles in the last measurement interval */
+	uint64_t interval_cycles; /* that interval in TSC cycles (0: none yet) */
 };
 
 struct dp_port_info {
@@ -150,6 +159,35 @@ struct dp_global_stats {
 	uint64_t fds_leaked;     /* fds left open: closer queue full */
 	unsigned fds_queued;     /* fds waiting to be closed */
 	unsigned closers_stuck;  /* closer threads inside a stuck close now */
+	/* Placement: queue moves between workers (a policy change, a pin, the
+	 * rebalancer), and how long the moved queues went unpolled: from the
+	 * publication without them to the one with them, both waited for. */
+	uint64_t queue_moves;
+	uint64_t rebalance_moves; /* of them, by the rebalancer */
+	uint64_t move_stall_last_ns, move_stall_max_ns;
+};
+
+/* One receive queue: where it is polled and what it costs. */
+struct dp_queue_stats {
+	char port[DP_PORT_NAME_MAX];
+	uint16_t q;
+	int worker;              /* polling it now, -1: none (not live) */
+	bool pinned;             /* by worker= on its port */
+	uint64_t pkts;           /* frames taken from it */
+	uint64_t cycles;         /* TSC cycles of the polls that took them */
+	uint64_t load_cycles;    /* cycles in the last measurement interval */
+	uint64_t interval_cycles; /* that interval's length in TSC cycles */
+};
+
+/* Rebalancing (cycles placement only): every interval_ms the loads are
+ * measured; when the same imbalance (dp_place.h) has held for
+ * DP_REBAL_SUSTAIN intervals in a row, one queue moves. */
+enum { DP_REBAL_SUSTAIN = 3 };
+struct dp_rebal_cfg {
+	bool on;
+	unsigned threshold_pct;  /* default 25 */
+	unsigned improve_pct;    /* default 10 */
+	unsigned interval_ms;    /* default 1000, 100..60000 */
 };
 
 /* nworkers workers; cpus[i] is worker i's CPU or -1 (cpus may be NULL). */
@@ -189,6 +227,17 @@ unsigned dp_nworkers(const struct dp *dp);
 uint64_t dp_publishes(const struct dp *dp);
 void dp_global_get(struct dp *dp, struct dp_global_stats *st);
 void dp_worker_get(struct dp *dp, unsigned w, struct dp_worker_stats *st);
+/* The i-th live receive queue (ports in id order, queues in order): 0, or
+ * -ENOENT past the end. */
+int dp_queue_get(struct dp *dp, unsigned i, struct dp_queue_stats *st);
+
+/* Placement policy of unpinned queues: every unpinned queue is placed
+ * again (queues that change workers move without loss: dp_port.c). */
+void dp_set_placement(struct dp *dp, enum dp_placement pol);
+enum dp_placement dp_get_placement(const struct dp *dp);
+/* 0, or -EINVAL (a value out of range; nothing changed). */
+int dp_set_rebalance(struct dp *dp, const struct dp_rebal_cfg *cfg);
+void dp_get_rebalance(const struct dp *dp, struct dp_rebal_cfg *cfg);
 
 /* Static MAC table entries: frames to (vlan, mac) go to port, and no other
  * port may learn or use that MAC in that VLAN. 0 or -errno (-ENOENT port

@@ -105,6 +105,13 @@ struct dp_conf {
 	struct dp_conf_port ports[DP_MAX_PORTS];
 	unsigned npoll[DP_MAX_WORKERS];
 	struct dp_poll *poll[DP_MAX_WORKERS];
+	/* The worker polling receive queue q of port p, -1: none. */
+	int8_t where[DP_MAX_PORTS][PORT_MAX_QUEUES];
+};
+
+/* Per-worker, per receive queue cost: the polls that took frames. */
+struct dp_qstat {
+	_Atomic uint64_t cycles, pkts;
 };
 
 struct dp_worker {
@@ -153,6 +160,7 @@ struct dp_worker {
 	uint64_t hold;
 
 	struct dp_wstats st[DP_MAX_PORTS];
+	struct dp_qstat qst[DP_MAX_PORTS][PORT_MAX_QUEUES];
 } cache_aligned;
 
 struct dp {
@@ -170,6 +178,22 @@ struct dp {
 	bool unknown_drop;           /* control thread's bridge setting */
 	uint32_t last_age_s;         /* when the fdb was last swept */
 	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
+
+	/* Placement (control thread): the policy, each receive queue's
+	 * worker (-1: not placed yet; kept while the queue is down, so it
+	 * comes back where it was), and the loads the cycles policy and the
+	 * rebalancer go by, measured every rebal.interval_ms. */
+	enum dp_placement placement;
+	int8_t place[DP_MAX_PORTS][PORT_MAX_QUEUES];
+	uint64_t qload[DP_MAX_PORTS][PORT_MAX_QUEUES]; /* cycles, last interval */
+	uint64_t qseen[DP_MAX_PORTS][PORT_MAX_QUEUES]; /* cycles, all workers, at the last look */
+	uint64_t wseen[DP_MAX_WORKERS];                /* busy cycles at the last look */
+	uint64_t wload[DP_MAX_WORKERS];                /* busy cycles, last interval */
+	uint64_t tseen, interval;                      /* TSC at the last look, and since the one before */
+	struct dp_rebal_cfg rebal;
+	unsigned rebal_sustain;      /* intervals in a row a move was worth it */
+	struct ev_timer *load_timer;
+	uint64_t queue_moves, rebalance_moves, move_stall_last_ns, move_stall_max_ns;
 };
 
 /* The datapath's qos clock: time since start in qos units (qos.h). */

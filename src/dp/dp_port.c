@@ -49,47 +49,121 @@ static void conf_free(struct dp_conf *c)
 	xfree(c);
 }
 
-/* Builds a snapshot of what workers may touch now. NULL on ENOMEM. */
-static struct dp_conf *conf_build(struct dp *dp)
+/* The group index of port p's group among the ports before it ("" : -1):
+ * groups are numbered in the order of their lowest port. */
+static int16_t group_index(const struct dp *dp, const struct dp_port *p)
+{
+	int16_t g = 0;
+
+	if (!p->cfg->group[0])
+		return -1;
+	for (unsigned i = 0; i < p->id; i++) {
+		const struct dp_port *o = dp->ports[i];
+		bool seen = false;
+
+		if (!o || !o->cfg->group[0])
+			continue;
+		if (!strcmp(o->cfg->group, p->cfg->group))
+			return g;
+		/* Count each other group once: at its lowest port. */
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = dp->ports[j] && !strcmp(dp->ports[j]->cfg->group, o->cfg->group);
+		if (!seen)
+			g++;
+	}
+	return g;
+}
+
+/* Places every live receive queue (dp_place.h) into dp->place: those
+ * placed already stay, unless all. Fills tab (room for every live queue)
+ * and returns its length. */
+static unsigned place_queues(struct dp *dp, struct dp_pq *tab, bool all)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		uint16_t rxq[PORT_MAX_QUEUES];
+		unsigned nrx;
+		int16_t g;
+
+		if (!port_live(p))
+			continue;
+		nrx = p->port->ops->queues(p->port, false, rxq);
+		g = nrx ? group_index(dp, p) : -1;
+		for (unsigned k = 0; k < nrx; k++) {
+			uint16_t q = rxq[k];
+			tab[n++] = (struct dp_pq){ .port = p->id, .q = q,
+			                           .pin = (int16_t)(p->cfg->worker[q] - 1), .group = g,
+			                           .w = dp->place[p->id][q], .load = dp->qload[p->id][q] };
+		}
+	}
+	dp_place(dp->placement, tab, n, dp->nworkers, all);
+	for (unsigned i = 0; i < n; i++)
+		dp->place[tab[i].port][tab[i].q] = (int8_t)tab[i].w;
+	return n;
+}
+
+/* Builds a snapshot of what workers may touch now. A receive queue that
+ * prev has on another worker than its place is left out (counted in *moved):
+ * the snapshot after this one lists it, once no worker polls it any more
+ * (a queue is never polled by two workers: no frame of it is lost,
+ * duplicated or reordered by a move). NULL on ENOMEM. */
+static struct dp_conf *conf_build(struct dp *dp, const struct dp_conf *prev, unsigned *moved)
 {
 	struct dp_conf *c = xcalloc(1, sizeof(*c));
-	unsigned cap = 0;
+	struct dp_pq *tab;
+	unsigned cap = 0, n;
 
+	*moved = 0;
 	if (!c)
 		return NULL;
 	for (unsigned i = 0; i < dp->nports; i++) {
 		if (port_live(dp->ports[i]))
 			cap += PORT_MAX_QUEUES;
 	}
-	for (unsigned w = 0; w < dp->nworkers; w++) {
+	tab = xcalloc(cap ? cap : 1, sizeof(*tab));
+	for (unsigned w = 0; tab && w < dp->nworkers; w++) {
 		c->poll[w] = xcalloc(cap ? cap : 1, sizeof(struct dp_poll));
-		if (!c->poll[w]) {
-			conf_free(c);
-			return NULL;
-		}
+		if (!c->poll[w])
+			break;
 	}
+	if (!tab || !c->poll[dp->nworkers - 1]) {
+		xfree(tab);
+		conf_free(c);
+		return NULL;
+	}
+	memset(c->where, -1, sizeof(c->where));
+	n = place_queues(dp, tab, false);
 	c->gen = ++dp->gen;
 	c->nports = dp->nports;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned w = (unsigned)tab[i].w, pid = tab[i].port, q = tab[i].q;
+		/* (the empty snapshot, gen 0, lists nothing) */
+		int was = prev && prev->gen ? prev->where[pid][q] : -1;
+
+		if (was >= 0 && was != (int)w) {
+			(*moved)++;
+			continue;
+		}
+		c->poll[w][c->npoll[w]++] =
+			(struct dp_poll){ .port = (uint16_t)pid, .q = (uint16_t)q, .drv = dp->ports[pid]->port };
+		c->where[pid][q] = (int8_t)w;
+	}
+	xfree(tab);
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		struct dp_conf_port *cp = &c->ports[i];
 		uint16_t rxq[PORT_MAX_QUEUES];
-		unsigned nrx;
 		char err[128];
 
 		if (p)
 			p->listed = false;
 		if (!port_live(p))
 			continue;
-		nrx = p->port->ops->queues(p->port, false, rxq);
 		cp->ntxq = (uint16_t)p->port->ops->queues(p->port, true, cp->txq);
-		if (!nrx && !cp->ntxq)
+		if (!p->port->ops->queues(p->port, false, rxq) && !cp->ntxq)
 			continue;
-		for (unsigned k = 0; k < nrx; k++) {
-			unsigned w = (p->id + rxq[k]) % dp->nworkers;
-			c->poll[w][c->npoll[w]++] =
-				(struct dp_poll){ .port = p->id, .q = rxq[k], .drv = p->port };
-		}
 		p->listed = true;
 		cp->port = p;
 		cp->drv = p->port;
@@ -133,14 +207,14 @@ static void worker_stuck(void *arg, unsigned i)
 	pthread_kill(dp->w[i]->th, SIGUSR1);
 }
 
-/* Publishes a fresh snapshot and waits until no worker uses the old one.
- * If memory runs out, falls back to an empty snapshot (nothing forwards
- * until the next successful publish) rather than keep a stale one. */
-static void publish(struct dp *dp)
+/* Publishes one snapshot and waits until no worker uses the old one. If
+ * memory runs out, falls back to an empty snapshot (nothing forwards until
+ * the next successful publish) rather than keep a stale one. */
+static void publish_once(struct dp *dp, unsigned *moved)
 {
 	static struct dp_conf empty; /* gen 0: workers rebuild for it too */
-	struct dp_conf *nc = conf_build(dp);
 	const struct dp_conf *old = atomic_load(&dp->conf);
+	struct dp_conf *nc = conf_build(dp, old, moved);
 
 	if (!nc) {
 		vlog_err("datapath: out of memory rebuilding configuration; forwarding paused");
@@ -153,6 +227,26 @@ static void publish(struct dp *dp)
 	qsbr_synchronize_watch(&dp->qsbr, DP_STUCK_NS, worker_stuck, dp);
 	if (old != &empty)
 		conf_free((struct dp_conf *)old);
+}
+
+/* Publishes a fresh snapshot. Queues that change workers go in two steps:
+ * a snapshot without them (their old worker is done with them once it is
+ * synchronized), then one with them on their new worker. The time from
+ * the first publication to the end of the second is their stall. */
+static void publish(struct dp *dp)
+{
+	uint64_t t0 = clk_now_ns(), stall;
+	unsigned moved, again;
+
+	publish_once(dp, &moved);
+	if (!moved)
+		return;
+	publish_once(dp, &again);
+	stall = clk_now_ns() - t0;
+	dp->queue_moves += moved;
+	dp->move_stall_last_ns = stall;
+	if (stall > dp->move_stall_max_ns)
+		dp->move_stall_max_ns = stall;
 }
 
 /* Whether a snapshot built now would list the port's queues. */
@@ -260,6 +354,81 @@ static void periodic_check(void *arg)
 	dp->check_timer = evloop_timer(dp->ev, DP_CHECK_MS, periodic_check, dp);
 }
 
+/* A queue's cycles so far, all workers together. */
+static uint64_t queue_cycles(const struct dp *dp, unsigned port, unsigned q)
+{
+	uint64_t c = 0;
+
+	for (unsigned w = 0; w < dp->nworkers; w++)
+		c += atomic_load_explicit(&dp->w[w]->qst[port][q].cycles, memory_order_relaxed);
+	return c;
+}
+
+/* The rebalancer's look (cycles placement, rebalance on): one queue moves
+ * when a move has been worth it DP_REBAL_SUSTAIN looks in a row. */
+static void rebalance(struct dp *dp)
+{
+	struct dp_pq *tab;
+	unsigned n, cap = 0, to;
+	int pick;
+
+	if (!dp->rebal.on || dp->placement != DP_PLACE_CYCLES || dp->nworkers < 2) {
+		dp->rebal_sustain = 0;
+		return;
+	}
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (port_live(dp->ports[i]))
+			cap += PORT_MAX_QUEUES;
+	if (!cap || !(tab = xcalloc(cap, sizeof(*tab))))
+		return;
+	n = place_queues(dp, tab, false);
+	pick = dp_rebalance_pick(tab, n, dp->nworkers, dp->wload, dp->interval,
+	                         &(struct dp_rebal){ dp->rebal.threshold_pct, dp->rebal.improve_pct },
+	                         &to);
+	if (pick < 0) {
+		dp->rebal_sustain = 0;
+	} else if (++dp->rebal_sustain >= DP_REBAL_SUSTAIN) {
+		const struct dp_pq *e = &tab[pick];
+		vlog_info("%s: queue %u moves from worker %d to worker %u (loads %.0f%% and %.0f%%)",
+		          dp->ports[e->port]->name, e->q, e->w, to,
+		          100.0 * (double)dp->wload[e->w] / (double)dp->interval,
+		          100.0 * (double)dp->wload[to] / (double)dp->interval);
+		dp->place[e->port][e->q] = (int8_t)to;
+		dp->rebal_sustain = 0;
+		dp->rebalance_moves++;
+		publish(dp);
+	}
+	xfree(tab);
+}
+
+/* Every rebal.interval_ms: each queue's and each worker's busy cycles in
+ * the interval (the cycles policy and `vifctl queues` go by them), then
+ * the rebalancer's look. */
+static void measure_loads(void *arg)
+{
+	struct dp *dp = arg;
+	uint64_t now = clk_cycles();
+
+	dp->interval = now - dp->tseen;
+	dp->tseen = now;
+	for (unsigned w = 0; w < dp->nworkers; w++) {
+		uint64_t b = atomic_load_explicit(&dp->w[w]->busy_cycles, memory_order_relaxed);
+		dp->wload[w] = b - dp->wseen[w];
+		dp->wseen[w] = b;
+	}
+	for (unsigned i = 0; i < dp->nports; i++) {
+		if (!dp->ports[i])
+			continue;
+		for (unsigned q = 0; q < PORT_MAX_QUEUES; q++) {
+			uint64_t c = queue_cycles(dp, i, q);
+			dp->qload[i][q] = c - dp->qseen[i][q];
+			dp->qseen[i][q] = c;
+		}
+	}
+	rebalance(dp);
+	dp->load_timer = evloop_timer(dp->ev, dp->rebal.interval_ms, measure_loads, dp);
+}
+
 int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp **out)
 {
 	struct dp *dp;
@@ -295,7 +464,11 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 	r = evloop_add(ev, dp->eventfd, EPOLLIN, broken_event, dp);
 	if (r < 0)
 		goto fail;
-	struct dp_conf *c = conf_build(dp);
+	memset(dp->place, -1, sizeof(dp->place));
+	dp->rebal = (struct dp_rebal_cfg){ .threshold_pct = 25, .improve_pct = 10,
+	                                   .interval_ms = 1000 };
+	unsigned none;
+	struct dp_conf *c = conf_build(dp, NULL, &none);
 	if (!c) {
 		r = -ENOMEM;
 		goto fail;
@@ -335,6 +508,8 @@ int dp_create(struct evloop *ev, unsigned nworkers, const int *cpus, struct dp *
 		pthread_setname_np(dp->w[i]->th, tname);
 	}
 	dp->check_timer = evloop_timer(ev, DP_CHECK_MS, periodic_check, dp);
+	dp->tseen = clk_cycles();
+	dp->load_timer = evloop_timer(ev, dp->rebal.interval_ms, measure_loads, dp);
 	*out = dp;
 	return 0;
 fail:
@@ -348,6 +523,8 @@ void dp_destroy(struct dp *dp)
 		return;
 	if (dp->check_timer)
 		evloop_timer_cancel(dp->ev, dp->check_timer);
+	if (dp->load_timer)
+		evloop_timer_cancel(dp->ev, dp->load_timer);
 	/* Workers first: a kernel port's ring or file must not go away under
 	 * a worker still polling it. */
 	for (unsigned i = 0; i < dp->nworkers; i++) {
@@ -410,8 +587,13 @@ static void port_slot_init(struct dp *dp, struct dp_port *p, unsigned id, const 
 	p->id = (uint16_t)id;
 	p->dp = dp;
 	strcpy(p->name, name);
-	for (unsigned w = 0; w < dp->nworkers; w++)
+	for (unsigned w = 0; w < dp->nworkers; w++) {
 		memset(&dp->w[w]->st[id], 0, sizeof(dp->w[w]->st[id]));
+		memset(&dp->w[w]->qst[id], 0, sizeof(dp->w[w]->qst[id]));
+	}
+	memset(dp->place[id], -1, sizeof(dp->place[id]));
+	memset(dp->qload[id], 0, sizeof(dp->qload[id]));
+	memset(dp->qseen[id], 0, sizeof(dp->qseen[id]));
 	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
 }
 
@@ -748,6 +930,10 @@ void dp_global_get(struct dp *dp, struct dp_global_stats *st)
 	st->fds_leaked = cs.leaked;
 	st->fds_queued = cs.queued;
 	st->closers_stuck = cs.stuck_now;
+	st->queue_moves = dp->queue_moves;
+	st->rebalance_moves = dp->rebalance_moves;
+	st->move_stall_last_ns = dp->move_stall_last_ns;
+	st->move_stall_max_ns = dp->move_stall_max_ns;
 }
 
 unsigned dp_nworkers(const struct dp *dp)
@@ -767,6 +953,82 @@ void dp_worker_get(struct dp *dp, unsigned i, struct dp_worker_stats *st)
 	st->busy_iters = atomic_load_explicit(&w->busy_iters, memory_order_relaxed);
 	st->sleeps = atomic_load_explicit(&w->sleeps, memory_order_relaxed);
 	st->nqueues = atomic_load_explicit(&w->nqueues, memory_order_relaxed);
+	st->load_cycles = dp->wload[i];
+	st->interval_cycles = dp->interval;
+}
+
+int dp_queue_get(struct dp *dp, unsigned i, struct dp_queue_stats *st)
+{
+	const struct dp_conf *c = atomic_load(&dp->conf);
+
+	for (unsigned p = 0; p < dp->nports; p++) {
+		struct dp_port *dpp = dp->ports[p];
+		uint16_t rxq[PORT_MAX_QUEUES];
+		unsigned nrx;
+
+		if (!port_live(dpp))
+			continue;
+		nrx = dpp->port->ops->queues(dpp->port, false, rxq);
+		if (i >= nrx) {
+			i -= nrx;
+			continue;
+		}
+		unsigned q = rxq[i];
+		memset(st, 0, sizeof(*st));
+		strcpy(st->port, dpp->name);
+		st->q = (uint16_t)q;
+		st->worker = c->gen ? c->where[p][q] : -1;
+		st->pinned = dpp->cfg->worker[q] != 0;
+		for (unsigned w = 0; w < dp->nworkers; w++) {
+			st->pkts += atomic_load_explicit(&dp->w[w]->qst[p][q].pkts, memory_order_relaxed);
+			st->cycles += atomic_load_explicit(&dp->w[w]->qst[p][q].cycles,
+			                                   memory_order_relaxed);
+		}
+		st->load_cycles = dp->qload[p][q];
+		st->interval_cycles = dp->interval;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void dp_set_placement(struct dp *dp, enum dp_placement pol)
+{
+	struct dp_pq *tab;
+	unsigned cap = 0;
+
+	dp->placement = pol;
+	for (unsigned i = 0; i < dp->nports; i++)
+		if (port_live(dp->ports[i]))
+			cap += PORT_MAX_QUEUES;
+	/* Every unpinned queue afresh; queues not live now are placed when
+	 * they come up. */
+	memset(dp->place, -1, sizeof(dp->place));
+	tab = xcalloc(cap ? cap : 1, sizeof(*tab));
+	if (tab)
+		place_queues(dp, tab, true);
+	xfree(tab);
+	publish(dp);
+	vlog_info("datapath: placement %s", dp_placement_name(pol));
+}
+
+enum dp_placement dp_get_placement(const struct dp *dp)
+{
+	return dp->placement;
+}
+
+int dp_set_rebalance(struct dp *dp, const struct dp_rebal_cfg *cfg)
+{
+	if (cfg->threshold_pct < 1 || cfg->threshold_pct > 100 || cfg->improve_pct < 1 ||
+	    cfg->improve_pct > 100 || cfg->interval_ms < 100 || cfg->interval_ms > 60000)
+		return -EINVAL;
+	dp->rebal = *cfg;
+	dp->rebal_sustain = 0;
+	return 0;
+}
+
+void dp_get_rebalance(const struct dp *dp, struct dp_rebal_cfg *cfg)
+{
+	*cfg = dp->rebal;
 }
 
 struct fdb_walk {

@@ -320,10 +320,24 @@ void *dp_worker_main(void *arg)
 		w->nheld = 0;
 		np = conf->npoll[w->id];
 		first = np ? (first + 1) % np : 0;
-		for (unsigned k = 0, i = first; k < np; k++, i = i + 1 == np ? 0 : i + 1)
-			moved += poll_queue(w, conf, i, now_s, qnow);
+		uint64_t tq = t0, t1;
+		for (unsigned k = 0, i = first; k < np; k++, i = i + 1 == np ? 0 : i + 1) {
+			unsigned m = poll_queue(w, conf, i, now_s, qnow);
 
-		uint64_t dt = clk_cycles() - t0;
+			/* Each queue's cost (the cycles and frames of its polls
+			 * that took frames): what placement goes by. */
+			t1 = clk_cycles();
+			if (m) {
+				const struct dp_poll *pl = &conf->poll[w->id][i];
+				struct dp_qstat *qs = &w->qst[pl->port][pl->q];
+				atomic_fetch_add_explicit(&qs->cycles, t1 - tq, memory_order_relaxed);
+				atomic_fetch_add_explicit(&qs->pkts, m, memory_order_relaxed);
+				moved += m;
+			}
+			tq = t1;
+		}
+
+		uint64_t dt = tq - t0;
 		if (moved) {
 			atomic_fetch_add_explicit(&w->busy_cycles, dt, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);

@@ -70,6 +70,7 @@ void cli_table_print(struct cli_table *t, FILE *f, const char *indent, const cha
 void cli_print_show(json_t *res);
 void cli_print_stats(json_t *res);
 void cli_print_workers(json_t *res);
+void cli_print_queues(json_t *res);
 void cli_print_fdb(json_t *res);
 
 /* stats --watch: samples "stats" every interval_s seconds on c until

@@ -297,20 +297,21 @@ void cli_print_stats(json_t *res)
 
 void cli_print_workers(json_t *res)
 {
-	static const char *const hdr[] = { "ID", "CPU", "QUEUES", "PKTS", "BUSY%", "CYCLES/PKT",
-	                                   "PKTS/ITER", "SLEEPS", "BUSY-CYCLES", "IDLE-CYCLES" };
-	struct cli_table *t = cli_table_new(10, hdr, "rrrrrrrrrr");
+	static const char *const hdr[] = { "ID", "CPU", "QUEUES", "PKTS", "BUSY%", "LOAD%",
+	                                   "CYCLES/PKT", "PKTS/ITER", "SLEEPS", "BUSY-CYCLES",
+	                                   "IDLE-CYCLES" };
+	struct cli_table *t = cli_table_new(11, hdr, "rrrrrrrrrrr");
 	json_t *w;
 	size_t i;
 
 	json_array_foreach(json_object_get(res, "workers"), i, w) {
-		char b[10][CELL];
+		char b[11][CELL];
 		long long cpu, busy, idle;
 		double ppi;
-		const char *cells[10] = {
+		const char *cells[11] = {
 			num(b[0], w, "id"), NULL, num(b[2], w, "queues"), num(b[3], w, "pkts"), NULL,
-			num(b[5], w, "cycles_per_pkt"), NULL, num(b[7], w, "sleeps"),
-			num(b[8], w, "busy_cycles"), num(b[9], w, "idle_cycles"),
+			NULL, num(b[6], w, "cycles_per_pkt"), NULL, num(b[8], w, "sleeps"),
+			num(b[9], w, "busy_cycles"), num(b[10], w, "idle_cycles"),
 		};
 
 		if (jint(w, "cpu", &cpu) && cpu >= 0) {
@@ -321,10 +322,14 @@ void cli_print_workers(json_t *res)
 			snprintf(b[4], CELL, "%.1f", 100.0 * (double)busy / (double)(busy + idle));
 			cells[4] = b[4];
 		}
+		if (json_is_number(json_object_get(w, "load"))) {
+			snprintf(b[5], CELL, "%.1f", 100.0 * json_number_value(json_object_get(w, "load")));
+			cells[5] = b[5];
+		}
 		if (json_is_number(json_object_get(w, "pkts_per_iter"))) {
 			ppi = json_number_value(json_object_get(w, "pkts_per_iter"));
-			snprintf(b[6], CELL, "%.1f", ppi);
-			cells[6] = b[6];
+			snprintf(b[7], CELL, "%.1f", ppi);
+			cells[7] = b[7];
 		}
 		cli_table_row(t, cells);
 	}
@@ -337,10 +342,42 @@ void cli_print_workers(json_t *res)
 	if (jint(gm, "mapped", &mapped) && jint(gm, "max", &mmax) && jint(gm, "port_max", &pmax))
 		printf("guest memory mapped: %lld MiB (limits: %lld MiB in all, %lld MiB per port; "
 		       "0: none)\n", mapped >> 20, mmax >> 20, pmax >> 20);
+	long long mq, mr, sl, sm;
+	json_t *mv = json_object_get(res, "moves");
+	if (jint(mv, "queues", &mq) && jint(mv, "by_rebalance", &mr) &&
+	    jint(mv, "stall_last_ns", &sl) && jint(mv, "stall_max_ns", &sm))
+		printf("queue moves: %lld (%lld by the rebalancer), stall last %.1f ms, max %.1f ms\n",
+		       mq, mr, (double)sl / 1e6, (double)sm / 1e6);
 	if (jint(cl, "closed", &closed) && jint(cl, "stuck", &stuck) && jint(cl, "stuck_now", &now) &&
 	    jint(cl, "queued", &queued) && jint(cl, "leaked", &leaked))
 		printf("guests' fds: %lld closed, %lld waiting, %lld closes stuck (%lld still), "
 		       "%lld left open\n", closed, queued, stuck, now, leaked);
+}
+
+void cli_print_queues(json_t *res)
+{
+	static const char *const hdr[] = { "PORT", "QUEUE", "WORKER", "PINNED", "PKTS",
+	                                   "CYCLES/PKT", "LOAD%", "CYCLES" };
+	struct cli_table *t = cli_table_new(8, hdr, "lrrlrrrr");
+	json_t *q;
+	size_t i;
+
+	printf("placement: %s\n", jstr(res, "placement"));
+	json_array_foreach(json_object_get(res, "queues"), i, q) {
+		char b[8][CELL];
+		long long wk;
+		const char *cells[8] = { jstr(q, "port"), num(b[1], q, "queue"), "-",
+		                         json_is_true(json_object_get(q, "pinned")) ? "yes" : "no",
+		                         num(b[4], q, "pkts"), num(b[5], q, "cycles_per_pkt"), NULL,
+		                         num(b[7], q, "cycles") };
+
+		if (jint(q, "worker", &wk) && wk >= 0)
+			cells[2] = num(b[2], q, "worker");
+		snprintf(b[6], CELL, "%.1f", 100.0 * json_number_value(json_object_get(q, "load")));
+		cells[6] = b[6];
+		cli_table_row(t, cells);
+	}
+	cli_table_print(t, stdout, "", "\n");
 }
 
 void cli_print_fdb(json_t *res)

@@ -236,6 +236,21 @@ static int c_set_port(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "set-port", params, NULL);
 }
 
+/* set-bridge's keys: on the command line, in the request, and whether the
+ * value is a number. */
+static const struct {
+	const char *cli, *json;
+	bool integer;
+} bridge_keys[] = {
+	{ "unknown-unicast", "unknown_unicast", false },
+	{ "mac-aging", "mac_aging", true },
+	{ "placement", "placement", false },
+	{ "rebalance", "rebalance", false },
+	{ "rebalance-threshold", "rebalance_threshold", true },
+	{ "rebalance-improvement", "rebalance_improvement", true },
+	{ "rebalance-interval", "rebalance_interval", true },
+};
+
 static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 {
 	json_t *params = json_pack("{s:s}", "name", argv[0]);
@@ -243,27 +258,31 @@ static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 	if (!params)
 		cli_oom();
 	for (int i = 1; i < argc; i++) {
-		json_t *v = NULL;
+		const char *eq = strchr(argv[i], '=');
+		size_t k, klen = eq ? (size_t)(eq - argv[i]) : 0;
+		json_t *v;
 		char *end;
 
-		if (!strncmp(argv[i], "unknown-unicast=", 16)) {
-			v = json_string(argv[i] + 16);
-			if (!v || json_object_set_new(params, "unknown_unicast", v) < 0)
-				cli_oom();
-		} else if (!strncmp(argv[i], "mac-aging=", 10)) {
-			long n = strtol(argv[i] + 10, &end, 10);
-			if (*end || end == argv[i] + 10) {
+		for (k = 0; eq && k < sizeof(bridge_keys) / sizeof(bridge_keys[0]); k++)
+			if (strlen(bridge_keys[k].cli) == klen && !strncmp(argv[i], bridge_keys[k].cli, klen))
+				break;
+		if (!eq || k == sizeof(bridge_keys) / sizeof(bridge_keys[0])) {
+			json_decref(params);
+			return usage_err("set-bridge: unknown setting \"%s\" (see vifctl help set-bridge)",
+			                 argv[i]);
+		}
+		if (bridge_keys[k].integer) {
+			long n = strtol(eq + 1, &end, 10);
+			if (*end || end == eq + 1) {
 				json_decref(params);
-				return usage_err("set-bridge: mac-aging= needs a number of seconds");
+				return usage_err("set-bridge: %s= needs a number", bridge_keys[k].cli);
 			}
 			v = json_integer(n);
-			if (!v || json_object_set_new(params, "mac_aging", v) < 0)
-				cli_oom();
 		} else {
-			json_decref(params);
-			return usage_err("set-bridge: expected unknown-unicast=flood|drop or mac-aging=SECONDS, "
-			                 "got \"%s\"", argv[i]);
+			v = json_string(eq + 1);
 		}
+		if (!v || json_object_set_new(params, bridge_keys[k].json, v) < 0)
+			cli_oom();
 	}
 	return call(x, "set-bridge", params, NULL);
 }
@@ -298,6 +317,13 @@ static int c_workers(struct cli_ctx *x, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	return call(x, "workers", NULL, cli_print_workers);
+}
+
+static int c_queues(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "queues", NULL, cli_print_queues);
 }
 
 static int c_fdb(struct cli_ctx *x, int argc, char **argv)
@@ -451,15 +477,44 @@ static const struct cmd cmds[] = {
 	  "                   the Ethernet frame without FCS; 24 = FCS + preamble + gap)\n"
 	  "  weight=N         1..100 (default 1): the port's share, against other\n"
 	  "                   senders, of a congested receiver (drops.congested)\n"
+	  "Placement of the port's receive queues on datapath workers:\n"
+	  "  worker=N         all its queues on worker N; worker=Q:N,Q:N queue Q on\n"
+	  "                   worker N (e.g. 0:1,1:0); worker=auto: the bridge's\n"
+	  "                   placement policy decides (default). A pinned queue is\n"
+	  "                   never moved by the rebalancer\n"
+	  "  group=NAME       placement=group puts the ports of one group on one\n"
+	  "                   worker; group=none (default)\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n"
 	  "         vifctl set-port vm1 ingress-rate=100mbit ingress-burst=64k egress-pps=20000\n",
 	  2, -1, false, c_set_port },
-	{ "set-bridge", "BRIDGE [unknown-unicast=flood|drop] [mac-aging=SECONDS]",
-	  "bridge settings",
+	{ "set-bridge", "BRIDGE KEY=VALUE...",
+	  "bridge settings: flooding, MAC aging, queue placement, rebalancing",
 	  "  unknown-unicast=flood  frames for unknown MACs go to every port of their VLAN\n"
 	  "                         (default); =drop discards and counts them\n"
-	  "  mac-aging=SECONDS      forget learned MACs unused this long (default 300)\n",
-	  2, 3, false, c_set_bridge },
+	  "  mac-aging=SECONDS      forget learned MACs unused this long (default 300)\n"
+	  "  placement=POLICY       which worker polls each receive queue not pinned with\n"
+	  "                         set-port worker=; every such queue is placed again:\n"
+	  "                         spread      queue Q of port P on worker (P+Q) mod N\n"
+	  "                                     (default)\n"
+	  "                         monolithic  all on worker 0\n"
+	  "                         per-port    each port's queues on one worker\n"
+	  "                         group       ports of a group (set-port group=) on one\n"
+	  "                                     worker, a worker per group\n"
+	  "                         cycles      by measured load, busiest first\n"
+	  "  rebalance=on|off       with placement=cycles: move one queue at a time from\n"
+	  "                         the busiest worker to the least busy when their loads\n"
+	  "                         differ by more than the threshold for 3 intervals in\n"
+	  "                         a row and the move helps by the improvement (default\n"
+	  "                         off)\n"
+	  "  rebalance-threshold=PCT    load difference, percent of a core (default 25)\n"
+	  "  rebalance-improvement=PCT  how much the busier worker's load must drop\n"
+	  "                             (default 10)\n"
+	  "  rebalance-interval=MS      how often loads are measured, 100..60000 (default\n"
+	  "                             1000)\n"
+	  "A queue that moves is never polled by two workers: none of its frames is\n"
+	  "lost, duplicated or reordered (vifctl workers shows moves and their stall).\n"
+	  "Example: vifctl set-bridge br0 placement=cycles rebalance=on\n",
+	  2, -1, false, c_set_bridge },
 	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
 	  1, 1, false, c_del_port },
 	{ "show", "", "bridges and ports with their connection state", NULL,
@@ -473,6 +528,11 @@ static const struct cmd cmds[] = {
 	  0, 1, true, c_stats },
 	{ "workers", "", "datapath workers: CPU, queues, load, cycles per packet", NULL,
 	  0, 0, false, c_workers },
+	{ "queues", "", "receive queues: their worker, load and cycles per packet",
+	  "LOAD% is the share of a core the queue's polls took over the last measurement\n"
+	  "interval (set-bridge rebalance-interval=, default 1 s); CYCLES counts only\n"
+	  "polls that took frames.\n",
+	  0, 0, false, c_queues },
 	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb },
 	{ "fdb-add", "PORT MAC [vlan=N]", "a static MAC entry: frames to MAC go to PORT",
 	  "No other port may learn or use MAC in that VLAN (default 0); static entries\n"

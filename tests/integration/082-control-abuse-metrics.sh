@@ -162,6 +162,11 @@ assert val("vifd_port_tx_packets_total", port="b") > 500
 assert val("vifd_ports", bridge="br0") == 2
 assert val("vifd_worker_packets_total", worker="0") > 500
 val("vifd_worker_busy_cycles_total", worker="0")
+# per receive queue: a's queue 0 carried the traffic, on a worker
+assert val("vifd_rxq_packets_total", port="a", queue="0") > 500
+assert val("vifd_rxq_cycles_total", port="a", queue="0") > 0
+assert val("vifd_rxq_worker", port="a", queue="0") >= 0
+val("vifd_queue_moves_total")
 print(f"{len(samples)} samples in {len(types)} families, all valid; b delivered "
       f"{int(val('vifd_port_tx_packets_total', port='b'))}")
 # counters only go up

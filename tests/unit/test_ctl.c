@@ -162,7 +162,8 @@ static const struct rpc_case method_cases[] = {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"version\"}", 1, 0, "null", NULL },
 	{ "{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"version\"}\r", 1, 0, "-7", NULL },
 	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"unknown_unicast\":\"flood\",\"mac_aging\":300,"
-	  "\"ports\":[]}]}" },
+	  "\"placement\":\"spread\",\"rebalance\":\"off\",\"rebalance_threshold\":25,"
+	  "\"rebalance_improvement\":10,\"rebalance_interval\":1000,\"ports\":[]}]}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
@@ -177,8 +178,8 @@ static const struct rpc_case method_cases[] = {
 	  "\"live_rx\":0,\"live_tx\":0,\"promisc\":false,\"allmulti\":false,"
 	  "\"features\":\"0x0\",\"offloads_rx\":[],\"offloads_tx\":[],\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
 	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0,"
-	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1},"
-	  "\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
+	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1,\"worker\":\"auto\","
+	  "\"group\":\"none\"},\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
@@ -190,10 +191,45 @@ static const struct rpc_case method_cases[] = {
 	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"100mbit\",\"egress_pps\":\"20k\","
 	      "\"weight\":3,\"overhead\":24}"), 1, 0, "1", "\"result\":{}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{\"rate\":100000000,\"burst\":250000},"
-	  "\"egress\":{\"pps\":20000,\"pps_burst\":400},\"overhead\":24,\"weight\":3}" },
+	  "\"egress\":{\"pps\":20000,\"pps_burst\":400},\"overhead\":24,\"weight\":3," },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"0\",\"egress_pps\":\"0\"}"),
 	  1, 0, "1", "\"result\":{}" },
-	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{},\"egress\":{},\"overhead\":24,\"weight\":3}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{},\"egress\":{},\"overhead\":24,\"weight\":3," },
+	/* Placement: pins, groups, the bridge's policy. */
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0:0,3:0\",\"group\":\"web.1\"}"), 1, 0,
+	  "1", "\"result\":{}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0:0,3:0\",\"group\":\"web.1\"" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0\",\"group\":\"none\"}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0\",\"group\":\"none\"" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "worker must be auto, a worker 0..0" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0:0,\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "worker must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"8:0\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "worker must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"1:0,1:0\"}"), 1, CTL_ERR_INVALID_PARAMS,
+	  "1", "queue 1 given twice" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"-1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "worker must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\":\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "worker must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"group\":\"0123456789abcdef\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "group must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"auto\"}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"auto\"" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"placement\":\"cycles\",\"rebalance\":\"on\","
+	      "\"rebalance_interval\":500}"), 1, 0, "1", "\"result\":{}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"placement\":\"cycles\",\"rebalance\":\"on\","
+	  "\"rebalance_threshold\":25,\"rebalance_improvement\":10,\"rebalance_interval\":500" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"placement\":\"roundrobin\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "placement must be spread" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"rebalance_threshold\":0}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "rebalance_threshold must be" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"rebalance\":\"yes\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "rebalance must be on or off" },
+	{ REQ("queues", "{}"), 1, 0, "1", "\"placement\":\"cycles\",\"queues\":[]" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"placement\":\"spread\",\"rebalance\":\"off\","
+	      "\"rebalance_interval\":1000}"), 1, 0, "1", NULL },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"ingress_rate\":\"fast\"}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "ingress_rate: \\\"fast\\\" is not a rate" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"egress_burst\":\"64k\"}"), 1,
