@@ -34,7 +34,10 @@
 	X("overhead", "overhead", INT) \
 	X("weight", "weight", INT) \
 	X("worker", "worker", STRING) \
-	X("group", "group", STRING)
+	X("group", "group", STRING) \
+	X("rx_frames", "rx-frames", INT) \
+	X("rx_usecs", "rx-usecs", INT) \
+	X("adaptive_rx", "adaptive-rx", STRING)
 
 /* "tag, native, ..., weight, " as one string literal (JSON spelling). */
 #define PORT_KEY_JSON_LIST_(json, cli, kind) json ", "

@@ -378,6 +378,23 @@ static int parse_policy(const struct ctl_rpc *r, json_t *p, struct dp_port_cfg *
 		return -EINVAL;
 	if ((s = pstr(p, "group", NULL)) && parse_group(s, c, e) < 0)
 		return -EINVAL;
+	if ((v = json_object_get(p, "rx_frames"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0 || t > 4096)
+			return ctl_err_params(e, "rx_frames must be 0..4096 (0: no frame bound)");
+		c->rx_frames = (uint16_t)t;
+	}
+	if ((v = json_object_get(p, "rx_usecs"))) {
+		json_int_t t = json_integer_value(v);
+		if (t < 0 || t > DP_COAL_MAX_US)
+			return ctl_err_params(e, "rx_usecs must be 0..%d microseconds", DP_COAL_MAX_US);
+		c->rx_usecs = (uint16_t)t;
+	}
+	if ((s = pstr(p, "adaptive_rx", NULL))) {
+		if (strcmp(s, "on") && strcmp(s, "off"))
+			return ctl_err_params(e, "adaptive_rx must be on or off");
+		c->adaptive_rx = !strcmp(s, "on");
+	}
 	char why[128];
 	if (dp_port_check_cfg(c, why, sizeof(why)) < 0)
 		return ctl_err_params(e, "%s", why);
@@ -728,12 +745,15 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 	else if (c.mac_auto)
 		snprintf(mac, sizeof(mac), "auto");
 	worker_str(&c, worker, sizeof(worker));
-	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i, s:o, s:o, s:i, s:i, s:s, s:s}", "tag",
+	return json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:i, s:o, s:o, s:i, s:i, s:s, s:s, s:i, s:i, "
+	                 "s:s}", "tag",
 	                 (int)c.tag, "native", (int)c.native, "trunks", trunks, "isolated",
 	                 c.isolated, "mac", mac, "ip", ips, "mac_limit", (int)c.mac_limit,
 	                 "ingress", limit_json(&c.ingress), "egress", limit_json(&c.egress),
 	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1,
-	                 "worker", worker, "group", c.group[0] ? c.group : "none");
+	                 "worker", worker, "group", c.group[0] ? c.group : "none",
+	                 "rx_frames", (int)c.rx_frames, "rx_usecs", (int)c.rx_usecs,
+	                 "adaptive_rx", c.adaptive_rx ? "on" : "off");
 }
 
 /* Offloads (pkt.h PKT_OL_*) by name. */

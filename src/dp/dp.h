@@ -52,6 +52,19 @@ struct dp_port_cfg {
 	 * ("" : none) for the group policy. */
 	uint8_t worker[PORT_MAX_QUEUES];
 	char group[DP_GROUP_MAX];
+	/* Interrupt moderation of its receive rings (port_coal), in ethtool's
+	 * words: hold a call until rx_frames frames (0: no frame bound) or
+	 * rx_usecs (0 with rx_frames: DP_COAL_DEFAULT_US) have passed;
+	 * adaptive_rx: a quiet ring gets its call at once, a busy one waits
+	 * (up to rx_frames, default DP_COAL_ADAPTIVE_FRAMES, and rx_usecs). */
+	uint16_t rx_frames;
+	uint16_t rx_usecs;
+	bool adaptive_rx;
+};
+enum {
+	DP_COAL_MAX_US = 10000,
+	DP_COAL_DEFAULT_US = 50,
+	DP_COAL_ADAPTIVE_FRAMES = 32,
 };
 
 /* Per-port counters, the one list of them: X(field, name, metric, help).
@@ -94,6 +107,8 @@ struct dp_port_cfg {
 	X(share_held, "share_held", "share_held", \
 	  "Bursts of the port cut short by a congested destination's fair share or limit " \
 	  "(the rest stayed in its ring).") \
+	X(tx_calls, "tx_calls", "tx_calls", \
+	  "Interrupts (call eventfd writes) sent to the port for frames delivered to it.") \
 	X(ring_errors, "ring_errors", "ring_errors", "Ring rule violations the workers saw.")
 
 #define DP_CTL_COUNTERS(X) \

@@ -95,6 +95,7 @@ struct dp_conf_port {
 	const struct dp_port_cfg *cfg; /* the port's policy (never NULL when port is) */
 	struct qos_prof qin, qeg;    /* its rate limits, precomputed */
 	uint8_t weight;              /* its fair-share weight, 1.. */
+	struct port_coal coal;       /* its interrupt moderation */
 };
 
 struct dp_conf {
@@ -158,6 +159,19 @@ struct dp_worker {
 	bool can_keep, hold_on;
 	unsigned keep;
 	uint64_t hold;
+	/* Receive queues whose interrupt this worker held back (port_coal):
+	 * flushed when due, before sleeping, and before passing a quiescent
+	 * point once a snapshot newer than pend_gen is out (the drivers stay
+	 * valid until then). */
+	unsigned npend;
+	uint64_t pend_gen;
+	uint64_t pend_due;           /* qos time the first of them is due */
+	struct dp_pend {
+		struct port *drv;
+		uint64_t due;
+		uint16_t port, q;
+	} pend[DP_MAX_PORTS * PORT_MAX_QUEUES];
+	uint8_t pend_on[DP_MAX_PORTS][PORT_MAX_QUEUES];
 
 	struct dp_wstats st[DP_MAX_PORTS];
 	struct dp_qstat qst[DP_MAX_PORTS][PORT_MAX_QUEUES];
@@ -203,6 +217,10 @@ static inline uint64_t dp_qos_now(const struct dp *dp, uint64_t now_ns)
 }
 
 void *dp_worker_main(void *arg);
+/* Records that queue q of conf port dst holds an interrupt since qos time
+ * qnow (dp_worker.c). */
+void dp_pend_add(struct dp_worker *w, const struct dp_conf *conf, unsigned dst, unsigned q,
+                 uint64_t qnow);
 /* Switches the n frames of w->pkts that port scp's queue q received
  * (dp_switch.c): classification, then delivery per destination. */
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,

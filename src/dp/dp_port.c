@@ -49,6 +49,22 @@ static void conf_free(struct dp_conf *c)
 	xfree(c);
 }
 
+/* A port's interrupt moderation for the drivers (dp.h, port_coal). */
+static void coal_build(const struct dp_port_cfg *c, struct port_coal *pc)
+{
+	unsigned us = c->rx_usecs;
+
+	memset(pc, 0, sizeof(*pc));
+	if (!c->rx_frames && !c->rx_usecs && !c->adaptive_rx)
+		return;
+	if (!us)
+		us = DP_COAL_DEFAULT_US;
+	pc->on = true;
+	pc->adaptive = c->adaptive_rx;
+	pc->frames = c->rx_frames ? c->rx_frames : (c->adaptive_rx ? DP_COAL_ADAPTIVE_FRAMES : 0);
+	pc->hold = qos_time((uint64_t)us * 1000);
+}
+
 /* The group index of port p's group among the ports before it ("" : -1):
  * groups are numbered in the order of their lowest port. */
 static int16_t group_index(const struct dp *dp, const struct dp_port *p)
@@ -174,6 +190,7 @@ static struct dp_conf *conf_build(struct dp *dp, const struct dp_conf *prev, uns
 		if (qos_prof_build(&p->cfg->egress, p->cfg->overhead, &cp->qeg, err, sizeof(err)) < 0)
 			cp->qeg.on = false;
 		cp->weight = p->cfg->weight ? p->cfg->weight : 1;
+		coal_build(p->cfg, &cp->coal);
 	}
 	c->unknown_drop = dp->unknown_drop;
 	return c;

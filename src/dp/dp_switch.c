@@ -150,7 +150,9 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	const struct dp_port_cfg *dc = dcp->cfg;
 	struct port_txres res = { 0 };
 	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight,
-	                          .limited = dcp->qeg.on, .qnow = qnow, .scratch = w->scratch };
+	                          .limited = dcp->qeg.on, .qnow = qnow, .coal = &dcp->coal,
+	                          .scratch = w->scratch };
+	unsigned txq;
 	uint16_t tcis[DP_BURST];
 	uint32_t policed = 0, congested = 0;
 
@@ -168,9 +170,13 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	ctx.uni = uni &= mask;
 	if (dcp->qeg.on)
 		mask = egress_admit(w, dcp, ctx.src_port, ctx.weight, mask, uni, tcis, qnow, &res.rf);
+	txq = dcp->txq[src_q % dcp->ntxq];
 	if (mask)
-		dcp->drv->ops->tx_burst(dcp->drv, dcp->txq[src_q % dcp->ntxq], w->burst, mask, tcis,
-		                        &ctx, &res);
+		dcp->drv->ops->tx_burst(dcp->drv, txq, w->burst, mask, tcis, &ctx, &res);
+	if (res.held)
+		dp_pend_add(w, conf, dst, txq, qnow);
+	if (res.calls)
+		STAT_ADD(w, dst, tx_calls, res.calls);
 	if (res.rf.share | res.rf.limit | res.rf.room)
 		settle(w, n, &res.rf, &congested, &policed, &res.noroom);
 	if (res.pkts) {

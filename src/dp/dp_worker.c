@@ -107,6 +107,50 @@ static void hold_queue(struct dp_worker *w, unsigned src_port, unsigned slot)
 	STAT_ADD(w, src_port, share_held, 1);
 }
 
+void dp_pend_add(struct dp_worker *w, const struct dp_conf *conf, unsigned dst, unsigned q,
+                 uint64_t qnow)
+{
+	uint64_t due = qnow + conf->ports[dst].coal.hold;
+
+	if (w->pend_on[dst][q])
+		return;
+	if (!w->npend) {
+		w->pend_gen = conf->gen;
+		w->pend_due = due;
+	} else if (qos_diff(due, w->pend_due) < 0) {
+		w->pend_due = due;
+	}
+	w->pend_on[dst][q] = 1;
+	w->pend[w->npend++] = (struct dp_pend){ .drv = conf->ports[dst].drv, .due = due,
+	                                        .port = (uint16_t)dst, .q = (uint16_t)q };
+}
+
+/* Sends the held interrupts that are due (all of them with force). */
+static void flush_calls(struct dp_worker *w, uint64_t qnow, bool force)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < w->npend; i++) {
+		struct dp_pend *e = &w->pend[i];
+		uint32_t calls = 0;
+		bool still = e->drv->ops->tx_flush(e->drv, e->q, qnow, force, &calls);
+
+		if (calls)
+			STAT_ADD(w, e->port, tx_calls, calls);
+		if (!still) {
+			w->pend_on[e->port][e->q] = 0;
+			continue;
+		}
+		/* (another worker's delivery may have pushed it back) */
+		if (qos_diff(e->due, qnow) <= 0)
+			e->due = qnow + qos_time(1000); /* a microsecond on */
+		if (!k || qos_diff(e->due, w->pend_due) < 0)
+			w->pend_due = e->due;
+		w->pend[k++] = *e;
+	}
+	w->npend = k;
+}
+
 /* Starts loading the lines of a received frame that classification reads
  * (its first PKT_HEAD bytes), so that a burst's cache misses overlap
  * instead of coming one frame at a time. */
@@ -237,7 +281,7 @@ static void wakeups_off(struct dp_worker *w, const struct dp_conf *conf)
 /* Sleeps until a kick, a wake-up from the control thread, or wait_ns
  * (-1: a second, to look at the clock-driven work now and then). Returns
  * the number of events (0: the time ran out). */
-static int sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
+static int sleep_on_kicks(struct dp_worker *w, int64_t wait_ns, bool online)
 {
 	struct epoll_event evs[32];
 	struct timespec ts;
@@ -249,11 +293,13 @@ static int sleep_on_kicks(struct dp_worker *w, int64_t wait_ns)
 	ts.tv_sec = (time_t)(wait_ns / 1000000000);
 	ts.tv_nsec = (long)(wait_ns % 1000000000);
 	atomic_fetch_add_explicit(&w->sleeps, 1, memory_order_relaxed);
-	qsbr_offline(&w->qs);
+	if (!online)
+		qsbr_offline(&w->qs);
 	n = epoll_pwait2(w->epfd, evs, 32, &ts, NULL);
 	if (n < 0 && errno == ENOSYS) /* kernels before 5.11: ms resolution */
 		n = epoll_wait(w->epfd, evs, 32, (int)((wait_ns + 999999) / 1000000));
-	qsbr_online(&w->dp->qsbr, &w->qs);
+	if (!online)
+		qsbr_online(&w->dp->qsbr, &w->qs);
 	for (int i = 0; i < n; i++)
 		if (evs[i].data.fd == w->wakefd && read(w->wakefd, &v, sizeof(v)) < 0) {
 			/* EAGAIN: another wake-up drained it */
@@ -355,26 +401,53 @@ void *dp_worker_main(void *arg)
 			 * (the other queues kick). */
 			was_idle = true;
 			if (w->nheld || now_ns - last_work_ns > spin_ns) {
+				bool online = w->npend != 0;
+
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
-					int ev = sleep_on_kicks(w, wait_ns);
-					conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
-					if (conf->gen == w->epgen)
-						wakeups_off(w, conf);
+					/* A held interrupt: sleep at most until it is
+					 * due, and stay online (its driver is used
+					 * after the sleep; a publication wakes us). */
+					if (online) {
+						int64_t d = qos_diff(w->pend_due, qnow) >> QOS_SHIFT;
+						d = d > 0 ? d : 0;
+						if (wait_ns < 0 || d < wait_ns)
+							wait_ns = d;
+					}
+					int ev = sleep_on_kicks(w, wait_ns, online);
+					const struct dp_conf *cur =
+						atomic_load_explicit(&dp->conf, memory_order_acquire);
+					if (cur->gen == w->epgen)
+						wakeups_off(w, cur);
 					/* Woken by an event: poll a while before the
 					 * next sleep. Woken by the clock (a held
 					 * queue's tokens, a ring without a kick fd):
 					 * one look, then sleep again at once. */
 					last_work_ns = ev > 0 ? clk_tsc_now(&w->clk, clk_cycles()) : 0;
-					progress(w);
-					continue; /* qsbr already passed (offline) */
+					if (!online) {
+						progress(w);
+						continue; /* qsbr already passed (offline) */
+					}
+				} else {
+					wakeups_off(w, conf);
+					last_work_ns = now_ns;
 				}
-				wakeups_off(w, conf);
-				last_work_ns = now_ns;
 			}
 		}
-		qsbr_quiescent(&dp->qsbr, &w->qs);
+		/* Held interrupts: those due go now; all of them once a newer
+		 * snapshot is out (their drivers are safe to use until this
+		 * worker passes a quiescent point, which it does only without
+		 * any held). */
+		if (w->npend) {
+			const struct dp_conf *cur = atomic_load_explicit(&dp->conf, memory_order_acquire);
+			flush_calls(w, dp_qos_now(dp, clk_tsc_now(&w->clk, clk_cycles())),
+			            cur->gen != w->pend_gen);
+		}
+		if (!w->npend)
+			qsbr_quiescent(&dp->qsbr, &w->qs);
 		progress(w);
 	}
+	if (w->npend)
+		flush_calls(w, 0, true);
 	qsbr_offline(&w->qs);
 	return NULL;
 }

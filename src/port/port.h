@@ -108,8 +108,24 @@ struct port_txres {
 	uint32_t gso;          /* frames sent whole with segmentation metadata */
 	uint32_t segmented;    /* frames segmented in software (segments in pkts) */
 	uint64_t bytes;
+	uint32_t calls;        /* interrupts sent (call eventfd writes) */
+	bool held;             /* the interrupt for these frames was held back
+	                        * (port_coal): the worker must tx_flush the queue */
 	bool broke;            /* the receiver broke the rules (counted once) */
 };
+
+/* Interrupt moderation of a port's receive rings (ethtool's rx-frames,
+ * rx-usecs, adaptive-rx): the call after a delivery may wait until
+ * `frames` frames or `hold` (qos time) have passed since the first frame
+ * it covers. adaptive: a delivery to a ring that was quiet (nothing for
+ * PORT_COAL_QUIET_NS) calls at once; busy rings wait. */
+struct port_coal {
+	uint16_t frames;       /* 0: no frame bound */
+	bool adaptive;
+	bool on;               /* any moderation at all */
+	uint64_t hold;         /* qos time */
+};
+enum { PORT_COAL_QUIET_NS = 50000 };
 
 /* A worker's scratch space for drivers, allocated with the worker (no
  * thread-local storage: that would be carved out of every thread's stack,
@@ -130,6 +146,7 @@ struct port_txctx {
 	                        * never made to wait and pay twice) */
 	uint32_t uni;          /* frames of the burst that go to this port alone */
 	uint64_t qnow;         /* the worker's qos clock */
+	const struct port_coal *coal; /* the destination's interrupt moderation */
 	struct port_scratch *scratch; /* the calling worker's */
 };
 
@@ -200,6 +217,12 @@ struct port_ops {
 	 * once. What happened to each goes into res. */
 	void (*tx_burst)(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
 	                 const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res);
+	/* Optional (drivers that hold interrupts back, res->held): sends the
+	 * held interrupt of queue q if it is due at qos time qnow, or at once
+	 * with force; counts it in *calls. Returns true while one is still
+	 * held. A worker that held one flushes it before it sleeps and before
+	 * it passes a quiescent point after a new snapshot. */
+	bool (*tx_flush)(struct port *p, unsigned q, uint64_t qnow, bool force, uint32_t *calls);
 
 	/* Kernel types: sends one frame gathered from iov (the generic
 	 * kport_tx_burst calls it per frame). 0, -EAGAIN when the kernel had

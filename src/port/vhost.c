@@ -67,6 +67,13 @@ struct vhost_port {
 	 * through an older snapshot, so it stays until close); used under the
 	 * ring's lock. NULL without memory: no fair share. */
 	struct qos_fair *fair[VHU_MAX_QUEUE_PAIRS];
+	/* Interrupt moderation of each receive ring (port_coal), under the
+	 * ring's lock: frames delivered since the last call, when the first
+	 * of them came, when the last delivery was (qos time). */
+	struct {
+		uint16_t pending;
+		uint64_t since, last;
+	} coal[VHU_MAX_QUEUE_PAIRS];
 };
 
 static struct vhost_port *vp(struct port *p)
@@ -522,6 +529,31 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 	return true;
 }
 
+/* Under ring q's lock, after n frames were published to it: whether their
+ * interrupt waits (port_coal). The ring's `since` then becomes the time
+ * the held interrupt is due (vhost_tx_flush). */
+static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx *ctx, unsigned n)
+{
+	const struct port_coal *c = ctx->coal;
+	uint64_t quiet = qos_time(PORT_COAL_QUIET_NS);
+	bool was_quiet = !v->coal[q].pending && qos_diff(ctx->qnow, v->coal[q].last) > (int64_t)quiet;
+
+	v->coal[q].last = ctx->qnow;
+	if (c->adaptive && was_quiet) {
+		/* A quiet ring (a ping, a lone request): the interrupt now. */
+		v->coal[q].pending = 0;
+		return false;
+	}
+	if (!v->coal[q].pending)
+		v->coal[q].since = ctx->qnow + c->hold;
+	v->coal[q].pending = (uint16_t)MIN(v->coal[q].pending + n, 0xffffu);
+	if ((c->frames && v->coal[q].pending >= c->frames) || qos_diff(ctx->qnow, v->coal[q].since) >= 0) {
+		v->coal[q].pending = 0;
+		return false;
+	}
+	return true;
+}
+
 /* Policy at the ring: its fair share (deficit round robin over the
  * buffers the guest gives back, qos.h), then room. What the fair share
  * refuses, and what finds no room while several senders take turns, is
@@ -542,6 +574,7 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	struct resv rv[32];
 	unsigned nres = 0, nfr = 0;
 	int avail, err = 0;
+	uint32_t pkts0 = res->pkts;
 
 	if (unlikely(vhu_dev_is_broken(d))) {
 		res->down += (uint32_t)__builtin_popcount(mask);
@@ -624,15 +657,44 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 	if (vq->used_pending) {
 		vq_used_publish(vq);
-		call = vq_need_call(vq);
+		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, res->pkts - pkts0))
+			res->held = true;
+		else
+			call = vq_need_call(vq);
 	}
 	if (f)
 		qos_fair_done(f, vq->used_idx, (uint16_t)avail);
 out:
 	unlock(&v->lock[q], shared);
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
-	if (call && !vq_call_fd(vq))
-		broke(p, VHU_BROKEN_CALL, 0);
+	if (call) {
+		if (!vq_call_fd(vq))
+			broke(p, VHU_BROKEN_CALL, 0);
+		res->calls++;
+	}
+}
+
+static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force,
+                           uint32_t *calls)
+{
+	struct vhost_port *v = vp(p);
+	struct vq *vq = &v->dev->vr[2 * q].vq;
+	bool call = false, still;
+
+	lock(&v->lock[q], p->env->shared);
+	if (v->coal[q].pending && !vhu_dev_is_broken(v->dev) &&
+	    (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
+		v->coal[q].pending = 0;
+		call = vq_need_call(vq);
+	}
+	still = v->coal[q].pending != 0;
+	unlock(&v->lock[q], p->env->shared);
+	if (call) {
+		if (!vq_call_fd(vq))
+			broke(p, VHU_BROKEN_CALL, 0);
+		(*calls)++;
+	}
+	return still;
 }
 
 /* ---- control thread ---- */
@@ -781,4 +843,5 @@ const struct port_ops port_vhost_ops = {
 	.rx_done = vhost_rx_done,
 	.rx_arm = vhost_rx_arm,
 	.tx_burst = vhost_tx_burst,
+	.tx_flush = vhost_tx_flush,
 };

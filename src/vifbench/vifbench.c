@@ -107,6 +107,7 @@ struct bench_opts {
 	bool no_event_idx;
 	bool announce;
 	bool busy_poll;
+	unsigned idle_spins;    /* empty polls before sleeping on notifications */
 	unsigned ring_size;
 	unsigned rx_buf;
 	unsigned ctrl_mq;       /* --ctrl-mq N: VQ_PAIRS_SET(N) on the control queue */
@@ -577,7 +578,7 @@ static void run_stream(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 			sleep_ns(opt.nap_ns);
 			continue;
 		}
-		if (++idle < BENCH_IDLE_SPINS || opt.busy_poll)
+		if (++idle < opt.idle_spins || opt.busy_poll)
 			continue;
 		/* Idle: sleep on the rx notification, or until the next
 		 * token when pacing, or briefly when all is sent. */
@@ -695,7 +696,7 @@ static void run_ping(struct bench_q *b, uint8_t **txbuf, uint8_t **rxbuf)
 					got = true;
 				}
 			}
-			if (n == 0 && ++idle >= BENCH_IDLE_SPINS && !opt.busy_poll) {
+			if (n == 0 && ++idle >= opt.idle_spins && !opt.busy_poll) {
 				int w = vif_rx_wait(vif, b->q, (int)MIN((deadline - now) / 1000000 + 1, 100ull));
 
 				if (w < 0 && !burst_error(b, "ping wait", w))
@@ -947,6 +948,8 @@ static void usage(FILE *f)
 "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
 "  --no-announce      do not send the initial broadcast from --src-mac\n"
 "  --busy-poll        never sleep on rx notifications\n"
+"  --idle-spins N     empty polls before sleeping on rx notifications (default\n"
+"                     512; 0: sleep at once, every frame needs an interrupt)\n"
 "  --nap US           tx: the nap before each offer once 64 in a row found the\n"
 "                     ring full (default %d; 1..1000000)\n"
 "  --ring-size N      descriptors per ring (default 256)\n"
@@ -983,7 +986,7 @@ static int parse_opts(int argc, char **argv)
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
 	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
-	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_HELP };
+	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_SPINS, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
 		{ "server", no_argument, NULL, O_SERVER },
@@ -1012,6 +1015,7 @@ static int parse_opts(int argc, char **argv)
 		{ "announce", no_argument, NULL, O_ANNOUNCE },
 		{ "no-announce", no_argument, NULL, O_NOANNOUNCE },
 		{ "busy-poll", no_argument, NULL, O_BUSY },
+		{ "idle-spins", required_argument, NULL, O_SPINS },
 		{ "ring-size", required_argument, NULL, O_RING },
 		{ "rx-buf", required_argument, NULL, O_RXBUF },
 		{ "ctrl-mq", required_argument, NULL, O_CTRLMQ },
@@ -1030,6 +1034,7 @@ static int parse_opts(int argc, char **argv)
 	opt.mode = MODE_TX;
 	opt.queues = 1;
 	opt.nap_ns = BENCH_FULL_NAP_NS;
+	opt.idle_spins = BENCH_IDLE_SPINS;
 	opt.size_min = opt.size_max = BENCH_MIN_FRAME;
 	opt.burst = 32;
 	opt.announce = true;
@@ -1110,6 +1115,11 @@ static int parse_opts(int argc, char **argv)
 			if (parse_double(a, &opt.warmup_s))
 				goto bad;
 			opt.windowed = true;
+			break;
+		case O_SPINS:
+			if (parse_u64(a, &u) || u > 1000000)
+				goto bad;
+			opt.idle_spins = (unsigned)u;
 			break;
 		case O_NAP:
 			if (parse_u64(a, &u) || u < 1 || u > 1000000)

@@ -484,6 +484,14 @@ static const struct cmd cmds[] = {
 	  "                   never moved by the rebalancer\n"
 	  "  group=NAME       placement=group puts the ports of one group on one\n"
 	  "                   worker; group=none (default)\n"
+	  "Interrupt moderation of the port's receive rings (ethtool's words; a guest\n"
+	  "that polls its ring sees frames at once, only its interrupt waits):\n"
+	  "  rx-frames=N      an interrupt covers up to N frames (0: no frame bound)\n"
+	  "  rx-usecs=US      ... or waits at most US microseconds, 0..10000 (0 with\n"
+	  "                   rx-frames or adaptive-rx: 50)\n"
+	  "  adaptive-rx=on   a quiet ring (nothing for 50 us) is interrupted at once,\n"
+	  "                   a busy one waits (rx-frames default 32); =off (default)\n"
+	  "                   with rx-frames=0 rx-usecs=0: an interrupt per burst\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n"
 	  "         vifctl set-port vm1 ingress-rate=100mbit ingress-burst=64k egress-pps=20000\n",
 	  2, -1, false, c_set_port },

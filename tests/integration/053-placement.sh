@@ -150,7 +150,9 @@ noroom=$(port_stat r drops.no_room)
 [ "$(jget "$js" "j['rx_pkts']")" = "$delivered" ] || fail "receiver got $(jget "$js" "j['rx_pkts']") of $delivered"
 [ $((noroom * 10)) -le "$COUNT" ] || fail "$noroom of $COUNT frames found no room"
 moves=$(( $(vctl -j workers | jq '.moves.queues') - moves0 ))
-[ "$moves" -ge $((flips - 1)) ] || fail "$flips pins, $moves queue moves counted"
+# (the first pin may name the worker the queue is on; the last may come
+# after the sender left, with no live queue to move)
+[ "$moves" -ge $((flips - 2)) ] || fail "$flips pins, $moves queue moves counted"
 stall=$(vctl -j workers | jq '.moves.stall_max_ns')
 log "   $flips pins, $moves moves, longest stall $((stall / 1000)) us; $delivered delivered in order, $noroom no_room"
 vctl del-port s

@@ -179,12 +179,12 @@ static const struct rpc_case method_cases[] = {
 	  "\"features\":\"0x0\",\"offloads_rx\":[],\"offloads_tx\":[],\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
 	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0,"
 	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1,\"worker\":\"auto\","
-	  "\"group\":\"none\"},\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
+	  "\"group\":\"none\",\"rx_frames\":0,\"rx_usecs\":0,\"adaptive_rx\":\"off\"},\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
 	  "{\"ports\":[{\"name\":\"vm1\",\"rx_pkts\":0,\"rx_bytes\":0,\"tx_pkts\":0,\"tx_bytes\":0,"
-	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0,\"offload\":0,\"egress_limit\":0,\"congested\":0},\"rx_gso\":0,\"tx_gso\":0,\"tx_segmented\":0,\"ingress_held\":0,\"share_held\":0,\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0,\"close_stuck\":0},"
+	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0,\"offload\":0,\"egress_limit\":0,\"congested\":0},\"rx_gso\":0,\"tx_gso\":0,\"tx_segmented\":0,\"ingress_held\":0,\"share_held\":0,\"tx_calls\":0,\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0,\"close_stuck\":0},"
 	  "{\"name\":\"vm2\"" },
 	{ REQ("stats", "{\"name\":\"vm2\"}"), 1, 0, "1", "{\"ports\":[{\"name\":\"vm2\"," },
 	/* Rate limits in tc's units; show gives them back as numbers. */
@@ -227,6 +227,18 @@ static const struct rpc_case method_cases[] = {
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance_threshold must be" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"rebalance\":\"yes\"}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance must be on or off" },
+	/* Interrupt moderation. */
+	{ REQ("set-port", "{\"name\":\"vm1\",\"rx_frames\":16,\"rx_usecs\":100,"
+	      "\"adaptive_rx\":\"on\"}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"rx_frames\":16,\"rx_usecs\":100,\"adaptive_rx\":\"on\"" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"rx_usecs\":10001}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "rx_usecs must be 0..10000" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"rx_frames\":-1}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "rx_frames must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"adaptive_rx\":\"yes\"}"), 1, CTL_ERR_INVALID_PARAMS,
+	  "1", "adaptive_rx must be on or off" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"rx_frames\":0,\"rx_usecs\":0,\"adaptive_rx\":\"off\"}"),
+	  1, 0, "1", NULL },
 	{ REQ("queues", "{}"), 1, 0, "1", "\"placement\":\"cycles\",\"queues\":[]" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"placement\":\"spread\",\"rebalance\":\"off\","
 	      "\"rebalance_interval\":1000}"), 1, 0, "1", NULL },
