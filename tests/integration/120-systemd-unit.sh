@@ -95,6 +95,15 @@ log "the user (sysusers.d) and directories (tmpfiles.d), under throwaway names"
 U=vfdt$$
 RUN=$T/run STATE=$T/lib
 UPIDS=() # processes running as $U: gone before the user is
+stop_unit_vifd() {
+	[ -n "$VIFD_PID" ] || return 0
+	kill -TERM "$VIFD_PID" 2>/dev/null
+	wait "$VIFD_PID"
+	local rc=$?
+	forget_pid "$VIFD_PID"
+	VIFD_PID=
+	return $rc
+}
 unit_cleanup() {
 	local p
 	stop_unit_vifd
@@ -154,15 +163,6 @@ start_unit_vifd() {
 	SOCK=$run/vifd.sock
 	wait_for 20 "vifd control socket" vctl version
 }
-stop_unit_vifd() {
-	[ -n "$VIFD_PID" ] || return 0
-	kill -TERM "$VIFD_PID" 2>/dev/null
-	wait "$VIFD_PID"
-	local rc=$?
-	forget_pid "$VIFD_PID"
-	VIFD_PID=
-	return $rc
-}
 vctl() { "$VIFCTL" --socket "$SOCK" "$@"; }
 
 log "vifd as $U with $BOUND"
@@ -174,7 +174,8 @@ st=$(sed -n 's/^Cap\(Eff\|Amb\|Bnd\):[[:space:]]*//p' "/proc/$VIFD_PID/status" |
 [ "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$VIFD_PID/status")" = 1 ] || fail "no NoNewPrivs"
 [ "$(stat -c '%a %U:%G' "$RUN/vifd.sock")" = "660 $U:$U" ] ||
 	fail "control socket is $(stat -c '%a %U:%G' "$RUN/vifd.sock")"
-[ -f "$STATE/vifd.pid" ] || fail "no pid file in the state directory"
+[ -f "$STATE/vifd.pid" ] && [ ! -e "$STATE/vifd.sock" ] ||
+	fail "--ctl-socket: want the pid file, not the socket, in the state directory: $(ls "$STATE")"
 
 log "vifctl finds $RUNDIR/vifd.sock by default (private mount namespace)"
 mkdir "$T/cwd" "$T/cwd2" "$T/cwd2/vifd-state"
