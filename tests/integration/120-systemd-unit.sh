@@ -71,7 +71,7 @@ argval() { local i; for ((i = 1; i < ${#EXEC[@]} - 1; i++)); do
 "$VIFCTL" --help | grep "else $RUNDIR/vifd.sock\$" >/dev/null ||
 	fail "vifctl's default socket is not the unit's $RUNDIR/vifd.sock"
 # The sysusers and tmpfiles files agree with the unit.
-read -r ut uname _ <<<"$(grep '^u ' "$SYSUSERS")"
+read -r _ uname _ <<<"$(grep '^u ' "$SYSUSERS")"
 [ "$uname" = "$USER_" ] && [ "$USER_" = "$GROUP_" ] || fail "sysusers user $uname, unit $USER_:$GROUP_"
 grep -x "d $RUNDIR  *$(uval RuntimeDirectoryMode) $USER_ $GROUP_ -" "$TMPFILES" >/dev/null ||
 	fail "tmpfiles' $RUNDIR differs from RuntimeDirectory*"
