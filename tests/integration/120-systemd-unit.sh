@@ -256,6 +256,11 @@ else
 	add ax type=afxdp dev="$VH2"
 fi
 [ "$(stat -c %U "$RUN/vm1.sock")" = "$U" ] || fail "vm1's socket is not $U's"
+# Guests' sockets share /run/vifd with the control socket, which no port may take.
+rc=0
+vctl add-port br0 bad type=vhostuser path="$RUN/vifd.sock" >/dev/null 2>"$T/err.txt" || rc=$?
+[ "$rc" = 1 ] && grep "is vifd's control socket" "$T/err.txt" >/dev/null ||
+	fail "a port on the control socket's path: exit $rc: $(cat "$T/err.txt")"
 link_exists "" "$TAP" || fail "tap $TAP missing"
 link_exists "$NA" "$TAPN" || fail "tap $TAPN missing in $NA"
 connected() { [ "$(port_info "$1" connected)" = True ]; }
