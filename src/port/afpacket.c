@@ -142,8 +142,10 @@ static int afp_open_queue(struct port *p, struct afp *a, unsigned q, int fanout_
 	}
 	return 0;
 fail:
-	snprintf(err, errlen, "%s: %s: %s", p->ifname, what, strerror(errno));
-	return -errno;
+	fd = -errno;
+	snprintf(err, errlen, "%s: %s: %s%s", p->ifname, what, strerror(-fd),
+	         port_eperm(fd, " (packet sockets need CAP_NET_RAW)"));
+	return fd;
 }
 
 static int afp_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
@@ -186,7 +188,8 @@ static int afp_open(struct port *p, const struct port_params *pp, char *err, siz
 		a->brought_up = r == 0;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot bring %s up: %s", p->ifname, strerror(-r));
+		snprintf(err, errlen, "cannot bring %s up: %s%s", p->ifname, strerror(-r),
+		         port_eperm(r, " (needs CAP_NET_ADMIN)"));
 		goto fail;
 	}
 	return 0;

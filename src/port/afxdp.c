@@ -159,7 +159,10 @@ static int open_queue(struct port *p, struct xsk *x, unsigned qi, bool *copy_log
 	                     &q->comp, &ucfg);
 	if (r < 0) {
 		q->umem = NULL;
-		snprintf(err, errlen, "%s: cannot register the UMEM: %s", p->ifname, strerror(-r));
+		snprintf(err, errlen, "%s: cannot register the UMEM: %s%s", p->ifname, strerror(-r),
+		         r == -ENOBUFS ? " (its 8 MiB per queue count against RLIMIT_MEMLOCK: "
+		                         "raise LimitMEMLOCK or grant CAP_IPC_LOCK)"
+		                       : port_eperm(r, " (AF_XDP sockets need CAP_NET_RAW)"));
 		return r;
 	}
 	r = xsk_socket__create(&q->xsk, p->ifname, qi, q->umem, &q->rx, &q->tx, &scfg);
@@ -225,13 +228,15 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 	x->map_fd = bpf_map_create(BPF_MAP_TYPE_XSKMAP, "vifd_xsks", 4, 4, XSK_MAP_ENTRIES, NULL);
 	if (x->map_fd < 0) {
 		r = x->map_fd;
-		snprintf(err, errlen, "cannot create an XSKMAP: %s", strerror(-r));
+		snprintf(err, errlen, "cannot create an XSKMAP: %s%s", strerror(-r),
+		         port_eperm(r, " (needs CAP_BPF or CAP_SYS_ADMIN, and CAP_NET_ADMIN)"));
 		goto fail;
 	}
 	x->prog_fd = load_prog(x->map_fd);
 	if (x->prog_fd < 0) {
 		r = x->prog_fd;
-		snprintf(err, errlen, "cannot load the XDP program: %s", strerror(-r));
+		snprintf(err, errlen, "cannot load the XDP program: %s%s", strerror(-r),
+		         port_eperm(r, " (needs CAP_BPF or CAP_SYS_ADMIN, and CAP_NET_ADMIN)"));
 		goto fail;
 	}
 	/* Never replace someone else's program. */
@@ -248,7 +253,8 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot attach XDP to %s: %s%s", p->ifname, strerror(-r),
-		         r == -EBUSY || r == -EEXIST ? " (another XDP program is attached)" : "");
+		         r == -EBUSY || r == -EEXIST ? " (another XDP program is attached)"
+		                                     : port_eperm(r, " (needs CAP_NET_ADMIN)"));
 		goto fail;
 	}
 	for (unsigned q = 0; q < p->nq; q++) {
@@ -261,7 +267,8 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 	if (x->promisc_fd < 0 ||
 	    setsockopt(x->promisc_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot make %s promiscuous: %s", p->ifname, strerror(-r));
+		snprintf(err, errlen, "cannot make %s promiscuous: %s%s", p->ifname, strerror(-r),
+		         port_eperm(r, " (needs CAP_NET_RAW)"));
 		goto fail;
 	}
 	r = port_if_get_flags(p->ifname, &flags);
@@ -270,7 +277,8 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 		x->brought_up = r == 0;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot bring %s up: %s", p->ifname, strerror(-r));
+		snprintf(err, errlen, "cannot bring %s up: %s%s", p->ifname, strerror(-r),
+		         port_eperm(r, " (needs CAP_NET_ADMIN)"));
 		goto fail;
 	}
 	vlog_info("%s: AF_XDP in %s mode, %u queue(s)", p->ifname,

@@ -24,6 +24,7 @@
 #ifndef VIFD_PORT_H
 #define VIFD_PORT_H
 
+#include <errno.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -278,6 +279,12 @@ int port_in_netns(const char *netns, int (*fn)(void *arg), void *arg);
  * namespace. 0 or -errno. */
 int port_if_get_flags(const char *ifname, short *flags);
 int port_if_set_flags(const char *ifname, short flags);
+/* hint after an EPERM (r == -EPERM), "" after anything else: error
+ * messages name the capability a sandboxed vifd lacks (docs/install.md). */
+static inline const char *port_eperm(int r, const char *hint)
+{
+	return r == -EPERM ? hint : "";
+}
 
 /* What kernel port types share (port.c): their queues are 0..nq-1 both
  * ways, each queue's file wakes the worker (edge-triggered: nothing to

@@ -86,10 +86,11 @@ static int tap_open_in_ns(void *arg)
 		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (p->nq > 1 ? IFF_MULTI_QUEUE : 0);
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			r = -errno;
-			snprintf(j->err, j->errlen,
-			         "cannot create or attach tap %s%s: %s (an interface of another kind, "
-			         "or a tap with other queue settings, has that name?)",
-			         p->ifname, q ? " (queue)" : "", strerror(-r));
+			snprintf(j->err, j->errlen, "cannot create or attach tap %s%s: %s %s",
+			         p->ifname, q ? " (queue)" : "", strerror(-r),
+			         r == -EPERM ? "(creating a tap needs CAP_NET_ADMIN)"
+			                     : "(an interface of another kind, or a tap with other "
+			                       "queue settings, has that name?)");
 			return r;
 		}
 		if (q == 0 && ioctl(fd, TUNGETIFF, &ifr) == 0)
@@ -109,7 +110,8 @@ static int tap_open_in_ns(void *arg)
 		j->t->brought_up = r == 0;
 	}
 	if (r < 0)
-		snprintf(j->err, j->errlen, "cannot bring %s up: %s", p->ifname, strerror(-r));
+		snprintf(j->err, j->errlen, "cannot bring %s up: %s%s", p->ifname, strerror(-r),
+		         port_eperm(r, " (needs CAP_NET_ADMIN)"));
 	return r;
 }
 
@@ -152,8 +154,8 @@ static int tap_open(struct port *p, const struct port_params *pp, char *err, siz
 	r = port_in_netns(p->netns, tap_open_in_ns, &j);
 	if (r < 0) {
 		if (!*err)
-			snprintf(err, errlen, "cannot enter network namespace %s: %s", p->netns,
-			         strerror(-r));
+			snprintf(err, errlen, "cannot enter network namespace %s: %s%s", p->netns,
+			         strerror(-r), port_eperm(r, " (setns() needs CAP_SYS_ADMIN)"));
 		tap_close(p);
 	}
 	return r;

@@ -5,20 +5,23 @@
  *   vifctl [--socket PATH] [-j|--json] COMMAND [ARGS]
  *
  * Global options may also follow the command. The socket is --socket, else
- * $VIFD_SOCKET, else ./vifd-state/vifd.sock (vifd's default state
- * directory, relative to where both are started). */
+ * $VIFD_SOCKET, else ./vifd-state/vifd.sock if it exists (vifd's default
+ * state directory, relative to where both are started: the README's demo),
+ * else /run/vifd/vifd.sock (where the systemd unit puts it). */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "port_keys.h"
 #include "xalloc.h"
 
-#define DEFAULT_SOCKET "./vifd-state/vifd.sock"
+#define LOCAL_SOCKET "./vifd-state/vifd.sock"
+#define SYSTEM_SOCKET "/run/vifd/vifd.sock"
 
 struct cli_ctx {
 	const char *sock;     /* control socket path */
@@ -577,13 +580,15 @@ static void usage(FILE *f)
 	}
 	fprintf(f, "\nOptions:\n"
 	        "  --socket PATH  vifd's control socket; default $VIFD_SOCKET, else\n"
-	        "                 %s (vifd --state-dir DIR listens on DIR/vifd.sock)\n"
+	        "                 %s if it exists (vifd --state-dir DIR\n"
+	        "                 listens on DIR/vifd.sock), else %s\n"
+	        "                 (where the systemd unit puts it)\n"
 	        "  -j, --json     print vifd's JSON result instead of tables\n"
 	        "  -h, --help     this help; vifctl COMMAND --help for one command\n"
 	        "  -V, --version  print vifctl's version\n"
 	        "\nExit status: 0 done, 1 vifd reported an error, 2 usage error,\n"
 	        "3 cannot connect to vifd (or no reply within %d s).\n",
-	        DEFAULT_SOCKET, CLI_TIMEOUT_MS / 1000);
+	        LOCAL_SOCKET, SYSTEM_SOCKET, CLI_TIMEOUT_MS / 1000);
 }
 
 static void cmd_help(const struct cmd *c, FILE *f)
@@ -635,11 +640,25 @@ static bool parse_seconds(const char *s, double *out)
 	return true;
 }
 
-int main(int argc, char **argv)
+/* The socket when neither --socket nor $VIFD_SOCKET names one: a vifd
+ * started here on its default state directory first (a socket file there,
+ * live or not, is the one meant: connecting tells), else the service's. */
+static const char *default_socket(void)
 {
 	const char *env = getenv("VIFD_SOCKET");
+	struct stat st;
+
+	if (env && *env)
+		return env;
+	if (lstat(LOCAL_SOCKET, &st) == 0)
+		return LOCAL_SOCKET;
+	return SYSTEM_SOCKET;
+}
+
+int main(int argc, char **argv)
+{
 	struct cli_ctx x = {
-		.sock = env && *env ? env : DEFAULT_SOCKET,
+		.sock = default_socket(),
 		.interval_s = 1,
 		.conn = { .fd = -1 },
 	};

@@ -31,7 +31,8 @@ static void hint(int err)
 		        "use its socket\n");
 	else
 		fprintf(stderr, "vifctl: is vifd running? Point vifctl at its socket with --socket PATH "
-		        "or VIFD_SOCKET=PATH\n        (vifd --state-dir DIR listens on DIR/vifd.sock)\n");
+		        "or VIFD_SOCKET=PATH\n        (vifd --state-dir DIR listens on DIR/vifd.sock unless "
+		        "--ctl-socket PATH)\n");
 }
 
 /* Milliseconds left before deadline_ns, at least 0. */

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 	        "  -c, --config FILE   configuration file (JSON, see vifd(8) and docs/config.md);\n"
 	        "                      without one: bridge br0, state in ./vifd-state\n"
 	        "  --state-dir DIR     control socket, pid file and state (default ./vifd-state)\n"
+	        "  --ctl-socket PATH   control socket at PATH instead of STATE_DIR/vifd.sock\n"
+	        "                      (the systemd unit: /run/vifd/vifd.sock, where vifctl looks)\n"
 	        "  --reset-state       ignore the persisted state (the configuration file's\n"
 	        "                      bridge, ports and fdb apply again)\n"
 	        "  --workers N         datapath worker threads (default 1, max %d)\n"
@@ -158,6 +160,7 @@ static int write_pidfile(const char *path)
 struct opts {
 	const char *config;
 	const char *state_dir;
+	const char *ctl_socket; /* NULL: STATE_DIR/vifd.sock */
 	bool reset;
 	long nworkers;          /* 0: unset */
 	const char *cpus;
@@ -175,6 +178,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	static const struct option lopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "ctl-socket", required_argument, NULL, 'S' },
 		{ "reset-state", no_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "cpus", required_argument, NULL, 'P' },
@@ -197,6 +201,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->state_dir = optarg;
+			break;
+		case 'S':
+			if (!*optarg) {
+				fprintf(stderr, "vifd: --ctl-socket needs a path\n");
+				return 2;
+			}
+			o->ctl_socket = optarg;
 			break;
 		case 'R':
 			o->reset = true;
@@ -348,9 +359,13 @@ int main(int argc, char **argv)
 	if (gr && chown(state_dir, (uid_t)-1, gr->gr_gid) < 0)
 		fprintf(stderr, "vifd: cannot give %s to group %s: %s\n", state_dir, group,
 		        strerror(errno));
-	if (snprintf(sock, sizeof(sock), "%s/vifd.sock", state_dir) >= (int)sizeof(sock) ||
+	/* The socket may live apart from the state (a service: /run/vifd for
+	 * the socket, /var/lib/vifd for what persists); its directory must
+	 * exist and let the --group through, as the unit's RuntimeDirectory does. */
+	if ((o.ctl_socket ? snprintf(sock, sizeof(sock), "%s", o.ctl_socket)
+	                  : snprintf(sock, sizeof(sock), "%s/vifd.sock", state_dir)) >= (int)sizeof(sock) ||
 	    snprintf(pidf, sizeof(pidf), "%s/vifd.pid", state_dir) >= (int)sizeof(pidf)) {
-		fprintf(stderr, "vifd: state directory path too long\n");
+		fprintf(stderr, "vifd: state directory or control socket path too long\n");
 		goto out_conf;
 	}
 	if (write_pidfile(pidf) < 0)
