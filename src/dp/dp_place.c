@@ -90,12 +90,15 @@ static void place_cycles(struct dp_pq *qs, unsigned n, unsigned nworkers, bool a
 }
 
 /* group: each group's worker into gw (indexed by group; groups are <
- * PLACE_MAX_GROUPS): the worker its placed queues are on, else by the rank
- * of its lowest port. */
+ * PLACE_MAX_GROUPS): the worker its placed queues are on; a group with no
+ * placed queue goes to the worker with the fewest groups (groups taken in
+ * the order of their lowest port, ties to the lowest worker), so groups
+ * get a worker each while there are enough, whatever order they came up in. */
 static void group_workers(const struct dp_pq *qs, unsigned n, unsigned nworkers, unsigned *gw)
 {
 	uint16_t first[PLACE_MAX_GROUPS];
-	bool kept[PLACE_MAX_GROUPS] = { false };
+	bool kept[PLACE_MAX_GROUPS] = { false }, done[PLACE_MAX_GROUPS] = { false };
+	unsigned ngroups[PLACE_MAX_WORKERS] = { 0 };
 
 	for (unsigned g = 0; g < PLACE_MAX_GROUPS; g++)
 		first[g] = UINT16_MAX;
@@ -109,17 +112,25 @@ static void group_workers(const struct dp_pq *qs, unsigned n, unsigned nworkers,
 		if (qs[i].w >= 0 && qs[i].pin < 0 && !kept[g]) {
 			gw[g] = (unsigned)qs[i].w;
 			kept[g] = true;
+			ngroups[gw[g]]++;
 		}
 	}
-	for (unsigned g = 0; g < PLACE_MAX_GROUPS; g++) {
-		unsigned rank = 0;
+	for (;;) {
+		int next = -1;
+		unsigned w = 0;
 
-		if (first[g] == UINT16_MAX || kept[g])
-			continue;
-		for (unsigned h = 0; h < PLACE_MAX_GROUPS; h++)
-			if (first[h] < first[g])
-				rank++;
-		gw[g] = rank % nworkers;
+		for (unsigned g = 0; g < PLACE_MAX_GROUPS; g++)
+			if (first[g] != UINT16_MAX && !kept[g] && !done[g] &&
+			    (next < 0 || first[g] < first[next]))
+				next = (int)g;
+		if (next < 0)
+			break;
+		for (unsigned k = 1; k < nworkers; k++)
+			if (ngroups[k] < ngroups[w])
+				w = k;
+		gw[next] = w;
+		ngroups[w]++;
+		done[next] = true;
 	}
 }
 

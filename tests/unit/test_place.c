@@ -90,6 +90,21 @@ static void test_group(void)
 	t[n] = (struct dp_pq){ .port = 7, .q = 0, .pin = -1, .group = 1, .w = -1 };
 	dp_place(DP_PLACE_GROUP, t, n + 1, 4, false);
 	CHECK_EQ(t[n].w, 3);
+	/* Groups that come up one at a time, the later-numbered first: each
+	 * still gets a worker of its own. */
+	n = 0;
+	t[n++] = (struct dp_pq){ .port = 3, .q = 0, .pin = -1, .group = 1, .w = -1 };
+	dp_place(DP_PLACE_GROUP, t, n, 2, false);
+	CHECK_EQ(t[0].w, 0);
+	t[n++] = (struct dp_pq){ .port = 2, .q = 0, .pin = -1, .group = 0, .w = -1 };
+	dp_place(DP_PLACE_GROUP, t, n, 2, false);
+	CHECK_EQ(t[0].w, 0);
+	CHECK_EQ(t[1].w, 1);
+	t[n++] = (struct dp_pq){ .port = 0, .q = 0, .pin = -1, .group = 0, .w = -1 };
+	t[n++] = (struct dp_pq){ .port = 1, .q = 0, .pin = -1, .group = 1, .w = -1 };
+	dp_place(DP_PLACE_GROUP, t, n, 2, false);
+	CHECK_EQ(t[2].w, 1);
+	CHECK_EQ(t[3].w, 0);
 	/* More groups than workers: they wrap. */
 	n = table(t, 5, 1);
 	for (unsigned i = 0; i < n; i++)
