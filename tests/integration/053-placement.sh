@@ -10,10 +10,11 @@
 #    numbers) while s's queue is pinned to worker 0 and 1 in turn, 40
 #    times: no frame corrupt, duplicated or reordered, every frame vifd
 #    took was delivered or counted (no_room), and the moves were counted.
-# 3. Rebalancing: placement=cycles, rebalance=on; two unpaced senders put
-#    on one worker (pinned there, then unpinned: an unpinned queue stays
-#    where it is) are split within seconds by the rebalancer, and then
-#    stay (one heavy queue per worker: no move can help).
+# 3. Rebalancing: placement=cycles, rebalance=on; two unpaced senders and
+#    a light one put on one worker, another light one on the other (pinned
+#    there, then unpinned: an unpinned queue stays where it is): the
+#    rebalancer splits the heavy ones within seconds, and then nothing
+#    moves any more (one heavy queue per worker: no move helps enough).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/restart.sh"
 : "${VIFBENCH:?}"
@@ -162,19 +163,25 @@ log "3. rebalancing splits two heavy senders put on one worker"
 vctl set-bridge br0 placement=cycles rebalance=on rebalance-interval=300
 vctl add-port br0 h1 type=vhostuser path="$T/h1.sock" worker=0
 vctl add-port br0 h2 type=vhostuser path="$T/h2.sock" worker=0
+vctl add-port br0 l1 type=vhostuser path="$T/l1.sock" worker=0
+vctl add-port br0 l2 type=vhostuser path="$T/l2.sock" worker=1
 vctl add-port br0 sk type=vhostuser path="$T/sk.sock" queues=2
 sink sk 2 9
-bg h1 "$VIFBENCH" --sock "$T/h1.sock" --mode tx --rate 0 --duration 60 \
-	--src-mac 02:00:00:00:02:01 --dst-mac 02:00:00:00:01:09
-bg h2 "$VIFBENCH" --sock "$T/h2.sock" --mode tx --rate 0 --duration 60 \
-	--src-mac 02:00:00:00:02:02 --dst-mac 02:00:00:00:01:09
-wait_for 10 "senders connected" live_rx_is h2 1
+# two heavy senders and a light one on worker 0, a light one on worker 1
+for h in h1 h2; do
+	bg $h "$VIFBENCH" --sock "$T/$h.sock" --mode tx --rate 0 --duration 60 \
+		--src-mac "02:00:00:00:02:0${h#h}" --dst-mac 02:00:00:00:01:09
+done
+for l in l1 l2; do
+	bg $l "$VIFBENCH" --sock "$T/$l.sock" --mode tx --rate 2000 --duration 60 \
+		--src-mac "02:00:00:00:03:0${l#l}" --dst-mac 02:00:00:00:01:09
+done
+for p in h1 h2 l1 l2; do wait_for 10 "sender $p connected" live_rx_is $p 1; done
 rb0=$(vctl -j workers | jq '.moves.by_rebalance')
 sleep 1
 expect_places "pinned senders" h10=0 h20=0
 # unpinned, they stay where they are until the rebalancer moves one
-vctl set-port h1 worker=auto
-vctl set-port h2 worker=auto
+for p in h1 h2 l1 l2; do vctl set-port $p worker=auto; done
 split() { [ "$(where h1 0)" != "$(where h2 0)" ]; }
 end=$((SECONDS + 15))
 until split; do
