@@ -23,83 +23,131 @@ mkdir "$T/bin"
 ln -s "$VIFCTL" "$T/bin/vifctl"
 ERRS=0
 bad() { echo "[$TEST_NAME] DRIFT: $*" >&2; ERRS=$((ERRS + 1)); }
-# roff spells '-' as '\-'
-roff() { sed 's/-/\\-/g' <<<"$1"; }
-in_man() { grep -F -- "$(roff "$2")" "$1" >/dev/null; }
-# complete LINE [WORDBREAKS]: what the completion offers, one per line
-# (WORDBREAKS default: bash's).
+# (Builtins only below, no process per check: forks are slow on a busy
+# machine.) has TEXT STRING; has_line TEXT LINE.
+has() { [[ $1 == *"$2"* ]]; }
+has_line() { [[ $'\n'$1$'\n' == *$'\n'"$2"$'\n'* ]]; }
+CTL8=$(<"$MAN_CTL")
+VIFD8=$(<"$MAN_VIFD")
+# in_man TEXT WORD: WORD in a man page's source, where roff spells '-' '\-'
+in_man() { has "$1" "${2//-/\\-}"; }
+# complete LINE [n]: what the completion offers for LINE, one per line;
+# with n, '=' does not break words (bash's default COMP_WORDBREAKS has it).
+# The checks run twice: the first pass only collects the lines, which one
+# bash then completes in a batch (a bash and vifctl per line is slow under
+# the sanitizers), the second pass checks the answers.
 cat >"$T/complete.sh" <<'EOF'
 source "$1"
-COMP_LINE=$2
-COMP_POINT=${#COMP_LINE}
-COMP_WORDBREAKS=${3:-$' \t\n"\'><=;|&(:'}
-_vifctl
-printf '%s\n' "${COMPREPLY[@]}"
+DEFAULT_BREAKS=$COMP_WORDBREAKS
+while IFS=$'\t' read -r mode line; do
+	COMP_LINE=$line
+	COMP_POINT=${#COMP_LINE}
+	COMP_WORDBREAKS=$DEFAULT_BREAKS
+	[ "$mode" = n ] && COMP_WORDBREAKS=$' \t\n'
+	COMPREPLY=()
+	_vifctl
+	printf 'Q\t%s\t%s\n' "$mode" "$line"
+	for r in "${COMPREPLY[@]}"; do printf 'R\t%s\n' "$r"; done
+done
 EOF
-complete_line() { PATH="$T/bin:$PATH" bash "$T/complete.sh" "$COMPL" "$@"; }
-offers() { grep -Fx -- "$2" <<<"$1" >/dev/null; }
-
-CMDS=$("$VIFCTL" --list-commands)
-KEYS=$("$VIFCTL" --list-keys)
-[ "$(wc -l <<<"$CMDS")" -ge 10 ] || fail "vifctl --list-commands: $CMDS"
-[ "$(wc -l <<<"$KEYS")" -ge 20 ] || fail "vifctl --list-keys: $KEYS"
-HELP=$("$VIFCTL" --help)
-TOP=$(complete_line "vifctl ")
-ncmd=0
-while read -r cmd opts; do
-	ncmd=$((ncmd + 1))
-	grep -E "^  $cmd( |\$)" <<<"$HELP" >/dev/null || bad "vifctl --help lacks $cmd"
-	CH=$("$VIFCTL" help "$cmd") || bad "vifctl help $cmd failed"
-	# a .TP item of COMMANDS starts with the command
-	grep -E "^\.B[IR]? +\"?$(roff "$cmd" | sed 's/\\/\\\\/g')( |\"|\$)" "$MAN_CTL" >/dev/null ||
-		bad "vifctl.8 has no item for $cmd"
-	offers "$TOP" "$cmd" || bad "completion does not offer command $cmd"
-	OC=$(complete_line "vifctl $cmd -")
-	for o in $opts; do
-		grep -F -- "$o" <<<"$CH" >/dev/null || bad "vifctl help $cmd lacks $o"
-		in_man "$MAN_CTL" "$o" || bad "vifctl.8 lacks $cmd's $o"
-		offers "$OC" "$o" || bad "completion does not offer $cmd $o"
-	done
-done <<<"$CMDS"
-
-nkey=0
-SETHELP=$("$VIFCTL" help set-port)
-while read -r cmd key values; do
-	if [ "$key" = - ]; then
-		# fixed words of a positional argument
-		WC=$(complete_line "vifctl $cmd ")
-		for v in $values; do
-			in_man "$MAN_CTL" "$v" || bad "vifctl.8 lacks $cmd's $v"
-			offers "$WC" "$v" || bad "completion does not offer $cmd $v"
-		done
-		continue
+PASS=collect
+declare -A ANSWER
+# complete_line VAR LINE [n]: sets VAR.
+complete_line() {
+	local q
+	printf -v q '%s\t%s' "${3:-d}" "$2"
+	if [ "$PASS" = collect ]; then
+		printf '%s\n' "$q" >>"$T/queries"
+		printf -v "$1" '%s' ""
+	else
+		printf -v "$1" '%s' "${ANSWER[$q]-UNASKED}"
 	fi
-	nkey=$((nkey + 1))
-	CH=$("$VIFCTL" help "$cmd")
-	grep -F -- "$key" <<<"$CH" >/dev/null ||
-		{ [ "$cmd" = add-port ] && grep -F -- "$key" <<<"$SETHELP" >/dev/null; } ||
-		bad "vifctl help $cmd lacks $key"
-	in_man "$MAN_CTL" "$key" || bad "vifctl.8 lacks $cmd's $key"
-	# two words in place of the positional arguments, then the key's start
-	offers "$(complete_line "vifctl $cmd x y ${key%=}")" "$key" ||
-		bad "completion does not offer $cmd $key"
-	[ -n "$values" ] || continue
-	VC=$(complete_line "vifctl $cmd x y $key")
-	VK=$(complete_line "vifctl $cmd x y $key" $' \t\n')
-	for v in $values; do
-		in_man "$MAN_CTL" "$v" || bad "vifctl.8 lacks $cmd $key$v"
-		offers "$VC" "$v" || bad "completion of \"$key\" does not offer $v (offers: $VC)"
-		offers "$VK" "$key$v" || bad "completion of \"$key\" without '=' breaks does not offer $key$v"
-	done
-done <<<"$KEYS"
-log "vifctl: $ncmd commands, $nkey keys checked"
+}
+offers() { has_line "$1" "$2"; }
+
+check_vifctl() {
+	local cmd opts o key values v CH TOP OC WC KC VC VK
+	declare -A CHELP
+	CMDS=$("$VIFCTL" --list-commands)
+	KEYS=$("$VIFCTL" --list-keys)
+	[ "$(wc -l <<<"$CMDS")" -ge 10 ] || fail "vifctl --list-commands: $CMDS"
+	[ "$(wc -l <<<"$KEYS")" -ge 20 ] || fail "vifctl --list-keys: $KEYS"
+	HELP=$("$VIFCTL" --help)
+	complete_line TOP "vifctl "
+	ncmd=0
+	while read -r cmd opts; do
+		ncmd=$((ncmd + 1))
+		has "$HELP" $'\n'"  $cmd " || has_line "$HELP" "  $cmd" || bad "vifctl --help lacks $cmd"
+		CHELP[$cmd]=$("$VIFCTL" help "$cmd") || bad "vifctl help $cmd failed"
+		CH=${CHELP[$cmd]}
+		# a .TP item of COMMANDS starts with the command
+		o=${cmd//-/\\-}
+		has "$CTL8" $'\n'".B $o"$'\n' || has "$CTL8" $'\n'".B $o " ||
+			has "$CTL8" $'\n'".BI \"$o " || has "$CTL8" $'\n'".BR \"$o " ||
+			has "$CTL8" $'\n'".BR $o " || bad "vifctl.8 has no item for $cmd"
+		offers "$TOP" "$cmd" || bad "completion does not offer command $cmd"
+		complete_line OC "vifctl $cmd -"
+		for o in $opts; do
+			has "$CH" "$o" || bad "vifctl help $cmd lacks $o"
+			in_man "$CTL8" "$o" || bad "vifctl.8 lacks $cmd's $o"
+			offers "$OC" "$o" || bad "completion does not offer $cmd $o"
+		done
+	done <<<"$CMDS"
+
+	nkey=0
+	while read -r cmd key values; do
+		if [ "$key" = - ]; then
+			# fixed words of a positional argument
+			complete_line WC "vifctl $cmd "
+			for v in $values; do
+				in_man "$CTL8" "$v" || bad "vifctl.8 lacks $cmd's $v"
+				offers "$WC" "$v" || bad "completion does not offer $cmd $v"
+			done
+			continue
+		fi
+		nkey=$((nkey + 1))
+		# add-port's help sends the policy keys to set-port's
+		has "${CHELP[$cmd]}" "$key" ||
+			{ [ "$cmd" = add-port ] && has "${CHELP[set-port]}" "$key"; } ||
+			bad "vifctl help $cmd lacks $key"
+		in_man "$CTL8" "$key" || bad "vifctl.8 lacks $cmd's $key"
+		# two words in place of the positional arguments, then the key's start
+		complete_line KC "vifctl $cmd x y ${key%=}"
+		offers "$KC" "$key" || bad "completion does not offer $cmd $key"
+		[ -n "$values" ] || continue
+		complete_line VC "vifctl $cmd x y $key"
+		complete_line VK "vifctl $cmd x y $key" n
+		for v in $values; do
+			in_man "$CTL8" "$v" || bad "vifctl.8 lacks $cmd $key$v"
+			offers "$VC" "$v" || bad "completion of \"$key\" does not offer $v (offers: $VC)"
+			offers "$VK" "$key$v" || bad "completion of \"$key\" without '=' breaks does not offer $key$v"
+		done
+	done <<<"$KEYS"
+	[ "$PASS" = collect ] || log "vifctl: $ncmd commands, $nkey keys checked"
+}
+
+check_vifctl 2>/dev/null
+PATH="$T/bin:$PATH" bash "$T/complete.sh" "$COMPL" <"$T/queries" >"$T/answers" ||
+	fail "the completion failed"
+q=
+while IFS=$'\t' read -r kind a b; do
+	if [ "$kind" = Q ]; then
+		printf -v q '%s\t%s' "$a" "$b"
+		ANSWER[$q]=
+	else
+		ANSWER[$q]+="$a"$'\n'
+	fi
+done <"$T/answers"
+PASS=check
+ERRS=0
+check_vifctl
 
 # vifd's options
 VH=$("$VIFD" --help)
 nopt=0
 for o in $(grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z-]*' <<<"$VH" | tr -d ' ,' | sort -u); do
 	nopt=$((nopt + 1))
-	in_man "$MAN_VIFD" "$o" || bad "vifd.8 lacks vifd $o"
+	in_man "$VIFD8" "$o" || bad "vifd.8 lacks vifd $o"
 done
 [ "$nopt" -ge 10 ] || fail "found only $nopt options in vifd --help: $VH"
 log "vifd: $nopt options checked"
@@ -113,7 +161,7 @@ M=$(python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlo
 nmet=0
 for f in $(awk '$1 == "#" && $2 == "TYPE" {print $3}' <<<"$M"); do
 	nmet=$((nmet + 1))
-	grep -F -- "$f" "$MAN_VIFD" >/dev/null || bad "vifd.8 lacks metric $f"
+	has "$VIFD8" "$f" || bad "vifd.8 lacks metric $f"
 done
 for r in $(grep -oE 'reason="[a-z_]+"' <<<"$M" | sort -u | sed 's/reason="\(.*\)"/\1/'); do
 	grep -E "(^|[ ,])$r([ ,.)]|\$)" "$MAN_VIFD" >/dev/null || bad "vifd.8 lacks drop reason $r"
