@@ -296,14 +296,19 @@ out:
 
 static int c_add_port(struct cli_ctx *x, int argc, char **argv)
 {
+	char want[32]; /* the type asked for, kept past the call */
 	json_t *params;
 	const char *type;
 	int rc;
 
-	/* "add-port vm1 type=..." : the bridge was left out. */
-	if (strchr(argv[0], '=') || strchr(argv[1], '='))
-		return usage_err("add-port: the bridge is missing: add-port BRIDGE NAME type=TYPE ... "
-		                 "(this version's bridge is br0), got \"%s\" \"%s\"", argv[0], argv[1]);
+	/* "add-port vm1 type=...": the bridge was left out, which would
+	 * otherwise read as a port named type=... and no type= given. */
+	if (strchr(argv[0], '='))
+		return usage_err("add-port: the bridge and the port's name are missing: "
+		                 "add-port BRIDGE NAME type=TYPE ... (this version's bridge is br0)");
+	if (strchr(argv[1], '='))
+		return usage_err("add-port: the bridge is missing: add-port BRIDGE %s %s ... "
+		                 "(this version's bridge is br0)", argv[0], argv[1]);
 	params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
 	if (!params)
 		cli_oom();
@@ -315,11 +320,7 @@ static int c_add_port(struct cli_ctx *x, int argc, char **argv)
 	if (!(x->flags & CMD_MAY_EXIST))
 		return call(x, "add-port", params, NULL);
 	type = json_string_value(json_object_get(params, "type"));
-	if (type && !strcmp(type, "vhost-user"))
-		type = "vhostuser";
-	/* Copied: params goes with the call. */
-	char want[32];
-	snprintf(want, sizeof(want), "%s", type ? type : "");
+	snprintf(want, sizeof(want), "%s", type && strcmp(type, "vhost-user") ? type : "vhostuser");
 	rc = call_quiet(x, "add-port", params, "EEXIST");
 	return rc == 1 ? port_matches(x, argv[0], argv[1], want) : rc;
 }

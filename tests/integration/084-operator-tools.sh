@@ -68,6 +68,9 @@ vctl add-port br0 a type=vhost-user path="$T/a.sock"
 [ "$(rc vctl add-port b type=vhostuser path="$T/b.sock")" = 2 ] || fail "missing bridge: exit $(cat "$T/rc.out")"
 grep 'bridge is missing' "$T/rc.out" >/dev/null || fail "missing bridge message: $(cat "$T/rc.out")"
 ! grep 'type= is required' "$T/rc.out" >/dev/null || fail "missing bridge still says type= is required"
+[ "$(rc vctl add-port type=tap ifname=x)" = 2 ] || fail "missing bridge and name: exit $(cat "$T/rc.out")"
+grep "the bridge and the port's name are missing" "$T/rc.out" >/dev/null ||
+	fail "missing bridge and name message: $(cat "$T/rc.out")"
 vctl add-port br0 b type=vhostuser path="$T/b.sock"
 [ "$(rc vctl add-port br0 a type=vhostuser path="$T/a.sock")" = 1 ] || fail "add-port of an existing port succeeded"
 [ "$(rc vctl add-port --may-exist br0 a type=vhostuser path="$T/a.sock")" = 0 ] ||
