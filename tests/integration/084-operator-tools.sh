@@ -49,8 +49,7 @@ wait_for 5 "the level change in vifd's log" grep 'log level debug (was info)' "$
 grep 'level must be err, warning, info or debug' "$T/rc.out" >/dev/null ||
 	fail "log-level loud: $(cat "$T/rc.out")"
 [ "$(rc vctl log-level notice)" = 1 ] || fail "log-level notice accepted"
-# At debug, a control request is logged? Not necessarily: the level itself
-# is checked by lowering it: info lines (stats-reset logs one) then vanish.
+# Lowered to err, info lines (stats-reset logs one) vanish.
 vctl log-level err >/dev/null
 vctl stats --reset
 sleep 0.2
@@ -100,6 +99,10 @@ log "add-port alias, missing bridge, --may-exist, --if-exists: as specified"
 
 # ---- traffic: learned entries and counters ----
 # Two senders, each learned on its port (b in VLAN 20 as an access port).
+# Their vhost-user messages are logged at debug, which is on meanwhile.
+debug_lines() { grep -c '^<7>' "$T/vifd.log" || true; }
+[ "$(debug_lines)" = 0 ] || fail "debug lines at level info"
+vctl log-level debug >/dev/null
 vctl set-port b tag=20
 vctl fdb-add a 02:00:00:00:00:99 vlan=0
 bg txa "$VIFBENCH" --sock "$T/a.sock" --mode tx --rate 200 --duration 3 \
@@ -114,6 +117,14 @@ wait "$TXA" || fail "vifbench a: $(tail -n 5 "$T/txa.log")"
 wait "$TXB" || fail "vifbench b: $(tail -n 5 "$T/txb.log")"
 forget_pid "$TXA"
 forget_pid "$TXB"
+vctl log-level info >/dev/null
+[ "$(debug_lines)" -gt 0 ] || fail "no debug lines while the level was debug"
+n=$(debug_lines)
+vctl add-port br0 quiet type=vhostuser path="$T/quiet.sock"
+"$VIFBENCH" --sock "$T/quiet.sock" --mode tx --count 1 --duration 2 >/dev/null 2>&1 || true
+vctl del-port quiet
+[ "$(debug_lines)" = "$n" ] || fail "debug lines after the level went back to info"
+log "log-level debug: $n debug lines while on, none after"
 
 # ---- stats --reset ----
 RX0=$(port_stat a rx_pkts)
