@@ -20,6 +20,8 @@
 #include "ctl_stats.h"
 #include "port_keys.h"
 #include "util.h"
+#include "vlog.h"
+#include "xalloc.h"
 
 /* Port types named by DESIGN.md; those not built yet are refused as "not
  * supported yet" rather than "unknown". */
@@ -504,12 +506,14 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (strcmp(br, CTL_BRIDGE))
 		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\" (this version has only %s)",
 		                   br, CTL_BRIDGE);
+	if (!strcmp(type, "vhost-user"))
+		type = "vhostuser"; /* QEMU's and OVS's spelling */
 	for (t = 0; t < ARRAY_SIZE(port_types); t++)
 		if (!strcmp(type, port_types[t].name))
 			break;
 	if (t == ARRAY_SIZE(port_types))
-		return ctl_err_params(e, "unknown port type \"%.40s\" (known: vhostuser, tap, "
-		                      "afpacket, afxdp, vxlan)", type);
+		return ctl_err_params(e, "unknown port type \"%.40s\" (known: vhostuser (or "
+		                      "vhost-user), tap, afpacket, afxdp, vxlan)", type);
 	if (!port_types[t].supported)
 		return ctl_err_app(e, EOPNOTSUPP,
 		                   "port type %s is not supported in this version (vhostuser, tap, "
@@ -655,6 +659,7 @@ static int m_del_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
 	if (rc < 0)
 		return ctl_err_app(e, -rc, "cannot delete port %s: %s", name, strerror(-rc));
+	ctl_stats_base_forget(r->stats_base, name);
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
@@ -834,8 +839,10 @@ nomem:
 	return ctl_err_app(e, ENOMEM, "out of memory");
 }
 
-static json_t *port_stats(const char *name, const struct dp_port_stats *s)
+static json_t *port_stats(const struct ctl_rpc *r, const char *name, struct dp_port_stats *s)
 {
+	/* Since the last stats-reset, if any (the metrics keep counting). */
+	ctl_stats_base_apply(r->stats_base, name, s);
 	/* The counters are listed once, in ctl_stats.c, for this and metrics. */
 	return ctl_stats_port_json(name, s);
 }
@@ -861,11 +868,11 @@ static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_
 			json_decref(ports);
 			return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
 		}
-		if (json_array_append_new(ports, port_stats(info.name, &st)) < 0)
+		if (json_array_append_new(ports, port_stats(r, info.name, &st)) < 0)
 			goto nomem;
 	} else {
 		for (unsigned i = 0; dp_port_get(r->dp, i, &info, &st) == 0; i++)
-			if (json_array_append_new(ports, port_stats(info.name, &st)) < 0)
+			if (json_array_append_new(ports, port_stats(r, info.name, &st)) < 0)
 				goto nomem;
 	}
 	*res = json_pack("{s:o,s:I}", "ports", ports, "time_ns", (json_int_t)now);
@@ -873,6 +880,64 @@ static int m_stats(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_
 nomem:
 	json_decref(ports);
 	return ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* stats-reset {name?} -> {ports: N}: the counters of "stats" start from 0
+ * again for that port or every port. The datapath's counters and the
+ * Prometheus metrics are not reset (counters there must only grow): this
+ * is a baseline kept here, forgotten when the port is deleted. Not
+ * persisted: after a restart every counter starts from 0 anyway. */
+static int m_stats_reset(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *name = pstr(p, "name", NULL);
+	struct dp_port_info info;
+	struct dp_port_stats st;
+	int n = 0;
+
+	if (!r->stats_base)
+		return ctl_err_app(e, EOPNOTSUPP, "stats-reset is not available here");
+	if (name) {
+		if (dp_port_find(r->dp, name, &info, &st) < 0)
+			return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", name);
+		if (ctl_stats_base_set(r->stats_base, info.name, &st) < 0)
+			return ctl_err_app(e, ENOSPC, "no room for the baseline of %s", info.name);
+		n = 1;
+	} else {
+		for (unsigned i = 0; dp_port_get(r->dp, i, &info, &st) == 0; i++, n++)
+			if (ctl_stats_base_set(r->stats_base, info.name, &st) < 0)
+				return ctl_err_app(e, ENOSPC, "no room for the baseline of %s",
+				                   info.name);
+	}
+	vlog_info("control: stats of %s reset (metrics keep counting)", name ? name : "every port");
+	*res = json_pack("{s:i}", "ports", n);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
+/* log-level {level?: "err"|"warning"|"info"|"debug"} -> {level, previous}:
+ * the level at once, for the running vifd only (a restart goes back to
+ * --log-level or the configuration file's). */
+static int m_log_level(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	static const char *const names[] = { "emerg", "alert", "crit", "err", "warning",
+	                                     "notice", "info", "debug" };
+	const char *want = pstr(p, "level", NULL);
+	int old = vlog_get_level(), lvl = old;
+
+	(void)r;
+	if (want) {
+		lvl = vlog_level_parse(want);
+		if (lvl < LOG_ERR || lvl > LOG_DEBUG || !strcmp(want, "notice"))
+			return ctl_err_params(e, "level must be err, warning, info or debug, not "
+			                      "\"%.20s\"", want);
+		/* Said at the more verbose of the two levels, so that the log
+		 * shows the change whichever way it goes. */
+		vlog_set_level(lvl > old ? lvl : old);
+		vlog(lvl > old ? (lvl < LOG_INFO ? lvl : LOG_INFO) : (old < LOG_INFO ? old : LOG_INFO),
+		     "control: log level %s (was %s)", names[lvl], names[old]);
+		vlog_set_level(lvl);
+	}
+	*res = json_pack("{s:s, s:s}", "level", names[lvl], "previous", names[old]);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
 /* workers {} -> {workers: [{id, cpu (-1: not pinned), queues, busy_cycles,
@@ -1016,6 +1081,72 @@ static int m_fdb_add(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
+struct fdb_flush {
+	const char *port;        /* only this port's entries, or NULL */
+	int vlan;                /* only this VLAN's, or -1 */
+	struct { uint16_t vlan; uint8_t mac[6]; } *e;
+	size_t n, cap;
+	bool failed;
+};
+
+static void flush_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
+                      uint32_t age_s, bool is_static)
+{
+	struct fdb_flush *f = arg;
+
+	(void)age_s;
+	if (f->failed || is_static || (f->port && strcmp(port, f->port)) ||
+	    (f->vlan >= 0 && vlan != f->vlan))
+		return;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 256;
+		void *q = xcalloc(cap, sizeof(*f->e));
+
+		if (!q) {
+			f->failed = true;
+			return;
+		}
+		if (f->n)
+			memcpy(q, f->e, f->n * sizeof(*f->e));
+		xfree(f->e);
+		f->e = q;
+		f->cap = cap;
+	}
+	f->e[f->n].vlan = vlan;
+	memcpy(f->e[f->n].mac, mac, 6);
+	f->n++;
+}
+
+/* fdb-flush {port?, vlan?} -> {flushed: N}: removes learned entries (of
+ * that port, of that VLAN, or all); static ones (fdb-add, mac= bindings)
+ * stay, as with OVS's fdb/flush. An entry relearned meanwhile is simply
+ * learned again. */
+static int m_fdb_flush(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	json_t *jv = json_object_get(p, "vlan");
+	struct fdb_flush f = { .port = pstr(p, "port", NULL), .vlan = -1 };
+	int n = 0;
+
+	if (jv) {
+		if (json_integer_value(jv) < 0 || json_integer_value(jv) > 4094)
+			return ctl_err_params(e, "vlan must be 0..4094");
+		f.vlan = (int)json_integer_value(jv);
+	}
+	if (f.port && dp_port_find(r->dp, f.port, NULL, NULL) < 0)
+		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", f.port);
+	dp_fdb_foreach(r->dp, flush_one, &f);
+	if (f.failed) {
+		xfree(f.e);
+		return ctl_err_app(e, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < f.n; i++)
+		if (dp_fdb_del(r->dp, f.e[i].vlan, f.e[i].mac) == 0)
+			n++;
+	xfree(f.e);
+	*res = json_pack("{s:i}", "flushed", n);
+	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
+}
+
 /* fdb-del {mac, vlan?} -> {} */
 static int m_fdb_del(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
@@ -1102,6 +1233,15 @@ static const struct ctl_param p_fdb_del[] = {
 	{ "vlan", CTL_P_INT, false },
 	{ NULL },
 };
+static const struct ctl_param p_fdb_flush[] = {
+	{ "port", CTL_P_STRING, false },
+	{ "vlan", CTL_P_INT, false },
+	{ NULL },
+};
+static const struct ctl_param p_log_level[] = {
+	{ "level", CTL_P_STRING, false },
+	{ NULL },
+};
 static const struct ctl_param p_set_bridge[] = {
 	{ "name", CTL_P_STRING, true },
 	{ "unknown_unicast", CTL_P_STRING, false },
@@ -1122,11 +1262,14 @@ static const struct ctl_method methods[] = {
 	{ "set-bridge", m_set_bridge, p_set_bridge },
 	{ "show", m_show, p_none },
 	{ "stats", m_stats, p_stats },
+	{ "stats-reset", m_stats_reset, p_stats },
+	{ "log-level", m_log_level, p_log_level },
 	{ "workers", m_workers, p_none },
 	{ "queues", m_queues, p_none },
 	{ "fdb", m_fdb, p_none },
 	{ "fdb-add", m_fdb_add, p_fdb_add },
 	{ "fdb-del", m_fdb_del, p_fdb_del },
+	{ "fdb-flush", m_fdb_flush, p_fdb_flush },
 	{ "version", m_version, p_none },
 };
 

@@ -10,12 +10,14 @@
  * hoarded: a new one evicts the oldest idle one when all slots are taken
  * (see ctl_metrics.h). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -157,6 +159,64 @@ static void render_queues(struct out *o, struct dp *dp)
 	xfree(qs);
 }
 
+/* The process_* families every Prometheus client library exports, from
+ * /proc/self (Linux's): a figure that cannot be read is left out. */
+static void process_metrics(struct out *o)
+{
+	char buf[1024], *p;
+	unsigned long long utime, stime, start, vsize;
+	long long rss;
+	double btime = 0, tck = (double)sysconf(_SC_CLK_TCK);
+	long page = sysconf(_SC_PAGESIZE);
+	struct rlimit rl;
+	struct dirent *d;
+	FILE *f;
+	DIR *dir;
+	int n = 0;
+
+	f = fopen("/proc/stat", "re");
+	while (f && fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %lf", &btime) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/stat", "re");
+	p = f && fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	if (f)
+		fclose(f);
+	/* After "(comm)": state ppid ... utime(14) stime(15) ... starttime(22)
+	 * vsize(23) rss(24), counted from pid as field 1. */
+	if (p && tck > 0 &&
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	           "%*d %*d %llu %llu %lld", &utime, &stime, &start, &vsize, &rss) == 5) {
+		family(o, "process_cpu_seconds_total", "counter",
+		       "Total user and system CPU time spent in seconds.");
+		put(o, "process_cpu_seconds_total %.2f\n", (double)(utime + stime) / tck);
+		if (btime > 0) {
+			family(o, "process_start_time_seconds", "gauge",
+			       "Start time of the process since unix epoch in seconds.");
+			put(o, "process_start_time_seconds %.2f\n", btime + (double)start / tck);
+		}
+		family(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+		put(o, "process_virtual_memory_bytes %llu\n", vsize);
+		family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+		put(o, "process_resident_memory_bytes %lld\n", rss * page);
+	}
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		while ((d = readdir(dir)))
+			if (d->d_name[0] != '.')
+				n++;
+		closedir(dir);
+		family(o, "process_open_fds", "gauge", "Number of open file descriptors.");
+		put(o, "process_open_fds %d\n", n - 1); /* not the directory's own */
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		family(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		put(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	}
+}
+
 int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 {
 	struct out o = { .b = b };
@@ -178,6 +238,18 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	put(&o, "vifd_build_info{version=\"%s\"} 1\n", VIFD_VERSION);
 	family(&o, "vifd_ports", "gauge", "Ports on the bridge.");
 	put(&o, "vifd_ports{bridge=\"%s\"} %u\n", CTL_BRIDGE, np);
+	family(&o, "vifd_port_info", "gauge",
+	       "A port's kind, always 1: join on port for type (vhostuser, tap, afpacket, afxdp), "
+	       "mode (server, client; kernel ports: kernel) and interface.");
+	for (unsigned p = 0; p < np; p++) {
+		char ifn[sizeof(ps[p].info.ifname) * 2 + 1];
+
+		put(&o, "vifd_port_info{bridge=\"%s\",port=\"%s\",type=\"%s\",mode=\"%s\","
+		    "interface=\"%s\"} 1\n", CTL_BRIDGE, esc(ps[p].info.name, lbl, sizeof(lbl)),
+		    ps[p].info.type,
+		    ps[p].info.ifname[0] ? "kernel" : ps[p].info.client ? "client" : "server",
+		    esc(ps[p].info.ifname, ifn, sizeof(ifn)));
+	}
 	for (size_t i = 0; i < ctl_stat_nfields; i++) {
 		const struct ctl_stat_field *f = &ctl_stat_fields[i];
 
@@ -248,6 +320,7 @@ int ctl_metrics_render(struct dp *dp, struct ctl_buf *b)
 	put(&o, "vifd_guest_fds_queued %u\n", g.fds_queued);
 	family(&o, "vifd_closer_threads_stuck", "gauge", "Closer threads inside a stuck close.");
 	put(&o, "vifd_closer_threads_stuck %u\n", g.closers_stuck);
+	process_metrics(&o);
 	xfree(ps);
 	return o.err;
 }

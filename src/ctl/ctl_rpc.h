@@ -78,6 +78,8 @@ struct ctl_rpc {
 	 * ctl_set_sock_dirs (they live as long as vifd). */
 	const char *sock_dirs[CTL_SOCK_DIRS_MAX];
 	unsigned nsock_dirs;
+	/* Baselines of `stats --reset` (ctl_stats.h); NULL: resets refused. */
+	struct ctl_stats_base *stats_base;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is

@@ -36,6 +36,7 @@
 
 #include "ctl.h"
 #include "ctl_rpc.h"
+#include "ctl_stats.h"
 #include "vlog.h"
 #include "xalloc.h"
 
@@ -505,6 +506,11 @@ int ctl_create(struct evloop *ev, struct dp *dp, const char *sock_path, struct c
 		return -ENOMEM;
 	ctl->ev = ev;
 	ctl->rpc.dp = dp;
+	ctl->rpc.stats_base = ctl_stats_base_new();
+	if (!ctl->rpc.stats_base) {
+		xfree(ctl);
+		return -ENOMEM;
+	}
 	strcpy(ctl->path, sock_path);
 	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->lfd < 0) {
@@ -542,6 +548,7 @@ fail:
 	vlog_err("control: cannot listen on %s: %s", sock_path, strerror(-r));
 	if (ctl->lfd >= 0)
 		close(ctl->lfd);
+	ctl_stats_base_free(ctl->rpc.stats_base);
 	xfree(ctl);
 	return r;
 }
@@ -564,6 +571,7 @@ void ctl_destroy(struct ctl *ctl)
 	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->rpc.sock_dev &&
 	    st.st_ino == ctl->rpc.sock_ino)
 		unlink(ctl->path);
+	ctl_stats_base_free(ctl->rpc.stats_base);
 	xfree(ctl);
 }
 

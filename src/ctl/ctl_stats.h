@@ -38,4 +38,20 @@ static inline uint64_t ctl_stat_get(const struct dp_port_stats *s, const struct 
  * ...}. NULL when out of memory. */
 json_t *ctl_stats_port_json(const char *name, const struct dp_port_stats *s);
 
+/* `vifctl stats --reset`: per-port baselines that the "stats" method
+ * subtracts. Prometheus counters must never go back, so the exporter and
+ * the datapath's counters are untouched: a reset is the control plane's
+ * view only. A port's baseline goes when the port is deleted, and when a
+ * counter is found below it (the port was re-created meanwhile).
+ * Control thread only. */
+struct ctl_stats_base;
+
+struct ctl_stats_base *ctl_stats_base_new(void);
+void ctl_stats_base_free(struct ctl_stats_base *b);
+/* Makes s the port's zero. 0, or -ENOSPC (more ports than DP_MAX_PORTS). */
+int ctl_stats_base_set(struct ctl_stats_base *b, const char *name, const struct dp_port_stats *s);
+void ctl_stats_base_forget(struct ctl_stats_base *b, const char *name);
+/* Subtracts the port's baseline from *s, if it has one (b may be NULL). */
+void ctl_stats_base_apply(struct ctl_stats_base *b, const char *name, struct dp_port_stats *s);
+
 #endif

@@ -38,6 +38,11 @@ struct cli_conn {
 	char *buf;          /* bytes read past the last reply line */
 	size_t len, cap;
 	long long next_id;  /* id of the next request */
+	/* An error whose errno (its data.errno, e.g. "EEXIST") is this is
+	 * not printed, and sets quieted: --may-exist, --if-exists. */
+	const char *quiet_errno;
+	bool quieted;
+	char quiet_msg[256]; /* the message not printed */
 };
 
 /* Connects to path. Returns CLI_OK, or CLI_ECONN after printing why and

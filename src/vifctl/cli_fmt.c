@@ -3,6 +3,7 @@
  * read defensively: a member that is missing or of another type (an older
  * or newer vifd) prints as "-", never crashes. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,7 +83,10 @@ static void print_row(const struct cli_table *t, FILE *f, const size_t *w,
 	fputs(eol, f);
 }
 
-void cli_table_print(struct cli_table *t, FILE *f, const char *indent, const char *eol)
+/* Prints t; after each row, after_row(arg, row) if given (show's detail
+ * lines); frees t. */
+static void table_print(struct cli_table *t, FILE *f, const char *indent, const char *eol,
+                        void (*after_row)(void *arg, unsigned row), void *arg)
 {
 	size_t *w = xcalloc(t->ncols, sizeof(*w));
 
@@ -95,13 +99,21 @@ void cli_table_print(struct cli_table *t, FILE *f, const char *indent, const cha
 			if (strlen(t->cells[r * t->ncols + i]) > w[i])
 				w[i] = strlen(t->cells[r * t->ncols + i]);
 	print_row(t, f, w, t->hdr, indent, eol);
-	for (unsigned r = 0; r < t->nrows; r++)
+	for (unsigned r = 0; r < t->nrows; r++) {
 		print_row(t, f, w, (const char *const *)&t->cells[r * t->ncols], indent, eol);
+		if (after_row)
+			after_row(arg, r);
+	}
 	for (unsigned i = 0; i < t->nrows * t->ncols; i++)
 		xfree(t->cells[i]);
 	xfree(t->cells);
 	xfree(w);
 	xfree(t);
+}
+
+void cli_table_print(struct cli_table *t, FILE *f, const char *indent, const char *eol)
+{
+	table_print(t, f, indent, eol, NULL, NULL);
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -161,31 +173,111 @@ static const char *port_state(json_t *p)
 	return "listening";
 }
 
-/* A port's rate limits and weight as "in=100Mbit/s eg=20kpps w=2", or "-". */
-static const char *limits(char *buf, size_t len, json_t *pol)
-{
-	static const char *const dirs[2][2] = { { "ingress", "in" }, { "egress", "eg" } };
-	long long v;
-	size_t n = 0;
-	char x[CELL];
+/* A line of KEY=VALUE words wrapped at a width: show's detail lines. */
+struct words {
+	size_t width;         /* columns */
+	size_t col;           /* columns used on the current line */
+	const char *indent;
+};
 
-	buf[0] = '\0';
-	for (int d = 0; d < 2; d++) {
-		json_t *l = json_object_get(pol, dirs[d][0]);
-		if (jint(l, "rate", &v) && n < len)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s=%sbit/s", n ? " " : "",
-			                      dirs[d][1], si(x, (double)v));
-		if (jint(l, "pps", &v) && n < len)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s=%spps", n ? " " : "", dirs[d][1],
-			                      si(x, (double)v));
+static void word(struct words *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void word(struct words *w, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	if (w->col > strlen(w->indent) && w->col + 1 + n > w->width) {
+		fputc('\n', stdout);
+		w->col = 0;
 	}
-	if (jint(pol, "weight", &v) && v != 1 && n < len)
-		n += (size_t)snprintf(buf + n, len - n, "%sw=%lld", n ? " " : "", v);
-	return n ? buf : "-";
+	if (!w->col) {
+		fputs(w->indent, stdout);
+		w->col = strlen(w->indent);
+	} else {
+		fputc(' ', stdout);
+		w->col++;
+	}
+	fputs(buf, stdout);
+	w->col += n;
 }
 
-/* The offloads a port takes from vifd as they are ("csum,tso4,tso6"), or
- * "-". */
+/* Columns to fit show into: $COLUMNS when it is set (as shells export it
+ * for a terminal), else 100. */
+static size_t show_width(void)
+{
+	const char *c = getenv("COLUMNS");
+	long n = c ? strtol(c, NULL, 10) : 0;
+
+	return n >= 40 && n <= 1000 ? (size_t)n : 100;
+}
+
+/* A rate in bits/s as tc writes it: 100mbit, 1.5gbit, 64kbit, 900bit. */
+static const char *tc_rate(char *buf, long long v)
+{
+	if (v >= 1000000000)
+		snprintf(buf, CELL, "%.4ggbit", (double)v / 1e9);
+	else if (v >= 1000000)
+		snprintf(buf, CELL, "%.4gmbit", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(buf, CELL, "%.4gkbit", (double)v / 1e3);
+	else
+		snprintf(buf, CELL, "%lldbit", v);
+	return buf;
+}
+
+/* A port's policy as the set-port keys that differ from the defaults. */
+static void policy_words(struct words *w, json_t *pol)
+{
+	static const char *const dirs[2] = { "ingress", "egress" };
+	const char *s;
+	long long v;
+	char x[CELL];
+
+	if (!json_is_object(pol))
+		return;
+	if (jint(pol, "tag", &v) && v) {
+		word(w, "tag=%lld", v);
+	} else {
+		s = jstr(pol, "trunks");
+		word(w, "trunks=%s", s && *s ? s : "all");
+		if (jint(pol, "native", &v) && v)
+			word(w, "native=%lld", v);
+	}
+	if (json_is_true(json_object_get(pol, "isolated")))
+		word(w, "isolated=true");
+	if ((s = jstr(pol, "mac")) && strcmp(s, "none"))
+		word(w, "mac=%s", s);
+	if ((s = jstr(pol, "ip")) && *s)
+		word(w, "ip=%s", s);
+	if (jint(pol, "mac_limit", &v) && v && v != 64)
+		word(w, "mac-limit=%lld", v);
+	for (int d = 0; d < 2; d++) {
+		json_t *l = json_object_get(pol, dirs[d]);
+
+		if (jint(l, "rate", &v)) {
+			word(w, "%s-rate=%s", dirs[d], tc_rate(x, v));
+			if (jint(l, "burst", &v))
+				word(w, "%s-burst=%lld", dirs[d], v);
+		}
+		if (jint(l, "pps", &v)) {
+			word(w, "%s-pps=%lld", dirs[d], v);
+			if (jint(l, "pps_burst", &v))
+				word(w, "%s-pps-burst=%lld", dirs[d], v);
+		}
+	}
+	if (jint(pol, "overhead", &v) && v)
+		word(w, "overhead=%lld", v);
+	if (jint(pol, "weight", &v) && v != 1)
+		word(w, "weight=%lld", v);
+}
+
+/* Offload names ("csum,tso4,tso6"), or "none". */
 static const char *offloads(char *buf, size_t len, json_t *names)
 {
 	size_t n = 0, i;
@@ -196,57 +288,76 @@ static const char *offloads(char *buf, size_t len, json_t *names)
 		if (json_is_string(v) && n < len)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
 			                      json_string_value(v));
-	return n ? buf : "-";
+	return n ? buf : "none";
 }
 
+/* The detail lines of show's port row: its settings as KEY=VALUE words
+ * wrapped at show_width(): where it is (path= and mode=, or ifname= and
+ * netns=, or dev=), its policy, its offloads. */
+static void port_detail(void *arg, unsigned row)
+{
+	json_t *p = json_array_get(arg, row);
+	struct words w = { .width = show_width(), .indent = "      " };
+	const char *ifn = jstr(p, "ifname"), *ns = jstr(p, "netns"), *type = jstr(p, "type");
+	char ol[96];
+
+	if (ifn && *ifn) {
+		word(&w, "%s=%s", type && strcmp(type, "tap") ? "dev" : "ifname", ifn);
+		if (ns && *ns)
+			word(&w, "netns=%s", ns);
+	} else {
+		word(&w, "path=%s", jstr(p, "path") ? jstr(p, "path") : "-");
+		word(&w, "mode=%s", jstr(p, "mode") ? jstr(p, "mode") : "-");
+	}
+	policy_words(&w, json_object_get(p, "policy"));
+	word(&w, "rx-offloads=%s", offloads(ol, sizeof(ol), json_object_get(p, "offloads_rx")));
+	word(&w, "tx-offloads=%s", offloads(ol, sizeof(ol), json_object_get(p, "offloads_tx")));
+	fputc('\n', stdout);
+}
+
+/* Per bridge, one table row per port (name, type, state, queues, live
+ * rings, MTU), each followed by its detail lines. */
 void cli_print_show(json_t *res)
 {
-	static const char *const hdr[] = { "PORT", "TYPE", "MODE", "STATE", "QUEUES",
-	                                   "LIVE-RX/TX", "MTU", "LIMITS", "OFFLOADS", "PATH" };
+	static const char *const hdr[] = { "PORT", "TYPE", "STATE", "QUEUES", "LIVE-RX/TX", "MTU" };
 	json_t *bridges = json_object_get(res, "bridges"), *br;
 	size_t i;
 
 	json_array_foreach(bridges, i, br) {
 		json_t *ports = json_object_get(br, "ports"), *p;
+		const char *uu = jstr(br, "unknown_unicast");
 		struct cli_table *t;
+		long long age;
 		size_t j;
 
-		printf("%sbridge %s\n", i ? "\n" : "", jstr(br, "name") ? jstr(br, "name") : "-");
+		printf("%sbridge %s", i ? "\n" : "", jstr(br, "name") ? jstr(br, "name") : "-");
+		if (uu)
+			printf(" unknown-unicast=%s", uu);
+		if (jint(br, "mac_aging", &age))
+			printf(" mac-aging=%lld", age);
+		fputc('\n', stdout);
 		if (!json_array_size(ports)) {
 			printf("  (no ports)\n");
 			continue;
 		}
-		t = cli_table_new(10, hdr, "lllllrrlll");
+		t = cli_table_new(6, hdr, "lllrrr");
 		json_array_foreach(ports, j, p) {
-			char q[CELL], live[CELL], mtu[CELL], lim[96], where[96], ol[64];
+			char q[CELL], live[CELL], mtu[CELL];
 			long long rx, tx, m;
-			const char *cells[10] = { jstr(p, "name"), jstr(p, "type"), jstr(p, "mode"),
-			                          port_state(p), num(q, p, "queue_pairs"), NULL, NULL,
-			                          limits(lim, sizeof(lim), json_object_get(p, "policy")),
-			                          offloads(ol, sizeof(ol),
-			                                   json_object_get(p, "offloads_tx")),
-			                          jstr(p, "path") };
+			const char *cells[6] = { jstr(p, "name"), jstr(p, "type"), port_state(p),
+			                         num(q, p, "queue_pairs"), NULL, NULL };
 
-			/* Kernel ports: the interface (in its namespace) where a
-			 * vhost-user port shows its socket. */
-			if (jstr(p, "ifname") && *jstr(p, "ifname")) {
-				const char *ns = jstr(p, "netns");
-				snprintf(where, sizeof(where), "%s%s%s", jstr(p, "ifname"),
-				         ns && *ns ? " netns " : "", ns && *ns ? ns : "");
-				cells[9] = where;
-				cells[2] = "-";
-			}
 			if (jint(p, "live_rx", &rx) && jint(p, "live_tx", &tx)) {
 				snprintf(live, sizeof(live), "%lld/%lld", rx, tx);
-				cells[5] = live;
+				cells[4] = live;
 			}
 			if (jint(p, "mtu", &m) && m > 0) {
 				snprintf(mtu, sizeof(mtu), "%lld", m);
-				cells[6] = mtu;
+				cells[5] = mtu;
 			}
 			cli_table_row(t, cells);
 		}
-		cli_table_print(t, stdout, "  ", "\n");
+		table_print(t, stdout, "  ", "\n", port_detail, ports);
 	}
 }
 

@@ -26,12 +26,38 @@
 struct cli_ctx {
 	const char *sock;     /* control socket path */
 	bool json;            /* -j: print the result object */
+	unsigned flags;       /* CMD_* options given */
 	bool watch;           /* stats --watch */
 	double interval_s;    /* --watch period */
 	struct cli_conn conn; /* fd -1 until the first call */
 };
 
 typedef int cmd_fn(struct cli_ctx *x, int argc, char **argv);
+
+/* Options of one command (besides the global ones), as in ovs-vsctl. */
+enum {
+	CMD_MAY_EXIST = 1u << 0, /* --may-exist: "already exists" is success */
+	CMD_IF_EXISTS = 1u << 1, /* --if-exists: "does not exist" is success */
+	CMD_RESET = 1u << 2,     /* stats --reset */
+};
+
+static const struct {
+	unsigned flag;
+	const char *name;
+} cmd_opts[] = {
+	{ CMD_MAY_EXIST, "--may-exist" },
+	{ CMD_IF_EXISTS, "--if-exists" },
+	{ CMD_RESET, "--reset" },
+};
+
+/* A key=value argument of a command other than add-port and set-port
+ * (theirs are port_keys below), with its values when they are a list. */
+struct cmd_key {
+	const char *key;
+	const char *values;   /* "flood drop", or NULL: free-form */
+	const char *json;     /* set-bridge: its name in the request */
+	bool integer;         /* set-bridge: its value is a number */
+};
 
 struct cmd {
 	const char *name;
@@ -41,6 +67,9 @@ struct cmd {
 	int min_args, max_args; /* positional arguments; max -1: no limit */
 	bool watch;           /* accepts --watch [SECONDS] */
 	cmd_fn *fn;
+	unsigned opts;        /* CMD_* it accepts */
+	const struct cmd_key *keys; /* its key=value arguments, NULL-ended; NULL: none */
+	const char *words;    /* its fixed positional words ("err warning ..."), or NULL */
 };
 
 static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -94,30 +123,51 @@ static json_t *pack_name(const char *name)
 	return p;
 }
 
+/* call() with the error errno_name (e.g. "EEXIST") not printed: returns
+ * 1 when that was the outcome. */
+static int call_quiet(struct cli_ctx *x, const char *method, json_t *params,
+                      const char *errno_name)
+{
+	int r;
+
+	x->conn.quiet_errno = errno_name;
+	x->conn.quieted = false;
+	r = call(x, method, params, NULL);
+	x->conn.quiet_errno = NULL;
+	return x->conn.quieted ? 1 : r;
+}
+
 static int c_add_bridge(struct cli_ctx *x, int argc, char **argv)
 {
+	int r;
+
 	(void)argc;
-	return call(x, "add-bridge", pack_name(argv[0]), NULL);
+	if (!(x->flags & CMD_MAY_EXIST))
+		return call(x, "add-bridge", pack_name(argv[0]), NULL);
+	r = call_quiet(x, "add-bridge", pack_name(argv[0]), "EEXIST");
+	return r == 1 ? CLI_OK : r;
 }
 
 /* The key=value arguments of add-port and set-port. `json` is the
  * parameter's name in the request (the CLI spells mac_limit mac-limit);
- * `add_only` keys are refused by set-port. */
+ * `add_only` keys are refused by set-port; `values` lists the values of
+ * a key that takes one of a few (for help and completion). */
 static const struct {
 	const char *key;
 	const char *json;
 	bool required;   /* by add-port (of any type; vifd checks the rest) */
 	bool integer;
 	bool add_only;
+	const char *values;
 } port_keys[] = {
-	{ "type", "type", true, false, true },
-	{ "path", "path", false, false, true },
-	{ "mode", "mode", false, false, true },
-	{ "queues", "queues", false, true, true },
-	{ "ifname", "ifname", false, false, true },
-	{ "netns", "netns", false, false, true },
-	{ "dev", "dev", false, false, true },
-#define CLI_KEY(json, cli, kind) { cli, json, false, PORT_KEY_IS_##kind, false },
+	{ "type", "type", true, false, true, "vhostuser vhost-user tap afpacket afxdp" },
+	{ "path", "path", false, false, true, NULL },
+	{ "mode", "mode", false, false, true, "server client" },
+	{ "queues", "queues", false, true, true, NULL },
+	{ "ifname", "ifname", false, false, true, NULL },
+	{ "netns", "netns", false, false, true, NULL },
+	{ "dev", "dev", false, false, true, NULL },
+#define CLI_KEY(json, cli, kind) { cli, json, false, PORT_KEY_IS_##kind, false, NULL },
 #define PORT_KEY_IS_INT true
 #define PORT_KEY_IS_STRING false
 	PORT_POLICY_KEYS(CLI_KEY)
@@ -125,6 +175,16 @@ static const struct {
 };
 
 enum { NKEYS = sizeof(port_keys) / sizeof(port_keys[0]) };
+
+/* The values a port key takes when they are a short list, or NULL. */
+static const char *key_values(size_t k)
+{
+	if (!strcmp(port_keys[k].key, "isolated"))
+		return "true false";
+	if (!strcmp(port_keys[k].key, "adaptive-rx"))
+		return "on off";
+	return port_keys[k].values;
+}
 
 /* path made absolute against our working directory: vifd's may differ. */
 static json_t *abs_path(const char *path)
@@ -205,11 +265,58 @@ static int parse_port_kv(const char *cmd, bool add, int first, int argc, char **
 	return 0;
 }
 
+/* add-port --may-exist found the port: fine if it is what was asked for. */
+static int port_matches(struct cli_ctx *x, const char *bridge, const char *name, const char *type)
+{
+	json_t *res, *br, *p;
+	size_t i, j;
+	int r;
+
+	r = cli_call(&x->conn, "show", NULL, &res);
+	if (r != CLI_OK)
+		return r;
+	r = CLI_EVIFD;
+	json_array_foreach(json_object_get(res, "bridges"), i, br)
+		json_array_foreach(json_object_get(br, "ports"), j, p) {
+			const char *pn = json_string_value(json_object_get(p, "name"));
+			const char *pt = json_string_value(json_object_get(p, "type"));
+			const char *bn = json_string_value(json_object_get(br, "name"));
+
+			if (!pn || strcmp(pn, name))
+				continue;
+			if (bn && strcmp(bn, bridge))
+				fprintf(stderr, "vifctl: add-port: port %s exists on bridge %s, not %s\n",
+				        name, bn, bridge);
+			else if (pt && strcmp(pt, type))
+				fprintf(stderr, "vifctl: add-port: port %s exists with type=%s, not "
+				        "type=%s (del-port it first to change its type)\n", name, pt, type);
+			else
+				r = CLI_OK;
+			goto out;
+		}
+	/* Something else exists (a file at path=): vifd's own message. */
+	fprintf(stderr, "vifctl: %s\n", x->conn.quiet_msg);
+out:
+	json_decref(res);
+	return r;
+}
+
 static int c_add_port(struct cli_ctx *x, int argc, char **argv)
 {
-	json_t *params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
+	char want[32]; /* the type asked for, kept past the call */
+	json_t *params;
+	const char *type;
 	int rc;
 
+	/* "add-port vm1 type=...": the bridge was left out, which would
+	 * otherwise read as a port named type=... and no type= given. */
+	if (strchr(argv[0], '='))
+		return usage_err("add-port: the bridge and the port's name are missing: "
+		                 "add-port BRIDGE NAME type=TYPE ... (this version's bridge is br0)");
+	if (strchr(argv[1], '='))
+		return usage_err("add-port: the bridge is missing: add-port BRIDGE %s %s ... "
+		                 "(this version's bridge is br0)", argv[0], argv[1]);
+	params = json_pack("{s:s, s:s}", "bridge", argv[0], "name", argv[1]);
 	if (!params)
 		cli_oom();
 	rc = parse_port_kv("add-port", true, 2, argc, argv, params);
@@ -217,7 +324,12 @@ static int c_add_port(struct cli_ctx *x, int argc, char **argv)
 		json_decref(params);
 		return rc;
 	}
-	return call(x, "add-port", params, NULL);
+	if (!(x->flags & CMD_MAY_EXIST))
+		return call(x, "add-port", params, NULL);
+	type = json_string_value(json_object_get(params, "type"));
+	snprintf(want, sizeof(want), "%s", type && strcmp(type, "vhost-user") ? type : "vhostuser");
+	rc = call_quiet(x, "add-port", params, "EEXIST");
+	return rc == 1 ? port_matches(x, argv[0], argv[1], want) : rc;
 }
 
 static int c_set_port(struct cli_ctx *x, int argc, char **argv)
@@ -239,20 +351,18 @@ static int c_set_port(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "set-port", params, NULL);
 }
 
-/* set-bridge's keys: on the command line, in the request, and whether the
- * value is a number. */
-static const struct {
-	const char *cli, *json;
-	bool integer;
-} bridge_keys[] = {
-	{ "unknown-unicast", "unknown_unicast", false },
-	{ "mac-aging", "mac_aging", true },
-	{ "placement", "placement", false },
-	{ "rebalance", "rebalance", false },
-	{ "rebalance-threshold", "rebalance_threshold", true },
-	{ "rebalance-improvement", "rebalance_improvement", true },
-	{ "rebalance-interval", "rebalance_interval", true },
+static const struct cmd_key bridge_keys[] = {
+	{ "unknown-unicast", "flood drop", "unknown_unicast", false },
+	{ "mac-aging", NULL, "mac_aging", true },
+	{ "placement", "spread monolithic per-port group cycles", "placement", false },
+	{ "rebalance", "on off", "rebalance", false },
+	{ "rebalance-threshold", NULL, "rebalance_threshold", true },
+	{ "rebalance-improvement", NULL, "rebalance_improvement", true },
+	{ "rebalance-interval", NULL, "rebalance_interval", true },
+	{ NULL, NULL, NULL, false },
 };
+static const struct cmd_key vlan_key[] = { { "vlan", NULL, "vlan", true },
+	                                   { NULL, NULL, NULL, false } };
 
 static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 {
@@ -266,10 +376,10 @@ static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 		json_t *v;
 		char *end;
 
-		for (k = 0; eq && k < sizeof(bridge_keys) / sizeof(bridge_keys[0]); k++)
-			if (strlen(bridge_keys[k].cli) == klen && !strncmp(argv[i], bridge_keys[k].cli, klen))
+		for (k = 0; eq && bridge_keys[k].key; k++)
+			if (strlen(bridge_keys[k].key) == klen && !strncmp(argv[i], bridge_keys[k].key, klen))
 				break;
-		if (!eq || k == sizeof(bridge_keys) / sizeof(bridge_keys[0])) {
+		if (!eq || !bridge_keys[k].key) {
 			json_decref(params);
 			return usage_err("set-bridge: unknown setting \"%s\" (see vifctl help set-bridge)",
 			                 argv[i]);
@@ -278,7 +388,7 @@ static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 			long n = strtol(eq + 1, &end, 10);
 			if (*end || end == eq + 1) {
 				json_decref(params);
-				return usage_err("set-bridge: %s= needs a number", bridge_keys[k].cli);
+				return usage_err("set-bridge: %s= needs a number", bridge_keys[k].key);
 			}
 			v = json_integer(n);
 		} else {
@@ -292,8 +402,13 @@ static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 
 static int c_del_port(struct cli_ctx *x, int argc, char **argv)
 {
+	int r;
+
 	(void)argc;
-	return call(x, "del-port", pack_name(argv[0]), NULL);
+	if (!(x->flags & CMD_IF_EXISTS))
+		return call(x, "del-port", pack_name(argv[0]), NULL);
+	r = call_quiet(x, "del-port", pack_name(argv[0]), "ENOENT");
+	return r == 1 ? CLI_OK : r;
 }
 
 static int c_show(struct cli_ctx *x, int argc, char **argv)
@@ -307,6 +422,11 @@ static int c_stats(struct cli_ctx *x, int argc, char **argv)
 {
 	int r;
 
+	if (x->flags & CMD_RESET) {
+		if (x->watch)
+			return usage_err("stats: --reset and --watch do not go together");
+		return call(x, "stats-reset", argc ? pack_name(argv[0]) : NULL, NULL);
+	}
 	if (!x->watch)
 		return call(x, "stats", argc ? pack_name(argv[0]) : NULL, cli_print_stats);
 	r = cli_connect(&x->conn, x->sock);
@@ -336,10 +456,12 @@ static int c_fdb(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "fdb", NULL, cli_print_fdb);
 }
 
-/* fdb-add PORT MAC [vlan=N] / fdb-del MAC [vlan=N] */
+/* fdb-add PORT MAC [vlan=N] / fdb-del MAC [vlan=N] / fdb-flush [PORT] [vlan=N] */
 static int fdb_edit(struct cli_ctx *x, const char *cmd, json_t *params, int argc, char **argv,
                     int first)
 {
+	int r;
+
 	for (int i = first; i < argc; i++) {
 		char *end;
 		long n;
@@ -356,7 +478,10 @@ static int fdb_edit(struct cli_ctx *x, const char *cmd, json_t *params, int argc
 		if (json_object_set_new(params, "vlan", json_integer(n)) < 0)
 			cli_oom();
 	}
-	return call(x, cmd, params, NULL);
+	if (!(x->flags & CMD_IF_EXISTS))
+		return call(x, cmd, params, NULL);
+	r = call_quiet(x, cmd, params, "ENOENT");
+	return r == 1 ? CLI_OK : r;
 }
 
 static int c_fdb_add(struct cli_ctx *x, int argc, char **argv)
@@ -375,6 +500,49 @@ static int c_fdb_del(struct cli_ctx *x, int argc, char **argv)
 	if (!params)
 		cli_oom();
 	return fdb_edit(x, "fdb-del", params, argc, argv, 1);
+}
+
+static int c_fdb_flush(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params = json_object();
+	int first = 0;
+
+	if (!params)
+		cli_oom();
+	if (argc && !strchr(argv[0], '=')) {
+		if (json_object_set_new(params, "port", json_string(argv[0])) < 0)
+			cli_oom();
+		first = 1;
+	}
+	return fdb_edit(x, "fdb-flush", params, argc, argv, first);
+}
+
+static void print_log_level(json_t *res)
+{
+	const char *l = json_string_value(json_object_get(res, "level"));
+
+	printf("%s\n", l ? l : "-");
+}
+
+static void print_log_level_set(json_t *res)
+{
+	const char *l = json_string_value(json_object_get(res, "level"));
+	const char *was = json_string_value(json_object_get(res, "previous"));
+
+	printf("log level %s (was %s) until vifd restarts (not persisted)\n", l ? l : "-",
+	       was ? was : "-");
+}
+
+static int c_log_level(struct cli_ctx *x, int argc, char **argv)
+{
+	json_t *params;
+
+	if (!argc)
+		return call(x, "log-level", NULL, print_log_level);
+	params = json_pack("{s:s}", "level", argv[0]);
+	if (!params)
+		cli_oom();
+	return call(x, "log-level", params, print_log_level_set);
 }
 
 static void print_version(json_t *res)
@@ -397,6 +565,7 @@ static void usage(FILE *f);
 static void cmd_help(const struct cmd *c, FILE *f);
 static const struct cmd *cmd_find(const char *name);
 
+
 static int c_help(struct cli_ctx *x, int argc, char **argv)
 {
 	const struct cmd *c;
@@ -414,16 +583,20 @@ static int c_help(struct cli_ctx *x, int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "add-bridge", "NAME", "add a bridge (this version has only br0)",
+	{ "add-bridge", "[--may-exist] NAME", "add a bridge (this version has only br0)",
 	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
-	  "add-bridge br0 reports that it exists, any other name is refused.\n",
-	  1, 1, false, c_add_bridge },
-	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
+	  "add-bridge br0 reports that it exists, any other name is refused.\n"
+	  "  --may-exist  add-bridge br0 succeeds (scripts written for OVS)\n",
+	  1, 1, false, c_add_bridge, CMD_MAY_EXIST, NULL, NULL },
+	{ "add-port", "[--may-exist] BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
 	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
-	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket:\n"
+	  "  --may-exist     a port of that name (and type) already there is not an\n"
+	  "                  error; nothing about it is changed (use set-port)\n"
+	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket (type=vhost-user,\n"
+	  "                  QEMU's and OVS's spelling, is the same):\n"
 	  "  path=SOCKET     the vhost-user socket; a relative path is taken from the\n"
 	  "                  current directory\n"
 	  "  mode=server     vifd listens on SOCKET, QEMU connects (default):\n"
@@ -448,7 +621,7 @@ static const struct cmd cmds[] = {
 	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n"
 	  "         vifctl add-port br0 t1 type=tap ifname=vt1 netns=ns1\n"
 	  "         vifctl add-port br0 up0 type=afpacket dev=eth1\n",
-	  2, -1, false, c_add_port },
+	  2, -1, false, c_add_port, CMD_MAY_EXIST, NULL, NULL },
 	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy and rate limits",
 	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"
 	  "                  tag=0 makes it a trunk again\n"
@@ -497,7 +670,7 @@ static const struct cmd cmds[] = {
 	  "                   with rx-frames=0 rx-usecs=0: an interrupt per burst\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n"
 	  "         vifctl set-port vm1 ingress-rate=100mbit ingress-burst=64k egress-pps=20000\n",
-	  2, -1, false, c_set_port },
+	  2, -1, false, c_set_port, 0, NULL, NULL },
 	{ "set-bridge", "BRIDGE KEY=VALUE...",
 	  "bridge settings: flooding, MAC aging, queue placement, rebalancing",
 	  "  unknown-unicast=flood  frames for unknown MACs go to every port of their VLAN\n"
@@ -525,34 +698,57 @@ static const struct cmd cmds[] = {
 	  "A queue that moves is never polled by two workers: none of its frames is\n"
 	  "lost, duplicated or reordered (vifctl workers shows moves and their stall).\n"
 	  "Example: vifctl set-bridge br0 placement=cycles rebalance=on\n",
-	  2, -1, false, c_set_bridge },
-	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
-	  1, 1, false, c_del_port },
-	{ "show", "", "bridges and ports with their connection state", NULL,
-	  0, 0, false, c_show },
-	{ "stats", "[NAME] [--watch [SECONDS]]", "per-port counters",
+	  2, -1, false, c_set_bridge, 0, bridge_keys, NULL },
+	{ "del-port", "[--if-exists] NAME", "remove a port (its guest sees the link go away)",
+	  "  --if-exists  no port of that name is not an error\n",
+	  1, 1, false, c_del_port, CMD_IF_EXISTS, NULL, NULL },
+	{ "show", "", "bridges and ports: state, location, policy, offloads",
+	  "One line per port, then its settings as KEY=VALUE (as add-port and set-port\n"
+	  "take them) and the offloads it sends (rx-offloads) and takes (tx-offloads);\n"
+	  "lines are wrapped at $COLUMNS (default 100). -j prints everything vifd\n"
+	  "reports, the virtio feature bits included.\n",
+	  0, 0, false, c_show, 0, NULL, NULL },
+	{ "stats", "[--reset] [NAME] [--watch [SECONDS]]", "per-port counters",
 	  "RX is what the port sent into vifd, TX what vifd delivered to it.\n"
 	  "  --watch [SECONDS]  refresh every SECONDS (default 1) with per-second rates\n"
 	  "                     of packets, bits and drops, until Ctrl-C; with -j, print\n"
 	  "                     one result object per line instead.\n"
+	  "  --reset            start the counters that stats shows from 0 again (of\n"
+	  "                     NAME, or of every port). The Prometheus metrics are not\n"
+	  "                     reset: their counters only grow. A restart of vifd\n"
+	  "                     starts every counter from 0.\n"
 	  "Example: vifctl stats vm1 --watch 2\n",
-	  0, 1, true, c_stats },
+	  0, 1, true, c_stats, CMD_RESET, NULL, NULL },
 	{ "workers", "", "datapath workers: CPU, queues, load, cycles per packet", NULL,
-	  0, 0, false, c_workers },
+	  0, 0, false, c_workers, 0, NULL, NULL },
 	{ "queues", "", "receive queues: their worker, load and cycles per packet",
 	  "LOAD% is the share of a core the queue's polls took over the last measurement\n"
 	  "interval (set-bridge rebalance-interval=, default 1 s); CYCLES counts only\n"
 	  "polls that took frames.\n",
-	  0, 0, false, c_queues },
-	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb },
+	  0, 0, false, c_queues, 0, NULL, NULL },
+	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb,
+	  0, NULL, NULL },
 	{ "fdb-add", "PORT MAC [vlan=N]", "a static MAC entry: frames to MAC go to PORT",
 	  "No other port may learn or use MAC in that VLAN (default 0); static entries\n"
 	  "never age. A port's own mac= binding adds one too.\n",
-	  2, 3, false, c_fdb_add },
-	{ "fdb-del", "MAC [vlan=N]", "remove a MAC entry (learned or static)", NULL,
-	  1, 2, false, c_fdb_del },
-	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version },
-	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help },
+	  2, 3, false, c_fdb_add, 0, vlan_key, NULL },
+	{ "fdb-del", "[--if-exists] MAC [vlan=N]", "remove a MAC entry (learned or static)",
+	  "  --if-exists  no such entry is not an error\n",
+	  1, 2, false, c_fdb_del, CMD_IF_EXISTS, vlan_key, NULL },
+	{ "fdb-flush", "[PORT] [vlan=N]", "forget learned MAC entries",
+	  "Removes the learned entries of PORT, of VLAN N, or all of them; static\n"
+	  "entries (fdb-add, mac= bindings) stay (fdb-del removes them). Ports learn\n"
+	  "again from the next frame.\n",
+	  0, 2, false, c_fdb_flush, 0, vlan_key, NULL },
+	{ "log-level", "[err|warning|info|debug]", "show or set vifd's log level",
+	  "Without a level, prints the current one. A level applies at once, to the\n"
+	  "running vifd only: it is not persisted, and a restart goes back to vifd\n"
+	  "--log-level (or the configuration file's log_level, else info).\n",
+	  0, 1, false, c_log_level, 0, NULL, "err warning info debug" },
+	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version, 0, NULL,
+	  NULL },
+	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help, 0, NULL,
+	  NULL },
 };
 
 static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
@@ -627,6 +823,43 @@ static int global_opt(struct cli_ctx *x, int argc, char **argv, int *i)
 	return 1;
 }
 
+/* --list-commands and --list-keys (hidden): the tables, for the test that
+ * keeps the man page and the bash completion in step with them
+ * (tests/integration/085-docs-drift.sh). One line per command: its name
+ * and options; one line per key: "COMMAND KEY= [VALUE...]", and
+ * "COMMAND - WORD..." for fixed positional words. */
+static void list_commands(void)
+{
+	for (size_t i = 0; i < ncmds; i++) {
+		fputs(cmds[i].name, stdout);
+		for (size_t k = 0; k < sizeof(cmd_opts) / sizeof(cmd_opts[0]); k++)
+			if (cmds[i].opts & cmd_opts[k].flag)
+				printf(" %s", cmd_opts[k].name);
+		if (cmds[i].watch)
+			fputs(" --watch", stdout);
+		fputc('\n', stdout);
+	}
+}
+
+static void list_keys(void)
+{
+	for (size_t i = 0; i < ncmds; i++) {
+		const struct cmd *c = &cmds[i];
+		bool add = !strcmp(c->name, "add-port");
+
+		if (add || !strcmp(c->name, "set-port"))
+			for (size_t k = 0; k < NKEYS; k++)
+				if (add || !port_keys[k].add_only)
+					printf("%s %s=%s%s\n", c->name, port_keys[k].key,
+					       key_values(k) ? " " : "", key_values(k) ? key_values(k) : "");
+		for (const struct cmd_key *k = c->keys; k && k->key; k++)
+			printf("%s %s=%s%s\n", c->name, k->key, k->values ? " " : "",
+			       k->values ? k->values : "");
+		if (c->words)
+			printf("%s - %s\n", c->name, c->words);
+	}
+}
+
 static bool parse_seconds(const char *s, double *out)
 {
 	char *end;
@@ -681,6 +914,14 @@ int main(int argc, char **argv)
 			printf("vifctl %s\n", VIFD_VERSION);
 			return CLI_OK;
 		}
+		if (!strcmp(argv[i], "--list-commands")) {
+			list_commands();
+			return CLI_OK;
+		}
+		if (!strcmp(argv[i], "--list-keys")) {
+			list_keys();
+			return CLI_OK;
+		}
 		return usage_err("unknown option \"%s\"", argv[i]);
 	}
 	if (i == argc) {
@@ -710,6 +951,13 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		r = global_opt(&x, argc, argv, &i);
+		if (r > 0)
+			continue;
+		for (size_t k = 0; r == 0 && k < sizeof(cmd_opts) / sizeof(cmd_opts[0]); k++)
+			if ((cmd->opts & cmd_opts[k].flag) && !strcmp(a, cmd_opts[k].name)) {
+				x.flags |= cmd_opts[k].flag;
+				r = 1;
+			}
 		if (r > 0)
 			continue;
 		if (r == 0 && cmd->watch && !strncmp(a, "--watch=", 8)) {

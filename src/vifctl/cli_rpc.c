@@ -225,6 +225,14 @@ static int take_reply(struct cli_conn *c, json_t *rep, long long id, json_t **re
 	}
 	if (err) {
 		const char *msg = json_string_value(json_object_get(err, "message"));
+		const char *en = json_string_value(json_object_get(json_object_get(err, "data"),
+		                                                   "errno"));
+
+		if (c->quiet_errno && en && !strcmp(en, c->quiet_errno)) {
+			c->quieted = true;
+			snprintf(c->quiet_msg, sizeof(c->quiet_msg), "%s", msg ? msg : "");
+			return CLI_EVIFD;
+		}
 
 		fprintf(stderr, "vifctl: %s\n", msg ? msg : "vifd reported an error without a message");
 		return CLI_EVIFD;

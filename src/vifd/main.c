@@ -27,6 +27,10 @@
 #include "gmem.h"
 #include "vlog.h"
 
+#ifndef VIFD_VERSION
+#define VIFD_VERSION "unknown"
+#endif
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -50,6 +54,7 @@ static void usage(FILE *f)
 	        "  --guest-mem-max SIZE guest memory all ports together may map (default 32T)\n"
 	        "  --port-mem-max SIZE guest memory one port may map (default 1T); 0: no limit\n"
 	        "  -h, --help          this text\n"
+	        "  -V, --version       print vifd's version\n"
 	        "Command-line options override the configuration file. Ports are added at\n"
 	        "run time with vifctl (see vifctl --help) and persist in the state directory.\n",
 	        DP_MAX_WORKERS, CTL_CONF_SOCK_DIRS);
@@ -190,11 +195,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "guest-mem-max", required_argument, NULL, 'G' },
 		{ "port-mem-max", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:hV", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			o->config = optarg;
@@ -268,6 +274,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vifd %s\n", VIFD_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "ctl.h"
 #include "ctl_rpc.h"
+#include "ctl_stats.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -262,6 +263,29 @@ static const struct rpc_case method_cases[] = {
 	{ REQ("add-bridge", "{\"name\":\"br0\"}"), 1, APP(EEXIST), "1", "bridge br0 exists" },
 	{ REQ("add-bridge", "{\"name\":\"br1\"}"), 1, APP(EOPNOTSUPP), "1",
 	  "only one bridge (br0) is supported in this version" },
+	/* operator tools */
+	{ REQ("stats-reset", "{\"name\":\"vm1\"}"), 1, 0, "1", "{\"ports\":1}" },
+	{ REQ("stats-reset", "{}"), 1, 0, "1", "{\"ports\":2}" },
+	{ REQ("stats-reset", "{\"name\":\"nope\"}"), 1, APP(ENOENT), "1", "no port named" },
+	{ REQ("stats-reset", "{\"port\":\"vm1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("log-level", "{}"), 1, 0, "1", "\"level\":\"" },
+	{ REQ("log-level", "{\"level\":\"warning\"}"), 1, 0, "1", "\"level\":\"warning\"" },
+	{ REQ("log-level", "{\"level\":\"info\"}"), 1, 0, "1",
+	  "{\"level\":\"info\",\"previous\":\"warning\"}" },
+	{ REQ("log-level", "{\"level\":\"loud\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "level must be err, warning, info or debug" },
+	{ REQ("log-level", "{\"level\":\"emerg\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("log-level", "{\"level\":3}"), 1, CTL_ERR_INVALID_PARAMS, "1", NULL },
+	{ REQ("fdb-flush", "{}"), 1, 0, "1", "{\"flushed\":0}" },
+	{ REQ("fdb-flush", "{\"port\":\"vm1\",\"vlan\":10}"), 1, 0, "1", "{\"flushed\":0}" },
+	{ REQ("fdb-flush", "{\"port\":\"nope\"}"), 1, APP(ENOENT), "1", "no port named" },
+	{ REQ("fdb-flush", "{\"vlan\":4095}"), 1, CTL_ERR_INVALID_PARAMS, "1", "vlan must be" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vu\",\"type\":\"vhost-user\","
+	      "\"path\":\"@D@/vu\"}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vu\",\"type\":\"vhostuser\"" },
+	{ REQ("del-port", "{\"name\":\"vu\"}"), 1, 0, "1", NULL },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vx\",\"type\":\"vhost_user\","
+	      "\"path\":\"@D@/vx\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "unknown port type" },
 	{ REQ("del-port", "{\"name\":\"vm1\"}"), 1, 0, "1", "\"result\":{}" },
 	{ REQ("del-port", "{\"name\":\"vm1\"}"), 1, APP(ENOENT), "1", "no port named" },
 	/* a valid notification runs and stays silent */
@@ -407,6 +431,55 @@ static void test_lines(void)
 	for (unsigned i = 0; i < ARRAY_SIZE(method_cases); i++)
 		run_case(&method_cases[i], i, "method_cases");
 	close(live);
+}
+
+/* stats-reset's baselines: subtracted while the counters are above them,
+ * dropped when one is below (a new port of the same name) or forgotten. */
+static void test_stats_base(void)
+{
+	struct ctl_stats_base *b = ctl_stats_base_new();
+	struct dp_port_stats s = { .rx_pkts = 10, .tx_bytes = 100, .drop_spoof = 2 }, t;
+	char name[16];
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ(ctl_stats_base_set(b, "p", &s), 0);
+	t = s;
+	t.rx_pkts = 15;
+	t.tx_bytes = 130;
+	ctl_stats_base_apply(b, "p", &t);
+	CHECK_EQ(t.rx_pkts, 5);
+	CHECK_EQ(t.tx_bytes, 30);
+	CHECK_EQ(t.drop_spoof, 0);
+	t = s;
+	ctl_stats_base_apply(b, "q", &t); /* no baseline: as it is */
+	CHECK_EQ(t.rx_pkts, 10);
+	ctl_stats_base_apply(NULL, "p", &t);
+	CHECK_EQ(t.rx_pkts, 10);
+	/* Below the baseline: the port was re-created; its counters count. */
+	t = (struct dp_port_stats){ .rx_pkts = 3, .tx_bytes = 500 };
+	ctl_stats_base_apply(b, "p", &t);
+	CHECK_EQ(t.rx_pkts, 3);
+	CHECK_EQ(t.tx_bytes, 500);
+	t = s;
+	ctl_stats_base_apply(b, "p", &t);
+	CHECK_EQ(t.rx_pkts, 10);
+	/* Forgotten (del-port). */
+	CHECK_EQ(ctl_stats_base_set(b, "p", &s), 0);
+	ctl_stats_base_forget(b, "p");
+	ctl_stats_base_forget(NULL, "p");
+	t = s;
+	ctl_stats_base_apply(b, "p", &t);
+	CHECK_EQ(t.rx_pkts, 10);
+	/* As many as there can be ports; setting one again takes no room. */
+	for (int i = 0; i < DP_MAX_PORTS; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		CHECK_EQ(ctl_stats_base_set(b, name, &s), 0);
+	}
+	CHECK_EQ(ctl_stats_base_set(b, "p0", &s), 0);
+	CHECK_EQ(ctl_stats_base_set(b, "one-more", &s), -ENOSPC);
+	ctl_stats_base_free(b);
 }
 
 /* Replies that do not fit, and allocations that fail, leave the output
@@ -556,9 +629,13 @@ int main(void)
 	CHECK_EQ(evloop_create(&ev), 0);
 	CHECK_EQ(dp_create(ev, 1, NULL, &dp), 0);
 	rpc.dp = dp;
+	rpc.stats_base = ctl_stats_base_new();
+	CHECK(rpc.stats_base != NULL);
 	test_lines();
+	test_stats_base();
 	test_failures();
 	test_socket();
+	ctl_stats_base_free(rpc.stats_base);
 	dp_destroy(dp);
 	evloop_destroy(ev);
 	cleanup();
