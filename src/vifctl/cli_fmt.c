@@ -275,6 +275,17 @@ static void policy_words(struct words *w, json_t *pol)
 		word(w, "overhead=%lld", v);
 	if (jint(pol, "weight", &v) && v != 1)
 		word(w, "weight=%lld", v);
+	const char *ws = jstr(pol, "worker"), *gs = jstr(pol, "group"), *ar = jstr(pol, "adaptive_rx");
+	if (ws && strcmp(ws, "auto"))
+		word(w, "worker=%s", ws);
+	if (gs && strcmp(gs, "none"))
+		word(w, "group=%s", gs);
+	if (jint(pol, "rx_frames", &v) && v)
+		word(w, "rx-frames=%lld", v);
+	if (jint(pol, "rx_usecs", &v) && v)
+		word(w, "rx-usecs=%lld", v);
+	if (ar && !strcmp(ar, "on"))
+		word(w, "adaptive-rx=on");
 }
 
 /* Offload names ("csum,tso4,tso6"), or "none". */
@@ -335,6 +346,10 @@ void cli_print_show(json_t *res)
 			printf(" unknown-unicast=%s", uu);
 		if (jint(br, "mac_aging", &age))
 			printf(" mac-aging=%lld", age);
+		if (jstr(br, "placement"))
+			printf(" placement=%s", jstr(br, "placement"));
+		if (jstr(br, "rebalance") && !strcmp(jstr(br, "rebalance"), "on"))
+			printf(" rebalance=on");
 		fputc('\n', stdout);
 		if (!json_array_size(ports)) {
 			printf("  (no ports)\n");
