@@ -396,10 +396,10 @@ void *dp_worker_main(void *arg)
 			int64_t wait_ns;
 
 			atomic_fetch_add_explicit(&w->idle_cycles, dt, memory_order_relaxed);
+			was_idle = true;
 			/* Queues held by their ingress limit have work whose time
 			 * is known: sleep until then at once rather than poll
 			 * (the other queues kick). */
-			was_idle = true;
 			if (w->nheld || now_ns - last_work_ns > spin_ns) {
 				bool online = w->npend != 0;
 
