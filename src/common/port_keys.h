@@ -34,6 +34,15 @@
 	X("overhead", "overhead", INT) \
 	X("weight", "weight", INT)
 
+/* Owner, group and mode a server-mode vhost-user socket file gets
+ * (add-port owner=, group=, perm=; vifd --vhost-sock-owner, -group, -perm);
+ * -1: left as bind() makes them (vifd's user and group, 0777 less its
+ * umask). */
+struct port_sock_perm {
+	long long uid, gid;
+	int mode;                /* 0..0777 */
+};
+
 /* "tag, native, ..., weight, " as one string literal (JSON spelling). */
 #define PORT_KEY_JSON_LIST_(json, cli, kind) json ", "
 #define PORT_POLICY_KEY_LIST PORT_POLICY_KEYS(PORT_KEY_JSON_LIST_)

@@ -78,6 +78,10 @@ struct ctl_rpc {
 	 * ctl_set_sock_dirs (they live as long as vifd). */
 	const char *sock_dirs[CTL_SOCK_DIRS_MAX];
 	unsigned nsock_dirs;
+	/* vifd-wide owner, group and mode of the vhost-user sockets vifd
+	 * creates (--vhost-sock-owner, -group, -perm); add-port's owner=,
+	 * group=, perm= override them. -1: unset. */
+	struct port_sock_perm sock_perm;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is

@@ -405,6 +405,11 @@ static int apply(json_t *net, const char *method, json_t *params)
 	return 0;
 }
 
+bool ctl_state_replaying(const struct ctl_state *s)
+{
+	return s && s->replaying;
+}
+
 void ctl_state_record(struct ctl_state *s, const char *method, json_t *params)
 {
 	int r;

@@ -110,6 +110,9 @@ static const struct {
 	{ "type", "type", true, false, true },
 	{ "path", "path", false, false, true },
 	{ "mode", "mode", false, false, true },
+	{ "owner", "owner", false, false, true },
+	{ "group", "group", false, false, true },
+	{ "perm", "perm", false, false, true },
 	{ "queues", "queues", false, true, true },
 	{ "ifname", "ifname", false, false, true },
 	{ "netns", "netns", false, false, true },
@@ -392,6 +395,7 @@ static const struct cmd cmds[] = {
 	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
 	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
+	  "           [owner=USER] [group=GROUP] [perm=MODE]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
 	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket:\n"
@@ -401,11 +405,15 @@ static const struct cmd cmds[] = {
 	  "                    -chardev socket,id=c0,path=SOCKET\n"
 	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
 	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
+	  "  owner=USER, group=GROUP, perm=MODE (mode=server)\n"
+	  "                  owner, group (names or ids) and octal mode of the socket\n"
+	  "                  vifd creates, e.g. group=kvm perm=0660 for QEMU under\n"
+	  "                  libvirt (default: vifd --vhost-sock-owner, -group, -perm)\n"
 	  "  queues=N        queue pairs offered to the guest, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) " (default 1)\n"
 	  "  type=tap        a tap device vifd creates (or attaches to) and brings up:\n"
 	  "  ifname=IF       its name (default: the port's name)\n"
 	  "  netns=NS        create it in the network namespace NS (ip netns add NS);\n"
-	  "                  it goes away with the port\n"
+	  "                  it persists across vifd restarts and goes with del-port\n"
 	  "  queues=N        tap queues (IFF_MULTI_QUEUE with more than 1), 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  type=afpacket   an existing interface, through AF_PACKET (TPACKET_V3):\n"
 	  "  dev=IF          the interface; promiscuous while the port exists\n"
