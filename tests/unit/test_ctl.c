@@ -178,7 +178,7 @@ static const struct rpc_case method_cases[] = {
 	  "\"features\":\"0x0\",\"offloads_rx\":[],\"offloads_tx\":[],\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
 	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0,"
 	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1},"
-	  "\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
+	  "\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0,\"sock_owner\":" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
