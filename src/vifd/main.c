@@ -185,8 +185,9 @@ static int sock_perm_resolve(const char *owner, const char *group, int perm,
  * the sticky bit keeps it from removing or replacing anyone else's;
  * without one, 0755. An existing one is refused if it is a symlink, not a
  * directory, owned by another user than root or vifd's, or writable by
- * its group or others without the sticky bit (they could replace a socket
- * of vifd's with their own). 0, or -1 with a message. */
+ * others without the sticky bit (they could replace a socket of vifd's
+ * with their own); writable by its group without it is only warned
+ * about. 0, or -1 with a message. */
 static int sock_dir_prepare(const char *name, const struct port_sock_perm *pm)
 {
 	mode_t mode = pm->gid >= 0 ? 01770 : 0755;
@@ -230,12 +231,17 @@ static int sock_dir_prepare(const char *name, const struct port_sock_perm *pm)
 		        "vifd's user: refused\n", dir, (unsigned)st.st_uid);
 		return -1;
 	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-		fprintf(stderr, "vifd: --vhost-sock-dir %s is writable by its group or others "
-		        "without the sticky bit (they could replace vifd's sockets): refused "
-		        "(chmod +t or g-w,o-w)\n", dir);
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s is writable by others without the "
+		        "sticky bit (anyone could replace vifd's sockets): refused (chmod +t or "
+		        "o-w)\n", dir);
 		return -1;
 	}
+	/* The group is the operator's choice (systemd's RuntimeDirectory= is
+	 * 0770 for the service's group): said, not refused. */
+	if ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX))
+		vlog_warn("--vhost-sock-dir %s is writable by its group without the sticky bit: "
+		          "members can replace vifd's sockets (chmod +t)", dir);
 	return 0;
 }
 
