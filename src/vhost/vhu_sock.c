@@ -419,8 +419,12 @@ static int set_perm(struct vhu_dev *d)
 	/* chmod() of an O_PATH fd goes through its /proc link (which names
 	 * the inode itself, not a path to look up again). */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (r == 0 && pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0)
+	if (r == 0 && pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0) {
 		r = -errno;
+		/* No /proc: by name in the directory (checked just above). */
+		if (r == -ENOENT && fchmodat(d->dir_fd, d->base, (mode_t)pm->mode, 0) == 0)
+			r = 0;
+	}
 	close(fd);
 	return r;
 }
