@@ -51,6 +51,7 @@ struct tap {
 	bool owned;        /* the port's own device: deleted by del-port */
 	bool brought_up;   /* vifd set IFF_UP (an operator's tap goes down again) */
 	bool restoring;    /* opened by a state restore */
+	bool created;      /* made by this open (an add-port that fails drops it) */
 };
 
 /* Tells the kernel which offloads vifd takes (on every queue's file: the
@@ -116,6 +117,7 @@ static int tap_open_in_ns(void *arg)
 
 			/* Ours if vifd makes it now, or finds it again on restore. */
 			j->t->owned = !existed || j->t->restoring;
+			j->t->created = !existed;
 			if (!existed && ioctl(fd, TUNSETPERSIST, 1) < 0) {
 				r = -errno;
 				snprintf(j->err, j->errlen, "cannot make tap %s persistent: %s",
@@ -188,7 +190,9 @@ static int tap_open(struct port *p, const struct port_params *pp, char *err, siz
 		if (!*err)
 			snprintf(err, errlen, "cannot enter network namespace %s: %s", p->netns,
 			         strerror(-r));
-		/* A device this failed add-port made goes again. */
+		/* A device this failed open made goes again; one that was
+		 * there stays. */
+		j.t->owned = j.t->created;
 		p->removing = true;
 		tap_close(p);
 	}
