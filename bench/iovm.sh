@@ -60,10 +60,10 @@ run() {
 	# senders first: port ids s1..sP, then r1..rP (per-port puts port id
 	# p on worker p mod W, so the senders, who carry the load, spread)
 	for i in $(seq "$PAIRS"); do
-		ctl add-port br0 "s$i" type=vhostuser path="$T/s$i.sock" group="pair$i"
+		ctl add-port br0 "s$i" type=vhostuser path="$T/s$i.sock" worker-group="pair$i"
 	done
 	for i in $(seq "$PAIRS"); do
-		ctl add-port br0 "r$i" type=vhostuser path="$T/r$i.sock" group="pair$i"
+		ctl add-port br0 "r$i" type=vhostuser path="$T/r$i.sock" worker-group="pair$i"
 	done
 	local rx=() tx=()
 	for i in $(seq "$PAIRS"); do

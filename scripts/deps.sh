@@ -8,6 +8,7 @@ systemd passwd util-linux
 libjansson-dev python3 jq iproute2 procps ethtool
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
 qemu-system-x86 iperf3 busybox-static cpio kmod gzip
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 dpdk openvswitch-switch-dpdk gnuplot-nox linux-perf valgrind"
 missing=""
 for p in $pkgs; do
@@ -31,4 +32,14 @@ if [ -n "$missing" ]; then
 	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
+fi
+# libvirt without libvirt-daemon-system (which would add a default network,
+# its dnsmasq and services): the guest suite starts its own libvirtd. QEMU
+# under libvirt runs as libvirt-qemu; create that user the way
+# libvirt-daemon-system does (group libvirt-qemu, in group kvm).
+if ! getent passwd libvirt-qemu >/dev/null; then
+	getent group kvm >/dev/null || groupadd --system kvm
+	getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+	useradd --system --gid kvm --groups libvirt-qemu --home-dir /var/lib/libvirt \
+		--no-create-home --shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu
 fi

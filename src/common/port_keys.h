@@ -34,10 +34,19 @@
 	X("overhead", "overhead", INT) \
 	X("weight", "weight", INT) \
 	X("worker", "worker", STRING) \
-	X("group", "group", STRING) \
+	X("worker_group", "worker-group", STRING) \
 	X("rx_frames", "rx-frames", INT) \
 	X("rx_usecs", "rx-usecs", INT) \
 	X("adaptive_rx", "adaptive-rx", STRING)
+
+/* Owner, group and mode a server-mode vhost-user socket file gets
+ * (add-port owner=, group=, perm=; vifd --vhost-sock-owner, -group, -perm);
+ * -1: left as bind() makes them (vifd's user and group, 0777 less its
+ * umask). */
+struct port_sock_perm {
+	long long uid, gid;
+	int mode;                /* 0..0777 */
+};
 
 /* "tag, native, ..., weight, " as one string literal (JSON spelling). */
 #define PORT_KEY_JSON_LIST_(json, cli, kind) json ", "

@@ -45,6 +45,10 @@ int ctl_set_access(struct ctl *c, bool has_group, gid_t gid, mode_t mode);
  * absolute directories; the strings must outlive c). 0 or -EINVAL. */
 int ctl_set_sock_dirs(struct ctl *c, const char *const *dirs, unsigned n);
 
+/* The owner, group and mode of the vhost-user sockets vifd creates when
+ * add-port gives none (port_keys.h; -1 members: unset). */
+void ctl_set_sock_perm(struct ctl *c, const struct port_sock_perm *pm);
+
 /* Closes every client and the listening socket, and removes the socket
  * file if it is still ours. NULL is a no-op. */
 void ctl_destroy(struct ctl *c);

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ void ctl_conf_init(struct ctl_conf *c)
 	c->log_level = -1;
 	c->metrics_port = -1;
 	c->sock_mode = -1;
+	c->vsock_perm = -1;
 	c->mem_max = -1;
 	c->port_mem_max = -1;
 }
@@ -35,6 +38,8 @@ void ctl_conf_free(struct ctl_conf *c)
 	free(c->cpus);
 	free(c->metrics_address);
 	free(c->group);
+	free(c->vsock_owner);
+	free(c->vsock_group);
 	free(c->name);
 	free(c->text);
 	json_decref(c->net);
@@ -454,6 +459,82 @@ static int parse_metrics(struct checker *k, json_t *o, struct ctl_conf *c)
 	return 0;
 }
 
+/* A decimal id below 2^32 - 1 ((uid_t)-1 means "unchanged" to chown). */
+static int id_parse(const char *s, long long *id)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno || v >= 0xffffffffull)
+		return -EINVAL;
+	*id = (long long)v;
+	return 0;
+}
+
+/* Names as useradd takes them, at most 32 bytes: anything else is
+ * refused before NSS sees it. */
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.' ||
+		      (s[i] == '$' && i == n - 1)))
+			return false;
+	return true;
+}
+
+int ctl_user_parse(const char *s, long long *uid)
+{
+	struct passwd *pw;
+
+	if (id_parse(s, uid) == 0)
+		return 0;
+	if (!name_ok(s))
+		return -EINVAL;
+	pw = getpwnam(s);
+	if (!pw)
+		return -ENOENT;
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+int ctl_group_parse(const char *s, long long *gid)
+{
+	struct group *gr;
+
+	if (id_parse(s, gid) == 0)
+		return 0;
+	if (!name_ok(s))
+		return -EINVAL;
+	gr = getgrnam(s);
+	if (!gr)
+		return -ENOENT;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+int ctl_perm_parse(const char *s, int *mode)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '7')
+		return -EINVAL;
+	v = strtol(s, &end, 8);
+	if (*end || v < 0 || v > 0777 || end - s > 4)
+		return -EINVAL;
+	*mode = (int)v;
+	return 0;
+}
+
 int ctl_size_parse(const char *s, uint64_t *out)
 {
 	unsigned long long v;
@@ -500,8 +581,8 @@ static int parse_guests(struct checker *k, json_t *o, struct ctl_conf *c)
 	size_t i;
 
 	if (!json_is_object(o))
-		return bad(k, "must be an object {socket_dirs, mem_max, port_mem_max}, not %s",
-		           type_name(o));
+		return bad(k, "must be an object {socket_dirs, socket_owner, socket_group, "
+		           "socket_perm, mem_max, port_mem_max}, not %s", type_name(o));
 	json_object_foreach(o, key, v) {
 		push_key(k, key);
 		if (!strcmp(key, "socket_dirs")) {
@@ -517,6 +598,13 @@ static int parse_guests(struct checker *k, json_t *o, struct ctl_conf *c)
 					return bad(k, "must be an absolute directory");
 				pop(k);
 			}
+		} else if (!strcmp(key, "socket_owner") || !strcmp(key, "socket_group")) {
+			/* Looked up when vifd starts (by then NSS answers). */
+			if (take_str(k, v, key[7] == 'o' ? &c->vsock_owner : &c->vsock_group) < 0)
+				return -EINVAL;
+		} else if (!strcmp(key, "socket_perm")) {
+			if (!json_is_string(v) || ctl_perm_parse(json_string_value(v), &c->vsock_perm) < 0)
+				return bad(k, "must be octal mode bits as a string, \"0000\" to \"0777\"");
 		} else if (!strcmp(key, "mem_max")) {
 			if (take_size(k, v, &c->mem_max) < 0)
 				return -EINVAL;
@@ -524,7 +612,8 @@ static int parse_guests(struct checker *k, json_t *o, struct ctl_conf *c)
 			if (take_size(k, v, &c->port_mem_max) < 0)
 				return -EINVAL;
 		} else {
-			return bad(k, "unknown member (known: socket_dirs, mem_max, port_mem_max)");
+			return bad(k, "unknown member (known: socket_dirs, socket_owner, socket_group, "
+			           "socket_perm, mem_max, port_mem_max)");
 		}
 		pop(k);
 	}

@@ -44,6 +44,9 @@ struct ctl_conf {
 	char *sock_dirs[CTL_CONF_SOCK_DIRS]; /* guests.socket_dirs: vhost-user
 	                         * sockets only there (none: anywhere) */
 	unsigned nsock_dirs;
+	char *vsock_owner;      /* guests.socket_owner, socket_group: user and */
+	char *vsock_group;      /* group (names or ids) of vhost-user sockets */
+	int vsock_perm;         /* guests.socket_perm: their mode bits, -1: unset */
 	int64_t mem_max;        /* guests.mem_max: bytes all guests may map, -1: unset */
 	int64_t port_mem_max;   /* guests.port_mem_max: bytes one port may map, -1: unset */
 	json_t *net;            /* {bridge?, ports?, fdb?}, never NULL after a
@@ -56,6 +59,15 @@ struct ctl_conf {
 /* Parses a size: bytes, or a number with K, M, G or T (powers of 1024).
  * 0 or -EINVAL. */
 int ctl_size_parse(const char *s, uint64_t *out);
+
+/* The owner, group and mode of a vhost-user socket as add-port, the
+ * command line and the configuration file give them: a user or group name
+ * or a numeric id (0 or -errno: -ENOENT no such name, -EINVAL malformed),
+ * and octal mode bits 0..0777 (0 or -EINVAL). The control thread: names
+ * are looked up through NSS. */
+int ctl_user_parse(const char *s, long long *uid);
+int ctl_group_parse(const char *s, long long *gid);
+int ctl_perm_parse(const char *s, int *mode);
 
 /* Resets c to "everything unset". */
 void ctl_conf_init(struct ctl_conf *c);

@@ -6,7 +6,9 @@
  *
  * Control thread only. */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "clk.h"
+#include "ctl_conf.h"
 #include "ctl_rpc.h"
 #include "ctl_state.h"
 #include "ctl_stats.h"
@@ -285,7 +288,7 @@ bad:
 	                      PORT_MAX_QUEUES - 1, s);
 }
 
-/* group=NAME (1..15 of A-Z a-z 0-9 . _ -) or none. */
+/* worker-group=NAME (1..15 of A-Z a-z 0-9 . _ -) or none. */
 static int parse_group(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 {
 	size_t n = strlen(s);
@@ -296,7 +299,7 @@ static int parse_group(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 	}
 	if (n >= DP_GROUP_MAX || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                                   "0123456789._-") != n)
-		return ctl_err_params(e, "group must be 1 to %d characters of A-Z a-z 0-9 . _ - "
+		return ctl_err_params(e, "worker_group must be 1 to %d characters of A-Z a-z 0-9 . _ - "
 		                      "(or none), not \"%.40s\"", DP_GROUP_MAX - 1, s);
 	memcpy(c->group, s, n + 1);
 	return 0;
@@ -378,7 +381,7 @@ static int parse_policy(const struct ctl_rpc *r, json_t *p, struct dp_port_cfg *
 	}
 	if ((s = pstr(p, "worker", NULL)) && parse_worker(s, c, pin_limit(r), e) < 0)
 		return -EINVAL;
-	if ((s = pstr(p, "group", NULL)) && parse_group(s, c, e) < 0)
+	if ((s = pstr(p, "worker_group", NULL)) && parse_group(s, c, e) < 0)
 		return -EINVAL;
 	if ((v = json_object_get(p, "rx_frames"))) {
 		json_int_t t = json_integer_value(v);
@@ -447,6 +450,31 @@ static bool netns_ok(const char *s)
 	return true;
 }
 
+/* owner=, group=, perm= of a server-mode vhostuser port over vifd's
+ * defaults. 0 or an error naming the bad key and value. */
+static int sock_perm_params(const struct ctl_rpc *r, json_t *p, bool client,
+                            struct port_sock_perm *pm, struct ctl_err *e)
+{
+	const char *owner = pstr(p, "owner", NULL), *group = pstr(p, "group", NULL);
+	const char *perm = pstr(p, "perm", NULL);
+	int rc;
+
+	*pm = r->sock_perm;
+	if (client && (owner || group || perm))
+		return ctl_err_params(e, "owner=, group= and perm= are for sockets vifd creates "
+		                      "(mode=server); in client mode the frontend creates its own");
+	if (owner && (rc = ctl_user_parse(owner, &pm->uid)) < 0)
+		return ctl_err_params(e, "owner: %s \"%.40s\"", rc == -ENOENT ? "no user named" :
+		                      "not a user name or id:", owner);
+	if (group && (rc = ctl_group_parse(group, &pm->gid)) < 0)
+		return ctl_err_params(e, "group: %s \"%.40s\"", rc == -ENOENT ? "no group named" :
+		                      "not a group name or id:", group);
+	if (perm && ctl_perm_parse(perm, &pm->mode) < 0)
+		return ctl_err_params(e, "perm: \"%.40s\" is not octal mode bits 0000..0777 "
+		                      "(such as 0660)", perm);
+	return 0;
+}
+
 /* The kernel-port part of add-port (type tap, afpacket or afxdp): checks the
  * keys of the type and fills pp (its strings point into p). */
 static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *name,
@@ -456,8 +484,10 @@ static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *na
 	const char *dev = pstr(p, "dev", NULL), *type = pp->type;
 	struct dp_port_info info;
 
-	if (json_object_get(p, "path") || json_object_get(p, "mode"))
-		return ctl_err_params(e, "path= and mode= are for vhostuser ports, not %s", type);
+	if (json_object_get(p, "path") || json_object_get(p, "mode") ||
+	    json_object_get(p, "owner") || json_object_get(p, "group") || json_object_get(p, "perm"))
+		return ctl_err_params(e, "path=, mode=, owner=, group= and perm= are for vhostuser "
+		                      "ports, not %s", type);
 	if (!strcmp(type, "tap")) {
 		if (dev)
 			return ctl_err_params(e, "a tap port takes ifname=, not dev=");
@@ -489,8 +519,9 @@ static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *na
 	return 0;
 }
 
-/* add-port {bridge, name, type, path? (vhostuser), mode?, queues?, ifname?,
- * netns? (tap), dev? (afpacket, afxdp), policy keys?} -> {} */
+/* add-port {bridge, name, type, path? (vhostuser), mode?, owner?, group?,
+ * perm? (vhostuser server), queues?, ifname?, netns? (tap), dev? (afpacket,
+ * afxdp), policy keys?} -> {} */
 static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *br = preq(p, "bridge"), *name = preq(p, "name");
@@ -530,7 +561,9 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (dp_port_find(r->dp, name, NULL, NULL) == 0)
 		return ctl_err_app(e, EEXIST, "port %s already exists", name);
 	struct dp_port_cfg cfg;
-	struct port_params pp = { .type = type, .name = name, .queues = (unsigned)queues };
+	struct port_params pp = { .type = type, .name = name, .queues = (unsigned)queues,
+	                          .restoring = ctl_state_replaying(r->state) };
+	struct port_sock_perm perm;
 	char err[256];
 	memset(&cfg, 0, sizeof(cfg));
 	rc = parse_policy(r, p, &cfg, e);
@@ -556,11 +589,15 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		if (!strcmp(info.path, path))
 			return ctl_err_app(e, EADDRINUSE, "path %s is already used by port %s",
 			                   path, info.name);
+	rc = sock_perm_params(r, p, client, &perm, e);
+	if (rc < 0)
+		return rc;
 	rc = check_port_path(r, path, client, e);
 	if (rc < 0)
 		return rc;
 	pp.path = path;
 	pp.client = client;
+	pp.perm = &perm;
 add:
 	/* The port gets its policy with it: it holds from the first frame. */
 	rc = dp_port_add(r->dp, &pp, &cfg, err, sizeof(err));
@@ -756,7 +793,7 @@ static json_t *port_policy(const struct ctl_rpc *r, const char *name)
 	                 c.isolated, "mac", mac, "ip", ips, "mac_limit", (int)c.mac_limit,
 	                 "ingress", limit_json(&c.ingress), "egress", limit_json(&c.egress),
 	                 "overhead", (int)c.overhead, "weight", c.weight ? (int)c.weight : 1,
-	                 "worker", worker, "group", c.group[0] ? c.group : "none",
+	                 "worker", worker, "worker_group", c.group[0] ? c.group : "none",
 	                 "rx_frames", (int)c.rx_frames, "rx_usecs", (int)c.rx_usecs,
 	                 "adaptive_rx", c.adaptive_rx ? "on" : "off");
 }
@@ -779,9 +816,35 @@ static json_t *ol_names(uint32_t caps)
 	return a;
 }
 
+/* The socket file at a vhostuser port's path as it is: owner and group
+ * (names, or ids without one) and mode bits ("" each when there is no
+ * socket there). */
+static void sock_file(const char *path, char owner[33], char group[33], char perm[6])
+{
+	struct passwd *pw;
+	struct group *gr;
+	struct stat st;
+
+	owner[0] = group[0] = perm[0] = '\0';
+	if (!*path || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	pw = getpwuid(st.st_uid);
+	gr = getgrgid(st.st_gid);
+	if (pw)
+		snprintf(owner, 33, "%.32s", pw->pw_name);
+	else
+		snprintf(owner, 33, "%u", (unsigned)st.st_uid);
+	if (gr)
+		snprintf(group, 33, "%.32s", gr->gr_name);
+	else
+		snprintf(group, 33, "%u", (unsigned)st.st_gid);
+	snprintf(perm, 6, "%04o", (unsigned)(st.st_mode & 07777));
+}
+
 static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 {
-	char feat[24], am[18] = "";
+	char feat[24], am[18] = "", owner[33], group[33], perm[6];
+	json_t *o;
 
 	if (in->auto_mac_set)
 		snprintf(am, sizeof(am), "%02x:%02x:%02x:%02x:%02x:%02x", in->auto_mac[0],
@@ -789,7 +852,8 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 		         in->auto_mac[5]);
 
 	snprintf(feat, sizeof(feat), "0x%" PRIx64, in->features);
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:o, s:o, "
+	sock_file(in->path, owner, group, perm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:b, s:b, s:s, s:o, s:o, "
 	                 "s:i, s:o, s:s, s:s, s:s, s:I}",
 	                 "name", in->name, "type", in->type, "path", in->path,
 	                 "mode", in->client ? "client" : "server",
@@ -803,14 +867,20 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	                 "policy", port_policy(r, in->name),
 	                 "auto_mac", am, "ifname", in->ifname, "netns", in->netns,
 	                 "mem_bytes", (json_int_t)in->mem_bytes);
+	if (o)
+		json_object_update_new(o, json_pack("{s:s, s:s, s:s}", "sock_owner", owner,
+		                                    "sock_group", group, "sock_perm", perm));
+	return o;
 }
 
 /* show {} -> {bridges: [{name, ports: [{name, type, path, mode, connected,
  * broken, queue_pairs, active_pairs, live_rx, live_tx, promisc, allmulti,
  * features ("0x..." hex), offloads_rx, offloads_tx (names: csum, tso4,
  * tso6, ecn, uso4, uso6; rx what the port's frames may ask of vifd, tx what
- * it takes as it is), mtu, policy, auto_mac, ifname, netns, mem_bytes}]}]}
- * (kernel ports: path "", ifname the interface, netns its namespace) */
+ * it takes as it is), mtu, policy, auto_mac, ifname, netns, mem_bytes,
+ * sock_owner, sock_group, sock_perm}]}]}
+ * (kernel ports: path "", ifname the interface, netns its namespace;
+ * sock_*: the socket file at path as it is now, "" when there is none) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	json_t *ports = json_array();
@@ -1210,6 +1280,9 @@ static const struct ctl_param p_add_port[] = {
 	{ "type", CTL_P_STRING, true },
 	{ "path", CTL_P_STRING, false },
 	{ "mode", CTL_P_STRING, false },
+	{ "owner", CTL_P_STRING, false },
+	{ "group", CTL_P_STRING, false },
+	{ "perm", CTL_P_STRING, false },
 	{ "queues", CTL_P_INT, false },
 	{ "ifname", CTL_P_STRING, false },
 	{ "netns", CTL_P_STRING, false },

@@ -80,6 +80,10 @@ struct ctl_rpc {
 	unsigned nsock_dirs;
 	/* Baselines of `stats --reset` (ctl_stats.h); NULL: resets refused. */
 	struct ctl_stats_base *stats_base;
+	/* vifd-wide owner, group and mode of the vhost-user sockets vifd
+	 * creates (--vhost-sock-owner, -group, -perm); add-port's owner=,
+	 * group=, perm= override them. -1: unset. */
+	struct port_sock_perm sock_perm;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is

@@ -511,6 +511,7 @@ int ctl_create(struct evloop *ev, struct dp *dp, const char *sock_path, struct c
 		xfree(ctl);
 		return -ENOMEM;
 	}
+	ctl->rpc.sock_perm = (struct port_sock_perm){ .uid = -1, .gid = -1, .mode = -1 };
 	strcpy(ctl->path, sock_path);
 	ctl->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->lfd < 0) {
@@ -596,6 +597,11 @@ int ctl_set_sock_dirs(struct ctl *ctl, const char *const *dirs, unsigned n)
 		ctl->rpc.sock_dirs[i] = dirs[i];
 	ctl->rpc.nsock_dirs = n;
 	return 0;
+}
+
+void ctl_set_sock_perm(struct ctl *ctl, const struct port_sock_perm *pm)
+{
+	ctl->rpc.sock_perm = *pm;
 }
 
 int ctl_set_access(struct ctl *ctl, bool has_group, gid_t gid, mode_t mode)

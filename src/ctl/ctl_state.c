@@ -36,11 +36,6 @@ struct ctl_state {
 	                         * it no longer matches, so nothing is saved */
 };
 
-bool ctl_state_replaying(const struct ctl_state *s)
-{
-	return s->replaying;
-}
-
 uint32_t ctl_crc32(const void *data, size_t len)
 {
 	const uint8_t *p = data;
@@ -408,6 +403,11 @@ static int apply(json_t *net, const char *method, json_t *params)
 		return copy && json_array_append_new(fdb, copy) == 0 ? 1 : -ENOMEM;
 	}
 	return 0;
+}
+
+bool ctl_state_replaying(const struct ctl_state *s)
+{
+	return s && s->replaying;
 }
 
 void ctl_state_record(struct ctl_state *s, const char *method, json_t *params)

@@ -40,9 +40,6 @@ enum { CTL_STATE_VERSION = 1 };
 int ctl_state_open(const char *dir, bool reset, struct ctl_state **out);
 void ctl_state_close(struct ctl_state *s);
 
-/* Whether a restore is replaying the state now. */
-bool ctl_state_replaying(const struct ctl_state *s);
-
 /* Whether a persisted state was loaded (and is not being reset). */
 bool ctl_state_loaded(const struct ctl_state *s);
 
@@ -57,6 +54,9 @@ int ctl_state_restore(struct ctl_state *s, const struct ctl_rpc *r, const struct
 /* Records a method that succeeded (ctl_rpc.c calls it); methods that change
  * nothing persistent are ignored. Saves unless a restore is replaying. */
 void ctl_state_record(struct ctl_state *s, const char *method, json_t *params);
+/* Whether ctl_state_restore is replaying the state (methods run because
+ * vifd restarts, not because someone asked). NULL: false. */
+bool ctl_state_replaying(const struct ctl_state *s);
 
 /* The file format, for tests: text of a state file holding net (malloc'd,
  * NULL on failure), and the check of one: 0 and a new reference in *net,

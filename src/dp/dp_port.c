@@ -623,6 +623,8 @@ int dp_port_del(struct dp *dp, const char *name)
 	/* Leave the snapshots first, then close the driver. */
 	p->frozen = true;
 	publish(dp);
+	if (p->port)
+		p->port->removing = true;
 	port_close(p->port); /* no snapshot lists it any more */
 	p->port = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);

@@ -200,6 +200,36 @@ static int open_queue(struct port *p, struct xsk *x, unsigned qi, bool *copy_log
 	return 0;
 }
 
+/* On restore: the program a vifd killed before it could detach it (kill
+ * -9) is still attached, its sockets gone. Detaches it if it is vifd's
+ * (by name; a restore is the port's own interface), so that the port can
+ * attach its own; anything else is left alone and refused as before. */
+static void drop_stale_prog(struct port *p, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int fd;
+
+	if (bpf_xdp_query(ifindex, 0, &q) < 0 || !q.prog_id)
+		return;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && !strcmp(info.name, "vifd_xsk")) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+		uint32_t mode = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE :
+		                q.attach_mode == XDP_ATTACHED_HW ? XDP_FLAGS_HW_MODE :
+		                XDP_FLAGS_DRV_MODE;
+
+		if (bpf_xdp_detach(ifindex, mode | XDP_FLAGS_REPLACE, &o) == 0)
+			vlog_warn("%s: detached the XDP program a previous vifd left on %s",
+			          p->name, p->ifname);
+	}
+	close(fd);
+}
+
 static int xsk_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
 {
 	struct packet_mreq mr = { .mr_type = PACKET_MR_PROMISC };
@@ -208,7 +238,6 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 	short flags;
 	int r;
 
-	(void)pp;
 	if (p->netns[0]) {
 		snprintf(err, errlen, "afxdp ports attach to interfaces of vifd's own namespace");
 		return -EINVAL;
@@ -239,6 +268,8 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 		         port_eperm(r, " (needs CAP_BPF or CAP_SYS_ADMIN, and CAP_NET_ADMIN)"));
 		goto fail;
 	}
+	if (pp->restoring)
+		drop_stale_prog(p, x->ifindex);
 	/* Never replace someone else's program. */
 	r = bpf_xdp_attach(x->ifindex, x->prog_fd, XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_DRV_MODE,
 	                   NULL);

@@ -58,6 +58,10 @@ struct port_params {
 	const char *netns;     /* tap: a named network namespace (/var/run/netns/NAME), or NULL */
 	const char *path;      /* vhostuser: the socket */
 	bool client;           /* vhostuser: vifd connects (the frontend listens) */
+	const struct port_sock_perm *perm; /* vhostuser server: the socket's owner and
+	                        * mode; NULL: as bind() makes them */
+	bool restoring;        /* vifd is restoring its state (not a new add-port):
+	                        * tap: an existing device is the port's own */
 	unsigned queues;       /* 1..PORT_MAX_QUEUES (vhostuser: queue pairs) */
 };
 
@@ -256,6 +260,8 @@ struct port {
 	uint32_t carry_len[PORT_MAX_QUEUES];
 	struct pkt_ol carry_ol[PORT_MAX_QUEUES];
 	void *priv;                  /* the type's own state */
+	bool removing;               /* closed by del-port, not because vifd stops
+	                              * (a persistent tap of vifd's goes only then) */
 };
 
 /* The ops of a port type, or NULL if vifd has no such type. */

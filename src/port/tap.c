@@ -12,10 +12,20 @@
  * kernel takes the same frames from vifd.
  *
  * The device is created in the namespace (a short-lived thread enters it,
- * port_in_netns), brought up there, and goes away with its last file when
- * the port is removed or vifd exits. An existing persistent tap (ip tuntap
- * add) is attached to instead, and brought down again on removal if vifd
- * brought it up. */
+ * port_in_netns), made persistent (TUNSETPERSIST) and brought up there. It
+ * outlives vifd (a crash, a kill -9, a clean stop: like Open vSwitch's
+ * internal ports), so the namespace keeps its addresses and routes on it;
+ * the restarted vifd restores the port and attaches to the same device.
+ * del-port deletes it (persistence off, last file closed).
+ *
+ * A tap that exists when add-port names it (ip tuntap add, persistent) is
+ * the operator's: vifd attaches to it and on del-port only brings it down
+ * again if vifd brought it up. When vifd restores its state, an existing
+ * tap is taken to be the port's own (left by the vifd before): del-port
+ * deletes it. The flags must match: a device made single-queue cannot be
+ * attached with queues= above 1 or the other way round (IFF_MULTI_QUEUE),
+ * which is refused with a message saying so; IFF_VNET_HDR is set by vifd
+ * on every attach. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +38,7 @@
 
 #include "port.h"
 #include "util.h"
+#include "vlog.h"
 #include "xalloc.h"
 
 /* TUNSETOFFLOAD flags of kernels newer than Debian 12's headers (6.2). */
@@ -37,8 +48,10 @@
 #endif
 
 struct tap {
-	bool persistent;   /* existed before vifd attached (IFF_PERSIST) */
-	bool brought_up;   /* vifd set IFF_UP */
+	bool owned;        /* the port's own device: deleted by del-port */
+	bool brought_up;   /* vifd set IFF_UP (an operator's tap goes down again) */
+	bool restoring;    /* opened by a state restore */
+	bool created;      /* made by this open (an add-port that fails drops it) */
 };
 
 /* Tells the kernel which offloads vifd takes (on every queue's file: the
@@ -86,15 +99,36 @@ static int tap_open_in_ns(void *arg)
 		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (p->nq > 1 ? IFF_MULTI_QUEUE : 0);
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			r = -errno;
-			snprintf(j->err, j->errlen, "cannot create or attach tap %s%s: %s %s",
-			         p->ifname, q ? " (queue)" : "", strerror(-r),
-			         r == -EPERM ? "(creating a tap needs CAP_NET_ADMIN)"
-			                     : "(an interface of another kind, or a tap with other "
-			                       "queue settings, has that name?)");
+			if (r == -EPERM)
+				snprintf(j->err, j->errlen, "cannot create or attach tap %s%s: %s "
+				         "(creating a tap needs CAP_NET_ADMIN)",
+				         p->ifname, q ? " (queue)" : "", strerror(-r));
+			else if (r == -EINVAL && q == 0 && port_if_get_flags(p->ifname, &flags) == 0)
+				snprintf(j->err, j->errlen,
+				         "tap %s exists with other queue settings (it is %s, queues=%u "
+				         "asks for %s): delete it (ip link del %s) or match queues=",
+				         p->ifname, p->nq > 1 ? "single-queue" : "multi-queue", p->nq,
+				         p->nq > 1 ? "multi-queue" : "single-queue", p->ifname);
+			else
+				snprintf(j->err, j->errlen,
+				         "cannot create or attach tap %s%s: %s (an interface of another "
+				         "kind, or a tap with other queue settings, has that name?)",
+				         p->ifname, q ? " (queue)" : "", strerror(-r));
 			return r;
 		}
-		if (q == 0 && ioctl(fd, TUNGETIFF, &ifr) == 0)
-			j->t->persistent = ifr.ifr_flags & IFF_PERSIST;
+		if (q == 0) {
+			bool existed = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_PERSIST);
+
+			/* Ours if vifd makes it now, or finds it again on restore. */
+			j->t->owned = !existed || j->t->restoring;
+			j->t->created = !existed;
+			if (!existed && ioctl(fd, TUNSETPERSIST, 1) < 0) {
+				r = -errno;
+				snprintf(j->err, j->errlen, "cannot make tap %s persistent: %s",
+				         p->ifname, strerror(-r));
+				return r;
+			}
+		}
 		r = tap_offloads(fd);
 		if (r < 0) {
 			snprintf(j->err, j->errlen, "cannot set the offloads of tap %s: %s", p->ifname,
@@ -129,7 +163,12 @@ static void tap_close(struct port *p)
 {
 	struct tap *t = p->priv;
 
-	if (t && t->persistent && t->brought_up)
+	/* del-port: the port's own device goes with its last file (the
+	 * persistence set through any of its queues' files is the device's).
+	 * vifd stopping: it stays, up, for the next vifd. */
+	if (t && p->removing && t->owned && p->fd[0] >= 0 && ioctl(p->fd[0], TUNSETPERSIST, 0) < 0)
+		vlog_err("%s: cannot delete tap %s: %s", p->name, p->ifname, strerror(errno));
+	if (t && p->removing && !t->owned && t->brought_up)
 		port_in_netns(p->netns, tap_down_in_ns, p);
 	for (unsigned q = 0; q < PORT_MAX_QUEUES; q++) {
 		if (p->fd[q] >= 0)
@@ -145,17 +184,21 @@ static int tap_open(struct port *p, const struct port_params *pp, char *err, siz
 	struct tap_job j = { .p = p, .err = err, .errlen = errlen };
 	int r;
 
-	(void)pp;
 	j.t = p->priv = xcalloc(1, sizeof(struct tap));
 	if (!j.t) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	j.t->restoring = pp->restoring;
 	r = port_in_netns(p->netns, tap_open_in_ns, &j);
 	if (r < 0) {
 		if (!*err)
 			snprintf(err, errlen, "cannot enter network namespace %s: %s%s", p->netns,
 			         strerror(-r), port_eperm(r, " (setns() needs CAP_SYS_ADMIN)"));
+		/* A device this failed open made goes again; one that was
+		 * there stays. */
+		j.t->owned = j.t->created;
+		p->removing = true;
 		tap_close(p);
 	}
 	return r;

@@ -737,8 +737,8 @@ static int vhost_open(struct port *p, const struct port_params *pp, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = vhu_dev_create(p->env->ev, pp->name, pp->path, pp->client, pp->queues, &dev_ops, p,
-	                   &v->dev);
+	r = vhu_dev_create_perm(p->env->ev, pp->name, pp->path, pp->client, pp->queues,
+	                        pp->client ? NULL : pp->perm, &dev_ops, p, &v->dev);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot %s %s: %s", pp->client ? "connect to" : "listen on",
 		         pp->path, strerror(-r));

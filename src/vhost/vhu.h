@@ -100,6 +100,7 @@ struct vhu_dev {
 	char base[108];          /* the socket's name in that directory */
 	dev_t sock_dev;          /* the socket file vifd created (lstat after bind): */
 	ino_t sock_ino;          /* only that file is ever removed */
+	struct port_sock_perm perm; /* server mode: the socket file's owner and mode */
 	uint64_t closer_id;      /* closer owner id of every fd from this frontend */
 	bool held;               /* a close of one of its fds is stuck: no
 	                          * connection is taken until it returns */
@@ -156,6 +157,12 @@ struct vhu_dev {
 int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool client,
                    unsigned queue_pairs, const struct vhu_dev_ops *ops, void *ctx,
                    struct vhu_dev **out);
+/* The same, with the owner, group and mode the socket file gets in server
+ * mode (perm may be NULL: as bind() makes it). They are applied between
+ * bind() and listen(): nobody can connect before they hold. */
+int vhu_dev_create_perm(struct evloop *ev, const char *name, const char *path, bool client,
+                        unsigned queue_pairs, const struct port_sock_perm *perm,
+                        const struct vhu_dev_ops *ops, void *ctx, struct vhu_dev **out);
 /* Quiesces, disconnects, unmaps and frees. The socket file is removed in
  * server mode. */
 void vhu_dev_destroy(struct vhu_dev *d);

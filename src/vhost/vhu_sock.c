@@ -26,7 +26,11 @@
  * Socket file (server mode): created through an O_PATH fd of its directory
  * opened once, and removed only through that fd and only if the name still
  * names the very socket vifd bound (device and inode), so a directory
- * swapped for a symlink later cannot make vifd remove anything else. */
+ * swapped for a symlink later cannot make vifd remove anything else. Its
+ * owner, group and mode (add-port owner=, group=, perm=, or vifd's
+ * --vhost-sock-*) are set between bind() and listen(), on the file bound
+ * (opened O_PATH, never through a symlink): until listen() nobody can
+ * connect, so no frontend ever meets the socket with other permissions. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -390,6 +394,41 @@ static void remove_sock_file(struct vhu_dev *d)
 		unlinkat(d->dir_fd, d->base, 0);
 }
 
+/* Gives the socket just bound its owner, group and mode. 0 or -errno. */
+static int set_perm(struct vhu_dev *d)
+{
+	const struct port_sock_perm *pm = &d->perm;
+	char proc[48];
+	struct stat st;
+	int fd, r = 0;
+
+	if (pm->uid < 0 && pm->gid < 0 && pm->mode < 0)
+		return 0;
+	fd = openat(d->dir_fd, d->base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_dev != d->sock_dev ||
+	    st.st_ino != d->sock_ino) {
+		close(fd);
+		return -ESTALE; /* not the socket vifd bound: someone swapped it */
+	}
+	if ((pm->uid >= 0 || pm->gid >= 0) &&
+	    fchownat(fd, "", pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1,
+	             pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1, AT_EMPTY_PATH) < 0)
+		r = -errno;
+	/* chmod() of an O_PATH fd goes through its /proc link (which names
+	 * the inode itself, not a path to look up again). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (r == 0 && pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0) {
+		r = -errno;
+		/* No /proc: by name in the directory (checked just above). */
+		if (r == -ENOENT && fchmodat(d->dir_fd, d->base, (mode_t)pm->mode, 0) == 0)
+			r = 0;
+	}
+	close(fd);
+	return r;
+}
+
 static int start_listen(struct vhu_dev *d)
 {
 	struct sockaddr_un sa;
@@ -427,14 +466,25 @@ static int start_listen(struct vhu_dev *d)
 		if (r == 0)
 			r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	}
-	if (r < 0 || listen(fd, 4) < 0 ||
-	    fstatat(d->dir_fd, d->base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (r < 0 || fstatat(d->dir_fd, d->base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
 	d->sock_dev = st.st_dev;
 	d->sock_ino = st.st_ino;
+	r = set_perm(d);
+	if (r < 0) {
+		vlog_err("%s: cannot set the owner or mode of %s: %s", d->name, d->path,
+		         strerror(-r));
+	} else if (listen(fd, 4) < 0) {
+		r = -errno;
+	}
+	if (r < 0) {
+		close(fd);
+		remove_sock_file(d);
+		return r;
+	}
 	r = evloop_add(d->ev, fd, EPOLLIN, listen_event, d);
 	if (r < 0) {
 		close(fd);
@@ -449,12 +499,21 @@ int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool c
                    unsigned queue_pairs, const struct vhu_dev_ops *ops, void *ctx,
                    struct vhu_dev **out)
 {
+	return vhu_dev_create_perm(ev, name, path, client, queue_pairs, NULL, ops, ctx, out);
+}
+
+int vhu_dev_create_perm(struct evloop *ev, const char *name, const char *path, bool client,
+                        unsigned queue_pairs, const struct port_sock_perm *perm,
+                        const struct vhu_dev_ops *ops, void *ctx, struct vhu_dev **out)
+{
 	struct vhu_dev *d;
 	int r;
 
 	if (!name || !path || strlen(name) >= VHU_NAME_MAX ||
 	    strlen(path) >= sizeof(d->path) || queue_pairs < 1 ||
-	    queue_pairs > VHU_MAX_QUEUE_PAIRS)
+	    queue_pairs > VHU_MAX_QUEUE_PAIRS ||
+	    (perm && (perm->mode > 0777 || perm->uid > UINT32_MAX - 1 ||
+	              perm->gid > UINT32_MAX - 1)))
 		return -EINVAL;
 	r = gmem_sigbus_install();
 	if (r == 0)
@@ -467,6 +526,7 @@ int vhu_dev_create(struct evloop *ev, const char *name, const char *path, bool c
 	strcpy(d->name, name);
 	strcpy(d->path, path);
 	d->client = client;
+	d->perm = perm ? *perm : (struct port_sock_perm){ .uid = -1, .gid = -1, .mode = -1 };
 	d->max_qp = queue_pairs;
 	d->ops = ops;
 	d->ctx = ctx;

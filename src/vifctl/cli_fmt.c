@@ -275,11 +275,11 @@ static void policy_words(struct words *w, json_t *pol)
 		word(w, "overhead=%lld", v);
 	if (jint(pol, "weight", &v) && v != 1)
 		word(w, "weight=%lld", v);
-	const char *ws = jstr(pol, "worker"), *gs = jstr(pol, "group"), *ar = jstr(pol, "adaptive_rx");
+	const char *ws = jstr(pol, "worker"), *gs = jstr(pol, "worker_group"), *ar = jstr(pol, "adaptive_rx");
 	if (ws && strcmp(ws, "auto"))
 		word(w, "worker=%s", ws);
 	if (gs && strcmp(gs, "none"))
-		word(w, "group=%s", gs);
+		word(w, "worker-group=%s", gs);
 	if (jint(pol, "rx_frames", &v) && v)
 		word(w, "rx-frames=%lld", v);
 	if (jint(pol, "rx_usecs", &v) && v)

@@ -163,6 +163,9 @@ static const struct {
 	{ "type", "type", true, false, true, "vhostuser vhost-user tap afpacket afxdp" },
 	{ "path", "path", false, false, true, NULL },
 	{ "mode", "mode", false, false, true, "server client" },
+	{ "owner", "owner", false, false, true, NULL },
+	{ "group", "group", false, false, true, NULL },
+	{ "perm", "perm", false, false, true, NULL },
 	{ "queues", "queues", false, true, true, NULL },
 	{ "ifname", "ifname", false, false, true, NULL },
 	{ "netns", "netns", false, false, true, NULL },
@@ -591,6 +594,7 @@ static const struct cmd cmds[] = {
 	{ "add-port", "[--may-exist] BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
 	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
+	  "           [owner=USER] [group=GROUP] [perm=MODE]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
 	  "  --may-exist     a port of that name (and type) already there is not an\n"
@@ -603,11 +607,15 @@ static const struct cmd cmds[] = {
 	  "                    -chardev socket,id=c0,path=SOCKET\n"
 	  "  mode=client     vifd connects to QEMU's SOCKET and reconnects when it goes:\n"
 	  "                    -chardev socket,id=c0,path=SOCKET,server=on,wait=off\n"
+	  "  owner=USER, group=GROUP, perm=MODE (mode=server)\n"
+	  "                  owner, group (names or ids) and octal mode of the socket\n"
+	  "                  vifd creates, e.g. group=kvm perm=0660 for QEMU under\n"
+	  "                  libvirt (default: vifd --vhost-sock-owner, -group, -perm)\n"
 	  "  queues=N        queue pairs offered to the guest, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) " (default 1)\n"
 	  "  type=tap        a tap device vifd creates (or attaches to) and brings up:\n"
 	  "  ifname=IF       its name (default: the port's name)\n"
 	  "  netns=NS        create it in the network namespace NS (ip netns add NS);\n"
-	  "                  it goes away with the port\n"
+	  "                  it persists across vifd restarts and goes with del-port\n"
 	  "  queues=N        tap queues (IFF_MULTI_QUEUE with more than 1), 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  type=afpacket   an existing interface, through AF_PACKET (TPACKET_V3):\n"
 	  "  dev=IF          the interface; promiscuous while the port exists\n"
@@ -658,8 +666,8 @@ static const struct cmd cmds[] = {
 	  "                   worker N (e.g. 0:1,1:0); worker=auto: the bridge's\n"
 	  "                   placement policy decides (default). A pinned queue is\n"
 	  "                   never moved by the rebalancer\n"
-	  "  group=NAME       placement=group puts the ports of one group on one\n"
-	  "                   worker; group=none (default)\n"
+	  "  worker-group=NAME  placement=group puts the ports of one group on one\n"
+	  "                   worker; worker-group=none (default)\n"
 	  "Interrupt moderation of the port's receive rings (ethtool's words; a guest\n"
 	  "that polls its ring sees frames at once, only its interrupt waits):\n"
 	  "  rx-frames=N      an interrupt covers up to N frames (0: no frame bound)\n"
@@ -682,7 +690,7 @@ static const struct cmd cmds[] = {
 	  "                                     (default)\n"
 	  "                         monolithic  all on worker 0\n"
 	  "                         per-port    each port's queues on one worker\n"
-	  "                         group       ports of a group (set-port group=) on one\n"
+	  "                         group       ports of a group (set-port worker-group=)\n"
 	  "                                     worker, a worker per group\n"
 	  "                         cycles      by measured load, busiest first\n"
 	  "  rebalance=on|off       with placement=cycles: move one queue at a time from\n"

@@ -50,7 +50,10 @@ static void usage(FILE *f)
 	        "                      (default 0: off)\n"
 	        "  --metrics-address A listen on IPv4 address A instead of 127.0.0.1\n"
 	        "  --vhost-sock-dir DIR vhost-user sockets only directly in DIR (may be given\n"
-	        "                      up to %d times; default: anywhere)\n"
+	        "                      up to %d times; default: anywhere); created if missing\n"
+	        "  --vhost-sock-owner USER, --vhost-sock-group GROUP, --vhost-sock-perm MODE\n"
+	        "                      owner, group and octal mode of the vhost-user sockets\n"
+	        "                      vifd creates (default: vifd's, 0777 less the umask)\n"
 	        "  --guest-mem-max SIZE guest memory all ports together may map (default 32T)\n"
 	        "  --port-mem-max SIZE guest memory one port may map (default 1T); 0: no limit\n"
 	        "  -h, --help          this text\n"
@@ -161,6 +164,94 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/* Resolves the vifd-wide owner, group and mode of vhost-user sockets.
+ * 0, or -1 with a message. */
+static int sock_perm_resolve(const char *owner, const char *group, int perm,
+                             struct port_sock_perm *pm)
+{
+	int r;
+
+	*pm = (struct port_sock_perm){ .uid = -1, .gid = -1, .mode = perm };
+	if (owner && (r = ctl_user_parse(owner, &pm->uid)) < 0) {
+		fprintf(stderr, "vifd: --vhost-sock-owner: %s '%s'\n",
+		        r == -ENOENT ? "no user named" : "not a user name or id:", owner);
+		return -1;
+	}
+	if (group && (r = ctl_group_parse(group, &pm->gid)) < 0) {
+		fprintf(stderr, "vifd: --vhost-sock-group: %s '%s'\n",
+		        r == -ENOENT ? "no group named" : "not a group name or id:", group);
+		return -1;
+	}
+	return 0;
+}
+
+/* Prepares a --vhost-sock-dir. A missing one is created (one level, its
+ * parent must exist): vifd's user owns it; with a socket group it is
+ * that group's, mode 01770, so that a frontend of the group (QEMU under
+ * libvirt) can create its own socket there for vifd to connect to while
+ * the sticky bit keeps it from removing or replacing anyone else's;
+ * without one, 0755. An existing one is refused if it is a symlink, not a
+ * directory, owned by another user than root or vifd's, or writable by
+ * others without the sticky bit (they could replace a socket of vifd's
+ * with their own); writable by its group without it is only warned
+ * about. 0, or -1 with a message. */
+static int sock_dir_prepare(const char *name, const struct port_sock_perm *pm)
+{
+	mode_t mode = pm->gid >= 0 ? 01770 : 0755;
+	char dir[PATH_MAX];
+	size_t n = strlen(name);
+	struct stat st;
+
+	/* "DIR/" would make lstat() follow a symlink DIR. */
+	while (n > 1 && name[n - 1] == '/')
+		n--;
+	if (n >= sizeof(dir)) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s: name too long\n", name);
+		return -1;
+	}
+	memcpy(dir, name, n);
+	dir[n] = '\0';
+
+	if (lstat(dir, &st) < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 ||
+		    (pm->gid >= 0 && chown(dir, (uid_t)-1, (gid_t)pm->gid) < 0) ||
+		    chmod(dir, mode) < 0) {
+			fprintf(stderr, "vifd: cannot create --vhost-sock-dir %s: %s\n", dir,
+			        strerror(errno));
+			return -1;
+		}
+		vlog_info("created the vhost-user socket directory %s (mode %04o)", dir,
+		          (unsigned)mode);
+		return 0;
+	}
+	if (lstat(dir, &st) < 0) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s is %s: refused\n", dir,
+		        S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s belongs to uid %u, not to root or "
+		        "vifd's user: refused\n", dir, (unsigned)st.st_uid);
+		return -1;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		fprintf(stderr, "vifd: --vhost-sock-dir %s is writable by others without the "
+		        "sticky bit (anyone could replace vifd's sockets): refused (chmod +t or "
+		        "o-w)\n", dir);
+		return -1;
+	}
+	/* The group is the operator's choice (systemd's RuntimeDirectory= is
+	 * 0770 for the service's group): said, not refused. */
+	if ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX))
+		vlog_warn("--vhost-sock-dir %s is writable by its group without the sticky bit: "
+		          "members can replace vifd's sockets (chmod +t)", dir);
+	return 0;
+}
+
 /* Settings from the command line (they override the configuration file). */
 struct opts {
 	const char *config;
@@ -175,6 +266,8 @@ struct opts {
 	const char *metrics_address;
 	const char *sock_dirs[CTL_CONF_SOCK_DIRS];
 	unsigned nsock_dirs;
+	const char *vsock_owner, *vsock_group; /* NULL: unset */
+	int vsock_perm;         /* -1: unset */
 	int64_t mem_max, port_mem_max; /* -1: unset */
 };
 
@@ -192,6 +285,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "metrics-port", required_argument, NULL, 'M' },
 		{ "metrics-address", required_argument, NULL, 'A' },
 		{ "vhost-sock-dir", required_argument, NULL, 'D' },
+		{ "vhost-sock-owner", required_argument, NULL, 'O' },
+		{ "vhost-sock-group", required_argument, NULL, 'U' },
+		{ "vhost-sock-perm", required_argument, NULL, 'Y' },
 		{ "guest-mem-max", required_argument, NULL, 'G' },
 		{ "port-mem-max", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -261,6 +357,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			o->sock_dirs[o->nsock_dirs++] = optarg;
 			break;
+		case 'O':
+			o->vsock_owner = optarg;
+			break;
+		case 'U':
+			o->vsock_group = optarg;
+			break;
+		case 'Y':
+			if (ctl_perm_parse(optarg, &o->vsock_perm) < 0) {
+				fprintf(stderr, "vifd: --vhost-sock-perm takes octal mode bits 0000..0777 "
+				        "(such as 0660), not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'G':
 		case 'p': {
 			uint64_t v;
@@ -293,7 +402,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .log_level = -1, .metrics_port = -1, .mem_max = -1, .port_mem_max = -1 };
+	struct opts o = { .log_level = -1, .metrics_port = -1, .mem_max = -1, .port_mem_max = -1,
+	                  .vsock_perm = -1 };
+	struct port_sock_perm vperm;
+	const char *const *sdirs;
+	unsigned nsdirs;
 	struct ctl_conf conf;
 	const char *state_dir = "vifd-state", *cpus_s = NULL, *group = NULL;
 	const char *maddr = "127.0.0.1";
@@ -348,6 +461,15 @@ int main(int argc, char **argv)
 			goto out_conf;
 		}
 	}
+	if (sock_perm_resolve(o.vsock_owner ? o.vsock_owner : conf.vsock_owner,
+	                      o.vsock_group ? o.vsock_group : conf.vsock_group,
+	                      o.vsock_perm >= 0 ? o.vsock_perm : conf.vsock_perm, &vperm) < 0)
+		goto out_conf;
+	sdirs = o.nsock_dirs ? o.sock_dirs : (const char *const *)conf.sock_dirs;
+	nsdirs = o.nsock_dirs ? o.nsock_dirs : conf.nsock_dirs;
+	for (unsigned i = 0; i < nsdirs; i++)
+		if (sock_dir_prepare(sdirs[i], &vperm) < 0)
+			goto out_conf;
 	if (ncpus && ncpus < nworkers) {
 		fprintf(stderr, "vifd: --cpus lists %d CPUs for %ld workers\n", ncpus, nworkers);
 		goto out_conf;
@@ -411,12 +533,10 @@ int main(int argc, char **argv)
 		goto out;
 	/* Before the state is restored: a persisted port outside the
 	 * directories is refused like a new one. */
-	if (o.nsock_dirs)
-		r = ctl_set_sock_dirs(ctl, o.sock_dirs, o.nsock_dirs);
-	else
-		r = ctl_set_sock_dirs(ctl, (const char *const *)conf.sock_dirs, conf.nsock_dirs);
+	r = ctl_set_sock_dirs(ctl, sdirs, nsdirs);
 	if (r < 0)
 		goto out;
+	ctl_set_sock_perm(ctl, &vperm);
 	r = ctl_state_open(state_dir, o.reset, &st);
 	if (r < 0)
 		goto out;

@@ -74,9 +74,9 @@ vctl set-bridge br0 placement=monolithic
 expect_places monolithic a0=0 a1=0 b0=0 b1=0 c0=0
 vctl set-bridge br0 placement=per-port
 expect_places per-port a0=0 a1=0 b0=1 b1=1 c0=0
-vctl set-port a group=web
-vctl set-port c group=web
-vctl set-port b group=db
+vctl set-port a worker-group=web
+vctl set-port c worker-group=web
+vctl set-port b worker-group=db
 vctl set-bridge br0 placement=group
 expect_places group a0=0 a1=0 c0=0 b0=1 b1=1
 # a pin wins over the policy, and over a change of policy
@@ -93,7 +93,7 @@ vctl set-port a worker=2 2>"$T/bad.log" && fail "worker=2 accepted with 2 worker
 grep 'worker must be' "$T/bad.log" >/dev/null || fail "worker=2: $(cat "$T/bad.log")"
 vctl set-port a worker=0:1,0:0 2>/dev/null && fail "a queue pinned twice accepted"
 vctl set-port a worker=9:0 2>/dev/null && fail "queue 9 accepted"
-vctl set-port a group='a b' 2>/dev/null && fail "a group with a space accepted"
+vctl set-port a worker-group='a b' 2>/dev/null && fail "a group with a space accepted"
 vctl set-bridge br0 placement=roundrobin 2>/dev/null && fail "an unknown policy accepted"
 vctl set-bridge br0 rebalance-interval=10 2>/dev/null && fail "a 10 ms interval accepted"
 expect_places "after refused changes" a0=1 a1=1 c0=0 b0=0 b1=0
@@ -107,7 +107,7 @@ start_vifd --workers 2
 [ "$(vctl -j show | jq -r '.bridges[0].placement')" = monolithic ] || fail "placement lost"
 [ "$(port_info a policy.worker)" = 1 ] || fail "a's worker=1 lost: $(port_info a policy.worker)"
 [ "$(port_info b policy.worker)" = 1:0 ] || fail "b's worker=1:0 lost: $(port_info b policy.worker)"
-[ "$(port_info c policy.group)" = web ] || fail "c's group lost"
+[ "$(port_info c policy.worker_group)" = web ] || fail "c's group lost"
 sink a 2 1
 sink b 2 2
 sink c 1 3

@@ -282,8 +282,13 @@ forget_pid "$SINK"
 	fail "vm1 (server mode): connects $(port_stat vm1 connects), rx_pkts $(port_stat vm1 rx_pkts)"
 log "  vhostuser server -> client: $(port_stat vm2 tx_pkts) frames; pings tap netns= -> afpacket$( ((xdp)) && echo ', afxdp')"
 vifd_alive
+# taps vifd creates are persistent (they outlive a restart, test 110):
+# del-port deletes them, with the unit's capabilities too
+vctl del-port tp
+vctl del-port tn
+link_exists "" "$TAP" && fail "tap $TAP left after del-port"
+link_exists "$NA" "$TAPN" && fail "tap $TAPN left after del-port"
 stop_unit_vifd || fail "vifd exited with an error"
-link_exists "" "$TAP" && fail "tap $TAP left after vifd stopped"
 
 # check_refused PORTNAME WANT ARGS...: add-port is refused, naming WANT.
 check_refused() {

@@ -82,6 +82,33 @@ link_exists "$NA" "$IA" && fail "$IA still exists after del-port"
 if [ "$KTYPE" = afxdp ] && ip link show "$VH" | grep 'prog/xdp' >/dev/null; then
 	fail "XDP program left on $VH after del-port"
 fi
+
+# kill -9 and restart: the veth end and the (persistent) tap are still
+# there, the restored ports attach to them again (an XDP program the
+# killed vifd left is vifd's and replaced), and ping works with no
+# reconfiguration of either namespace. (The restored port finds the veth
+# end up, as its predecessor left it, and leaves it so.)
+vctl add-port br0 ta type=tap ifname="$IA" netns="$NA"
+vctl add-port br0 ap type="$KTYPE" dev="$VH"
+ip -n "$NA" addr add "$net.0.1/24" dev "$IA"
+wait_for 20 "ping A -> B (ports added again)" pings "$NA" "$net.0.2"
+kill -KILL "$VIFD_PID"
+wait "$VIFD_PID" 2>/dev/null || true
+forget_pid "$VIFD_PID"
+link_exists "$NA" "$IA" || fail "$IA went with vifd"
+mv "$T/vifd.log" "$T/vifd-before-restart.log"
+start_vifd
+[ "$(port_info ap ifname)" = "$VH" ] || fail "ap not restored after kill -9: $(grep -i 'cannot' "$T/vifd.log")"
+wait_for 20 "ping A -> B after kill -9 and restart" pings "$NA" "$net.0.2"
+pings "$NB" "$net.0.1" || fail "ping B -> A after the restart: $(cat "$T/ping.log")"
+vctl del-port ap
+vctl del-port ta
+[ "$(promisc)" = "$p0" ] || fail "promiscuity of $VH is $(promisc) after the restart and del-port"
+link_exists "$NA" "$IA" && fail "$IA still exists after del-port"
+if [ "$KTYPE" = afxdp ] && ip link show "$VH" | grep 'prog/xdp' >/dev/null; then
+	fail "XDP program left on $VH after the restart and del-port"
+fi
+log "kill -9, restart: $KTYPE and tap ports attach to the same interfaces, ping resumes"
 [ "${REFERENCE:-0}" = 1 ] || { log "ok"; exit 0; }
 
 log "reference: the same namespaces joined by a Linux bridge"

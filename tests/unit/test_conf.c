@@ -50,6 +50,13 @@ static const struct conf_case conf_cases[] = {
 	{ "{\"metrics\": {\"port\": 70000}}", "metrics.port: must be an integer from 0 to 65535" },
 	{ "{\"metrics\": {\"address\": \"localhost\"}}", "metrics.address: must be an IPv4 address" },
 	{ "{\"metrics\": {\"path\": \"/m\"}}", "metrics.path: unknown member" },
+	{ "{\"guests\": {\"socket_perm\": \"0800\"}}", "guests.socket_perm: must be octal mode bits" },
+	{ "{\"guests\": {\"socket_perm\": 432}}", "guests.socket_perm: must be octal mode bits" },
+	{ "{\"guests\": {\"socket_perm\": \"01777\"}}", "guests.socket_perm: must be octal mode bits" },
+	{ "{\"guests\": {\"socket_group\": 5}}", "guests.socket_group: must be a non-empty string" },
+	{ "{\"guests\": {\"socket_user\": \"x\"}}", "guests.socket_user: unknown member" },
+	{ "{\"guests\": {\"socket_owner\": \"root\", \"socket_group\": \"0\", "
+	  "\"socket_perm\": \"0660\", \"socket_dirs\": [\"/run/vifd\"]}}", NULL },
 	{ "{\"bridge\": \"br0\"}", "bridge: must be an object" },
 	{ "{\"bridge\": {\"name\": 1}}", "bridge.name: must be a string" },
 	{ "{\"bridge\": {\"mac_aging\": 1.5}}", "bridge.mac_aging: must be a string or an integer" },

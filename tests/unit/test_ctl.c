@@ -180,7 +180,7 @@ static const struct rpc_case method_cases[] = {
 	  "\"features\":\"0x0\",\"offloads_rx\":[],\"offloads_tx\":[],\"mtu\":0,\"policy\":{\"tag\":0,\"native\":0,\"trunks\":\"\","
 	  "\"isolated\":false,\"mac\":\"none\",\"ip\":\"\",\"mac_limit\":0,"
 	  "\"ingress\":{},\"egress\":{},\"overhead\":0,\"weight\":1,\"worker\":\"auto\","
-	  "\"group\":\"none\",\"rx_frames\":0,\"rx_usecs\":0,\"adaptive_rx\":\"off\"},\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0}" },
+	  "\"worker_group\":\"none\",\"rx_frames\":0,\"rx_usecs\":0,\"adaptive_rx\":\"off\"},\"auto_mac\":\"\",\"ifname\":\"\",\"netns\":\"\",\"mem_bytes\":0,\"sock_owner\":" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
@@ -197,11 +197,11 @@ static const struct rpc_case method_cases[] = {
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"ingress\":{},\"egress\":{},\"overhead\":24,\"weight\":3," },
 	/* Placement: pins, groups, the bridge's policy. */
-	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0:0,3:0\",\"group\":\"web.1\"}"), 1, 0,
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0:0,3:0\",\"worker_group\":\"web.1\"}"), 1, 0,
 	  "1", "\"result\":{}" },
-	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0:0,3:0\",\"group\":\"web.1\"" },
-	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0\",\"group\":\"none\"}"), 1, 0, "1", NULL },
-	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0\",\"group\":\"none\"" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0:0,3:0\",\"worker_group\":\"web.1\"" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0\",\"worker_group\":\"none\"}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"0\",\"worker_group\":\"none\"" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
 	  "worker must be auto, a worker 0..0" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"0:0,\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
@@ -214,8 +214,8 @@ static const struct rpc_case method_cases[] = {
 	  "worker must be" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\":\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
 	  "worker must be" },
-	{ REQ("set-port", "{\"name\":\"vm1\",\"group\":\"0123456789abcdef\"}"), 1,
-	  CTL_ERR_INVALID_PARAMS, "1", "group must be" },
+	{ REQ("set-port", "{\"name\":\"vm1\",\"worker_group\":\"0123456789abcdef\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "worker_group must be" },
 	{ REQ("set-port", "{\"name\":\"vm1\",\"worker\":\"auto\"}"), 1, 0, "1", NULL },
 	{ REQ("show", "{}"), 1, 0, "1", "\"worker\":\"auto\"" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"placement\":\"cycles\",\"rebalance\":\"on\","
