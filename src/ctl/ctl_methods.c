@@ -909,6 +909,18 @@ static const struct ctl_param p_set_bridge[] = {
 	{ "mac_aging", CTL_P_INT, false },
 	{ NULL },
 };
+static const struct ctl_param p_trace[] = {
+	{ "port", CTL_P_STRING, true },
+	{ "src", CTL_P_STRING, true },
+	{ "dst", CTL_P_STRING, false },
+	{ "vlan", CTL_P_INT, false },
+	{ "pcp", CTL_P_INT, false },
+	{ "proto", CTL_P_STRING, false },
+	{ "ip_src", CTL_P_STRING, false },
+	{ "ip_dst", CTL_P_STRING, false },
+	{ "size", CTL_P_INT, false },
+	{ NULL },
+};
 
 static const struct ctl_method methods[] = {
 	{ "add-bridge", m_add_bridge, p_name },
@@ -923,6 +935,7 @@ static const struct ctl_method methods[] = {
 	{ "fdb-add", m_fdb_add, p_fdb_add },
 	{ "fdb-del", m_fdb_del, p_fdb_del },
 	{ "version", m_version, p_none },
+	{ "trace", ctl_m_trace, p_trace },
 };
 
 const struct ctl_method *ctl_method_find(const char *name)

@@ -137,6 +137,9 @@ struct ctl_method {
 	const struct ctl_param *params;
 };
 
+/* Operator tools (ctl_ops.c). */
+ctl_method_fn ctl_m_trace;
+
 /* The method called name, or NULL. */
 const struct ctl_method *ctl_method_find(const char *name);
 

@@ -201,4 +201,37 @@ typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const cha
                        uint32_t age_s, bool is_static);
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg);
 
+/* vifctl trace: what the switch would do with a frame arriving on a port,
+ * decision by decision (dp_trace.c). Nothing is learned, counted or sent. */
+enum { DP_TRACE_STEPS = 16 + 2 * DP_MAX_PORTS, DP_TRACE_TEXT = 192 };
+struct dp_trace_step {
+	const char *stage;       /* "port", "ingress-limit", "vlan", "mac-binding",
+	                          * "ip-binding", "learn", "lookup", "isolation",
+	                          * "egress-limit", "offload", "egress" */
+	const char *result;      /* "pass", "drop", "hit", "miss", "flood", "skip",
+	                          * "output", "configured", "software", "note" */
+	char port[DP_PORT_NAME_MAX]; /* the port the step is about */
+	char detail[DP_TRACE_TEXT];
+};
+struct dp_trace {
+	uint16_t vlan;           /* the VLAN ingress gave it (when it passed) */
+	uint8_t pcp;
+	unsigned nsteps;
+	struct dp_trace_step step[DP_TRACE_STEPS];
+	unsigned nout;           /* ports the frame would be sent to */
+	struct {
+		char port[DP_PORT_NAME_MAX];
+		uint16_t tci;    /* its egress tag (0: untagged) */
+	} out[DP_MAX_PORTS];
+	/* With no output: why, as the stats' drop key ("vlan", "spoof",
+	 * "mac_limit", "unknown_dst", "isolation", "hairpin", "down",
+	 * "invalid"), or "egress_vlan" / "no_destination" (not counted). */
+	const char *drop;
+	struct pkt pkt;          /* scratch */
+};
+/* Traces the len-byte frame (>= 14; only its first PKT_HEAD bytes matter)
+ * arriving on port. 0, -ENOENT (no such port) or -EINVAL. */
+int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len,
+             struct dp_trace *t);
+
 #endif

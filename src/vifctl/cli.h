@@ -71,6 +71,7 @@ void cli_print_show(json_t *res);
 void cli_print_stats(json_t *res);
 void cli_print_workers(json_t *res);
 void cli_print_fdb(json_t *res);
+void cli_print_trace(json_t *res);
 
 /* stats --watch: samples "stats" every interval_s seconds on c until
  * SIGINT/SIGTERM, printing per-port rates (or, with json, one result

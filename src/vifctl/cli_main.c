@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "port_keys.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define DEFAULT_SOCKET "./vifd-state/vifd.sock"
@@ -348,6 +349,65 @@ static int c_fdb_del(struct cli_ctx *x, int argc, char **argv)
 	return fdb_edit(x, "fdb-del", params, argc, argv, 1);
 }
 
+/* trace PORT src=MAC [dst=MAC] [vlan=N] [pcp=N] [PROTO] [ip-src=A] [ip-dst=A]
+ * [size=N]: the CLI spells the keys with '-', the request with '_'. */
+static int c_trace(struct cli_ctx *x, int argc, char **argv)
+{
+	static const struct {
+		const char *key, *json;
+		bool integer;
+	} keys[] = {
+		{ "src", "src", false }, { "dst", "dst", false }, { "vlan", "vlan", true },
+		{ "pcp", "pcp", true }, { "ip-src", "ip_src", false }, { "ip-dst", "ip_dst", false },
+		{ "size", "size", true },
+	};
+	static const char *const protos[] = { "arp", "ipv4", "ipv6", "ns", "na" };
+	json_t *params = json_pack("{s:s}", "port", argv[0]);
+
+	if (!params)
+		cli_oom();
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		json_t *v = NULL;
+		size_t k;
+
+		for (k = 0; !eq && k < ARRAY_SIZE(protos); k++)
+			if (!strcmp(a, protos[k]))
+				v = json_string(a);
+		if (v) {
+			if (json_object_set_new(params, "proto", v) < 0)
+				cli_oom();
+			continue;
+		}
+		for (k = 0; eq && k < ARRAY_SIZE(keys); k++)
+			if (strlen(keys[k].key) == (size_t)(eq - a) && !strncmp(a, keys[k].key, (size_t)(eq - a)))
+				break;
+		if (!eq || k == ARRAY_SIZE(keys)) {
+			json_decref(params);
+			return usage_err("trace: unknown key \"%s\" (src= dst= vlan= pcp= ip-src= ip-dst= "
+			                 "size=, or arp|ipv4|ipv6|ns|na)", a);
+		}
+		if (keys[k].integer) {
+			char *end;
+			long n = strtol(eq + 1, &end, 10);
+			if (*end || end == eq + 1) {
+				json_decref(params);
+				return usage_err("trace: %s needs a number", keys[k].key);
+			}
+			v = json_integer(n);
+		} else {
+			v = json_string(eq + 1);
+		}
+		if (!v || json_object_set_new(params, keys[k].json, v) < 0)
+			cli_oom();
+	}
+	if (!json_object_get(params, "src")) {
+		json_decref(params);
+		return usage_err("trace: src=MAC is required");
+	}
+	return call(x, "trace", params, cli_print_trace);
+}
+
 static void print_version(json_t *res)
 {
 	const char *v = json_string_value(json_object_get(res, "version"));
@@ -480,6 +540,31 @@ static const struct cmd cmds[] = {
 	  2, 3, false, c_fdb_add },
 	{ "fdb-del", "MAC [vlan=N]", "remove a MAC entry (learned or static)", NULL,
 	  1, 2, false, c_fdb_del },
+	{ "trace", "PORT src=MAC [dst=MAC] [vlan=N] [pcp=N] [arp|ipv4|ipv6|ns|na] [ip-src=A] "
+	  "[ip-dst=A] [size=N]",
+	  "what the switch would do with a frame arriving on PORT",
+	  "Describes a frame arriving on PORT and prints, in order, every decision the\n"
+	  "datapath would take on it: the port's ingress limit (as configured: trace\n"
+	  "consumes no tokens), VLAN classification, MAC and address binding, the\n"
+	  "learning of its source, the MAC table lookup (hit: port, static or learned,\n"
+	  "age; miss: flood or drop), isolation, and for every candidate destination\n"
+	  "its VLANs and tag, state, egress limit and offloads; then the verdict: the\n"
+	  "ports the frame would leave by, or why it is dropped (a drop key of vifctl\n"
+	  "stats). The same functions as the datapath decide; nothing is learned,\n"
+	  "counted or sent.\n"
+	  "  src=MAC, dst=MAC  source (required) and destination (default broadcast)\n"
+	  "  vlan=N [pcp=P]    the frame carries an 802.1Q tag (vlan=0: priority tag)\n"
+	  "  arp|ipv4|ipv6     what follows the Ethernet header (default ipv4);\n"
+	  "  ns|na             an NDP neighbour solicitation / advertisement\n"
+	  "  ip-src=A          IPv4/IPv6 source; for arp the sender address, for na the\n"
+	  "                    target the frame claims\n"
+	  "  ip-dst=A          destination; for arp and ns the address asked for\n"
+	  "  size=N            frame length without FCS, 60..65535 (default 60)\n"
+	  "With -j, the result object: steps [{stage, port, result, detail}], outputs\n"
+	  "[{port, tag}], verdict (output|drop) and drop (the reason).\n"
+	  "Example: vifctl trace vm1 src=52:54:00:00:00:01 dst=52:54:00:00:00:02 vlan=10\n"
+	  "         vifctl trace vm1 src=52:54:00:00:00:01 arp ip-src=10.0.0.9\n",
+	  2, -1, false, c_trace },
 	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help },
 };
