@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
 libxdp-dev libbpf-dev
-libjansson-dev python3 jq iproute2 procps ethtool
+libjansson-dev libpcap-dev tcpdump python3 jq iproute2 procps ethtool
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
 qemu-system-x86 iperf3 busybox-static cpio kmod gzip
 dpdk openvswitch-switch-dpdk gnuplot-nox linux-perf valgrind"

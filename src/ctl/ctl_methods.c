@@ -921,6 +921,13 @@ static const struct ctl_param p_trace[] = {
 	{ "size", CTL_P_INT, false },
 	{ NULL },
 };
+static const struct ctl_param p_capture[] = {
+	{ "port", CTL_P_STRING, true },
+	{ "dir", CTL_P_STRING, false },
+	{ "snaplen", CTL_P_INT, false },
+	{ "ring_kib", CTL_P_INT, false },
+	{ NULL },
+};
 
 static const struct ctl_method methods[] = {
 	{ "add-bridge", m_add_bridge, p_name },
@@ -936,6 +943,8 @@ static const struct ctl_method methods[] = {
 	{ "fdb-del", m_fdb_del, p_fdb_del },
 	{ "version", m_version, p_none },
 	{ "trace", ctl_m_trace, p_trace },
+	{ "capture", ctl_m_capture, p_capture },
+	{ "captures", ctl_m_captures, p_none },
 };
 
 const struct ctl_method *ctl_method_find(const char *name)

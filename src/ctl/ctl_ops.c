@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
+#include "cap_ring.h"
 #include "ctl_rpc.h"
 #include "util.h"
 #include "xalloc.h"
@@ -215,4 +217,85 @@ out:
 	xfree(f);
 	xfree(t);
 	return err;
+}
+
+enum {
+	CAP_SNAPLEN_MAX = 262144,   /* tcpdump's default and largest */
+	CAP_RING_KIB_DEFAULT = 4096,
+	CAP_RING_KIB_MIN = 64,
+	CAP_RING_KIB_MAX = 65536,
+};
+
+static const char *dir_name(unsigned dirs)
+{
+	return dirs == (CAP_DIR_RX | CAP_DIR_TX) ? "both" : dirs == CAP_DIR_RX ? "rx" : "tx";
+}
+
+/* capture {port, dir?: "rx"|"tx"|"both", snaplen?, ring_kib?} -> {id, port,
+ * dir, snaplen, ring_kib}, and with the reply, over the socket
+ * (SCM_RIGHTS), the capture's shared memory (src/common/cap_ring.h). The
+ * capture runs until this connection closes. */
+int ctl_m_capture(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	const char *port = json_string_value(json_object_get(p, "port"));
+	const char *dir = json_string_value(json_object_get(p, "dir"));
+	json_t *js = json_object_get(p, "snaplen"), *jr = json_object_get(p, "ring_kib");
+	json_int_t snaplen = js ? json_integer_value(js) : CAP_SNAPLEN_MAX;
+	json_int_t ring_kib = jr ? json_integer_value(jr) : CAP_RING_KIB_DEFAULT;
+	unsigned dirs, id;
+	char err[CTL_MSG_MAX - 16];
+	int fd, rc;
+
+	if (!r->conn)
+		return ctl_err_app(e, EOPNOTSUPP, "capture needs a control socket connection");
+	if (r->conn->cap_id)
+		return ctl_err_app(e, EBUSY, "this connection runs a capture already");
+	if (!dir || !strcmp(dir, "both"))
+		dirs = CAP_DIR_RX | CAP_DIR_TX;
+	else if (!strcmp(dir, "rx"))
+		dirs = CAP_DIR_RX;
+	else if (!strcmp(dir, "tx"))
+		dirs = CAP_DIR_TX;
+	else
+		return ctl_err_params(e, "dir: \"%.20s\" is not rx, tx or both", dir);
+	if (snaplen < 14 || snaplen > CAP_SNAPLEN_MAX)
+		return ctl_err_params(e, "snaplen: 14..%d bytes", CAP_SNAPLEN_MAX);
+	if (ring_kib < CAP_RING_KIB_MIN || ring_kib > CAP_RING_KIB_MAX)
+		return ctl_err_params(e, "ring_kib: %d..%d", CAP_RING_KIB_MIN, CAP_RING_KIB_MAX);
+	if (snaplen > ring_kib * 1024 / 4)
+		snaplen = ring_kib * 1024 / 4; /* a ring holds a few records at least */
+	rc = dp_capture_start(r->dp, port, dirs, (uint32_t)snaplen, (uint32_t)ring_kib, &fd, &id,
+	                      err, sizeof(err));
+	if (rc < 0)
+		return ctl_err_app(e, -rc, "%s", err);
+	*res = json_pack("{s:i, s:s, s:s, s:I, s:I}", "id", (int)id, "port", port, "dir",
+	                 dir_name(dirs), "snaplen", snaplen, "ring_kib", ring_kib);
+	if (!*res) {
+		close(fd);
+		dp_capture_stop(r->dp, id);
+		return ctl_err_app(e, ENOMEM, "out of memory");
+	}
+	r->conn->send_fd = fd;
+	r->conn->cap_id = id;
+	return 0;
+}
+
+/* captures {} -> {captures: [{id, port, dir, snaplen, frames, drops}]} */
+int ctl_m_captures(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
+{
+	struct dp_capture_info ci[16];
+	unsigned n = dp_capture_list(r->dp, ci, 16);
+	json_t *a = json_array();
+
+	(void)p;
+	*res = json_pack("{s:o}", "captures", a);
+	if (!*res)
+		return ctl_err_app(e, ENOMEM, "out of memory");
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:i, s:I, s:I}", "id", (int)ci[i].id,
+		                                   "port", ci[i].port, "dir", dir_name(ci[i].dirs),
+		                                   "snaplen", (int)ci[i].snaplen,
+		                                   "frames", (json_int_t)ci[i].frames,
+		                                   "drops", (json_int_t)ci[i].drops));
+	return 0;
 }

@@ -63,6 +63,15 @@ void ctl_buf_free(struct ctl_buf *b);
 
 struct ctl_state;
 
+/* The connection a request came on (ctl_sock.c), for the methods whose
+ * effect lasts as long as it does (capture). */
+struct ctl_conn {
+	int send_fd;        /* a method's fd to pass with its reply (SCM_RIGHTS);
+	                     * -1: none. ctl_sock.c sends and closes it */
+	unsigned cap_id;    /* the capture this connection runs (0: none),
+	                     * stopped when the connection goes */
+};
+
 /* What the methods act on. */
 struct ctl_rpc {
 	struct dp *dp;
@@ -78,6 +87,9 @@ struct ctl_rpc {
 	 * ctl_set_sock_dirs (they live as long as vifd). */
 	const char *sock_dirs[CTL_SOCK_DIRS_MAX];
 	unsigned nsock_dirs;
+	/* The connection of the request being handled (set around each
+	 * ctl_rpc_handle by ctl_sock.c); NULL: none (unit tests). */
+	struct ctl_conn *conn;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is
@@ -138,7 +150,7 @@ struct ctl_method {
 };
 
 /* Operator tools (ctl_ops.c). */
-ctl_method_fn ctl_m_trace;
+ctl_method_fn ctl_m_trace, ctl_m_capture, ctl_m_captures;
 
 /* The method called name, or NULL. */
 const struct ctl_method *ctl_method_find(const char *name);

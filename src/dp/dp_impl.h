@@ -31,6 +31,7 @@
 
 enum {
 	DP_BURST = 32,
+	DP_MAX_CAPTURES = 8,      /* port captures running at once */
 	/* After work, a worker polls on for its spin window before it
 	 * sleeps, and adapts the window to the gaps it sees between work
 	 * (dp_worker.c, adapt_spin): gaps up to DP_SPIN_WORTH_NS (cheaper to
@@ -48,6 +49,8 @@ enum {
  * tagged NDP target. */
 enum { DP_PREFIX = PKT_HEAD };
 static_assert(DP_PREFIX >= 18 + 40 + 8 + 16, "a tagged NDP target fits the head");
+
+struct dp_cap;
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
@@ -71,6 +74,8 @@ struct dp_port {
 	/* Rate limit buckets (workers, under their lock). */
 	struct qos_state qin, qeg;
 	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
+	struct dp_cap *cap;          /* control: its running capture, or NULL
+	                              * (snapshots copy it: dp_conf_port) */
 };
 
 /* Per-worker, per-port counters: dp.h's DP_WORKER_COUNTERS. */
@@ -95,6 +100,9 @@ struct dp_conf_port {
 	const struct dp_port_cfg *cfg; /* the port's policy (never NULL when port is) */
 	struct qos_prof qin, qeg;    /* its rate limits, precomputed */
 	uint8_t weight;              /* its fair-share weight, 1.. */
+	/* A capture of the frames it sends into vifd / vifd sends to it
+	 * (dp_cap.h), or NULL: tested once per burst. */
+	struct dp_cap *cap_rx, *cap_tx;
 };
 
 struct dp_conf {
@@ -170,6 +178,8 @@ struct dp {
 	bool unknown_drop;           /* control thread's bridge setting */
 	uint32_t last_age_s;         /* when the fdb was last swept */
 	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
+	struct dp_cap *caps[DP_MAX_CAPTURES]; /* running captures */
+	unsigned cap_gen;            /* last capture id */
 };
 
 /* The datapath's qos clock: time since start in qos units (qos.h). */
@@ -179,6 +189,13 @@ static inline uint64_t dp_qos_now(const struct dp *dp, uint64_t now_ns)
 }
 
 void *dp_worker_main(void *arg);
+/* Publishes a snapshot of the current ports and waits until no worker uses
+ * the previous one (dp_port.c). */
+void dp_publish(struct dp *dp);
+/* Ends the captures of a port no snapshot lists any more (dp_cap.c), and
+ * frees all captures once the workers have stopped. */
+void dp_capture_port_gone(struct dp *dp, struct dp_port *p);
+void dp_capture_free_all(struct dp *dp);
 /* Switches the n frames of w->pkts that port scp's queue q received
  * (dp_switch.c): classification, then delivery per destination. */
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,

@@ -22,7 +22,7 @@
 
 #include "clk.h"
 #include "closer.h"
-#include "dp_impl.h"
+#include "dp_cap.h"
 #include "gmem.h"
 #include "vlog.h"
 #include "xalloc.h"
@@ -100,6 +100,10 @@ static struct dp_conf *conf_build(struct dp *dp)
 		if (qos_prof_build(&p->cfg->egress, p->cfg->overhead, &cp->qeg, err, sizeof(err)) < 0)
 			cp->qeg.on = false;
 		cp->weight = p->cfg->weight ? p->cfg->weight : 1;
+		if (p->cap) {
+			cp->cap_rx = p->cap->dirs & CAP_DIR_RX ? p->cap : NULL;
+			cp->cap_tx = p->cap->dirs & CAP_DIR_TX ? p->cap : NULL;
+		}
 	}
 	c->unknown_drop = dp->unknown_drop;
 	return c;
@@ -153,6 +157,11 @@ static void publish(struct dp *dp)
 	qsbr_synchronize_watch(&dp->qsbr, DP_STUCK_NS, worker_stuck, dp);
 	if (old != &empty)
 		conf_free((struct dp_conf *)old);
+}
+
+void dp_publish(struct dp *dp)
+{
+	publish(dp);
 }
 
 /* Whether a snapshot built now would list the port's queues. */
@@ -364,6 +373,7 @@ void dp_destroy(struct dp *dp)
 			w->started = false;
 		}
 	}
+	dp_capture_free_all(dp);
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		if (!p)
@@ -424,6 +434,7 @@ int dp_port_del(struct dp *dp, const char *name)
 	/* Leave the snapshots first, then close the driver. */
 	p->frozen = true;
 	publish(dp);
+	dp_capture_port_gone(dp, p);
 	port_close(p->port); /* no snapshot lists it any more */
 	p->port = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);

@@ -16,6 +16,7 @@
  * bytes. */
 #include <string.h>
 
+#include "dp_cap.h"
 #include "dp_cls.h"
 #include "iovc.h"
 
@@ -157,6 +158,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	if (mask)
 		dcp->drv->ops->tx_burst(dcp->drv, dcp->txq[src_q % dcp->ntxq], w->burst, mask, tcis,
 		                        &ctx, &res);
+	if (unlikely(dcp->cap_tx != NULL) && (mask & ~res.rf.room))
+		dp_cap_tx(w, dcp->cap_tx, w->burst, mask & ~res.rf.room, tcis);
 	if (res.rf.share | res.rf.limit | res.rf.room)
 		settle(w, n, &res.rf, &congested, &policed, &res.noroom);
 	if (res.pkts) {
@@ -330,7 +333,10 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 				deliver(w, conf, p, scp, q, n, mask, uni, qnow);
 		}
 	}
-	/* Frames left in the source's ring are counted when they come again. */
+	/* Frames left in the source's ring are counted (and captured) when
+	 * they come again. */
+	if (unlikely(scp->cap_rx != NULL))
+		dp_cap_rx(w, scp->cap_rx, w->burst, n - w->keep);
 	for (unsigned i = n - w->keep; i < n; i++)
 		rx_bytes -= w->burst[i].len;
 	STAT_ADD(w, sp->id, rx_pkts, n - w->keep);

@@ -29,6 +29,19 @@ enum {
 
 #ifndef VIFD_VERSION
 #define VIFD_VERSION "unknown"
+/* capture: runs method "capture" on c and writes what it delivers to file
+ * (a pcap file; "-": standard output) until count frames, timeout_s
+ * seconds (0: none), SIGINT/SIGTERM, or the port's end. (cli_cap.c) */
+struct cli_capture_opts {
+	const char *port, *dir, *file;
+	long count;        /* 0: no limit */
+	long snaplen;      /* 0: vifd's default */
+	long ring_kib;     /* 0: vifd's default */
+	double timeout_s;  /* 0: none */
+};
+int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o);
+void cli_print_captures(json_t *res);
+
 #endif
 
 /* A connection to vifd. */
@@ -38,6 +51,7 @@ struct cli_conn {
 	char *buf;          /* bytes read past the last reply line */
 	size_t len, cap;
 	long long next_id;  /* id of the next request */
+	int rx_fd;          /* a file vifd passed with a reply (capture), or -1 */
 };
 
 /* Connects to path. Returns CLI_OK, or CLI_ECONN after printing why and
@@ -77,5 +91,18 @@ void cli_print_trace(json_t *res);
  * SIGINT/SIGTERM, printing per-port rates (or, with json, one result
  * object per line). Returns an exit code. */
 int cli_watch_stats(struct cli_conn *c, const char *name, double interval_s, bool json);
+
+/* capture: runs method "capture" on c and writes what it delivers to file
+ * (a pcap file; "-": standard output) until count frames, timeout_s
+ * seconds (0: none), SIGINT/SIGTERM, or the port's end. (cli_cap.c) */
+struct cli_capture_opts {
+	const char *port, *dir, *file;
+	long count;        /* 0: no limit */
+	long snaplen;      /* 0: vifd's default */
+	long ring_kib;     /* 0: vifd's default */
+	double timeout_s;  /* 0: none */
+};
+int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o);
+void cli_print_captures(json_t *res);
 
 #endif

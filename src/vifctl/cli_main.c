@@ -27,6 +27,7 @@ struct cli_ctx {
 	bool watch;           /* stats --watch */
 	double interval_s;    /* --watch period */
 	struct cli_conn conn; /* fd -1 until the first call */
+	struct cli_capture_opts cap; /* capture's options */
 };
 
 typedef int cmd_fn(struct cli_ctx *x, int argc, char **argv);
@@ -38,6 +39,7 @@ struct cmd {
 	const char *help;     /* more for vifctl COMMAND --help, or NULL */
 	int min_args, max_args; /* positional arguments; max -1: no limit */
 	bool watch;           /* accepts --watch [SECONDS] */
+	bool cap_opts;        /* accepts capture's -w -c -s --timeout --ring */
 	cmd_fn *fn;
 };
 
@@ -408,6 +410,77 @@ static int c_trace(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "trace", params, cli_print_trace);
 }
 
+/* capture PORT [rx|tx|both] -w FILE [-c N] [-s SNAPLEN] [--timeout S] */
+static int c_capture(struct cli_ctx *x, int argc, char **argv)
+{
+	int r;
+
+	x->cap.port = argv[0];
+	x->cap.dir = "both";
+	if (argc > 1) {
+		if (strcmp(argv[1], "rx") && strcmp(argv[1], "tx") && strcmp(argv[1], "both"))
+			return usage_err("capture: direction is rx, tx or both, not \"%s\"", argv[1]);
+		x->cap.dir = argv[1];
+	}
+	if (!x->cap.file)
+		return usage_err("%s", "capture: -w FILE is required (- for standard output)");
+	r = cli_connect(&x->conn, x->sock);
+	if (r != CLI_OK)
+		return r;
+	return cli_capture(&x->conn, &x->cap);
+}
+
+static int c_captures(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "captures", NULL, cli_print_captures);
+}
+
+/* capture's options: 1 taken (and *i moved past its value), 0 not one,
+ * -1 a usage error (printed). */
+static int capture_opt(struct cli_ctx *x, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v;
+	char *end;
+	long n;
+
+	if (strcmp(a, "-w") && strcmp(a, "-c") && strcmp(a, "-s") && strcmp(a, "--timeout") &&
+	    strcmp(a, "--ring"))
+		return 0;
+	if (*i + 1 >= argc) {
+		usage_err("capture: %s needs a value", a);
+		return -1;
+	}
+	v = argv[++*i];
+	if (!strcmp(a, "-w")) {
+		x->cap.file = v;
+		return 1;
+	}
+	if (!strcmp(a, "--timeout")) {
+		double d = strtod(v, &end);
+		if (*end || end == v || !(d > 0 && d <= 86400 * 365)) {
+			usage_err("capture: --timeout takes seconds, not \"%s\"", v);
+			return -1;
+		}
+		x->cap.timeout_s = d;
+		return 1;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n <= 0 || n > INT_MAX) {
+		usage_err("capture: %s takes a positive number, not \"%s\"", a, v);
+		return -1;
+	}
+	if (!strcmp(a, "-c"))
+		x->cap.count = n;
+	else if (!strcmp(a, "-s"))
+		x->cap.snaplen = n;
+	else
+		x->cap.ring_kib = n;
+	return 1;
+}
+
 static void print_version(json_t *res)
 {
 	const char *v = json_string_value(json_object_get(res, "version"));
@@ -448,7 +521,7 @@ static const struct cmd cmds[] = {
 	{ "add-bridge", "NAME", "add a bridge (this version has only br0)",
 	  "This version has exactly one bridge, br0, which vifd creates at start:\n"
 	  "add-bridge br0 reports that it exists, any other name is refused.\n",
-	  1, 1, false, c_add_bridge },
+	  1, 1, false, false, c_add_bridge },
 	{ "add-port", "BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
 	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
@@ -479,7 +552,7 @@ static const struct cmd cmds[] = {
 	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n"
 	  "         vifctl add-port br0 t1 type=tap ifname=vt1 netns=ns1\n"
 	  "         vifctl add-port br0 up0 type=afpacket dev=eth1\n",
-	  2, -1, false, c_add_port },
+	  2, -1, false, false, c_add_port },
 	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy and rate limits",
 	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"
 	  "                  tag=0 makes it a trunk again\n"
@@ -513,33 +586,33 @@ static const struct cmd cmds[] = {
 	  "                   senders, of a congested receiver (drops.congested)\n"
 	  "Example: vifctl set-port vm1 tag=10 mac=02:00:00:00:00:10 isolated=true\n"
 	  "         vifctl set-port vm1 ingress-rate=100mbit ingress-burst=64k egress-pps=20000\n",
-	  2, -1, false, c_set_port },
+	  2, -1, false, false, c_set_port },
 	{ "set-bridge", "BRIDGE [unknown-unicast=flood|drop] [mac-aging=SECONDS]",
 	  "bridge settings",
 	  "  unknown-unicast=flood  frames for unknown MACs go to every port of their VLAN\n"
 	  "                         (default); =drop discards and counts them\n"
 	  "  mac-aging=SECONDS      forget learned MACs unused this long (default 300)\n",
-	  2, 3, false, c_set_bridge },
+	  2, 3, false, false, c_set_bridge },
 	{ "del-port", "NAME", "remove a port (its guest sees the link go away)", NULL,
-	  1, 1, false, c_del_port },
+	  1, 1, false, false, c_del_port },
 	{ "show", "", "bridges and ports with their connection state", NULL,
-	  0, 0, false, c_show },
+	  0, 0, false, false, c_show },
 	{ "stats", "[NAME] [--watch [SECONDS]]", "per-port counters",
 	  "RX is what the port sent into vifd, TX what vifd delivered to it.\n"
 	  "  --watch [SECONDS]  refresh every SECONDS (default 1) with per-second rates\n"
 	  "                     of packets, bits and drops, until Ctrl-C; with -j, print\n"
 	  "                     one result object per line instead.\n"
 	  "Example: vifctl stats vm1 --watch 2\n",
-	  0, 1, true, c_stats },
+	  0, 1, true, false, c_stats },
 	{ "workers", "", "datapath workers: CPU, queues, load, cycles per packet", NULL,
-	  0, 0, false, c_workers },
-	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb },
+	  0, 0, false, false, c_workers },
+	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, false, c_fdb },
 	{ "fdb-add", "PORT MAC [vlan=N]", "a static MAC entry: frames to MAC go to PORT",
 	  "No other port may learn or use MAC in that VLAN (default 0); static entries\n"
 	  "never age. A port's own mac= binding adds one too.\n",
-	  2, 3, false, c_fdb_add },
+	  2, 3, false, false, c_fdb_add },
 	{ "fdb-del", "MAC [vlan=N]", "remove a MAC entry (learned or static)", NULL,
-	  1, 2, false, c_fdb_del },
+	  1, 2, false, false, c_fdb_del },
 	{ "trace", "PORT src=MAC [dst=MAC] [vlan=N] [pcp=N] [arp|ipv4|ipv6|ns|na] [ip-src=A] "
 	  "[ip-dst=A] [size=N]",
 	  "what the switch would do with a frame arriving on PORT",
@@ -564,9 +637,32 @@ static const struct cmd cmds[] = {
 	  "[{port, tag}], verdict (output|drop) and drop (the reason).\n"
 	  "Example: vifctl trace vm1 src=52:54:00:00:00:01 dst=52:54:00:00:00:02 vlan=10\n"
 	  "         vifctl trace vm1 src=52:54:00:00:00:01 arp ip-src=10.0.0.9\n",
-	  2, -1, false, c_trace },
-	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version },
-	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help },
+	  2, -1, false, false, c_trace },
+	{ "capture", "PORT [rx|tx|both] -w FILE [-c COUNT] [-s SNAPLEN] [--timeout S] [--ring KIB]",
+	  "write a port's frames to a pcap file (tcpdump -r, Wireshark)",
+	  "Captures the frames PORT sends into vifd (rx), those vifd sends to it (tx),\n"
+	  "or both (default), until COUNT frames, S seconds, Ctrl-C, or the port's\n"
+	  "removal, and writes them to FILE in pcap format with nanosecond timestamps\n"
+	  "(- writes to standard output: vifctl capture vm1 -w - | tcpdump -r -).\n"
+	  "  -w FILE        the pcap file (required)\n"
+	  "  -c COUNT       stop after COUNT frames\n"
+	  "  -s SNAPLEN     keep at most SNAPLEN bytes of each frame (default 262144)\n"
+	  "  --timeout S    stop after S seconds\n"
+	  "  --ring KIB     shared ring per datapath worker, 64..65536 KiB (default 4096)\n"
+	  "vifd's workers copy each frame into a ring vifctl drains; when vifctl falls\n"
+	  "behind, frames are left out of the capture (never delayed or dropped on the\n"
+	  "switch) and counted: the last line says how many. tx frames are recorded as\n"
+	  "they leave the switch, with their egress VLAN tag; one that vifd segments in\n"
+	  "software for the port is recorded as the one large frame (as tcpdump shows a\n"
+	  "TSO frame on a kernel interface); frames a full receive ring refused are\n"
+	  "left out. The capture ends in vifd when vifctl exits or is killed. At most 8\n"
+	  "captures run at once, one per port.\n"
+	  "Example: vifctl capture vm1 rx -w /tmp/vm1.pcap -c 100\n",
+	  1, 2, false, true, c_capture },
+	{ "captures", "", "running captures: port, direction, frames, frames left out", NULL,
+	  0, 0, false, false, c_captures },
+	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, false, c_version },
+	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, false, c_help },
 };
 
 static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
@@ -708,6 +804,8 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		r = global_opt(&x, argc, argv, &i);
+		if (r == 0 && cmd->cap_opts)
+			r = capture_opt(&x, argc, argv, &i);
 		if (r > 0)
 			continue;
 		if (r == 0 && cmd->watch && !strncmp(a, "--watch=", 8)) {
