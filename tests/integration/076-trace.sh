@@ -20,32 +20,48 @@ for p in $PORTS; do
 done
 mac() { echo "02:00:00:00:00:0$1"; }
 
-listen() {
-	bg "rx-$1" "$VIFBENCH" --sock "$T/$1.sock" --mode rx --duration 120 --no-announce \
-		--src-mac "$(mac "$1")" --json
-	eval "RX_$1=$LAST_PID"
+# from SRC: receivers on every other port (vifbench rx, counting), until
+# the next `from` or `from_end`; each checks its total at the end.
+CUR= OTHERS=()
+from() {
+	from_end
+	CUR=$1 OTHERS=()
+	for p in $PORTS; do [ "$p" = "$CUR" ] || OTHERS+=("$p"); done
+	for p in "${OTHERS[@]}"; do
+		bg "rx-$p" "$VIFBENCH" --sock "$T/$p.sock" --mode rx --duration 600 --no-announce \
+			--src-mac "$(mac "$p")" --json
+		eval "RX_$p=$LAST_PID EXP_$p=0"
+	done
+	for p in "${OTHERS[@]}"; do wait_for 20 "$p connected" live_rx_is "$p" 1; done
 }
-got() { jget "$(grep '^{' "$T/rx-$1.log" | tail -n 1)" "j['$2']"; }
-done_rx() {
-	local pid_var="RX_$1"
-	sleep 0.3
-	kill -TERM "${!pid_var}" 2>/dev/null || true
-	wait "${!pid_var}" || true
-	forget_pid "${!pid_var}"
+# from_end: stops the receivers; each got exactly the frames vifd counted
+# as delivered to it and the checks expected
+from_end() {
+	local pid_var exp_var n
+	for p in "${OTHERS[@]}"; do
+		pid_var="RX_$p" exp_var="EXP_$p"
+		kill -TERM "${!pid_var}" 2>/dev/null || true
+		wait "${!pid_var}" || true
+		forget_pid "${!pid_var}"
+		n=$(jget "$(grep '^{' "$T/rx-$p.log" | tail -n 1)" "j['rx_pkts']")
+		[ "$n" = "${!exp_var}" ] || fail "receiver on $p got $n frames, the traces said ${!exp_var}"
+	done
+	OTHERS=()
 }
+delivered() { port_stat "$1" tx_pkts; }
+at_least() { [ "$(delivered "$1")" -ge "$2" ]; }
 fdb_list() { vctl -j fdb | jq -c '[.entries[] | [.mac, .vlan, .port]] | sort'; }
 COUNTED=" vlan spoof mac_limit unknown_dst isolation hairpin invalid "
 
-# check FROM WHAT TRACE-ARGS...: trace, then the same frame 20 times for real.
+# check WHAT TRACE-ARGS...: traces a frame from $CUR, then sends that very
+# frame 20 times from $CUR for real: the ports trace lists get 20 each,
+# the others none, and a counted drop moves its counter on $CUR by 20.
 check() {
-	local from=$1 what=$2; shift 2
-	local tr hex outs drop d0= n others=() fdb0
-	for p in $PORTS; do [ "$p" = "$from" ] || others+=("$p"); done
-	# the receivers first: trace looks at the ports as they are now
-	for p in "${others[@]}"; do listen "$p"; done
-	for p in "${others[@]}"; do wait_for 10 "$p connected" live_rx_is "$p" 1; done
+	local what=$1; shift
+	local tr hex outs drop d0= n fdb0 p
+	declare -A t0
 	fdb0=$(fdb_list)
-	tr=$(vctl -j trace "$from" "$@") || fail "$what: trace failed"
+	tr=$(vctl -j trace "$CUR" "$@") || fail "$what: trace failed"
 	LAST_TRACE=$tr
 	hex=$(jq -r .frame <<<"$tr")
 	outs=$(jq -r '[.outputs[].port] | sort | join(",")' <<<"$tr")
@@ -53,22 +69,29 @@ check() {
 	[ -n "$outs" ] || [ -n "$drop" ] || fail "$what: trace gave neither outputs nor a drop: $tr"
 	[ -z "$outs" ] || [ -z "$drop" ] || fail "$what: trace gave outputs and a drop: $tr"
 	[ "$(fdb_list)" = "$fdb0" ] || fail "$what: trace changed the MAC table"
-	if [[ "$COUNTED" == *" $drop "* ]]; then d0=$(port_stat "$from" "drops.$drop"); fi
-	"$RAWSEND" --sock "$T/$from.sock" --count 20 "$hex" >"$T/raw.log" 2>&1 ||
-		fail "rawsend on $from failed: $(cat "$T/raw.log")"
-	for p in "${others[@]}"; do done_rx "$p"; done
-	for p in "${others[@]}"; do
-		n=$(got "$p" rx_pkts)
+	if [[ "$COUNTED" == *" $drop "* ]]; then d0=$(port_stat "$CUR" "drops.$drop"); fi
+	for p in "${OTHERS[@]}"; do t0[$p]=$(delivered "$p"); done
+	"$RAWSEND" --sock "$T/$CUR.sock" --count 20 "$hex" >"$T/raw.log" 2>&1 ||
+		fail "rawsend on $CUR failed: $(cat "$T/raw.log")"
+	for p in "${OTHERS[@]}"; do
 		if [[ ",$outs," == *",$p,"* ]]; then
-			[ "$n" -ge 20 ] || fail "$what: trace says $p gets it, $p got $n of 20 ($tr)"
+			wait_for 10 "$what: $p to get the 20 frames trace said" at_least "$p" $((t0[$p] + 20))
+			eval "EXP_$p=\$((EXP_$p + 20))"
+		fi
+	done
+	if [ -n "$d0" ]; then
+		wait_for 10 "$what: drops.$drop on $CUR to move by 20" \
+			eval '[ "$(port_stat "$CUR" "drops.$drop")" -ge $((d0 + 20)) ]'
+	fi
+	sleep 0.2
+	for p in "${OTHERS[@]}"; do
+		n=$(($(delivered "$p") - t0[$p]))
+		if [[ ",$outs," == *",$p,"* ]]; then
+			[ "$n" = 20 ] || fail "$what: trace says $p gets 20, vifd delivered $n ($tr)"
 		else
 			[ "$n" = 0 ] || fail "$what: trace says ${outs:-drop ($drop)}, yet $p got $n frames ($tr)"
 		fi
 	done
-	if [ -n "$d0" ]; then
-		n=$(port_stat "$from" "drops.$drop")
-		[ "$n" -ge $((d0 + 20)) ] || fail "$what: trace says drop ($drop), drops.$drop on $from went $d0 -> $n"
-	fi
 	log "  $what: trace says ${outs:-drop ($drop)}; the frames agree"
 }
 
@@ -80,41 +103,45 @@ vctl fdb-add b 02:00:00:00:00:98 vlan=10
 vctl fdb-add c 02:00:00:00:00:99 vlan=10
 A="src=$(mac a)"
 
-log "VLANs and the MAC table"
-check a "broadcast in VLAN 10" $A
-jq -e '.outputs[] | select(.port == "d") | .tag == 10' >/dev/null <<<"$LAST_TRACE" ||
-	fail "trace: the trunk d should get VLAN 10 tagged"
-check a "tagged VLAN 20 on access port a" $A vlan=20
-check d "VLAN 30 on trunk of VLAN 10" src=$(mac d) vlan=30
-check d "VLAN 10 tagged on trunk d" src=$(mac d) vlan=10 dst=02:00:00:00:00:98
-check a "unicast to a static entry" $A dst=02:00:00:00:00:98
-check a "static entry on a port without the VLAN" $A dst=02:00:00:00:00:99
-check b "unicast to a learned MAC, back to its port" src=$(mac b) dst=$(mac a)
 out=$(vctl trace a $A dst=02:00:00:00:00:98)
 grep -F "port b (static)" <<<"$out" >/dev/null && grep -F "verdict: drop (down)" <<<"$out" >/dev/null ||
 	fail "human trace output lacks the lookup or the verdict: $out"
-check a "hairpin: to the sender's own learned MAC" $A dst=$(mac a)
 
-log "isolation"
+log "from a: VLANs, the MAC table, isolation, bindings"
+from a
+check "broadcast in VLAN 10" $A
+jq -e '.outputs[] | select(.port == "d") | .tag == 10' >/dev/null <<<"$LAST_TRACE" ||
+	fail "trace: the trunk d should get VLAN 10 tagged"
+check "tagged VLAN 20 on access port a" $A vlan=20
+check "unicast to a static entry" $A dst=02:00:00:00:00:98
+check "static entry on a port without the VLAN" $A dst=02:00:00:00:00:99
+check "hairpin: to the sender's own learned MAC" $A dst=$(mac a)
 vctl set-port a isolated=true
 vctl set-port b isolated=true
-check a "isolated to isolated" $A dst=02:00:00:00:00:98
-check a "broadcast from an isolated port" $A
+check "isolated to isolated" $A dst=02:00:00:00:00:98
+check "broadcast from an isolated port" $A
 vctl set-port a isolated=false
 vctl set-port b isolated=false
-
-log "bindings"
 vctl set-port a mac=$(mac a) ip=10.0.0.5
-check a "source MAC not the bound one" src=02:00:00:00:00:77
-check a "ARP claiming an unbound address" $A arp ip-src=10.0.0.9 ip-dst=10.0.0.1
-check a "ARP claiming its own address" $A arp ip-src=10.0.0.5 ip-dst=10.0.0.1
-check b "b using a's bound MAC" src=$(mac a)
-vctl set-port a mac=none ip=none
+check "source MAC not the bound one" src=02:00:00:00:00:77
+check "ARP claiming an unbound address" $A arp ip-src=10.0.0.9 ip-dst=10.0.0.1
+check "ARP claiming its own address" $A arp ip-src=10.0.0.5 ip-dst=10.0.0.1
 
-log "unknown unicast"
-check a "unknown unicast, flooded" $A dst=02:00:00:00:00:55
+log "from b"
+from b
+check "b using a's bound MAC" src=$(mac a)
+check "unicast to a's bound MAC" src=$(mac b) dst=$(mac a)
+vctl set-port a mac=none ip=none
+check "to a MAC the policy change flushed: flooded" src=$(mac b) dst=$(mac a)
+
+log "from d (trunk)"
+from d
+check "VLAN 30 on trunk of VLAN 10" src=$(mac d) vlan=30
+check "VLAN 10 tagged on trunk d" src=$(mac d) vlan=10 dst=02:00:00:00:00:98
+check "unknown unicast, flooded" src=$(mac d) vlan=10 dst=02:00:00:00:00:55
 vctl set-bridge br0 unknown-unicast=drop
-check a "unknown unicast, unknown-unicast=drop" $A dst=02:00:00:00:00:55
+check "unknown unicast, unknown-unicast=drop" src=$(mac d) vlan=10 dst=02:00:00:00:00:55
+from_end
 
 log "errors name the bad key"
 for bad in "vlan=5000" "dst=xx" "ip-src=1.2.3" "size=10"; do
