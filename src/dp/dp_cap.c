@@ -115,8 +115,8 @@ static void cap_stop_slot(struct dp *dp, unsigned i, bool ended)
 		dp_publish(dp); /* no worker writes to it after this */
 	}
 	for (unsigned w = 0; w < DP_MAX_WORKERS; w++) {
-		frames += c->w[w].frames;
-		drops += c->w[w].drops;
+		frames += atomic_load_explicit(&c->w[w].frames, memory_order_relaxed);
+		drops += atomic_load_explicit(&c->w[w].drops, memory_order_relaxed);
 	}
 	if (ended)
 		atomic_store_explicit(&c->hdr->state, CAP_STATE_ENDED, memory_order_release);
@@ -165,8 +165,8 @@ unsigned dp_capture_list(struct dp *dp, struct dp_capture_info *out, unsigned ma
 		snprintf(out[n].port, sizeof(out[n].port), "%s", c->port->name);
 		for (unsigned w = 0; w < DP_MAX_WORKERS; w++) {
 			/* Workers write these; a read may be a burst behind. */
-			out[n].frames += __atomic_load_n(&c->w[w].frames, __ATOMIC_RELAXED);
-			out[n].drops += __atomic_load_n(&c->w[w].drops, __ATOMIC_RELAXED);
+			out[n].frames += atomic_load_explicit(&c->w[w].frames, memory_order_relaxed);
+			out[n].drops += atomic_load_explicit(&c->w[w].drops, memory_order_relaxed);
 		}
 		n++;
 	}

@@ -24,10 +24,11 @@ enum { DP_CAP_RING_OFF = 4096 };
 static_assert(sizeof(struct cap_hdr) <= DP_CAP_RING_OFF, "the header fits its page");
 static_assert(sizeof(struct cap_ring) % CAP_ALIGN == 0, "rings stay aligned");
 
-/* A worker's producer state for its ring: written by that worker only. */
+/* A worker's producer state for its ring: written by that worker only
+ * (frames and drops read by the control thread, relaxed). */
 struct dp_cap_w {
 	uint64_t head;     /* bytes written (the shared head is a copy) */
-	uint64_t frames, drops;
+	_Atomic uint64_t frames, drops;
 } cache_aligned;
 
 struct dp_cap {
@@ -47,6 +48,7 @@ struct dp_cap_batch {
 	uint8_t *data;
 	struct dp_cap_w *pw;
 	uint64_t head, tail, ts_ns;
+	uint32_t frames, drops; /* this burst's */
 	bool bad;             /* the reader's tail makes no sense: drop all */
 };
 
@@ -62,6 +64,7 @@ static inline void dp_cap_begin(struct dp_cap *c, struct dp_worker *w, struct dp
 	b->tail = atomic_load_explicit(&b->r->tail, memory_order_acquire);
 	b->bad = b->tail > b->head || b->head - b->tail > c->data_bytes;
 	b->ts_ns = clk_tsc_now(&w->clk, clk_cycles());
+	b->frames = b->drops = 0;
 }
 
 /* Room for a record of caplen frame bytes: its data, or NULL (counted). */
@@ -75,7 +78,7 @@ static inline uint8_t *dp_cap_rec(struct dp_cap *c, struct dp_cap_batch *b, uint
 	if (size - off < need)
 		pad = size - off;
 	if (b->bad || size - (b->head - b->tail) < pad + need) {
-		b->pw->drops++;
+		b->drops++;
 		return NULL;
 	}
 	if (pad) {
@@ -87,16 +90,22 @@ static inline uint8_t *dp_cap_rec(struct dp_cap *c, struct dp_cap_batch *b, uint
 	*rec = (struct cap_rec){ .rec_len = need, .caplen = caplen, .len = len, .dir = dir,
 	                         .ts_ns = b->ts_ns };
 	b->head += need;
-	b->pw->frames++;
+	b->frames++;
 	return (uint8_t *)(rec + 1);
 }
 
 static inline void dp_cap_end(struct dp_cap_batch *b)
 {
+	/* Single writer: load and store, no read-modify-write. */
+	uint64_t f = atomic_load_explicit(&b->pw->frames, memory_order_relaxed) + b->frames;
+	uint64_t d = atomic_load_explicit(&b->pw->drops, memory_order_relaxed) + b->drops;
+
 	b->pw->head = b->head;
 	atomic_store_explicit(&b->r->head, b->head, memory_order_release);
-	atomic_store_explicit(&b->r->frames, b->pw->frames, memory_order_relaxed);
-	atomic_store_explicit(&b->r->drops, b->pw->drops, memory_order_relaxed);
+	atomic_store_explicit(&b->pw->frames, f, memory_order_relaxed);
+	atomic_store_explicit(&b->pw->drops, d, memory_order_relaxed);
+	atomic_store_explicit(&b->r->frames, f, memory_order_relaxed);
+	atomic_store_explicit(&b->r->drops, d, memory_order_relaxed);
 }
 
 /* Frames pkts[0..n) as the port sent them (rx). */

@@ -613,8 +613,7 @@ static const struct cmd cmds[] = {
 	  2, 3, false, false, c_fdb_add },
 	{ "fdb-del", "MAC [vlan=N]", "remove a MAC entry (learned or static)", NULL,
 	  1, 2, false, false, c_fdb_del },
-	{ "trace", "PORT src=MAC [dst=MAC] [vlan=N] [pcp=N] [arp|ipv4|ipv6|ns|na] [ip-src=A] "
-	  "[ip-dst=A] [size=N]",
+	{ "trace", "PORT src=MAC [dst=MAC] [vlan=N] [PROTO] [KEY=VALUE...]",
 	  "what the switch would do with a frame arriving on PORT",
 	  "Describes a frame arriving on PORT and prints, in order, every decision the\n"
 	  "datapath would take on it: the port's ingress limit (as configured: trace\n"
@@ -627,18 +626,20 @@ static const struct cmd cmds[] = {
 	  "counted or sent.\n"
 	  "  src=MAC, dst=MAC  source (required) and destination (default broadcast)\n"
 	  "  vlan=N [pcp=P]    the frame carries an 802.1Q tag (vlan=0: priority tag)\n"
-	  "  arp|ipv4|ipv6     what follows the Ethernet header (default ipv4);\n"
-	  "  ns|na             an NDP neighbour solicitation / advertisement\n"
+	  "  PROTO             what follows the Ethernet header: arp, ipv4 (default),\n"
+	  "                    ipv6, or ns|na (an NDP neighbour solicitation or\n"
+	  "                    advertisement)\n"
 	  "  ip-src=A          IPv4/IPv6 source; for arp the sender address, for na the\n"
 	  "                    target the frame claims\n"
 	  "  ip-dst=A          destination; for arp and ns the address asked for\n"
 	  "  size=N            frame length without FCS, 60..65535 (default 60)\n"
 	  "With -j, the result object: steps [{stage, port, result, detail}], outputs\n"
-	  "[{port, tag}], verdict (output|drop) and drop (the reason).\n"
+	  "[{port, tag}], verdict (output|drop), drop (the reason) and frame (the\n"
+	  "traced frame in hex, up to 1514 bytes).\n"
 	  "Example: vifctl trace vm1 src=52:54:00:00:00:01 dst=52:54:00:00:00:02 vlan=10\n"
 	  "         vifctl trace vm1 src=52:54:00:00:00:01 arp ip-src=10.0.0.9\n",
 	  2, -1, false, false, c_trace },
-	{ "capture", "PORT [rx|tx|both] -w FILE [-c COUNT] [-s SNAPLEN] [--timeout S] [--ring KIB]",
+	{ "capture", "PORT [rx|tx|both] -w FILE [-c COUNT] [-s SNAPLEN] [--timeout S]",
 	  "write a port's frames to a pcap file (tcpdump -r, Wireshark)",
 	  "Captures the frames PORT sends into vifd (rx), those vifd sends to it (tx),\n"
 	  "or both (default), until COUNT frames, S seconds, Ctrl-C, or the port's\n"
@@ -654,9 +655,9 @@ static const struct cmd cmds[] = {
 	  "switch) and counted: the last line says how many. tx frames are recorded as\n"
 	  "they leave the switch, with their egress VLAN tag; one that vifd segments in\n"
 	  "software for the port is recorded as the one large frame (as tcpdump shows a\n"
-	  "TSO frame on a kernel interface); frames a full receive ring refused are\n"
-	  "left out. The capture ends in vifd when vifctl exits or is killed. At most 8\n"
-	  "captures run at once, one per port.\n"
+	  "TSO frame on a kernel interface); frames a guest's full receive ring\n"
+	  "refused are left out. The capture ends in vifd when vifctl exits or is\n"
+	  "killed. At most 8 captures run at once, one per port.\n"
 	  "Example: vifctl capture vm1 rx -w /tmp/vm1.pcap -c 100\n",
 	  1, 2, false, true, c_capture },
 	{ "captures", "", "running captures: port, direction, frames, frames left out", NULL,
