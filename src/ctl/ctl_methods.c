@@ -919,8 +919,10 @@ static const struct ctl_param p_trace[] = {
 	{ "ip_src", CTL_P_STRING, false },
 	{ "ip_dst", CTL_P_STRING, false },
 	{ "size", CTL_P_INT, false },
+	{ "gso", CTL_P_INT, false },
 	{ NULL },
 };
+
 static const struct ctl_param p_capture[] = {
 	{ "port", CTL_P_STRING, true },
 	{ "dir", CTL_P_STRING, false },

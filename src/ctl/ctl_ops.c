@@ -62,10 +62,13 @@ static uint16_t ip4_csum(const uint8_t *h)
 	return (uint16_t)~sum;
 }
 
-/* Builds the frame trace describes into f (size bytes, zeroed). Returns
- * 0 or -EINVAL with *e naming the bad key. */
-static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct ctl_err *e)
+/* Builds the frame trace describes into f (size bytes, zeroed), and with
+ * gso=MSS a TCP segment asking for segmentation (its virtio-net header's
+ * fields in *ol). Returns 0 or -EINVAL with *e naming the bad key. */
+static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct pkt_ol *ol,
+                       struct ctl_err *e)
 {
+	json_t *gso = json_object_get(p, "gso");
 	const char *src = json_string_value(json_object_get(p, "src"));
 	const char *dst = json_string_value(json_object_get(p, "dst"));
 	const char *proto = json_string_value(json_object_get(p, "proto"));
@@ -106,6 +109,23 @@ static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct ctl_err *e)
 	} else {
 		return ctl_err_params(e, "proto: \"%.20s\" is not arp, ipv4, ipv6, ns or na", proto);
 	}
+	if (gso) {
+		json_int_t mss = json_integer_value(gso);
+		uint32_t l4 = l3 + (strcmp(proto, "ipv4") ? 40 : 20);
+
+		if (strcmp(proto, "ipv4") && strcmp(proto, "ipv6"))
+			return ctl_err_params(e, "gso: needs ipv4 or ipv6 (a TCP segment)");
+		if (mss < 1 || mss > 65535)
+			return ctl_err_params(e, "gso: an MSS of 1..65535");
+		if (size < l4 + 20)
+			return ctl_err_params(e, "size: %u at least with gso (the TCP header)", l4 + 20);
+		*ol = (struct pkt_ol){ .flags = PKT_F_NEEDS_CSUM, .hdr_len = (uint16_t)(l4 + 20),
+		                       .gso_type = strcmp(proto, "ipv4") ? PKT_GSO_TCPV6 : PKT_GSO_TCPV4,
+		                       .gso_size = (uint16_t)mss, .csum_start = (uint16_t)l4,
+		                       .csum_offset = 16 };
+		f[l4 + 12] = 0x50; /* data offset: 5 words */
+		f[l4 + 13] = 0x10; /* ACK */
+	}
 	if (!strcmp(proto, "arp")) {
 		uint8_t *a = f + l3;
 
@@ -125,7 +145,7 @@ static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct ctl_err *e)
 		h[0] = 0x45;
 		put16(h + 2, size - l3);
 		h[8] = 64;
-		h[9] = 17; /* UDP */
+		h[9] = gso ? 6 : 17; /* TCP, UDP */
 		memcpy(h + 12, a4[0], 4);
 		memcpy(h + 16, a4[1], 4);
 		put16(h + 10, ip4_csum(h));
@@ -135,7 +155,7 @@ static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct ctl_err *e)
 		put16(f + l3 - 2, 0x86dd);
 		h[0] = 0x60;
 		put16(h + 4, size - l3 - 40);
-		h[6] = 59; /* no next header */
+		h[6] = gso ? 6 : 59; /* TCP, no next header */
 		h[7] = 255;
 		memcpy(h + 8, a6[0], 16);
 		memcpy(h + 24, a6[1], 16);
@@ -150,7 +170,7 @@ static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct ctl_err *e)
 	return 0;
 }
 
-/* trace {port, src, dst?, vlan?, pcp?, proto?, ip_src?, ip_dst?, size?} ->
+/* trace {port, src, dst?, vlan?, pcp?, proto?, ip_src?, ip_dst?, size?, gso?} ->
  * {port, vlan?, steps: [{stage, port, result, detail}], outputs: [{port,
  * tag}] (tag: the egress VLAN tag, or null when untagged), verdict:
  * "output"|"drop", drop?: reason, frame?: the frame traced in hex (up to
@@ -161,6 +181,8 @@ int ctl_m_trace(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err
 	json_t *js = json_object_get(p, "size"), *steps = NULL, *outs = NULL;
 	json_int_t size = js ? json_integer_value(js) : TRACE_MIN_SIZE;
 	struct dp_trace *t = NULL;
+	struct pkt_ol ol = { 0 };
+	bool have_ol;
 	uint8_t *f = NULL;
 	int err;
 
@@ -173,10 +195,11 @@ int ctl_m_trace(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err
 		err = ctl_err_app(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	err = trace_frame(p, f, (uint32_t)size, e);
+	err = trace_frame(p, f, (uint32_t)size, &ol, e);
 	if (err < 0)
 		goto out;
-	err = dp_trace(r->dp, port, f, (uint32_t)size, t);
+	have_ol = ol.gso_type != PKT_GSO_NONE;
+	err = dp_trace(r->dp, port, f, (uint32_t)size, have_ol ? &ol : NULL, t);
 	if (err == -ENOENT) {
 		err = ctl_err_app(e, ENOENT, "no port \"%.40s\"", port);
 		goto out;

@@ -245,13 +245,15 @@ struct dp_trace {
 	} out[DP_MAX_PORTS];
 	/* With no output: why, as the stats' drop key ("vlan", "spoof",
 	 * "mac_limit", "unknown_dst", "isolation", "hairpin", "down",
-	 * "invalid"), or "egress_vlan" / "no_destination" (not counted). */
+	 * "invalid", "offload"), or "egress_vlan" / "no_destination" (not
+	 * counted). */
 	const char *drop;
 	struct pkt pkt;          /* scratch */
 };
-/* Traces the len-byte frame (>= 14; only its first PKT_HEAD bytes matter)
- * arriving on port. 0, -ENOENT (no such port) or -EINVAL. */
+/* Traces the len-byte frame (>= 14) arriving on port with the offload
+ * metadata ol of its virtio-net header (NULL: none). 0, -ENOENT (no such
+ * port) or -EINVAL. */
 int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len,
-             struct dp_trace *t);
+             const struct pkt_ol *ol, struct dp_trace *t);
 
 #endif

@@ -11,6 +11,7 @@
 #define VIFD_DP_CLS_H
 
 #include "dp_impl.h"
+#include "iovc.h"
 
 /* Why a frame is dropped at classification; names are the stats' drop
  * keys (dp.h DP_WORKER_COUNTERS). */
@@ -56,6 +57,30 @@ static inline enum dp_drop dp_cls_ingress(struct dp_port *sp, const struct dp_po
 	}
 	m->l2skip = *tagged ? 16 : 12;
 	return DROP_NONE;
+}
+
+/* A frame asking for offloads (its virtio-net header: a checksum to
+ * complete, segments to make) is hostile input like a descriptor: what it
+ * asks must be what its port negotiated, and its headers must bear the
+ * metadata out (src/offload ol_parse, on a private copy of them). Checked
+ * once at ingress, so every destination gets a frame that holds, and a bad
+ * one is counted against its sender. */
+static inline bool dp_ol_valid(const struct port *src, const struct pkt *pk)
+{
+	struct ol_meta m = { pk->ol.flags, pk->ol.gso_type, pk->ol.hdr_len, pk->ol.gso_size,
+	                     pk->ol.csum_start, pk->ol.csum_offset };
+	uint8_t head[OL_MAX_HDR];
+	struct ol_frame f;
+	struct iovc s;
+	size_t n;
+
+	if (pkt_ol_needs(pk) & ~(src->ol_in | PKT_OL_VALID))
+		return false;
+	if (!(pk->ol.flags & PKT_F_NEEDS_CSUM) && pk->ol.gso_type == PKT_GSO_NONE)
+		return true; /* DATA_VALID alone: nothing to check */
+	iovc_init(&s, pk->seg, pk->nseg);
+	n = iovc_get(&s, head, MIN(pk->len, (uint32_t)OL_MAX_HDR));
+	return ol_parse(&m, head, (uint32_t)n, pk->len, &f) == 0;
 }
 
 /* What sw_fdb_learn's answer means for the frame. */

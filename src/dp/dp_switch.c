@@ -24,30 +24,6 @@
 	atomic_fetch_add_explicit(&(w)->st[(port)].field, (v), memory_order_relaxed)
 
 
-/* A frame asking for offloads (its virtio-net header: a checksum to
- * complete, segments to make) is hostile input like a descriptor: what it
- * asks must be what its port negotiated, and its headers must bear the
- * metadata out (src/offload ol_parse, on a private copy of them). Checked
- * once here, so every destination gets a frame that holds, and a bad one is
- * counted against its sender. */
-static bool ol_valid(const struct port *src, const struct pkt *pk)
-{
-	struct ol_meta m = { pk->ol.flags, pk->ol.gso_type, pk->ol.hdr_len, pk->ol.gso_size,
-	                     pk->ol.csum_start, pk->ol.csum_offset };
-	uint8_t head[OL_MAX_HDR];
-	struct ol_frame f;
-	struct iovc s;
-	size_t n;
-
-	if (pkt_ol_needs(pk) & ~(src->ol_in | PKT_OL_VALID))
-		return false;
-	if (!(pk->ol.flags & PKT_F_NEEDS_CSUM) && pk->ol.gso_type == PKT_GSO_NONE)
-		return true; /* DATA_VALID alone: nothing to check */
-	iovc_init(&s, pk->seg, pk->nseg);
-	n = iovc_get(&s, head, MIN(pk->len, (uint32_t)OL_MAX_HDR));
-	return ol_parse(&m, head, (uint32_t)n, pk->len, &f) == 0;
-}
-
 /* The port's egress limit, with its fair share, over the frames of mask
  * (uni: those that go to this port alone): returns the frames that pass;
  * the others are added to *rf. */
@@ -237,7 +213,7 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 			continue;
 		}
 		if (unlikely(m->ol.flags | m->ol.gso_type)) {
-			if (!ol_valid(scp->drv, m)) {
+			if (!dp_ol_valid(scp->drv, m)) {
 				drops[DROP_OFFLOAD]++;
 				continue;
 			}

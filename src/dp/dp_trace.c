@@ -52,12 +52,18 @@ static void limit_str(const struct qos_limit *l, char *buf, size_t len)
 	int n = 0;
 
 	buf[0] = 0;
-	if (l->bps)
+	if (l->bps && l->burst)
 		n += snprintf(buf + n, len - (size_t)n, "rate %" PRIu64 " bit/s burst %" PRIu64 " B",
 		              l->bps, l->burst);
-	if (l->pps && (size_t)n < len)
+	else if (l->bps)
+		n += snprintf(buf + n, len - (size_t)n, "rate %" PRIu64 " bit/s (default burst)",
+		              l->bps);
+	if (l->pps && l->pburst && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, "%s%" PRIu64 " pps burst %" PRIu64, n ? ", " : "",
 		         l->pps, l->pburst);
+	else if (l->pps && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%s%" PRIu64 " pps (default burst)", n ? ", " : "",
+		         l->pps);
 }
 
 static void vlan_mode(const struct dp_port_cfg *c, char *buf, size_t len)
@@ -201,9 +207,19 @@ static void trace_egress(struct dp_trace *t, const struct dp_conf *conf, unsigne
 		step(t, "egress-limit", name, "configured", "%s: frames over it are dropped "
 		     "(drops.egress_limit; not consumed by trace)", buf);
 	}
-	if (need & ~dcp->drv->ol_out)
-		step(t, "offload", name, "software", "the port lacks offloads the frame asks for: "
-		     "vifd segments/checksums it while copying");
+	if (need & ~dcp->drv->ol_out) {
+		struct port_olx x;
+
+		if (m->ol.gso_type != PKT_GSO_NONE && port_ol_prepare(m, tci, &x) == 0)
+			step(t, "offload", name, "software", "the port does not take the frame's "
+			     "segmentation: vifd cuts it into %u frames while copying", x.f.nseg);
+		else
+			step(t, "offload", name, "software", "the port does not take the frame's "
+			     "offloads: vifd completes its checksum while copying");
+	} else if (m->ol.gso_type != PKT_GSO_NONE) {
+		step(t, "offload", name, "pass", "the port takes the frame whole with its "
+		     "segmentation metadata");
+	}
 	if (tci)
 		step(t, "egress", name, "output", "tagged VLAN %u, priority %u", tci & 0xfff, tci >> 13);
 	else
@@ -212,8 +228,41 @@ static void trace_egress(struct dp_trace *t, const struct dp_conf *conf, unsigne
 	t->out[t->nout++].tci = tci;
 }
 
+/* The frame's offload request, in words. */
+static void ol_str(const struct pkt *m, char *buf, size_t len)
+{
+	static const char *const gso[] = { [PKT_GSO_TCPV4] = "TCP/IPv4 segmentation",
+	                                   [PKT_GSO_TCPV6] = "TCP/IPv6 segmentation",
+	                                   [PKT_GSO_UDP_L4] = "UDP segmentation" };
+	unsigned g = m->ol.gso_type & ~PKT_GSO_ECN;
+
+	if (g != PKT_GSO_NONE)
+		snprintf(buf, len, "%s (MSS %u)", g < ARRAY_SIZE(gso) && gso[g] ? gso[g] : "unknown gso",
+		         m->ol.gso_size);
+	else
+		snprintf(buf, len, "checksum completion");
+}
+
+/* Offloads: what the frame asks must be what its port may ask
+ * (dp_ol_valid, as at ingress in the datapath). */
+static enum dp_drop trace_ol(struct dp_trace *t, struct dp_port *sp, const struct pkt *m)
+{
+	char what[64];
+
+	if (!(m->ol.flags | m->ol.gso_type))
+		return DROP_NONE;
+	ol_str(m, what, sizeof(what));
+	if (!sp->port || !dp_ol_valid(sp->port, m)) {
+		step(t, "offload", sp->name, drop_at(t, DROP_OFFLOAD), "asks for %s: the port did not "
+		     "negotiate it, or the headers do not bear the metadata out", what);
+		return DROP_OFFLOAD;
+	}
+	step(t, "offload", sp->name, "pass", "asks for %s: the port may", what);
+	return DROP_NONE;
+}
+
 int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len,
-             struct dp_trace *t)
+             const struct pkt_ol *ol, struct dp_trace *t)
 {
 	const struct dp_conf *conf = atomic_load_explicit(&dp->conf, memory_order_acquire);
 	uint32_t now_s = dp_now_s(dp, clk_now_ns());
@@ -235,8 +284,10 @@ int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len
 	m->seg[0].iov_base = (void *)frame;
 	m->seg[0].iov_len = len;
 	memcpy(m->head, frame, MIN(len, (uint32_t)PKT_HEAD));
+	if (ol)
+		m->ol = *ol;
 
-	if (trace_ingress(t, conf, sp, m) != DROP_NONE)
+	if (trace_ingress(t, conf, sp, m) != DROP_NONE || trace_ol(t, sp, m) != DROP_NONE)
 		goto out;
 	t->vlan = m->vlan;
 	t->pcp = m->pcp;
@@ -290,6 +341,9 @@ int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len
 		for (unsigned p = 0; p < conf->nports; p++) {
 			int to = dp_flood_to(conf, sp, sp->cfg, p);
 
+			if (!to && p != sp->id && dp->ports[p])
+				step(t, "egress", dp->ports[p]->name, "skip",
+				     "not live (no guest connected, or no queue up)");
 			if (to == 1)
 				step(t, "isolation", conf->ports[p].port->name, "skip",
 				     "both ports are isolated");

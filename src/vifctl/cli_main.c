@@ -361,7 +361,7 @@ static int c_trace(struct cli_ctx *x, int argc, char **argv)
 	} keys[] = {
 		{ "src", "src", false }, { "dst", "dst", false }, { "vlan", "vlan", true },
 		{ "pcp", "pcp", true }, { "ip-src", "ip_src", false }, { "ip-dst", "ip_dst", false },
-		{ "size", "size", true },
+		{ "size", "size", true }, { "gso", "gso", true },
 	};
 	static const char *const protos[] = { "arp", "ipv4", "ipv6", "ns", "na" };
 	json_t *params = json_pack("{s:s}", "port", argv[0]);
@@ -387,7 +387,7 @@ static int c_trace(struct cli_ctx *x, int argc, char **argv)
 		if (!eq || k == ARRAY_SIZE(keys)) {
 			json_decref(params);
 			return usage_err("trace: unknown key \"%s\" (src= dst= vlan= pcp= ip-src= ip-dst= "
-			                 "size=, or arp|ipv4|ipv6|ns|na)", a);
+			                 "size= gso=, or arp|ipv4|ipv6|ns|na)", a);
 		}
 		if (keys[k].integer) {
 			char *end;
@@ -633,6 +633,8 @@ static const struct cmd cmds[] = {
 	  "                    target the frame claims\n"
 	  "  ip-dst=A          destination; for arp and ns the address asked for\n"
 	  "  size=N            frame length without FCS, 60..65535 (default 60)\n"
+	  "  gso=MSS           a TCP segment (ipv4 or ipv6) asking vifd, as a guest's\n"
+	  "                    virtio-net header does, to be cut into MSS-byte segments\n"
 	  "With -j, the result object: steps [{stage, port, result, detail}], outputs\n"
 	  "[{port, tag}], verdict (output|drop), drop (the reason) and frame (the\n"
 	  "traced frame in hex, up to 1514 bytes).\n"

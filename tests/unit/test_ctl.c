@@ -236,6 +236,15 @@ static const struct rpc_case method_cases[] = {
 	  "\"drop\":\"no_destination\"" },
 	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"ff:00:00:00:00:01\"}"), 1, 0, "1",
 	  "\"drop\":\"invalid\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"proto\":\"arp\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "gso:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":0}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "gso:" },
+	/* vm1 negotiated nothing: its frames may not ask for TSO */
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"size\":9000}"), 1, 0, "1", "\"drop\":\"offload\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"proto\":\"ipv6\",\"size\":9000}"), 1, 0, "1", "TCP/IPv6 segmentation (MSS 1400)" },
 	{ REQ("fdb", "{}"), 1, 0, "1", "{\"entries\":[]}" }, /* trace learned nothing */
 	/* capture needs a socket connection to hand its memory over */
 	{ REQ("capture", "{\"port\":\"vm1\"}"), 1, APP(EOPNOTSUPP), "1", "connection" },
