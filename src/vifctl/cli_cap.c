@@ -24,6 +24,7 @@
 #include "cap_ring.h"
 #include "cli.h"
 #include "clk.h"
+#include "xalloc.h"
 
 enum { DRAIN_MS = 10, MAX_RINGS = 64 };
 
@@ -221,7 +222,7 @@ int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o)
 		fprintf(stderr, "vifctl: the capture memory from vifd does not hold\n");
 		return CLI_EVIFD;
 	}
-	x = calloc(1, sizeof(*x));
+	x = xcalloc(1, sizeof(*x));
 	if (!x)
 		cli_oom();
 	x->h = map;
@@ -246,7 +247,7 @@ int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o)
 		fprintf(stderr, "vifctl: %s: %s\n", o->file, pcap_geterr(pd));
 		pcap_close(pd);
 		munmap(map, x->map_len);
-		free(x);
+		xfree(x);
 		return CLI_EVIFD;
 	}
 	sigaction(SIGINT, &sa, NULL);
@@ -263,7 +264,7 @@ int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o)
 	pcap_dump_close(x->dump);
 	pcap_close(pd);
 	munmap(map, x->map_len);
-	free(x);
+	xfree(x);
 	return r;
 }
 
