@@ -129,12 +129,39 @@ static inline void dp_cap_rx(struct dp_worker *w, struct dp_cap *c, const struct
 	dp_cap_end(&b);
 }
 
-/* Frames pkts[i], bits i of mask, as they leave for the port (tx): the
- * MACs, the egress tag tcis[i], then the rest of the frame after the tag
- * it came with. A frame the port gets segmented is recorded as the one
- * frame it was (as tcpdump on a kernel interface shows a TSO frame). */
+/* A frame the port lacks the offloads for, as it goes on the wire: each
+ * segment (or the frame with its checksum complete) that the driver makes
+ * with the same ol_gso_write, made again in the worker's scratch frame
+ * (free: the driver's tx_burst is over) and recorded. */
+static inline void dp_cap_soft(struct dp_cap *c, struct dp_cap_batch *b, const struct pkt *pk,
+                               uint16_t tci, struct port_scratch *scratch)
+{
+	struct iovec d = { scratch->frame, sizeof(scratch->frame) };
+	struct port_olx x;
+
+	if (port_ol_prepare(pk, tci, &x) < 0)
+		return; /* the driver refused it too (drops.offload) */
+	for (uint32_t k = 0; k < ol_gso_count(&x.f); k++) {
+		uint32_t n = ol_gso_write(&x.f, x.head, k, pk->seg, pk->nseg, x.pay_off, &d, 1);
+		uint32_t cl = MIN(n, c->snaplen);
+		uint8_t *r;
+
+		if (!n)
+			return;
+		r = dp_cap_rec(c, b, CAP_DIR_TX, n, cl);
+		if (r)
+			memcpy(r, scratch->frame, cl);
+	}
+}
+
+/* Frames pkts[i], bits i of mask, as they leave for the port (tx), whose
+ * offloads are ol_out: the MACs, the egress tag tcis[i], then the rest of
+ * the frame after the tag it came with. A frame the port takes whole with
+ * its segmentation metadata is recorded as the one frame it is (as tcpdump
+ * shows a TSO frame on a kernel interface); one vifd segments or
+ * checksums in software for the port, as the frames it makes. */
 static inline void dp_cap_tx(struct dp_worker *w, struct dp_cap *c, const struct pkt *pkts,
-                             uint32_t mask, const uint16_t *tcis)
+                             uint32_t mask, const uint16_t *tcis, uint32_t ol_out)
 {
 	struct dp_cap_batch b;
 
@@ -143,9 +170,14 @@ static inline void dp_cap_tx(struct dp_worker *w, struct dp_cap *c, const struct
 		unsigned i = (unsigned)__builtin_ctz(mask);
 		const struct pkt *pk = &pkts[i];
 		uint32_t len = pkt_out_len(pk, tcis[i]), cl = MIN(len, c->snaplen), k, hl;
-		uint8_t *d = dp_cap_rec(c, &b, CAP_DIR_TX, len, cl), tag[16];
+		uint8_t *d, tag[16];
 		struct iovc s;
 
+		if (unlikely(pkt_ol_needs(pk) & ~ol_out)) {
+			dp_cap_soft(c, &b, pk, tcis[i], w->scratch);
+			continue;
+		}
+		d = dp_cap_rec(c, &b, CAP_DIR_TX, len, cl);
 		if (!d)
 			continue;
 		memcpy(tag, pk->head, 12);

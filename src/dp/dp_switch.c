@@ -135,7 +135,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		dcp->drv->ops->tx_burst(dcp->drv, dcp->txq[src_q % dcp->ntxq], w->burst, mask, tcis,
 		                        &ctx, &res);
 	if (unlikely(dcp->cap_tx != NULL) && (mask & ~res.rf.room))
-		dp_cap_tx(w, dcp->cap_tx, w->burst, mask & ~res.rf.room, tcis);
+		dp_cap_tx(w, dcp->cap_tx, w->burst, mask & ~res.rf.room, tcis, dcp->drv->ol_out);
 	if (res.rf.share | res.rf.limit | res.rf.room)
 		settle(w, n, &res.rf, &congested, &policed, &res.noroom);
 	if (res.pkts) {

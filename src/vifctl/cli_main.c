@@ -655,11 +655,12 @@ static const struct cmd cmds[] = {
 	  "vifd's workers copy each frame into a ring vifctl drains; when vifctl falls\n"
 	  "behind, frames are left out of the capture (never delayed or dropped on the\n"
 	  "switch) and counted: the last line says how many. tx frames are recorded as\n"
-	  "they leave the switch, with their egress VLAN tag; one that vifd segments in\n"
-	  "software for the port is recorded as the one large frame (as tcpdump shows a\n"
-	  "TSO frame on a kernel interface); frames a guest's full receive ring\n"
-	  "refused are left out. The capture ends in vifd when vifctl exits or is\n"
-	  "killed. At most 8 captures run at once, one per port.\n"
+	  "they go on the wire, with their egress VLAN tag: the segments vifd makes in\n"
+	  "software for a port without segmentation offload, or the one large frame a\n"
+	  "port that takes it gets whole (as tcpdump shows a TSO frame on a kernel\n"
+	  "interface). Frames a guest's full receive ring refused are left out. The\n"
+	  "capture ends in vifd when vifctl exits or is killed. At most 8 captures\n"
+	  "run at once, one per port.\n"
 	  "Example: vifctl capture vm1 rx -w /tmp/vm1.pcap -c 100\n",
 	  1, 2, false, true, c_capture },
 	{ "captures", "", "running captures: port, direction, frames, frames left out", NULL,
