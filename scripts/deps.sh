@@ -5,7 +5,7 @@ set -eu
 pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
 libxdp-dev libbpf-dev
 systemd passwd util-linux
-libjansson-dev python3 jq iproute2 procps ethtool
+libjansson-dev libpcap-dev tcpdump python3 jq iproute2 procps ethtool
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23
 qemu-system-x86 iperf3 busybox-static cpio kmod gzip
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

@@ -1326,6 +1326,27 @@ static const struct ctl_param p_set_bridge[] = {
 	{ "rebalance_interval", CTL_P_INT, false },
 	{ NULL },
 };
+static const struct ctl_param p_trace[] = {
+	{ "port", CTL_P_STRING, true },
+	{ "src", CTL_P_STRING, true },
+	{ "dst", CTL_P_STRING, false },
+	{ "vlan", CTL_P_INT, false },
+	{ "pcp", CTL_P_INT, false },
+	{ "proto", CTL_P_STRING, false },
+	{ "ip_src", CTL_P_STRING, false },
+	{ "ip_dst", CTL_P_STRING, false },
+	{ "size", CTL_P_INT, false },
+	{ "gso", CTL_P_INT, false },
+	{ NULL },
+};
+
+static const struct ctl_param p_capture[] = {
+	{ "port", CTL_P_STRING, true },
+	{ "dir", CTL_P_STRING, false },
+	{ "snaplen", CTL_P_INT, false },
+	{ "ring_kib", CTL_P_INT, false },
+	{ NULL },
+};
 
 static const struct ctl_method methods[] = {
 	{ "add-bridge", m_add_bridge, p_name },
@@ -1344,6 +1365,9 @@ static const struct ctl_method methods[] = {
 	{ "fdb-del", m_fdb_del, p_fdb_del },
 	{ "fdb-flush", m_fdb_flush, p_fdb_flush },
 	{ "version", m_version, p_none },
+	{ "trace", ctl_m_trace, p_trace },
+	{ "capture", ctl_m_capture, p_capture },
+	{ "captures", ctl_m_captures, p_none },
 };
 
 const struct ctl_method *ctl_method_find(const char *name)

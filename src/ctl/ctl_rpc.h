@@ -63,6 +63,15 @@ void ctl_buf_free(struct ctl_buf *b);
 
 struct ctl_state;
 
+/* The connection a request came on (ctl_sock.c), for the methods whose
+ * effect lasts as long as it does (capture). */
+struct ctl_conn {
+	int send_fd;        /* a method's fd to pass with its reply (SCM_RIGHTS);
+	                     * -1: none. ctl_sock.c sends and closes it */
+	unsigned cap_id;    /* the capture this connection runs (0: none),
+	                     * stopped when the connection goes */
+};
+
 /* What the methods act on. */
 struct ctl_rpc {
 	struct dp *dp;
@@ -84,6 +93,9 @@ struct ctl_rpc {
 	 * creates (--vhost-sock-owner, -group, -perm); add-port's owner=,
 	 * group=, perm= override them. -1: unset. */
 	struct port_sock_perm sock_perm;
+	/* The connection of the request being handled (set around each
+	 * ctl_rpc_handle by ctl_sock.c); NULL: none (unit tests). */
+	struct ctl_conn *conn;
 };
 
 /* Handles one request line (len bytes, no '\n'; a trailing '\r' is
@@ -142,6 +154,9 @@ struct ctl_method {
 	ctl_method_fn *fn;
 	const struct ctl_param *params;
 };
+
+/* Operator tools (ctl_ops.c). */
+ctl_method_fn ctl_m_trace, ctl_m_capture, ctl_m_captures;
 
 /* The method called name, or NULL. */
 const struct ctl_method *ctl_method_find(const char *name);

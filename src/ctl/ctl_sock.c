@@ -68,6 +68,9 @@ struct ctl_client {
 	bool gone;              /* dropped because the peer went away */
 	struct ev_timer *stall; /* armed while out is not empty */
 	uint64_t written;       /* reply bytes written so far */
+	struct ctl_conn conn;   /* what its requests started (a capture) */
+	uint64_t fd_at;         /* conn.send_fd goes with reply byte fd_at
+	                         * (counted like written); UINT64_MAX: none */
 	uint64_t stall_mark;    /* written when the stall timer was armed */
 };
 
@@ -113,6 +116,13 @@ static void client_free(struct ctl_client *c)
 {
 	struct ctl *ctl = c->ctl;
 
+	/* A capture lives as long as the connection that asked for it: a
+	 * killed vifctl leaves none behind. */
+	if (c->conn.cap_id)
+		dp_capture_stop(ctl->rpc.dp, c->conn.cap_id);
+	if (c->conn.send_fd >= 0)
+		close(c->conn.send_fd);
+
 	evloop_del(ctl->ev, c->fd);
 	close(c->fd);
 	if (c->stall)
@@ -146,7 +156,7 @@ static void process(struct ctl_client *c)
 
 	while (!c->closing && !c->drop && c->out.len < CTL_OUT_HIGH) {
 		char *nl = memchr(c->in + off, '\n', c->in_len - off);
-		size_t n;
+		size_t n, before;
 		int r;
 
 		if (nl) {
@@ -167,7 +177,12 @@ static void process(struct ctl_client *c)
 		} else {
 			break;
 		}
+		before = c->out.len;
+		c->ctl->rpc.conn = c->fd_at == UINT64_MAX ? &c->conn : NULL;
 		r = ctl_rpc_handle(&c->ctl->rpc, c->in + off, n, &c->out);
+		c->ctl->rpc.conn = NULL;
+		if (c->conn.send_fd >= 0 && c->fd_at == UINT64_MAX)
+			c->fd_at = c->written + before;
 		off += n + (nl ? 1 : 0);
 		if (r == -ENOBUFS)
 			drop(c, "too many unread replies", false);
@@ -180,11 +195,47 @@ static void process(struct ctl_client *c)
 	}
 }
 
+/* Sends the reply bytes from fd_at on with conn.send_fd attached (it
+ * travels with their first byte), then closes our copy. */
+static ssize_t send_with_fd(struct ctl_client *c)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = c->out.p, .iov_len = c->out.len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
+
+	memset(u.buf, 0, sizeof(u.buf));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &c->conn.send_fd, sizeof(int));
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0) {
+		close(c->conn.send_fd);
+		c->conn.send_fd = -1;
+		c->fd_at = UINT64_MAX;
+	}
+	return n;
+}
+
 /* Writes what the socket takes now. */
 static void flush(struct ctl_client *c)
 {
 	while (c->out.len && !c->drop) {
-		ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		size_t len = c->out.len;
+		ssize_t n;
+
+		if (c->fd_at != UINT64_MAX && c->fd_at - c->written < len)
+			len = (size_t)(c->fd_at - c->written); /* up to the fd's byte */
+		if (len == 0)
+			n = send_with_fd(c);
+		else
+			n = send(c->fd, c->out.p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -397,6 +448,8 @@ static void accept_one(struct ctl *ctl, int fd)
 	c->pid = cred.pid;
 	c->out.max = CTL_OUT_MAX;
 	c->events = EPOLLIN;
+	c->conn.send_fd = -1;
+	c->fd_at = UINT64_MAX;
 	if (evloop_add(ctl->ev, fd, EPOLLIN, client_event, c) < 0)
 		goto nomem;
 	ctl->cl[slot] = c;

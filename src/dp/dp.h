@@ -265,4 +265,59 @@ typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const cha
                        uint32_t age_s, bool is_static);
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg);
 
+/* Port captures (vifctl capture, dp_cap.c): frames of a port (dirs: a mask
+ * of cap_ring.h CAP_DIR_RX / CAP_DIR_TX) copied, snaplen bytes at most,
+ * into shared memory of one ring of ring_kib KiB (rounded up to a power of
+ * two) per worker. Returns 0 with the memory's fd (the caller hands it on
+ * and closes it) and the capture's id, or -errno with a reason in err
+ * (-ENOENT no port, -EBUSY port captured already or too many captures). */
+int dp_capture_start(struct dp *dp, const char *port, unsigned dirs, uint32_t snaplen,
+                     uint32_t ring_kib, int *fd, unsigned *id, char *err, size_t errlen);
+/* Stops capture id: 0, or -ENOENT (its port has gone: it ended then). */
+int dp_capture_stop(struct dp *dp, unsigned id);
+struct dp_capture_info {
+	unsigned id;
+	char port[DP_PORT_NAME_MAX];
+	unsigned dirs;
+	uint32_t snaplen;
+	uint64_t frames, drops;  /* recorded; not recorded (ring full) */
+};
+/* The running captures (at most max); returns how many. */
+unsigned dp_capture_list(struct dp *dp, struct dp_capture_info *out, unsigned max);
+
+/* vifctl trace: what the switch would do with a frame arriving on a port,
+ * decision by decision (dp_trace.c). Nothing is learned, counted or sent. */
+enum { DP_TRACE_STEPS = 16 + 2 * DP_MAX_PORTS, DP_TRACE_TEXT = 192 };
+struct dp_trace_step {
+	const char *stage;       /* "port", "ingress-limit", "vlan", "mac-binding",
+	                          * "ip-binding", "learn", "lookup", "isolation",
+	                          * "egress-limit", "offload", "egress" */
+	const char *result;      /* "pass", "drop", "hit", "miss", "flood", "skip",
+	                          * "output", "configured", "software", "note" */
+	char port[DP_PORT_NAME_MAX]; /* the port the step is about */
+	char detail[DP_TRACE_TEXT];
+};
+struct dp_trace {
+	uint16_t vlan;           /* the VLAN ingress gave it (when it passed) */
+	uint8_t pcp;
+	unsigned nsteps;
+	struct dp_trace_step step[DP_TRACE_STEPS];
+	unsigned nout;           /* ports the frame would be sent to */
+	struct {
+		char port[DP_PORT_NAME_MAX];
+		uint16_t tci;    /* its egress tag (0: untagged) */
+	} out[DP_MAX_PORTS];
+	/* With no output: why, as the stats' drop key ("vlan", "spoof",
+	 * "mac_limit", "unknown_dst", "isolation", "hairpin", "down",
+	 * "invalid", "offload"), or "egress_vlan" / "no_destination" (not
+	 * counted). */
+	const char *drop;
+	struct pkt pkt;          /* scratch */
+};
+/* Traces the len-byte frame (>= 14) arriving on port with the offload
+ * metadata ol of its virtio-net header (NULL: none). 0, -ENOENT (no such
+ * port) or -EINVAL. */
+int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len,
+             const struct pkt_ol *ol, struct dp_trace *t);
+
 #endif

@@ -31,6 +31,7 @@
 
 enum {
 	DP_BURST = 32,
+	DP_MAX_CAPTURES = 8,      /* port captures running at once */
 	/* After work, a worker polls on for its spin window before it
 	 * sleeps, and adapts the window to the gaps it sees between work
 	 * (dp_worker.c, adapt_spin): gaps up to DP_SPIN_WORTH_NS (cheaper to
@@ -48,6 +49,8 @@ enum {
  * tagged NDP target. */
 enum { DP_PREFIX = PKT_HEAD };
 static_assert(DP_PREFIX >= 18 + 40 + 8 + 16, "a tagged NDP target fits the head");
+
+struct dp_cap;
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
@@ -71,6 +74,8 @@ struct dp_port {
 	/* Rate limit buckets (workers, under their lock). */
 	struct qos_state qin, qeg;
 	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
+	struct dp_cap *cap;          /* control: its running capture, or NULL
+	                              * (snapshots copy it: dp_conf_port) */
 };
 
 /* Per-worker, per-port counters: dp.h's DP_WORKER_COUNTERS. */
@@ -96,6 +101,9 @@ struct dp_conf_port {
 	struct qos_prof qin, qeg;    /* its rate limits, precomputed */
 	uint8_t weight;              /* its fair-share weight, 1.. */
 	struct port_coal coal;       /* its interrupt moderation */
+	/* A capture of the frames it sends into vifd / vifd sends to it
+	 * (dp_cap.h), or NULL: tested once per burst. */
+	struct dp_cap *cap_rx, *cap_tx;
 };
 
 struct dp_conf {
@@ -208,6 +216,8 @@ struct dp {
 	unsigned rebal_sustain;      /* intervals in a row a move was worth it */
 	struct ev_timer *load_timer;
 	uint64_t queue_moves, rebalance_moves, move_stall_last_ns, move_stall_max_ns;
+	struct dp_cap *caps[DP_MAX_CAPTURES]; /* running captures */
+	unsigned cap_gen;            /* last capture id */
 };
 
 /* The datapath's qos clock: time since start in qos units (qos.h). */
@@ -221,6 +231,13 @@ void *dp_worker_main(void *arg);
  * qnow (dp_worker.c). */
 void dp_pend_add(struct dp_worker *w, const struct dp_conf *conf, unsigned dst, unsigned q,
                  uint64_t qnow);
+/* Publishes a snapshot of the current ports and waits until no worker uses
+ * the previous one (dp_port.c). */
+void dp_publish(struct dp *dp);
+/* Ends the captures of a port no snapshot lists any more (dp_cap.c), and
+ * frees all captures once the workers have stopped. */
+void dp_capture_port_gone(struct dp *dp, struct dp_port *p);
+void dp_capture_free_all(struct dp *dp);
 /* Switches the n frames of w->pkts that port scp's queue q received
  * (dp_switch.c): classification, then delivery per destination. */
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,

@@ -22,7 +22,7 @@
 
 #include "clk.h"
 #include "closer.h"
-#include "dp_impl.h"
+#include "dp_cap.h"
 #include "gmem.h"
 #include "vlog.h"
 #include "xalloc.h"
@@ -191,6 +191,10 @@ static struct dp_conf *conf_build(struct dp *dp, const struct dp_conf *prev, uns
 			cp->qeg.on = false;
 		cp->weight = p->cfg->weight ? p->cfg->weight : 1;
 		coal_build(p->cfg, &cp->coal);
+		if (p->cap) {
+			cp->cap_rx = p->cap->dirs & CAP_DIR_RX ? p->cap : NULL;
+			cp->cap_tx = p->cap->dirs & CAP_DIR_TX ? p->cap : NULL;
+		}
 	}
 	c->unknown_drop = dp->unknown_drop;
 	return c;
@@ -264,6 +268,11 @@ static void publish(struct dp *dp)
 	dp->move_stall_last_ns = stall;
 	if (stall > dp->move_stall_max_ns)
 		dp->move_stall_max_ns = stall;
+}
+
+void dp_publish(struct dp *dp)
+{
+	publish(dp);
 }
 
 /* Whether a snapshot built now would list the port's queues. */
@@ -558,6 +567,7 @@ void dp_destroy(struct dp *dp)
 			w->started = false;
 		}
 	}
+	dp_capture_free_all(dp);
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		if (!p)
@@ -625,6 +635,7 @@ int dp_port_del(struct dp *dp, const char *name)
 	publish(dp);
 	if (p->port)
 		p->port->removing = true;
+	dp_capture_port_gone(dp, p);
 	port_close(p->port); /* no snapshot lists it any more */
 	p->port = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);

@@ -16,50 +16,13 @@
  * bytes. */
 #include <string.h>
 
-#include "dp_impl.h"
+#include "dp_cap.h"
+#include "dp_cls.h"
 #include "iovc.h"
 
 #define STAT_ADD(w, port, field, v) \
 	atomic_fetch_add_explicit(&(w)->st[(port)].field, (v), memory_order_relaxed)
 
-enum { DROP_VLAN, DROP_SPOOF, DROP_MAC_LIMIT, DROP_UNKNOWN, DROP_ISOLATION, DROP_OFFLOAD,
-       DROP__N };
-
-/* A frame asking for offloads (its virtio-net header: a checksum to
- * complete, segments to make) is hostile input like a descriptor: what it
- * asks must be what its port negotiated, and its headers must bear the
- * metadata out (src/offload ol_parse, on a private copy of them). Checked
- * once here, so every destination gets a frame that holds, and a bad one is
- * counted against its sender. */
-static bool ol_valid(const struct port *src, const struct pkt *pk)
-{
-	struct ol_meta m = { pk->ol.flags, pk->ol.gso_type, pk->ol.hdr_len, pk->ol.gso_size,
-	                     pk->ol.csum_start, pk->ol.csum_offset };
-	uint8_t head[OL_MAX_HDR];
-	struct ol_frame f;
-	struct iovc s;
-	size_t n;
-
-	if (pkt_ol_needs(pk) & ~(src->ol_in | PKT_OL_VALID))
-		return false;
-	if (!(pk->ol.flags & PKT_F_NEEDS_CSUM) && pk->ol.gso_type == PKT_GSO_NONE)
-		return true; /* DATA_VALID alone: nothing to check */
-	iovc_init(&s, pk->seg, pk->nseg);
-	n = iovc_get(&s, head, MIN(pk->len, (uint32_t)OL_MAX_HDR));
-	return ol_parse(&m, head, (uint32_t)n, pk->len, &f) == 0;
-}
-
-/* mac=auto: the first source MAC a port uses becomes its binding; later
- * frames must come from it. The control thread adds the static entry. */
-static inline bool auto_mac_ok(struct dp_port *p, uint64_t smac)
-{
-	uint64_t want = 1ull << 63 | smac;
-	uint64_t cur = atomic_load_explicit(&p->auto_mac, memory_order_relaxed);
-
-	if (cur == 0 && atomic_compare_exchange_strong(&p->auto_mac, &cur, want))
-		return true;
-	return cur == want;
-}
 
 /* The port's egress limit, with its fair share, over the frames of mask
  * (uni: those that go to this port alone): returns the frames that pass;
@@ -173,6 +136,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	txq = dcp->txq[src_q % dcp->ntxq];
 	if (mask)
 		dcp->drv->ops->tx_burst(dcp->drv, txq, w->burst, mask, tcis, &ctx, &res);
+	if (unlikely(dcp->cap_tx != NULL) && (mask & ~res.rf.room))
+		dp_cap_tx(w, dcp->cap_tx, w->burst, mask & ~res.rf.room, tcis, dcp->drv->ol_out);
 	if (res.held)
 		dp_pend_add(w, conf, dst, txq, qnow);
 	if (res.calls)
@@ -234,6 +199,7 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *m = &w->burst[i];
 		uint64_t dmac, key;
+		enum dp_drop drop;
 		bool tagged;
 		int p;
 		unsigned j;
@@ -244,27 +210,16 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		}
 		rx_bytes += m->len;
 		head_copy(m);
-		if (unlikely(m->head[6] & 1)) {
-			invalid++; /* a group address cannot be a source (802.3) */
+		drop = dp_cls_ingress(sp, sc, m, &tagged, false);
+		if (unlikely(drop != DROP_NONE)) {
+			if (drop == DROP_INVALID)
+				invalid++;
+			else
+				drops[drop]++;
 			continue;
 		}
-		if (sc->mac_auto && !auto_mac_ok(sp, sw_mac48(m->head + 6))) {
-			drops[DROP_SPOOF]++;
-			continue;
-		}
-		switch (sw_ingress(&sc->sw, m->head, m->len, DP_PREFIX, &m->vlan, &m->pcp, &tagged)) {
-		case SW_DROP_VLAN:
-			drops[DROP_VLAN]++;
-			continue;
-		case SW_DROP_SPOOF:
-			drops[DROP_SPOOF]++;
-			continue;
-		case SW_PASS:
-			break;
-		}
-		m->l2skip = tagged ? 16 : 12;
 		if (unlikely(m->ol.flags | m->ol.gso_type)) {
-			if (!ol_valid(scp->drv, m)) {
+			if (!dp_ol_valid(scp->drv, m)) {
 				drops[DROP_OFFLOAD]++;
 				continue;
 			}
@@ -275,18 +230,13 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		 * (the answers are as of the burst, like the snapshot). */
 		key = sw_fdb_key(m->vlan, sw_mac48(m->head + 6));
 		if (key != learned) {
-			switch (sw_fdb_learn(w->dp->fdb, m->vlan, sw_mac48(m->head + 6), sp->id,
-			                     now_s)) {
-			case SW_LEARN_LIMIT:
-				drops[DROP_MAC_LIMIT]++;
+			drop = dp_cls_learned(sw_fdb_learn(w->dp->fdb, m->vlan,
+			                                   sw_mac48(m->head + 6), sp->id, now_s));
+			if (drop != DROP_NONE) {
+				drops[drop]++;
 				continue;
-			case SW_LEARN_STATIC:
-				drops[DROP_SPOOF]++; /* a MAC bound to another port */
-				continue;
-			default:
-				learned = key;
-				break;
 			}
+			learned = key;
 		}
 		if (m->head[0] & 1) {
 			flood |= 1u << i; /* broadcast / multicast: flood in the VLAN */
@@ -298,27 +248,19 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 			looked = key;
 			looked_port = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
 		}
-		p = looked_port;
-		if (p == (int)sp->id) {
-			hairpin++;
-			continue;
-		}
-		if (p >= 0 && (unsigned)p < conf->nports && !conf->ports[p].port) {
-			/* A known MAC whose port is down or being reconfigured:
-			 * flooding would not reach it; count it there. */
-			STAT_ADD(w, p, drop_down, 1);
-			continue;
-		}
-		if (p < 0 || (unsigned)p >= conf->nports) {
-			if (conf->unknown_drop) {
-				drops[DROP_UNKNOWN]++;
-				continue;
-			}
+		p = dp_cls_dst(conf, sp, sc, looked_port);
+		if (p == DP_DST_FLOOD) {
 			flood |= 1u << i;
 			continue;
 		}
-		if (sc->isolated && conf->ports[p].cfg->isolated) {
-			drops[DROP_ISOLATION]++;
+		if (p < 0) {
+			drop = dp_dst_drop(p);
+			if (drop == DROP_HAIRPIN)
+				hairpin++;
+			else if (drop == DROP_DOWN)
+				STAT_ADD(w, looked_port, drop_down, 1);
+			else
+				drops[drop]++;
 			continue;
 		}
 		for (j = 0; j < ndst && dsts[j] != p; j++)
@@ -359,10 +301,11 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 	} else {
 		for (unsigned p = 0; p < conf->nports; p++) {
 			uint32_t mask = flood, uni = 0;
+			int to = dp_flood_to(conf, sp, sc, p);
 
-			if (p == sp->id || !conf->ports[p].port)
+			if (!to)
 				continue;
-			if (sc->isolated && conf->ports[p].cfg->isolated)
+			if (to == 1)
 				mask = 0;
 			for (unsigned j = 0; j < ndst; j++)
 				if (dsts[j] == p)
@@ -372,7 +315,10 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 				deliver(w, conf, p, scp, q, n, mask, uni, qnow);
 		}
 	}
-	/* Frames left in the source's ring are counted when they come again. */
+	/* Frames left in the source's ring are counted (and captured) when
+	 * they come again. */
+	if (unlikely(scp->cap_rx != NULL))
+		dp_cap_rx(w, scp->cap_rx, w->burst, n - w->keep);
 	for (unsigned i = n - w->keep; i < n; i++)
 		rx_bytes -= w->burst[i].len;
 	STAT_ADD(w, sp->id, rx_pkts, n - w->keep);

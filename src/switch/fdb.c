@@ -246,6 +246,80 @@ int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t no
 	return SW_LEARN_FULL;
 }
 
+bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
+                  uint16_t *port, bool *is_static, uint32_t *age_s)
+{
+	uint64_t key = sw_fdb_key(vlan, mac), h = sw_fdb_hash(f, key);
+
+	for (unsigned i = 0; i < SW_FDB_PROBE; i++) {
+		struct sw_fdb_slot *s = sw_fdb_win(f, h, i);
+		uint64_t k;
+		uint32_t m, seen;
+
+		if (atomic_load_explicit(&s->key, memory_order_relaxed) != key)
+			continue;
+		for (unsigned t = 0; t < SW_FDB_READ_TRIES; t++) {
+			if (!sw_fdb_slot_read(s, &k, &m, &seen))
+				continue;
+			if (k != key)
+				break;
+			*is_static = m & SW_FDB_META_STATIC;
+			if (!*is_static && now_s - seen > f->age_s)
+				return false;
+			*port = (uint16_t)(m & SW_FDB_META_PORT);
+			*age_s = *is_static ? 0 : now_s - seen;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Mirrors sw_fdb_learn and sw_fdb_learn_slow step by step, reading only:
+ * keep the two in step. */
+int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                      uint32_t now_s, uint16_t *other)
+{
+	uint64_t key = sw_fdb_key(vlan, mac), h = sw_fdb_hash(f, key);
+	uint32_t lim, cnt;
+	unsigned nfree = 0;
+
+	if (port >= SW_FDB_MAX_PORTS)
+		return SW_PEEK_LIMIT;
+	lim = atomic_load_explicit(&f->limit[port], memory_order_relaxed);
+	cnt = atomic_load_explicit(&f->count[port], memory_order_relaxed);
+	for (unsigned i = 0; i < SW_FDB_PROBE; i++) {
+		struct sw_fdb_slot *s = sw_fdb_win(f, h, i);
+		uint64_t k;
+		uint32_t m, seen;
+		uint16_t old;
+
+		if (atomic_load_explicit(&s->key, memory_order_relaxed) != key)
+			continue;
+		if (!sw_fdb_slot_read(s, &k, &m, &seen) || k != key)
+			return SW_PEEK_REFRESH;
+		old = (uint16_t)(m & SW_FDB_META_PORT);
+		*other = old;
+		if (m & SW_FDB_META_STATIC)
+			return old == port ? SW_PEEK_STATIC_SELF : SW_PEEK_STATIC;
+		if (old == port)
+			return SW_PEEK_REFRESH;
+		return cnt < lim ? SW_PEEK_MOVE : SW_PEEK_LIMIT;
+	}
+	if (cnt >= lim)
+		return SW_PEEK_LIMIT;
+	for (unsigned i = 0; i < SW_FDB_PROBE; i++) {
+		struct sw_fdb_slot *s = sw_fdb_win(f, h, i);
+		uint64_t k;
+		uint32_t m, seen;
+
+		if (!atomic_load_explicit(&s->key, memory_order_relaxed) ||
+		    (sw_fdb_slot_read(s, &k, &m, &seen) && !(m & SW_FDB_META_STATIC) &&
+		     now_s - seen > f->age_s))
+			nfree++;
+	}
+	return nfree ? SW_PEEK_INSERT : SW_PEEK_FULL;
+}
+
 /* Control thread: finds key and takes its slot, waiting out learners.
  * Returns the slot with *m = its meta before locking, or NULL with *err =
  * -ENOENT or -EAGAIN. */

@@ -232,6 +232,24 @@ static inline int sw_fdb_learn(struct sw_fdb *f, uint16_t vlan, uint64_t mac, ui
 	return sw_fdb_learn_slow(f, want, port, now_s);
 }
 
+/* What sw_fdb_learn would do, without doing it (vifctl trace): nothing is
+ * written, no count reserved. Any thread. */
+enum sw_learn_peek {
+	SW_PEEK_REFRESH = 0, /* (vlan, mac) is on port already: refreshed */
+	SW_PEEK_INSERT,      /* learned on port, a new entry */
+	SW_PEEK_MOVE,        /* moved to port from *other */
+	SW_PEEK_LIMIT,       /* port at its limit: dropped (mac_limit) */
+	SW_PEEK_STATIC,      /* static on *other: dropped as spoof */
+	SW_PEEK_STATIC_SELF, /* static on port: nothing to learn */
+	SW_PEEK_FULL,        /* no free or expired slot: forwarded, unlearned */
+};
+int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                      uint32_t now_s, uint16_t *other);
+/* The live entry for (vlan, mac): true with its port, whether it is static
+ * and its age in seconds (0 for static), or false. Any thread. */
+bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
+                  uint16_t *port, bool *is_static, uint32_t *age_s);
+
 /* Control thread only, one caller at a time (see the contract above). */
 
 /* Binds (vlan, mac) to port as a static entry, replacing a learned or static

@@ -29,6 +29,19 @@ enum {
 
 #ifndef VIFD_VERSION
 #define VIFD_VERSION "unknown"
+/* capture: runs method "capture" on c and writes what it delivers to file
+ * (a pcap file; "-": standard output) until count frames, timeout_s
+ * seconds (0: none), SIGINT/SIGTERM, or the port's end. (cli_cap.c) */
+struct cli_capture_opts {
+	const char *port, *dir, *file;
+	long count;        /* 0: no limit */
+	long snaplen;      /* 0: vifd's default */
+	long ring_kib;     /* 0: vifd's default */
+	double timeout_s;  /* 0: none */
+};
+int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o);
+void cli_print_captures(json_t *res);
+
 #endif
 
 /* A connection to vifd. */
@@ -43,6 +56,7 @@ struct cli_conn {
 	const char *quiet_errno;
 	bool quieted;
 	char quiet_msg[256]; /* the message not printed */
+	int rx_fd;          /* a file vifd passed with a reply (capture), or -1 */
 };
 
 /* Connects to path. Returns CLI_OK, or CLI_ECONN after printing why and
@@ -77,10 +91,24 @@ void cli_print_stats(json_t *res);
 void cli_print_workers(json_t *res);
 void cli_print_queues(json_t *res);
 void cli_print_fdb(json_t *res);
+void cli_print_trace(json_t *res);
 
 /* stats --watch: samples "stats" every interval_s seconds on c until
  * SIGINT/SIGTERM, printing per-port rates (or, with json, one result
  * object per line). Returns an exit code. */
 int cli_watch_stats(struct cli_conn *c, const char *name, double interval_s, bool json);
+
+/* capture: runs method "capture" on c and writes what it delivers to file
+ * (a pcap file; "-": standard output) until count frames, timeout_s
+ * seconds (0: none), SIGINT/SIGTERM, or the port's end. (cli_cap.c) */
+struct cli_capture_opts {
+	const char *port, *dir, *file;
+	long count;        /* 0: no limit */
+	long snaplen;      /* 0: vifd's default */
+	long ring_kib;     /* 0: vifd's default */
+	double timeout_s;  /* 0: none */
+};
+int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o);
+void cli_print_captures(json_t *res);
 
 #endif

@@ -666,3 +666,42 @@ int cli_watch_stats(struct cli_conn *c, const char *name, double interval_s, boo
 	json_decref(prev);
 	return stop_watch ? CLI_OK : r;
 }
+
+void cli_print_trace(json_t *res)
+{
+	static const char *const hdr[] = { "#", "STAGE", "PORT", "RESULT", "DETAIL" };
+	struct cli_table *t = cli_table_new(5, hdr, "rllll");
+	json_t *steps = json_object_get(res, "steps"), *outs = json_object_get(res, "outputs"), *v;
+	const char *drop = json_string_value(json_object_get(res, "drop"));
+	size_t i;
+
+	if (!t)
+		cli_oom();
+	json_array_foreach(steps, i, v) {
+		char num[24];
+		const char *cells[5] = { num, json_string_value(json_object_get(v, "stage")),
+		                         json_string_value(json_object_get(v, "port")),
+		                         json_string_value(json_object_get(v, "result")),
+		                         json_string_value(json_object_get(v, "detail")) };
+
+		snprintf(num, sizeof(num), "%zu", i + 1);
+		cli_table_row(t, cells);
+	}
+	cli_table_print(t, stdout, "", "\n");
+	if (!json_array_size(outs)) {
+		printf("verdict: drop (%s)\n", drop ? drop : "-");
+		return;
+	}
+	printf("verdict: output to");
+	json_array_foreach(outs, i, v) {
+		json_t *tag = json_object_get(v, "tag");
+		const char *port = json_string_value(json_object_get(v, "port"));
+
+		if (json_is_integer(tag))
+			printf("%s %s (tag %lld)", i ? "," : "", port ? port : "-",
+			       (long long)json_integer_value(tag));
+		else
+			printf("%s %s (untagged)", i ? "," : "", port ? port : "-");
+	}
+	printf("\n");
+}

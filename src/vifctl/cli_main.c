@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "port_keys.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define LOCAL_SOCKET "./vifd-state/vifd.sock"
@@ -30,6 +31,7 @@ struct cli_ctx {
 	bool watch;           /* stats --watch */
 	double interval_s;    /* --watch period */
 	struct cli_conn conn; /* fd -1 until the first call */
+	struct cli_capture_opts cap; /* capture's options */
 };
 
 typedef int cmd_fn(struct cli_ctx *x, int argc, char **argv);
@@ -39,6 +41,7 @@ enum {
 	CMD_MAY_EXIST = 1u << 0, /* --may-exist: "already exists" is success */
 	CMD_IF_EXISTS = 1u << 1, /* --if-exists: "does not exist" is success */
 	CMD_RESET = 1u << 2,     /* stats --reset */
+	CMD_CAPTURE = 1u << 3,   /* capture's -w -c -s --timeout --ring (capture_opt) */
 };
 
 static const struct {
@@ -48,6 +51,11 @@ static const struct {
 	{ CMD_MAY_EXIST, "--may-exist" },
 	{ CMD_IF_EXISTS, "--if-exists" },
 	{ CMD_RESET, "--reset" },
+	{ CMD_CAPTURE, "-w" },
+	{ CMD_CAPTURE, "-c" },
+	{ CMD_CAPTURE, "-s" },
+	{ CMD_CAPTURE, "--timeout" },
+	{ CMD_CAPTURE, "--ring" },
 };
 
 /* A key=value argument of a command other than add-port and set-port
@@ -548,6 +556,136 @@ static int c_log_level(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "log-level", params, print_log_level_set);
 }
 
+static const struct cmd_key trace_keys[] = {
+	{ "src", NULL, "src", false },       { "dst", NULL, "dst", false },
+	{ "vlan", NULL, "vlan", true },      { "pcp", NULL, "pcp", true },
+	{ "ip-src", NULL, "ip_src", false }, { "ip-dst", NULL, "ip_dst", false },
+	{ "size", NULL, "size", true },      { "gso", NULL, "gso", true },
+	{ NULL, NULL, NULL, false },
+};
+/* trace PORT src=MAC [dst=MAC] [vlan=N] [pcp=N] [PROTO] [ip-src=A] [ip-dst=A]
+ * [size=N]: the CLI spells the keys with '-', the request with '_'. */
+static int c_trace(struct cli_ctx *x, int argc, char **argv)
+{
+	static const char *const protos[] = { "arp", "ipv4", "ipv6", "ns", "na" };
+	json_t *params = json_pack("{s:s}", "port", argv[0]);
+
+	if (!params)
+		cli_oom();
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '=');
+		json_t *v = NULL;
+		size_t k;
+
+		for (k = 0; !eq && k < ARRAY_SIZE(protos); k++)
+			if (!strcmp(a, protos[k]))
+				v = json_string(a);
+		if (v) {
+			if (json_object_set_new(params, "proto", v) < 0)
+				cli_oom();
+			continue;
+		}
+		for (k = 0; eq && trace_keys[k].key; k++)
+			if (strlen(trace_keys[k].key) == (size_t)(eq - a) &&
+			    !strncmp(a, trace_keys[k].key, (size_t)(eq - a)))
+				break;
+		if (!eq || !trace_keys[k].key) {
+			json_decref(params);
+			return usage_err("trace: unknown key \"%s\" (src= dst= vlan= pcp= ip-src= ip-dst= "
+			                 "size= gso=, or arp|ipv4|ipv6|ns|na)", a);
+		}
+		if (trace_keys[k].integer) {
+			char *end;
+			long n = strtol(eq + 1, &end, 10);
+			if (*end || end == eq + 1) {
+				json_decref(params);
+				return usage_err("trace: %s needs a number", trace_keys[k].key);
+			}
+			v = json_integer(n);
+		} else {
+			v = json_string(eq + 1);
+		}
+		if (!v || json_object_set_new(params, trace_keys[k].json, v) < 0)
+			cli_oom();
+	}
+	if (!json_object_get(params, "src")) {
+		json_decref(params);
+		return usage_err("trace: src=MAC is required");
+	}
+	return call(x, "trace", params, cli_print_trace);
+}
+
+/* capture PORT [rx|tx|both] -w FILE [-c N] [-s SNAPLEN] [--timeout S] */
+static int c_capture(struct cli_ctx *x, int argc, char **argv)
+{
+	int r;
+
+	x->cap.port = argv[0];
+	x->cap.dir = "both";
+	if (argc > 1) {
+		if (strcmp(argv[1], "rx") && strcmp(argv[1], "tx") && strcmp(argv[1], "both"))
+			return usage_err("capture: direction is rx, tx or both, not \"%s\"", argv[1]);
+		x->cap.dir = argv[1];
+	}
+	if (!x->cap.file)
+		return usage_err("%s", "capture: -w FILE is required (- for standard output)");
+	r = cli_connect(&x->conn, x->sock);
+	if (r != CLI_OK)
+		return r;
+	return cli_capture(&x->conn, &x->cap);
+}
+
+static int c_captures(struct cli_ctx *x, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return call(x, "captures", NULL, cli_print_captures);
+}
+
+/* capture's options: 1 taken (and *i moved past its value), 0 not one,
+ * -1 a usage error (printed). */
+static int capture_opt(struct cli_ctx *x, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v;
+	char *end;
+	long n;
+
+	if (strcmp(a, "-w") && strcmp(a, "-c") && strcmp(a, "-s") && strcmp(a, "--timeout") &&
+	    strcmp(a, "--ring"))
+		return 0;
+	if (*i + 1 >= argc) {
+		usage_err("capture: %s needs a value", a);
+		return -1;
+	}
+	v = argv[++*i];
+	if (!strcmp(a, "-w")) {
+		x->cap.file = v;
+		return 1;
+	}
+	if (!strcmp(a, "--timeout")) {
+		double d = strtod(v, &end);
+		if (*end || end == v || !(d > 0 && d <= 86400 * 365)) {
+			usage_err("capture: --timeout takes seconds, not \"%s\"", v);
+			return -1;
+		}
+		x->cap.timeout_s = d;
+		return 1;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n <= 0 || n > INT_MAX) {
+		usage_err("capture: %s takes a positive number, not \"%s\"", a, v);
+		return -1;
+	}
+	if (!strcmp(a, "-c"))
+		x->cap.count = n;
+	else if (!strcmp(a, "-s"))
+		x->cap.snaplen = n;
+	else
+		x->cap.ring_kib = n;
+	return 1;
+}
+
 static void print_version(json_t *res)
 {
 	const char *v = json_string_value(json_object_get(res, "version"));
@@ -753,6 +891,58 @@ static const struct cmd cmds[] = {
 	  "running vifd only: it is not persisted, and a restart goes back to vifd\n"
 	  "--log-level (or the configuration file's log_level, else info).\n",
 	  0, 1, false, c_log_level, 0, NULL, "err warning info debug" },
+	{ "trace", "PORT src=MAC [dst=MAC] [vlan=N] [PROTO] [KEY=VALUE...]",
+	  "what the switch would do with a frame arriving on PORT",
+	  "Describes a frame arriving on PORT and prints, in order, every decision the\n"
+	  "datapath would take on it: the port's ingress limit (as configured: trace\n"
+	  "consumes no tokens), VLAN classification, MAC and address binding, the\n"
+	  "learning of its source, the MAC table lookup (hit: port, static or learned,\n"
+	  "age; miss: flood or drop), isolation, and for every candidate destination\n"
+	  "its VLANs and tag, state, egress limit and offloads; then the verdict: the\n"
+	  "ports the frame would leave by, or why it is dropped (a drop key of vifctl\n"
+	  "stats). The same functions as the datapath decide; nothing is learned,\n"
+	  "counted or sent.\n"
+	  "  src=MAC, dst=MAC  source (required) and destination (default broadcast)\n"
+	  "  vlan=N [pcp=P]    the frame carries an 802.1Q tag (vlan=0: priority tag)\n"
+	  "  PROTO             what follows the Ethernet header: arp, ipv4 (default),\n"
+	  "                    ipv6, or ns|na (an NDP neighbour solicitation or\n"
+	  "                    advertisement)\n"
+	  "  ip-src=A          IPv4/IPv6 source; for arp the sender address, for na the\n"
+	  "                    target the frame claims\n"
+	  "  ip-dst=A          destination; for arp and ns the address asked for\n"
+	  "  size=N            frame length without FCS, 60..65535 (default 60)\n"
+	  "  gso=MSS           a TCP segment (ipv4 or ipv6) asking vifd, as a guest's\n"
+	  "                    virtio-net header does, to be cut into MSS-byte segments\n"
+	  "With -j, the result object: steps [{stage, port, result, detail}], outputs\n"
+	  "[{port, tag}], verdict (output|drop), drop (the reason) and frame (the\n"
+	  "traced frame in hex, up to 1514 bytes).\n"
+	  "Example: vifctl trace vm1 src=52:54:00:00:00:01 dst=52:54:00:00:00:02 vlan=10\n"
+	  "         vifctl trace vm1 src=52:54:00:00:00:01 arp ip-src=10.0.0.9\n",
+	  2, -1, false, c_trace, 0, trace_keys, "arp ipv4 ipv6 ns na" },
+	{ "capture", "PORT [rx|tx|both] -w FILE [-c COUNT] [-s SNAPLEN] [--timeout S]",
+	  "write a port's frames to a pcap file (tcpdump -r, Wireshark)",
+	  "Captures the frames PORT sends into vifd (rx), those vifd sends to it (tx),\n"
+	  "or both (default), until COUNT frames, S seconds, Ctrl-C, or the port's\n"
+	  "removal, and writes them to FILE in pcap format with nanosecond timestamps\n"
+	  "(- writes to standard output: vifctl capture vm1 -w - | tcpdump -r -).\n"
+	  "  -w FILE        the pcap file (required)\n"
+	  "  -c COUNT       stop after COUNT frames\n"
+	  "  -s SNAPLEN     keep at most SNAPLEN bytes of each frame (default 262144)\n"
+	  "  --timeout S    stop after S seconds\n"
+	  "  --ring KIB     shared ring per datapath worker, 64..65536 KiB (default 4096)\n"
+	  "vifd's workers copy each frame into a ring vifctl drains; when vifctl falls\n"
+	  "behind, frames are left out of the capture (never delayed or dropped on the\n"
+	  "switch) and counted: the last line says how many. tx frames are recorded as\n"
+	  "they go on the wire, with their egress VLAN tag: the segments vifd makes in\n"
+	  "software for a port without segmentation offload, or the one large frame a\n"
+	  "port that takes it gets whole (as tcpdump shows a TSO frame on a kernel\n"
+	  "interface). Frames a guest's full receive ring refused are left out. The\n"
+	  "capture ends in vifd when vifctl exits or is killed. At most 8 captures\n"
+	  "run at once, one per port.\n"
+	  "Example: vifctl capture vm1 rx -w /tmp/vm1.pcap -c 100\n",
+	  1, 2, false, c_capture, CMD_CAPTURE, NULL, "rx tx both" },
+	{ "captures", "", "running captures: port, direction, frames, frames left out", NULL,
+	  0, 0, false, c_captures, 0, NULL, NULL },
 	{ "version", "", "versions of vifctl and vifd", NULL, 0, 0, false, c_version, 0, NULL,
 	  NULL },
 	{ "help", "[COMMAND]", "this help, or a command's", NULL, 0, 1, false, c_help, 0, NULL,
@@ -959,6 +1149,8 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 		r = global_opt(&x, argc, argv, &i);
+		if (r == 0 && (cmd->opts & CMD_CAPTURE))
+			r = capture_opt(&x, argc, argv, &i);
 		if (r > 0)
 			continue;
 		for (size_t k = 0; r == 0 && k < sizeof(cmd_opts) / sizeof(cmd_opts[0]); k++)

@@ -70,6 +70,7 @@ int cli_connect(struct cli_conn *c, const char *path)
 
 	c->path = path;
 	c->fd = -1;
+	c->rx_fd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "vifctl: socket path too long (at most %zu bytes): %s\n",
 		        sizeof(sa.sun_path) - 1, path);
@@ -121,6 +122,9 @@ void cli_close(struct cli_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	if (c->rx_fd >= 0)
+		close(c->rx_fd);
+	c->rx_fd = -1;
 	xfree(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
@@ -147,6 +151,40 @@ static int send_all(struct cli_conn *c, const char *p, size_t n, uint64_t deadli
 			return r == 0 ? -ETIMEDOUT : r;
 	}
 	return 0;
+}
+
+/* recv() that keeps a file descriptor vifd passes with a reply (capture:
+ * SCM_RIGHTS) in c->rx_fd; any other is closed. */
+static ssize_t recv_fds(struct cli_conn *c, char *buf, size_t len)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+	                     .msg_controllen = sizeof(u.b) };
+	ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->rx_fd < 0)
+				c->rx_fd = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
 }
 
 /* Reads one line into c->buf; *n is its length without '\n'. Failures
@@ -180,7 +218,7 @@ static int read_line(struct cli_conn *c, size_t *n, uint64_t deadline, bool quie
 			c->buf = p;
 			c->cap = cap;
 		}
-		got = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		got = recv_fds(c, c->buf + c->len, c->cap - c->len);
 		if (got > 0) {
 			c->len += (size_t)got;
 			continue;

@@ -97,11 +97,13 @@ check_vifctl() {
 	nkey=0
 	while read -r cmd key values; do
 		if [ "$key" = - ]; then
-			# fixed words of a positional argument
+			# fixed words of a positional argument: the first, or the
+			# one after a port (trace PORT arp, capture PORT rx)
 			complete_line WC "vifctl $cmd "
+			complete_line WC1 "vifctl $cmd x "
 			for v in $values; do
 				in_man "$CTL8" "$v" || bad "vifctl.8 lacks $cmd's $v"
-				offers "$WC" "$v" || bad "completion does not offer $cmd $v"
+				offers "$WC" "$v" || offers "$WC1" "$v" || bad "completion does not offer $cmd $v"
 			done
 			continue
 		fi

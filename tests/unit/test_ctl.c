@@ -260,6 +260,44 @@ static const struct rpc_case method_cases[] = {
 	{ REQ("workers", "{}"), 1, 0, "1", "\"busy_iters\":0," },
 	{ REQ("workers", "{}"), 1, 0, "1", "\"pkts_per_iter\":0" },
 	{ REQ("fdb", "{}"), 1, 0, "1", "{\"entries\":[]}" },
+	/* trace: hostile keys first; nothing is connected, so a frame goes nowhere */
+	{ REQ("trace", "{\"port\":\"vm1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "src" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01x\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "src:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"vlan\":4096}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "vlan:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"pcp\":3}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "pcp:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"size\":59}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "size:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"size\":70000}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "size:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"proto\":\"ipx\"}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "proto:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"proto\":\"arp\","
+	      "\"ip_src\":\"fd00::1\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "ip_src:" },
+	{ REQ("trace", "{\"port\":\"nope\",\"src\":\"02:00:00:00:00:01\"}"), 1, APP(ENOENT), "1",
+	  "no port" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"size\":65535,"
+	      "\"proto\":\"na\",\"ip_src\":\"fd00::1\",\"vlan\":0,\"pcp\":7}"), 1, 0, "1",
+	  "\"verdict\":\"drop\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\"}"), 1, 0, "1",
+	  "\"drop\":\"no_destination\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"ff:00:00:00:00:01\"}"), 1, 0, "1",
+	  "\"drop\":\"invalid\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"proto\":\"arp\"}"), 1, CTL_ERR_INVALID_PARAMS, "1", "gso:" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":0}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "gso:" },
+	/* vm1 negotiated nothing: its frames may not ask for TSO */
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"size\":9000}"), 1, 0, "1", "\"drop\":\"offload\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"gso\":1400,"
+	      "\"proto\":\"ipv6\",\"size\":9000}"), 1, 0, "1", "TCP/IPv6 segmentation (MSS 1400)" },
+	{ REQ("fdb", "{}"), 1, 0, "1", "{\"entries\":[]}" }, /* trace learned nothing */
+	/* capture needs a socket connection to hand its memory over */
+	{ REQ("capture", "{\"port\":\"vm1\"}"), 1, APP(EOPNOTSUPP), "1", "connection" },
+	{ REQ("captures", "{}"), 1, 0, "1", "{\"captures\":[]}" },
 	{ REQ("add-bridge", "{\"name\":\"br0\"}"), 1, APP(EEXIST), "1", "bridge br0 exists" },
 	{ REQ("add-bridge", "{\"name\":\"br1\"}"), 1, APP(EOPNOTSUPP), "1",
 	  "only one bridge (br0) is supported in this version" },

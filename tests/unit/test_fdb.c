@@ -635,6 +635,66 @@ static void test_dup_race(void)
 	sw_fdb_destroy(d.f);
 }
 
+/* peek: learn_peek's verdict, then learn's real one, in every case learn
+ * knows; peek writes nothing (the lookup and counts stay as they were). */
+static int learn_after_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                            uint32_t now, int want_peek, uint16_t want_other)
+{
+	uint16_t other = 0xffff, ep = 0;
+	unsigned c = sw_fdb_count(f, port);
+	int before = sw_fdb_lookup(f, vlan, mac, now), r;
+	bool st = false;
+	uint32_t age = 0;
+
+	r = sw_fdb_learn_peek(f, vlan, mac, port, now, &other);
+	CHECK_EQ(r, want_peek);
+	if (want_other != 0xffff)
+		CHECK_EQ(other, want_other);
+	CHECK_EQ(sw_fdb_lookup(f, vlan, mac, now), before);
+	CHECK_EQ(sw_fdb_count(f, port), c);
+	CHECK_EQ(sw_fdb_entry(f, vlan, mac, now, &ep, &st, &age), before >= 0);
+	if (before >= 0)
+		CHECK_EQ(ep, before);
+	return sw_fdb_learn(f, vlan, mac, port, now);
+}
+
+static void test_peek(void)
+{
+	struct sw_fdb *f = mk(64, 10, 2);
+	uint64_t macs[SW_FDB_PROBE + 1];
+	uint16_t p;
+	bool st;
+	uint32_t age;
+
+	CHECK_EQ(sw_fdb_learn_peek(f, 1, 0x0211, SW_FDB_MAX_PORTS, 0, &p), SW_PEEK_LIMIT);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 5, SW_PEEK_REFRESH, 3), SW_LEARN_OK);
+	CHECK(sw_fdb_entry(f, 1, 0x0211, 7, &p, &st, &age) && p == 3 && !st && age == 2);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 4, 6, SW_PEEK_MOVE, 3), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0212, 4, 6, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0213, 4, 6, SW_PEEK_LIMIT, 0xffff), SW_LEARN_LIMIT);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 5, 6, SW_PEEK_MOVE, 4), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_add_static(f, 1, 0x0299, 6), 0);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 5, 6, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 6, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
+	CHECK(sw_fdb_entry(f, 1, 0x0299, 1000, &p, &st, &age) && p == 6 && st && age == 0);
+	/* aged out: a new entry again */
+	CHECK(!sw_fdb_entry(f, 1, 0x0212, 100, &p, &st, &age));
+	sw_fdb_destroy(f);
+
+	f = mk(64, 10, 0);
+	sw_fdb_set_limit(f, 1, 1000);
+	same_window(f, macs, ARRAY_SIZE(macs));
+	for (unsigned i = 0; i < SW_FDB_PROBE; i++)
+		CHECK_EQ(learn_after_peek(f, 1, macs[i], 1, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 0, SW_PEEK_FULL, 0xffff),
+	         SW_LEARN_FULL);
+	/* expired entries make room */
+	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 100, SW_PEEK_INSERT, 0xffff),
+	         SW_LEARN_OK);
+	sw_fdb_destroy(f);
+}
+
 int main(void)
 {
 	test_create();
@@ -645,6 +705,7 @@ int main(void)
 	test_static();
 	test_aging();
 	test_collisions();
+	test_peek();
 	test_100k();
 	test_concurrent();
 	test_dup_race();
