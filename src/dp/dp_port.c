@@ -65,29 +65,24 @@ static void coal_build(const struct dp_port_cfg *c, struct port_coal *pc)
 	pc->hold = qos_time((uint64_t)us * 1000);
 }
 
-/* The group index of port p's group among the ports before it ("" : -1):
- * groups are numbered in the order of their lowest port. */
-static int16_t group_index(const struct dp *dp, const struct dp_port *p)
+/* Each port's placement group as an index, -1: none (gidx[port id]):
+ * groups numbered in the order of their lowest port. */
+static void group_indexes(const struct dp *dp, int16_t *gidx)
 {
-	int16_t g = 0;
+	int16_t ng = 0;
 
-	if (!p->cfg->group[0])
-		return -1;
-	for (unsigned i = 0; i < p->id; i++) {
-		const struct dp_port *o = dp->ports[i];
-		bool seen = false;
+	for (unsigned i = 0; i < dp->nports; i++) {
+		const struct dp_port *p = dp->ports[i];
 
-		if (!o || !o->cfg->group[0])
+		gidx[i] = -1;
+		if (!p || !p->cfg->group[0])
 			continue;
-		if (!strcmp(o->cfg->group, p->cfg->group))
-			return g;
-		/* Count each other group once: at its lowest port. */
-		for (unsigned j = 0; j < i && !seen; j++)
-			seen = dp->ports[j] && !strcmp(dp->ports[j]->cfg->group, o->cfg->group);
-		if (!seen)
-			g++;
+		for (unsigned j = 0; j < i && gidx[i] < 0; j++)
+			if (gidx[j] >= 0 && !strcmp(dp->ports[j]->cfg->group, p->cfg->group))
+				gidx[i] = gidx[j];
+		if (gidx[i] < 0)
+			gidx[i] = ng++;
 	}
-	return g;
 }
 
 /* Places every live receive queue (dp_place.h) into dp->place: those
@@ -95,18 +90,19 @@ static int16_t group_index(const struct dp *dp, const struct dp_port *p)
  * and returns its length. */
 static unsigned place_queues(struct dp *dp, struct dp_pq *tab, bool all)
 {
+	int16_t gidx[DP_MAX_PORTS];
 	unsigned n = 0;
 
+	group_indexes(dp, gidx);
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
 		uint16_t rxq[PORT_MAX_QUEUES];
 		unsigned nrx;
-		int16_t g;
+		int16_t g = gidx[i];
 
 		if (!port_live(p))
 			continue;
 		nrx = p->port->ops->queues(p->port, false, rxq);
-		g = nrx ? group_index(dp, p) : -1;
 		for (unsigned k = 0; k < nrx; k++) {
 			uint16_t q = rxq[k];
 			tab[n++] = (struct dp_pq){ .port = p->id, .q = q,
@@ -377,6 +373,10 @@ static void periodic_check(void *arg)
 			          (unsigned long long)(am & ((1ull << 48) - 1)));
 		}
 	}
+	/* A publication that ran out of memory left the empty snapshot:
+	 * nothing forwards until the next one succeeds, so try again. */
+	if (atomic_load(&dp->conf)->gen == 0)
+		publish(dp);
 	dp->check_timer = evloop_timer(dp->ev, DP_CHECK_MS, periodic_check, dp);
 }
 

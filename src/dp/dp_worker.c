@@ -133,17 +133,21 @@ static void flush_calls(struct dp_worker *w, uint64_t qnow, bool force)
 	for (unsigned i = 0; i < w->npend; i++) {
 		struct dp_pend *e = &w->pend[i];
 		uint32_t calls = 0;
-		bool still = e->drv->ops->tx_flush(e->drv, e->q, qnow, force, &calls);
+		uint64_t due = 0;
+		bool still = e->drv->ops->tx_flush(e->drv, e->q, qnow, force, &calls, &due);
 
 		if (calls)
 			STAT_ADD(w, e->port, tx_calls, calls);
-		if (!still) {
+		/* (forced: whatever the driver says, this worker is done with
+		 * the queue: it is about to sleep offline or pass a quiescent
+		 * point) */
+		if (!still || force) {
 			w->pend_on[e->port][e->q] = 0;
 			continue;
 		}
-		/* (another worker's delivery may have pushed it back) */
-		if (qos_diff(e->due, qnow) <= 0)
-			e->due = qnow + qos_time(1000); /* a microsecond on */
+		/* Due when the ring says: another worker may have sent its call
+		 * and held a new one since. */
+		e->due = qos_diff(due, qnow) > 0 ? due : qnow + qos_time(1000);
 		if (!k || qos_diff(e->due, w->pend_due) < 0)
 			w->pend_due = e->due;
 		w->pend[k++] = *e;

@@ -224,10 +224,12 @@ struct port_ops {
 	                 const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res);
 	/* Optional (drivers that hold interrupts back, res->held): sends the
 	 * held interrupt of queue q if it is due at qos time qnow, or at once
-	 * with force; counts it in *calls. Returns true while one is still
-	 * held. A worker that held one flushes it before it sleeps and before
-	 * it passes a quiescent point after a new snapshot. */
-	bool (*tx_flush)(struct port *p, unsigned q, uint64_t qnow, bool force, uint32_t *calls);
+	 * with force (a broken port's is dropped); counts it in *calls.
+	 * Returns true while one is still held, due at *due. A worker that
+	 * held one flushes it when due, sleeps at most until then, and sends
+	 * it before it passes a quiescent point after a new snapshot. */
+	bool (*tx_flush)(struct port *p, unsigned q, uint64_t qnow, bool force, uint32_t *calls,
+	                 uint64_t *due);
 
 	/* Kernel types: sends one frame gathered from iov (the generic
 	 * kport_tx_burst calls it per frame). 0, -EAGAIN when the kernel had

@@ -539,7 +539,7 @@ static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx 
 	bool was_quiet = !v->coal[q].pending && qos_diff(ctx->qnow, v->coal[q].last) > (int64_t)quiet;
 
 	v->coal[q].last = ctx->qnow;
-	if (c->adaptive && was_quiet) {
+	if (!n || (c->adaptive && was_quiet)) {
 		/* A quiet ring (a ping, a lone request): the interrupt now. */
 		v->coal[q].pending = 0;
 		return false;
@@ -574,7 +574,6 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	struct resv rv[32];
 	unsigned nres = 0, nfr = 0;
 	int avail, err = 0;
-	uint32_t pkts0 = res->pkts;
 
 	if (unlikely(vhu_dev_is_broken(d))) {
 		res->down += (uint32_t)__builtin_popcount(mask);
@@ -656,8 +655,12 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	}
 	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
 	if (vq->used_pending) {
+		/* (used entries, not frames: a buffer handed back empty after a
+		 * failed copy is one too, and the guest must hear of it) */
+		unsigned nused = vq->used_pending;
+
 		vq_used_publish(vq);
-		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, res->pkts - pkts0))
+		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused))
 			res->held = true;
 		else
 			call = vq_need_call(vq);
@@ -675,19 +678,23 @@ out:
 }
 
 static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force,
-                           uint32_t *calls)
+                           uint32_t *calls, uint64_t *due)
 {
 	struct vhost_port *v = vp(p);
 	struct vq *vq = &v->dev->vr[2 * q].vq;
 	bool call = false, still;
 
 	lock(&v->lock[q], p->env->shared);
-	if (v->coal[q].pending && !vhu_dev_is_broken(v->dev) &&
-	    (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
+	if (v->coal[q].pending && vhu_dev_is_broken(v->dev)) {
+		/* A broken device gets no interrupt (it is being stopped):
+		 * holding on would keep the worker from its quiescent point. */
+		v->coal[q].pending = 0;
+	} else if (v->coal[q].pending && (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
 		v->coal[q].pending = 0;
 		call = vq_need_call(vq);
 	}
 	still = v->coal[q].pending != 0;
+	*due = v->coal[q].since;
 	unlock(&v->lock[q], p->env->shared);
 	if (call) {
 		if (!vq_call_fd(vq))
@@ -705,6 +712,9 @@ static void dev_quiesce(struct vhu_dev *d, void *ctx)
 
 	(void)d;
 	p->env->quiesce(p->env->ctx);
+	/* No worker holds an interrupt of it now (they send or drop them
+	 * before a quiescent point): rings that come back start afresh. */
+	memset(vp(p)->coal, 0, sizeof(vp(p)->coal));
 }
 
 static void dev_changed(struct vhu_dev *d, void *ctx)

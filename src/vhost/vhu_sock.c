@@ -412,19 +412,22 @@ static int set_perm(struct vhu_dev *d)
 		close(fd);
 		return -ESTALE; /* not the socket vifd bound: someone swapped it */
 	}
-	if ((pm->uid >= 0 || pm->gid >= 0) &&
-	    fchownat(fd, "", pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1,
-	             pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1, AT_EMPTY_PATH) < 0)
-		r = -errno;
-	/* chmod() of an O_PATH fd goes through its /proc link (which names
-	 * the inode itself, not a path to look up again). */
+	/* The mode first, while the socket is still vifd's alone (after the
+	 * chown its new owner could swap the name for a symlink, which the
+	 * by-name fallback below would follow). chmod() of an O_PATH fd goes
+	 * through its /proc link (which names the inode itself, not a path
+	 * to look up again). */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (r == 0 && pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0) {
+	if (pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0) {
 		r = -errno;
 		/* No /proc: by name in the directory (checked just above). */
 		if (r == -ENOENT && fchmodat(d->dir_fd, d->base, (mode_t)pm->mode, 0) == 0)
 			r = 0;
 	}
+	if (r == 0 && (pm->uid >= 0 || pm->gid >= 0) &&
+	    fchownat(fd, "", pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1,
+	             pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1, AT_EMPTY_PATH) < 0)
+		r = -errno;
 	close(fd);
 	return r;
 }

@@ -720,6 +720,38 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Receives (polling: the interrupts vifd holds back under the port's
+ * rx-frames/rx-usecs, which 030 sets for this case, never come), then
+ * breaks its transmit ring while a call may be held: the port must be
+ * stopped and vifd go on (a held call once kept the worker from its
+ * quiescent point forever, and the control thread with it). */
+static int r_break_with_call_held(void)
+{
+	static uint8_t bufs[32][2048];
+	struct vif_pkt pk[32];
+	struct vif *v = good_open();
+	unsigned long got = 0;
+	uint64_t end;
+
+	if (!v)
+		return fail("open");
+	ready();
+	end = now_ms() + 3000;
+	while (got < 16 && now_ms() < end) {
+		for (int i = 0; i < 32; i++) {
+			pk[i].data = bufs[i];
+			pk[i].len = sizeof(bufs[i]);
+		}
+		int n = vif_rx_burst(v, 0, pk, 32);
+		if (n > 0)
+			got += (unsigned long)n;
+		vif_conn_poll(v);
+	}
+	b_avail_jump(v, vif_vring(v, 1)->desc);
+	usleep(1500000);
+	_exit(0);
+}
+
 /* A TCP socket whose last close() sleeps: SO_LINGER for linger_s seconds,
  * data queued that cannot leave because the peer (*peer, which the caller
  * keeps) reads nothing and its window is full. When the caller exits, the
@@ -1125,6 +1157,7 @@ static const struct hcase cases[] = {
 	{ "ring-remap-away-while-running", r_remap_away, "stop" },
 	{ "ring-rx-buffers-outside-memory", r_rx_bad, "stop-rx" },
 	{ "ring-call-fd-made-blocking-and-full", r_call_blocking, "stop" },
+	{ "ring-broken-with-interrupt-held", r_break_with_call_held, "stop-rx" },
 	{ "ring-descriptor-changed-after-kick", r_desc_race, "alive" },
 	{ "ring-call-reader-gone", r_call_reader_gone, "alive" },
 	{ "hdr-gso-not-negotiated", o_gso_not_negotiated, "offload" },
