@@ -50,7 +50,8 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	# The taps went with vifd; the namespaces (and any iperf3 in them) go now.
+	# The namespaces (and any iperf3 in them) go now, and the persistent taps vifd
+	# made in them with them.
 	for n in "${NETNS[@]}"; do
 		ip netns pids "$n" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 		ip netns del "$n" 2>/dev/null
@@ -172,4 +173,4 @@ print("   rx_bench=%s rx_other=%s" % (j.get("rx_bench"), j.get("rx_other")))' "$
 
 step "Done"
 say "vifctl -j gives the same as JSON; vifctl help lists every command."
-say "Stopping vifd (its taps go with it), the guest, the namespaces; removing $DIR."
+say "Stopping vifd, the guest, the namespaces (its taps, persistent, go with them); removing $DIR."
