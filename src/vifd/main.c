@@ -213,13 +213,23 @@ static int sock_dir_prepare(const char *name, const struct port_sock_perm *pm)
 	dir[n] = '\0';
 
 	if (lstat(dir, &st) < 0 && errno == ENOENT) {
+		/* Owner and mode set through the directory made, never by name
+		 * again (a swap of the name for a symlink cannot redirect them). */
+		int fd = -1;
+		bool swapped = false;
+
 		if (mkdir(dir, 0700) < 0 ||
-		    (pm->gid >= 0 && chown(dir, (uid_t)-1, (gid_t)pm->gid) < 0) ||
-		    chmod(dir, mode) < 0) {
+		    (fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &st) < 0 || (swapped = st.st_uid != geteuid()) ||
+		    (pm->gid >= 0 && fchown(fd, (uid_t)-1, (gid_t)pm->gid) < 0) ||
+		    fchmod(fd, mode) < 0) {
 			fprintf(stderr, "vifd: cannot create --vhost-sock-dir %s: %s\n", dir,
-			        strerror(errno));
+			        swapped ? "replaced while being made" : strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
+		close(fd);
 		vlog_info("created the vhost-user socket directory %s (mode %04o)", dir,
 		          (unsigned)mode);
 		return 0;
