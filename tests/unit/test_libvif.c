@@ -391,6 +391,20 @@ static int open_pair(struct fake *f, struct vif_config *c, struct vif **v)
 	return err;
 }
 
+/* open_pair for a case that needs the vif: a failure ends the test run
+ * with the reason (going on would use a vif that was never opened). */
+static void open_ok(struct fake *f, struct vif_config *c, struct vif **v, int line)
+{
+	int err = open_pair(f, c, v);
+
+	if (err) {
+		fprintf(stderr, "test_libvif.c:%d: vif_open failed (%d): %s\n", line, err,
+		        vif_last_error());
+		exit(1);
+	}
+}
+#define OPEN_OK(f, c, v) open_ok(f, c, v, __LINE__)
+
 /* ---- the test as device ---- */
 
 static void *gpa(struct fake *f, uint64_t a, uint64_t len)
@@ -808,7 +822,7 @@ static void test_negotiation(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.queue_pairs = 2;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	for (size_t i = 0; i < ARRAY_SIZE(head); i++, k++)
 		CHECK(f.reqs[k] == head[i]);
 	for (unsigned r = 0; r < 4; r++)
@@ -839,7 +853,7 @@ static void test_negotiation(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.no_mrg_rxbuf = c.no_event_idx = true;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(!(f.features & (1ull << VIRTIO_NET_F_MQ | 1ull << VIRTIO_NET_F_MRG_RXBUF |
 			      1ull << VIRTIO_RING_F_EVENT_IDX)));
 	CHECK(v->hdr_len == 12 && !v->mrg_rxbuf && !v->event_idx); /* VERSION_1 */
@@ -852,7 +866,7 @@ static void test_negotiation(void)
 	fake_init(&f);
 	f.offer = 1ull << VIRTIO_RING_F_EVENT_IDX;
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(v->hdr_len == 10 && !v->reply_ack && v->proto == 0);
 	CHECK(f.reqs[1] == VU_SET_OWNER && f.nreq == 4 + 2 * 5);
 	fake_hangup(&f);
@@ -889,7 +903,7 @@ static void test_tx_layouts(void)
 		cfg_init(&c, &f);
 		c.tx_seg_size = cases[i].seg;
 		c.tx_indirect = cases[i].indirect;
-		CHECK(open_pair(&f, &c, &v) == 0);
+		OPEN_OK(&f, &c, &v);
 		fill(frame, cases[i].len, (uint8_t)i);
 		CHECK(vif_tx_burst(v, 0, &p, 1) == 1);
 		n = dev_tx_pop(&f, 1, got, &head, &nd);
@@ -924,7 +938,7 @@ static void test_tx_invalid_and_full(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.ring_size = 8;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	for (int i = 0; i < 12; i++)
 		p[i] = (struct vif_pkt){ .data = frame, .len = 14 };
 	/* Invalid frames refuse the whole burst before anything is queued. */
@@ -946,7 +960,7 @@ static void test_tx_invalid_and_full(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.tx_seg_size = 1;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	p[0].len = VIF_TX_MAX_CHAIN;
 	CHECK(vif_tx_burst(v, 0, p, 1) == -EINVAL);
 	p[0].len = VIF_TX_MAX_CHAIN - 1;
@@ -963,7 +977,7 @@ static void test_tx_invalid_and_full(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.ring_size = 8;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(vif_tx_burst(v, 0, p, 12) == 8);
 	vif_get_stats(v, &st);
 	CHECK(st.tx_pkts == 8 && st.tx_ring_full == 4 && st.tx_bytes == 8 * 14);
@@ -1000,7 +1014,7 @@ static void test_tx_kicks(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.no_event_idx = true;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	dev_used(&f, 1)->flags = VRING_USED_F_NO_NOTIFY;
 	CHECK(vif_tx_burst(v, 0, p, 4) == 4);
 	CHECK(eventfd_take(f.vr[1].kick) == 0);
@@ -1013,7 +1027,7 @@ static void test_tx_kicks(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	*dev_avail_event(&f, 1) = 5; /* kick when passing 5 */
 	CHECK(vif_tx_burst(v, 0, p, 4) == 4);  /* 0 -> 4 */
 	CHECK(eventfd_take(f.vr[1].kick) == 0);
@@ -1039,7 +1053,7 @@ static void test_rx_gather(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		struct vif_pkt p = { .data = buf, .len = sizeof(buf) };
 		uint16_t old = v->qp[0].rx.avail_idx;
@@ -1098,7 +1112,7 @@ static void test_rx_hostile(void)
 	fake_init(&f);
 	cfg_init(&c, &f);
 	c.ring_size = 16;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	fill(frame, sizeof(frame), 1);
 	for (int k = 0; k < NCASES; k++) {
 		struct fake_vring *r = &f.vr[0];
@@ -1168,7 +1182,7 @@ static void test_rx_partial(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	fill(frame, sizeof(frame), 5);
 	CHECK(dev_rx_push(&f, 0, frame, sizeof(frame), 12) == 3);
 	full = dev_used(&f, 0)->idx;
@@ -1216,7 +1230,7 @@ static void test_rx_wait(void)
 		fake_init(&f);
 		cfg_init(&c, &f);
 		c.no_event_idx = !evidx;
-		CHECK(open_pair(&f, &c, &v) == 0);
+		OPEN_OK(&f, &c, &v);
 		CHECK(vif_rx_fd(v, 0) == v->qp[0].rx.call_fd && vif_rx_fd(v, 1) == -EINVAL);
 		t0 = clk_now_ns();
 		CHECK(vif_rx_wait(v, 0, 50) == 0);
@@ -1255,7 +1269,7 @@ static void test_disconnect_client(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(vif_conn_poll(v) == 0);
 	CHECK(vif_conn_fd(v) == v->sock);
 	fake_hangup(&f);
@@ -1377,7 +1391,7 @@ static void test_close_drains(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(vif_tx_burst(v, 0, &p, 1) == 1);
 	cp = (struct completer){ .f = &f, .delay_ms = 50 };
 	pthread_create(&th, NULL, complete_later, &cp);
@@ -1424,7 +1438,7 @@ static void test_poll_vs_bursts(void)
 
 	fake_init(&f);
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	b.v = v;
 	pthread_create(&th, NULL, burst_loop, &b);
 	while (b.calls < 1000)
@@ -1469,7 +1483,7 @@ static void test_ctrl_negotiation(void)
 	fake_init(&f);
 	f.offer |= ctrl_offer;
 	cfg_init(&c, &f);
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl && f.vr[2].num == 0);
 	CHECK(f.nreq == 7 + 2 * 5 + 2 + 1);
 	CHECK(vif_ctrl_rx(v, VIF_CTRL_RX_PROMISC, true) == -ENOTSUP);
@@ -1484,7 +1498,7 @@ static void test_ctrl_negotiation(void)
 	cfg_init(&c, &f);
 	c.ctrl_vq = true;
 	c.queue_pairs = 2;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl && f.nctrl == 0);
 	CHECK(f.nreq == 7 + 4 * 5 + 4 + 1);
 	CHECK(vif_ctrl_mq_pairs(v, 2) == -ENOTSUP);
@@ -1497,7 +1511,7 @@ static void test_ctrl_negotiation(void)
 	f.offer |= 1ull << VIRTIO_NET_F_CTRL_RX;
 	cfg_init(&c, &f);
 	c.ctrl_vq = true;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(!(f.features & ctrl_bits) && !v->has_ctrl);
 	fake_hangup(&f);
 	vif_close(v);
@@ -1509,7 +1523,7 @@ static void test_ctrl_negotiation(void)
 	f.offer |= ctrl_offer;
 	cfg_init(&c, &f);
 	c.ctrl_vq = true;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK((f.features & ctrl_bits) == ctrl_bits && !(f.features & 1ull << VIRTIO_NET_F_MQ));
 	CHECK(v->has_ctrl && v->cvq.index == 2 && f.ctrl_idx == 2);
 	CHECK(f.vr[2].num == VIF_CTRL_RING && f.vr[2].enabled == 1 && f.vr[2].kick >= 0 &&
@@ -1533,7 +1547,7 @@ static void test_ctrl_negotiation(void)
 	cfg_init(&c, &f);
 	c.ctrl_vq = true;
 	c.queue_pairs = 4;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(v->cvq.index == 16 && f.ctrl_idx == 16 && vif_vring(v, 16) == &v->cvq);
 	k = 7 + 8 * 5;
 	for (size_t i = 0; i < ARRAY_SIZE(per_ring); i++, k++)
@@ -1617,7 +1631,7 @@ static void test_ctrl_commands(void)
 	cfg_init(&c, &f);
 	c.ctrl_vq = true;
 	c.queue_pairs = 4;
-	CHECK(open_pair(&f, &c, &v) == 0);
+	OPEN_OK(&f, &c, &v);
 	CHECK(f.active_pairs == 4);
 	fake_resume(&f);
 	/* Out of range: refused without asking the device. */
