@@ -17,7 +17,7 @@
 #include "util.h"
 #include "xalloc.h"
 
-enum { TRACE_MIN_SIZE = 60, TRACE_MAX_SIZE = 65535, TRACE_HEX_MAX = 1514 };
+enum { TRACE_MIN_SIZE = 60, TRACE_MAX_SIZE = 65535, TRACE_HEX_MAX = 1514, TRACE_NDP_SIZE = 82 };
 
 static bool mac_parse(const char *s, uint8_t mac[6])
 {
@@ -161,7 +161,10 @@ static int trace_frame(json_t *p, uint8_t *f, uint32_t size, struct pkt_ol *ol,
 		memcpy(h + 24, a6[1], 16);
 		if (strcmp(proto, "ipv6")) {
 			/* NDP: the solicitation asks for ip_dst; the
-			 * advertisement claims ip_src. */
+			 * advertisement claims ip_src. Its target ends 64
+			 * bytes into the IPv6 header. */
+			if (size < l3 + 64)
+				return ctl_err_params(e, "size: %u at least for %s", l3 + 64, proto);
 			h[6] = 58;
 			h[40] = strcmp(proto, "ns") ? 136 : 135;
 			memcpy(h + 48, strcmp(proto, "ns") ? a6[0] : a6[1], 16);
@@ -179,7 +182,10 @@ int ctl_m_trace(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err
 {
 	const char *port = json_string_value(json_object_get(p, "port"));
 	json_t *js = json_object_get(p, "size"), *steps = NULL, *outs = NULL;
-	json_int_t size = js ? json_integer_value(js) : TRACE_MIN_SIZE;
+	const char *proto = json_string_value(json_object_get(p, "proto"));
+	bool ndp = proto && (!strcmp(proto, "ns") || !strcmp(proto, "na"));
+	/* (an NDP message with its target and a VLAN tag: 82 bytes) */
+	json_int_t size = js ? json_integer_value(js) : ndp ? TRACE_NDP_SIZE : TRACE_MIN_SIZE;
 	struct dp_trace *t = NULL;
 	struct pkt_ol ol = { 0 };
 	bool have_ol;
