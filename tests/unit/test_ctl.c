@@ -268,6 +268,13 @@ static const struct rpc_case method_cases[] = {
 	  CTL_ERR_INVALID_PARAMS, "1", "vlan:" },
 	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"pcp\":3}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "pcp:" },
+	/* NDP with a VLAN tag: 82 bytes by default; a frame too short for the
+	 * target is refused, not written past (ASan builds would see it). */
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"vlan\":5,\"proto\":\"ns\","
+	      "\"ip_dst\":\"fd00::1\"}"), 1, 0, "1", "\"verdict\"" },
+	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"vlan\":5,\"proto\":\"na\","
+	      "\"ip_src\":\"fd00::1\",\"size\":60}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "size: 82 at least for na" },
 	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"size\":59}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "size:" },
 	{ REQ("trace", "{\"port\":\"vm1\",\"src\":\"02:00:00:00:00:01\",\"size\":70000}"), 1,
