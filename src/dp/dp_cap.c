@@ -54,6 +54,18 @@ int dp_capture_start(struct dp *dp, const char *port, unsigned dirs, uint32_t sn
 	}
 	while (data < (uint64_t)ring_kib * 1024)
 		data <<= 1;
+	/* All captures together map at most DP_CAP_MEM_MAX (their pages are
+	 * charged to vifd once the workers write them). */
+	uint64_t used = 0;
+	for (unsigned i = 0; i < DP_MAX_CAPTURES; i++)
+		if (dp->caps[i])
+			used += dp->caps[i]->map_len;
+	if (used + (uint64_t)dp->nworkers * data > DP_CAP_MEM_MAX) {
+		snprintf(err, errlen, "captures would map %llu MiB in all, more than %d MiB: a smaller "
+		         "--ring, or fewer captures", (unsigned long long)((used + (uint64_t)dp->nworkers *
+		         data) >> 20), DP_CAP_MEM_MAX >> 20);
+		return -ENOSPC;
+	}
 	c = xcalloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -91,7 +103,9 @@ int dp_capture_start(struct dp *dp, const char *port, unsigned dirs, uint32_t sn
 		.realtime_off_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000ll +
 		                   (rt.tv_nsec - mono.tv_nsec),
 	};
-	c->id = ++dp->cap_gen;
+	if (++dp->cap_gen == 0) /* 0 means "none" to a connection */
+		++dp->cap_gen;
+	c->id = dp->cap_gen;
 	dp->caps[slot] = c;
 	p->cap = c;
 	dp_publish(dp);

@@ -32,6 +32,7 @@
 enum {
 	DP_BURST = 32,
 	DP_MAX_CAPTURES = 8,      /* port captures running at once */
+	DP_CAP_MEM_MAX = 512 << 20, /* shared memory of all captures together */
 	/* After work, a worker polls on for its spin window before it
 	 * sleeps, and adapts the window to the gaps it sees between work
 	 * (dp_worker.c, adapt_spin): gaps up to DP_SPIN_WORTH_NS (cheaper to

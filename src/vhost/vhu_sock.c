@@ -418,12 +418,10 @@ static int set_perm(struct vhu_dev *d)
 	 * through its /proc link (which names the inode itself, not a path
 	 * to look up again). */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0) {
+	/* Never by name as a fallback (without /proc): the name could be a
+	 * symlink by then, and root would chmod its target. */
+	if (pm->mode >= 0 && chmod(proc, (mode_t)pm->mode) < 0)
 		r = -errno;
-		/* No /proc: by name in the directory (checked just above). */
-		if (r == -ENOENT && fchmodat(d->dir_fd, d->base, (mode_t)pm->mode, 0) == 0)
-			r = 0;
-	}
 	if (r == 0 && (pm->uid >= 0 || pm->gid >= 0) &&
 	    fchownat(fd, "", pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1,
 	             pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1, AT_EMPTY_PATH) < 0)

@@ -66,8 +66,11 @@ static bool geometry_ok(const struct cap_hdr *h, size_t len)
 	    h->ring_stride < sizeof(struct cap_ring) + h->data_bytes || h->ring_stride % CAP_ALIGN ||
 	    h->snaplen < 14 || h->snaplen > h->data_bytes / 2)
 		return false;
-	end = h->ring_off + h->nrings * h->ring_stride;
-	return end <= len;
+	/* (no product or sum that could wrap) */
+	if (h->ring_off > len)
+		return false;
+	end = len - h->ring_off;
+	return h->ring_stride <= end / h->nrings;
 }
 
 /* The next record of ring cursor c below its head, or NULL; sets x->bad

@@ -938,7 +938,7 @@ static const struct cmd cmds[] = {
 	  "port that takes it gets whole (as tcpdump shows a TSO frame on a kernel\n"
 	  "interface). Frames a guest's full receive ring refused are left out. The\n"
 	  "capture ends in vifd when vifctl exits or is killed. At most 8 captures\n"
-	  "run at once, one per port.\n"
+	  "run at once, one per port, their rings 512 MiB at most in all.\n"
 	  "Example: vifctl capture vm1 rx -w /tmp/vm1.pcap -c 100\n",
 	  1, 2, false, c_capture, CMD_CAPTURE, NULL, "rx tx both" },
 	{ "captures", "", "running captures: port, direction, frames, frames left out", NULL,
