@@ -22,6 +22,7 @@
 
 #include "clk.h"
 #include "dp.h"
+#include "dp_reply.h"
 #include "fdb.h"
 #include "pkt.h"
 #include "port.h"
@@ -124,6 +125,8 @@ struct dp_qstat {
 	_Atomic uint64_t cycles, pkts;
 };
 
+_Static_assert((int)DP_REPLY_PORTS == (int)DP_MAX_PORTS, "dp_reply.h sizes its tables by port");
+
 struct dp_worker {
 	unsigned id;
 	int cpu;
@@ -181,6 +184,8 @@ struct dp_worker {
 		uint16_t port, q;
 	} pend[DP_MAX_PORTS * PORT_MAX_QUEUES];
 	uint8_t pend_on[DP_MAX_PORTS][PORT_MAX_QUEUES];
+
+	struct dp_reply reply;       /* who answers what it sends (dp_reply.h) */
 
 	struct dp_wstats st[DP_MAX_PORTS];
 	struct dp_qstat qst[DP_MAX_PORTS][PORT_MAX_QUEUES];

@@ -145,6 +145,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	if (res.rf.share | res.rf.limit | res.rf.room)
 		settle(w, n, &res.rf, &congested, &policed, &res.noroom);
 	if (res.pkts) {
+		dp_reply_sent(&w->reply, dst);
 		STAT_ADD(w, dst, tx_pkts, res.pkts);
 		STAT_ADD(w, dst, tx_bytes, res.bytes);
 	}

@@ -8,7 +8,9 @@
  * and sleeps in epoll, so an idle vifd uses no CPU. The window follows the
  * traffic (adapt_spin): dense arrivals keep the worker polling (no
  * notifications, no wake-ups), sparse ones let it sleep at once, so a
- * paced stream costs CPU in proportion to its rate.
+ * paced stream costs CPU in proportion to its rate. After sending to a
+ * port that usually answers soon (dp_reply.h), it polls for the answer
+ * rather than sleep, so a round trip pays one wake-up, not two.
  *
  * A port with an ingress limit gives up only as many frames as its buckets
  * admit: the first one refused is handed back to the driver (it stays in
@@ -339,7 +341,7 @@ void *dp_worker_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp *dp = w->dp;
 	const struct dp_conf *conf;
-	uint64_t last_work_ns, last_busy_ns, spin_ns = DP_IDLE_NS;
+	uint64_t last_work_ns, last_busy_ns, spin_ns = DP_IDLE_NS, reply_win = 0;
 	unsigned first = 0, np;
 	bool was_idle = false;
 
@@ -368,6 +370,7 @@ void *dp_worker_main(void *arg)
 		/* Each iteration starts at the next queue, so that no guest is
 		 * always first to the room a slow receiver has just freed. */
 		w->nheld = 0;
+		dp_reply_begin(&w->reply);
 		np = conf->npoll[w->id];
 		first = np ? (first + 1) % np : 0;
 		uint64_t tq = t0, t1;
@@ -382,6 +385,7 @@ void *dp_worker_main(void *arg)
 				struct dp_qstat *qs = &w->qst[pl->port][pl->q];
 				atomic_fetch_add_explicit(&qs->cycles, t1 - tq, memory_order_relaxed);
 				atomic_fetch_add_explicit(&qs->pkts, m, memory_order_relaxed);
+				dp_reply_rx(&w->reply, pl->port);
 				moved += m;
 			}
 			tq = t1;
@@ -392,8 +396,11 @@ void *dp_worker_main(void *arg)
 			atomic_fetch_add_explicit(&w->busy_cycles, dt, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->pkts, moved, memory_order_relaxed);
 			atomic_fetch_add_explicit(&w->busy_iters, 1, memory_order_relaxed);
-			if (was_idle)
+			if (was_idle) {
 				spin_ns = adapt_spin(spin_ns, now_ns - last_busy_ns);
+				dp_reply_learn(&w->reply, now_ns - last_busy_ns);
+			}
+			reply_win = dp_reply_window(&w->reply);
 			was_idle = false;
 			last_work_ns = last_busy_ns = now_ns;
 		} else {
@@ -404,7 +411,7 @@ void *dp_worker_main(void *arg)
 			/* Queues held by their ingress limit have work whose time
 			 * is known: sleep until then at once rather than poll
 			 * (the other queues kick). */
-			if (w->nheld || now_ns - last_work_ns > spin_ns) {
+			if (w->nheld || now_ns - last_work_ns > (spin_ns > reply_win ? spin_ns : reply_win)) {
 				bool online = w->npend != 0;
 
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
