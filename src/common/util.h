@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -41,6 +42,21 @@ static inline bool add_u64(uint64_t a, uint64_t b, uint64_t *r)
 static inline bool is_pow2(uint64_t x)
 {
 	return x && !(x & (x - 1));
+}
+
+/* Parses a MAC address written as six colon-separated hex pairs
+ * ("02:00:00:00:00:01"), nothing before or after; false if it is not one. */
+static inline bool mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+	           &tail) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return true;
 }
 
 #endif

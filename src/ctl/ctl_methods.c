@@ -161,19 +161,6 @@ static int parse_trunks(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 	return 0;
 }
 
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-	           &tail) != 6)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return true;
-}
-
 /* Parses "10.0.0.5,fd00::5" (or "none") into the bound address lists. */
 static int parse_ips(const char *s, struct dp_port_cfg *c, struct ctl_err *e)
 {
@@ -347,7 +334,7 @@ static int parse_policy(const struct ctl_rpc *r, json_t *p, struct dp_port_cfg *
 		} else if (!strcmp(s, "auto")) {
 			c->mac_bound = false;
 			c->mac_auto = true;
-		} else if (parse_mac(s, c->mac) && !(c->mac[0] & 1)) {
+		} else if (mac_parse(s, c->mac) && !(c->mac[0] & 1)) {
 			c->mac_bound = true;
 		} else {
 			return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10, "
@@ -1138,7 +1125,7 @@ static int m_fdb_add(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 	uint8_t mac[6];
 	int rc;
 
-	if (!parse_mac(m, mac) || (mac[0] & 1))
+	if (!mac_parse(m, mac) || (mac[0] & 1))
 		return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10");
 	if (vlan < 0 || vlan > 4094)
 		return ctl_err_params(e, "vlan must be 0..4094");
@@ -1226,7 +1213,7 @@ static int m_fdb_del(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 	uint8_t mac[6];
 	int rc;
 
-	if (!parse_mac(m, mac))
+	if (!mac_parse(m, mac))
 		return ctl_err_params(e, "mac must be an address like 02:00:00:00:00:10");
 	if (vlan < 0 || vlan > 4094)
 		return ctl_err_params(e, "vlan must be 0..4094");

@@ -19,19 +19,6 @@
 
 enum { TRACE_MIN_SIZE = 60, TRACE_MAX_SIZE = 65535, TRACE_HEX_MAX = 1514, TRACE_NDP_SIZE = 82 };
 
-static bool mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-	           &tail) != 6)
-		return false;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return true;
-}
-
 static void put16(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)(v >> 8);

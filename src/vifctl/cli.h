@@ -29,19 +29,6 @@ enum {
 
 #ifndef VIFD_VERSION
 #define VIFD_VERSION "unknown"
-/* capture: runs method "capture" on c and writes what it delivers to file
- * (a pcap file; "-": standard output) until count frames, timeout_s
- * seconds (0: none), SIGINT/SIGTERM, or the port's end. (cli_cap.c) */
-struct cli_capture_opts {
-	const char *port, *dir, *file;
-	long count;        /* 0: no limit */
-	long snaplen;      /* 0: vifd's default */
-	long ring_kib;     /* 0: vifd's default */
-	double timeout_s;  /* 0: none */
-};
-int cli_capture(struct cli_conn *c, const struct cli_capture_opts *o);
-void cli_print_captures(json_t *res);
-
 #endif
 
 /* A connection to vifd. */
