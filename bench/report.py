@@ -280,12 +280,14 @@ def main():
         L.append('\nLatency: vifbench ping (port p3, 2000 pings/s, 60 B) against vifbench echo (p4), '
                  'round trip through the switch twice; "half": vifbench both/echo on p1/p2 paced at half '
                  'the switch\'s measured 64 B maximum (load pps = frames/s the load actually put through the '
-                 'switch). All vifbench processes share CPU 0.\n')
-        L.append('| switch | load | target pps | load pps | p50 us | p99 us | max us | pings |')
-        L.append('|---|---|---:|---:|---:|---:|---:|---:|')
+                 'switch). All vifbench processes share CPU 0. Calls: receive notifications the pinger (per '
+                 'reply) and the loaded receiver (per frame) read when they slept (libvif rx_calls).\n')
+        L.append('| switch | load | target pps | load pps | p50 us | p99 us | max us | pings | calls/reply | calls/loaded frame |')
+        L.append('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
         for r in lat:
             L.append(f"| {NAMES.get(r['switch'], r['switch'])} | {r['load']} | {r['target_pps']} | {r['load_pps']} | "
-                     f"{r['p50_us']} | {r['p99_us']} | {r['max_us']} | {r['pings']} |")
+                     f"{r['p50_us']} | {r['p99_us']} | {r['max_us']} | {r['pings']} | "
+                     f"{r.get('ping_calls_per_reply', '-')} | {r.get('load_calls_per_frame', '-')} |")
     if gencheck or any(n.startswith('gencheck') for n in notes):
         L.append('\nGenerator check (64 B, against testpmd io forwarding): ')
         for r in gencheck:

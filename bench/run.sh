@@ -94,7 +94,7 @@ wait_for() { # SECONDS CMD...
 mkdir -p "$OUT"
 RAW=$T/raw.csv LAT=$T/latency.csv META=$T/meta.env NOTES=$T/notes.txt
 echo "switch,size,rep,secs,mpps,gen_rx_pps0,gen_rx_pps1,sw_busy_cyc_pkt,sw_cyc_src,sw_cpu_s,sw_cycles,sw_cycles_src,gen_cyc_pkt,gen_busy_pct,sw_busy_pct,sw_proc_cyc_pkt,foreign_pct,xcore_before_ns,xcore_after_ns,try" >"$RAW"
-echo "switch,load,target_pps,load_pps,p50_us,p99_us,max_us,pings" >"$LAT"
+echo "switch,load,target_pps,load_pps,p50_us,p99_us,max_us,pings,ping_calls_per_reply,load_calls_per_frame" >"$LAT"
 : >"$NOTES"
 note() { echo "$*" >>"$NOTES"; say "$*"; }
 
@@ -448,16 +448,22 @@ def last(f):
     except Exception:
         return None
 p = last(pf) or {}
-lp = 0.0
+lp, lc = 0.0, 'nan'
 if load == 'half':
     j = last(lf) or {}
     lp = 2 * (j.get('rx_pps') or 0)   # frames/s through the switch, both ways
-print(f"{sw},{load},{target},{lp:.0f},{p.get('rtt_p50_us', 'nan')},{p.get('rtt_p99_us', 'nan')},{p.get('rtt_max_us', 'nan')},{p.get('ping_recv', 0)}")
+    if j.get('rx_pkts'):
+        lc = f"{j.get('rx_calls', 0) / j['rx_pkts']:.4f}"
+# Calls (receive notifications) the pinger and the loaded receiver woke
+# on, per frame they received: the switch's interrupt moderation as the
+# guest sees it, the same measure for every switch.
+pc = f"{p.get('rx_calls', 0) / p['ping_recv']:.4f}" if p.get('ping_recv') else 'nan'
+print(f"{sw},{load},{target},{lp:.0f},{p.get('rtt_p50_us', 'nan')},{p.get('rtt_p99_us', 'nan')},{p.get('rtt_max_us', 'nan')},{p.get('ping_recv', 0)},{pc},{lc}")
 PY
 		grep -q '"ping_recv"' "$T/ping.out" 2>/dev/null ||
 			note "$sw latency $load: vifbench ping failed: $(tail -2 "$T/ping.out" | tr '\n' ' ')"
 		rm -f "$T/load.out"
-		tail -1 "$LAT" | awk -F, '{printf "[bench] %-8s latency %-4s (load %s pps): p50 %s us p99 %s us\n", $1, $2, $4, $5, $6}' >&2
+		tail -1 "$LAT" | awk -F, '{printf "[bench] %-8s latency %-4s (load %s pps): p50 %s us p99 %s us, calls per reply %s, per loaded frame %s\n", $1, $2, $4, $5, $6, $9, $10}' >&2
 	done
 }
 

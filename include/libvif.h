@@ -111,6 +111,10 @@ struct vif_stats {
 	uint64_t rx_bad;            /* used entries that made no sense (counted, skipped) */
 	uint64_t reconnects;        /* completed reconnections (server mode) */
 	uint64_t ctrl_bad;          /* control-queue used entries that made no sense */
+	/* Receive notifications (the backend's calls) read by vif_rx_wait():
+	 * what the backend's interrupt moderation cost this side. Calls sent
+	 * while the caller was not waiting are counted at its next wait. */
+	uint64_t rx_calls;
 };
 void vif_get_stats(const struct vif *v, struct vif_stats *s);
 

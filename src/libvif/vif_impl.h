@@ -85,6 +85,7 @@ struct vif_vq {
 struct vif_qstats {
 	uint64_t tx_pkts, tx_bytes, tx_ring_full;
 	uint64_t rx_pkts, rx_bytes, rx_truncated;
+	uint64_t rx_calls;     /* call eventfd signals read by vif_rx_wait */
 	uint64_t bad;          /* nonsense in rx or tx used rings */
 };
 

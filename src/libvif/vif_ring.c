@@ -447,7 +447,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 		}
 		if (pfd[0].revents & POLLIN)
 			while (read(vq->call_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-				;
+				STAT_ADD(qp, rx_calls, cnt);
 		if (atomic_load_explicit(&v->state, memory_order_seq_cst) != VIF_UP ||
 		    (pfd[1].revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL))) {
 			r = -ENOTCONN;
@@ -484,6 +484,7 @@ void vif_get_stats(const struct vif *v, struct vif_stats *s)
 		s->rx_pkts += STAT_GET(qp, rx_pkts);
 		s->rx_bytes += STAT_GET(qp, rx_bytes);
 		s->rx_truncated += STAT_GET(qp, rx_truncated);
+		s->rx_calls += STAT_GET(qp, rx_calls);
 		s->rx_bad += STAT_GET(qp, bad);
 	}
 	s->reconnects = __atomic_load_n(&v->reconnects, __ATOMIC_RELAXED);

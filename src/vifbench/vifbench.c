@@ -1676,6 +1676,9 @@ int main(int argc, char **argv)
 	if (opt.mode == MODE_PING)
 		printf("  ping: %" PRIu64 " sent %" PRIu64 " answered, rtt p50 %.1f us p99 %.1f us "
 		       "max %.1f us\n", t.ping_sent, t.ping_recv, p50, p99, pmax);
+	if (vs.rx_calls)
+		printf("  rx calls: %" PRIu64 " (%.3f per frame received)\n", vs.rx_calls,
+		       t.rx_pkts ? (double)vs.rx_calls / (double)t.rx_pkts : 0.0);
 	if (vs.reconnects)
 		printf("  reconnects: %" PRIu64 "\n", vs.reconnects);
 	printf("  result: %s%s%s\n", ok ? "PASS" : "FAIL", ok ? "" : ": ", why);
@@ -1689,12 +1692,12 @@ int main(int argc, char **argv)
 		       ",\"out_of_order\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"missing\":%" PRIu64
 		       ",\"ping_sent\":%" PRIu64 ",\"ping_recv\":%" PRIu64 ",\"rtt_p50_us\":%.2f,"
 		       "\"rtt_p99_us\":%.2f,\"rtt_max_us\":%.2f,\"reconnects\":%" PRIu64
-		       ",\"bps_basis\":\"frame_bytes*8\"",
+		       ",\"rx_calls\":%" PRIu64 ",\"bps_basis\":\"frame_bytes*8\"",
 		       mode_name(opt.mode), opt.queues, opt.size_min, opt.size_max,
 		       (double)(t1 - t0) / 1e9, t.tx_pkts, t.tx_bytes, txpps,
 		       res.tx_bps, vs.tx_ring_full, t.rx_pkts, t.rx_bytes, rxpps, res.rx_bps,
 		       t.rx_data, t.rx_other, vs.rx_truncated, vs.rx_bad, t.errors, t.ooo, t.lost,
-		       missing, t.ping_sent, t.ping_recv, p50, p99, pmax, vs.reconnects);
+		       missing, t.ping_sent, t.ping_recv, p50, p99, pmax, vs.reconnects, vs.rx_calls);
 		report_json(&res);
 		printf(",\"ok\":%s}\n", ok ? "true" : "false");
 	}

@@ -1247,6 +1247,10 @@ static void test_rx_wait(void)
 		CHECK(vif_rx_wait(v, 0, 2000) == 1);
 		CHECK(clk_now_ns() - t0 < 1000000000ull);
 		pthread_join(th, NULL);
+		/* The call was counted (one signal, one call). */
+		struct vif_stats st;
+		vif_get_stats(v, &st);
+		CHECK(st.rx_calls == 1);
 		CHECK(vif_rx_burst(v, 0, &p, 1) == 1);
 		/* Already ready: returns at once. */
 		CHECK(dev_rx_push(&f, 0, buf, 60, 12) == 1);
