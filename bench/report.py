@@ -72,6 +72,7 @@ def main():
     ap.add_argument('--notes', required=True)
     ap.add_argument('--raw', required=True)
     ap.add_argument('--latency', required=True)
+    ap.add_argument('--paced', help='paced.csv (run.sh\'s paced section); optional')
     ap.add_argument('--out', required=True)
     ap.add_argument('--no-plots', action='store_true')
     a = ap.parse_args()
@@ -84,6 +85,7 @@ def main():
     notes = [l.rstrip('\n') for l in open(a.notes) if l.strip()]
     rows = list(csv.DictReader(open(a.raw)))
     lat = list(csv.DictReader(open(a.latency)))
+    paced = list(csv.DictReader(open(a.paced))) if a.paced and os.path.exists(a.paced) else []
     gencheck = [r for r in rows if r['switch'].startswith('gencheck')]
     rows = [r for r in rows if not r['switch'].startswith('gencheck')]
     # A repetition whose window was not wholly on the near placement may
@@ -288,6 +290,15 @@ def main():
             L.append(f"| {NAMES.get(r['switch'], r['switch'])} | {r['load']} | {r['target_pps']} | {r['load_pps']} | "
                      f"{r['p50_us']} | {r['p99_us']} | {r['max_us']} | {r['pings']} | "
                      f"{r.get('ping_calls_per_reply', '-')} | {r.get('load_calls_per_frame', '-')} |")
+    if paced:
+        L.append('\nPaced: vifbench tx on p1 at each rate (60 B), a receiver on p2 that sleeps on '
+                 'notifications; the switch process\'s CPU time over the stream (schedstat), as a share '
+                 'of one core. A polling switch burns its core at any rate.\n')
+        L.append('| switch | offered pps | received pps | switch % of a core | CPU s | s |')
+        L.append('|---|---:|---:|---:|---:|---:|')
+        for r in paced:
+            L.append(f"| {NAMES.get(r['switch'], r['switch'])} | {r['offered_pps']} | {r['rx_pps']} | "
+                     f"{r['switch_core_pct']} | {r['cpu_s']} | {r['secs']} |")
     if gencheck or any(n.startswith('gencheck') for n in notes):
         L.append('\nGenerator check (64 B, against testpmd io forwarding): ')
         for r in gencheck:
@@ -351,7 +362,7 @@ def main():
     out = {
         'meta': meta, 'notes': notes,
         'results': [dict(switch=s, size=z, **res[(s, z)]) for s in switches for z in sizes if (s, z) in res],
-        'ratios': ratios, 'latency': lat, 'gencheck': gencheck, 'summary': summary, 'plots': plots,
+        'ratios': ratios, 'latency': lat, 'paced': paced, 'gencheck': gencheck, 'summary': summary, 'plots': plots,
     }
     with open(os.path.join(a.out, 'results.json'), 'w') as f:
         json.dump(out, f, indent=1)

@@ -12,6 +12,7 @@
 # Usage: bench/run.sh [--smoke] [--switches vifd,testpmd,ovs] [--sizes "64 512 1518"]
 #                     [--reps N] [--secs S] [--warmup S] [--no-latency] [--no-gencheck]
 #                     [--out DIR] [--perf-record FILE] [--near-tries N]
+#                     [--no-paced] [--paced-rates "1000 10000 100000"] [--paced-secs S]
 # Binaries: $VIFD, $VIFCTL, $VIFBENCH (as meson test sets them) or $BUILD/...
 # (default build/). Results: DIR (default bench/results): results.md,
 # results.json, raw.csv, latency.csv, *.png, summary.txt.
@@ -29,6 +30,7 @@ OVS_VSWITCHD=${OVS_VSWITCHD:-/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk}
 
 SMOKE=0 SWITCHES=vifd,testpmd,ovs SIZES="64 512 1518" REPS=3 SECS=5 WARMUP=2
 LATENCY=1 GENCHECK=1 OUT=$ROOT/bench/results PERF_RECORD= NEAR_TRIES=2
+PACED=1 PACED_RATES="1000 10000 100000" PACED_SECS=5
 GEN_CPU=0 SW_CPU=1
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -43,13 +45,16 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--perf-record) PERF_RECORD=$2; shift ;;
 	--near-tries) NEAR_TRIES=$2; shift ;;
+	--no-paced) PACED=0 ;;
+	--paced-rates) PACED_RATES=$2; shift ;;
+	--paced-secs) PACED_SECS=$2; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
 done
 if [ "$SMOKE" = 1 ]; then
-	SWITCHES=vifd SIZES=64 REPS=1 SECS=3 WARMUP=1 LATENCY=0 GENCHECK=0 NEAR_TRIES=1
+	SWITCHES=vifd SIZES=64 REPS=1 SECS=3 WARMUP=1 LATENCY=0 GENCHECK=0 NEAR_TRIES=1 PACED=0
 fi
 for x in "$VIFD" "$VIFCTL"; do [ -x "$x" ] || { echo "run.sh: $x missing (build first)" >&2; exit 1; }; done
 command -v dpdk-testpmd >/dev/null || { echo "run.sh: dpdk-testpmd missing (scripts/deps.sh)" >&2; exit 1; }
@@ -92,9 +97,10 @@ wait_for() { # SECONDS CMD...
 }
 
 mkdir -p "$OUT"
-RAW=$T/raw.csv LAT=$T/latency.csv META=$T/meta.env NOTES=$T/notes.txt
+RAW=$T/raw.csv LAT=$T/latency.csv PAC=$T/paced.csv META=$T/meta.env NOTES=$T/notes.txt
 echo "switch,size,rep,secs,mpps,gen_rx_pps0,gen_rx_pps1,sw_busy_cyc_pkt,sw_cyc_src,sw_cpu_s,sw_cycles,sw_cycles_src,gen_cyc_pkt,gen_busy_pct,sw_busy_pct,sw_proc_cyc_pkt,foreign_pct,xcore_before_ns,xcore_after_ns,try" >"$RAW"
 echo "switch,load,target_pps,load_pps,p50_us,p99_us,max_us,pings,ping_calls_per_reply,load_calls_per_frame" >"$LAT"
+echo "switch,offered_pps,rx_pps,switch_core_pct,cpu_s,secs" >"$PAC"
 : >"$NOTES"
 note() { echo "$*" >>"$NOTES"; say "$*"; }
 
@@ -467,6 +473,34 @@ PY
 	done
 }
 
+# ---- paced: the switch's CPU for a light load (vifbench tx on p1 paced
+# at each rate, a receiver on p2 that sleeps on notifications like a
+# guest), from the switch process's schedstat over the stream.
+paced() { # SWITCH
+	local sw=$1 r c0 c1 t0 t1 rx tx
+	for r in $PACED_RATES; do
+		VB_NAME=prx vb --sock "$SOCK_DIR/p2.sock" --mode rx --duration $((PACED_SECS + 60)) --idle-end 1 \
+			--src-mac 02:00:00:00:00:02 --json; rx=$VB_PID
+		sleep 1
+		c0=$(cpu_ns "$SW_PID") t0=$(date +%s%N)
+		VB_NAME=ptx vb --sock "$SOCK_DIR/p1.sock" --mode tx --size 60 --rate "$r" --duration "$PACED_SECS" \
+			--src-mac 02:00:00:00:00:01 --dst-mac 02:00:00:00:00:02 --json; tx=$VB_PID
+		wait "$tx" || true; forget "$tx"
+		c1=$(cpu_ns "$SW_PID") t1=$(date +%s%N)
+		wait "$rx" || true; forget "$rx"
+		python3 - "$sw" "$r" "$T/prx.out" "$((c1 - c0))" "$((t1 - t0))" >>"$PAC" <<'PY'
+import json, sys
+sw, r, rf, c, t = sys.argv[1:]
+try:
+    j = json.loads([l for l in open(rf) if l.startswith('{')][-1])
+except Exception:
+    j = {}
+print(f"{sw},{r},{j.get('rx_pps', 0):.0f},{100 * int(c) / int(t):.2f},{int(c) / 1e9:.3f},{int(t) / 1e9:.3f}")
+PY
+		tail -1 "$PAC" | awk -F, '{printf "[bench] %-8s paced %6s pps: received %s pps, switch %s%% of a core (%s CPU s in %s s)\n", $1, $2, $3, $4, $5, $6}' >&2
+	done
+}
+
 # ---- generator check: which generator drives the fastest switch harder
 gencheck() {
 	say "generator check: testpmd vs vifbench against testpmd io forwarding, 64 B"
@@ -549,6 +583,7 @@ for rep in $(seq "$REPS"); do
 			m=$(awk -F, -v s="$sw" '$1 == s && $2 == 64 {print $5}' "$RAW" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
 			latency "$sw" "$m"
 		fi
+		[ "$PACED" = 1 ] && [ "$rep" = "$REPS" ] && paced "$sw"
 		sw_stop
 	done
 done
@@ -556,8 +591,9 @@ echo "elapsed_s=$((SECONDS - START))" >>"$META"
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 cp "$RAW" "$OUT/raw.csv"
 cp "$LAT" "$OUT/latency.csv"
+cp "$PAC" "$OUT/paced.csv"
 cp "$META" "$OUT/meta.env"
 cp "$NOTES" "$OUT/notes.txt"
-# bench/report.py can be run again on these four files.
+# bench/report.py can be run again on these five files.
 python3 "$HERE/report.py" --meta "$OUT/meta.env" --notes "$OUT/notes.txt" --raw "$OUT/raw.csv" \
-	--latency "$OUT/latency.csv" --out "$OUT" $([ "$SMOKE" = 1 ] && echo --no-plots)
+	--latency "$OUT/latency.csv" --paced "$OUT/paced.csv" --out "$OUT" $([ "$SMOKE" = 1 ] && echo --no-plots)
