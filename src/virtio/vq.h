@@ -301,9 +301,17 @@ static inline bool vq_call(struct vq *q)
 /* Kick suppression (VIRTIO 1.1 §2.6.7.1). While a worker polls it asks the
  * guest not to kick; before sleeping it asks for kicks again and must then
  * re-check vq_avail_count() (a kick may have been skipped in between). */
+/* With EVENT_IDX, kicks stop by moving avail_event half the index space
+ * ahead: the guest kicks only when its index passes it, which it cannot do
+ * before we look again (we re-arm before any sleep). Leaving it where the
+ * last arm put it would let the guest's next frame kick a worker that is
+ * already polling, and that stale kick would end its next sleep at once. */
 static inline void vq_kicks_disable(struct vq *q)
 {
-	if (!q->event_idx)
+	if (q->event_idx)
+		__atomic_store_n((uint16_t *)&q->used->ring[q->size], (uint16_t)(q->last_avail + 0x8000),
+		                 __ATOMIC_RELAXED);
+	else
 		__atomic_store_n(&q->used->flags, (uint16_t)VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
 }
 
