@@ -620,7 +620,7 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 /* set-bridge {name, unknown_unicast?: "flood"|"drop", mac_aging?: seconds,
  * placement?: spread|monolithic|per-port|group|cycles, rebalance?: "on"|"off",
  * rebalance_threshold?, rebalance_improvement?: percent,
- * rebalance_interval?: ms} -> {} */
+ * rebalance_interval?: ms, busy_poll?: us} -> {} */
 static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *name = preq(p, "name"), *uu = pstr(p, "unknown_unicast", NULL);
@@ -629,15 +629,16 @@ static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct
 	json_t *rt = json_object_get(p, "rebalance_threshold");
 	json_t *ri = json_object_get(p, "rebalance_improvement");
 	json_t *rv = json_object_get(p, "rebalance_interval");
+	json_t *bp = json_object_get(p, "busy_poll");
 	enum dp_placement pol = DP_PLACE_SPREAD;
 	struct dp_rebal_cfg rc;
 
 	if (strcmp(name, CTL_BRIDGE))
 		return ctl_err_app(e, ENOENT, "no bridge named \"%.40s\"", name);
-	if (!uu && !age && !pl && !rb && !rt && !ri && !rv)
+	if (!uu && !age && !pl && !rb && !rt && !ri && !rv && !bp)
 		return ctl_err_params(e, "set-bridge needs unknown_unicast, mac_aging, placement, "
-		                      "rebalance, rebalance_threshold, rebalance_improvement or "
-		                      "rebalance_interval");
+		                      "rebalance, rebalance_threshold, rebalance_improvement, "
+		                      "rebalance_interval or busy_poll");
 	if (uu && strcmp(uu, "flood") && strcmp(uu, "drop"))
 		return ctl_err_params(e, "unknown_unicast must be flood or drop");
 	if (age && (json_integer_value(age) < 1 || json_integer_value(age) > 16777216))
@@ -656,6 +657,8 @@ static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct
 		return ctl_err_params(e, "rebalance_improvement must be 1..100 (percent)");
 	if (rv && (json_integer_value(rv) < 100 || json_integer_value(rv) > 60000))
 		return ctl_err_params(e, "rebalance_interval must be 100..60000 ms");
+	if (bp && (json_integer_value(bp) < 0 || json_integer_value(bp) > DP_BUSY_POLL_MAX_US))
+		return ctl_err_params(e, "busy_poll must be 0..%d us", DP_BUSY_POLL_MAX_US);
 	if (rt)
 		rc.threshold_pct = (unsigned)json_integer_value(rt);
 	if (ri)
@@ -667,6 +670,8 @@ static int m_set_bridge(const struct ctl_rpc *r, json_t *p, json_t **res, struct
 	if (uu)
 		dp_set_unknown_unicast_drop(r->dp, !strcmp(uu, "drop"));
 	dp_set_rebalance(r->dp, &rc); /* checked above */
+	if (bp)
+		dp_set_busy_poll(r->dp, (uint32_t)json_integer_value(bp)); /* checked above */
 	if (pl)
 		dp_set_placement(r->dp, pol);
 	*res = json_object();
@@ -881,7 +886,7 @@ static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_e
 			goto nomem;
 	struct dp_rebal_cfg rc;
 	dp_get_rebalance(r->dp, &rc);
-	*res = json_pack("{s:[{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:o}]}", "bridges",
+	*res = json_pack("{s:[{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:o}]}", "bridges",
 	                 "name", CTL_BRIDGE,
 	                 "unknown_unicast", dp_get_unknown_unicast_drop(r->dp) ? "drop" : "flood",
 	                 "mac_aging", (int)dp_get_mac_aging(r->dp),
@@ -889,7 +894,8 @@ static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_e
 	                 "rebalance", rc.on ? "on" : "off",
 	                 "rebalance_threshold", (int)rc.threshold_pct,
 	                 "rebalance_improvement", (int)rc.improve_pct,
-	                 "rebalance_interval", (int)rc.interval_ms, "ports", ports);
+	                 "rebalance_interval", (int)rc.interval_ms,
+	                 "busy_poll", (int)dp_get_busy_poll(r->dp), "ports", ports);
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 nomem:
 	json_decref(ports);
@@ -998,7 +1004,9 @@ static int m_log_level(const struct ctl_rpc *r, json_t *p, json_t **res, struct 
 }
 
 /* workers {} -> {workers: [{id, cpu (-1: not pinned), queues, busy_cycles,
- * idle_cycles, pkts, busy_iters, sleeps, cycles_per_pkt (busy cycles /
+ * idle_cycles, pkts, busy_iters, sleeps, answers_caught, answers_missed
+ * (gaps polled for an expected answer: it came while the worker polled, or
+ * the worker slept first), cycles_per_pkt (busy cycles /
  * pkts, integer, 0 before the first packet), pkts_per_iter (pkts /
  * busy_iters, 0 before), load (busy share of the last measurement
  * interval, 0..1)}], publishes, moves: {queues, by_rebalance,
@@ -1017,12 +1025,14 @@ static int m_workers(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 
 		dp_worker_get(r->dp, w, &s);
 		if (json_array_append_new(ws, json_pack(
-		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+		        "{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
 		        "id", (int)w, "cpu", s.cpu, "queues", (int)s.nqueues,
 		        "busy_cycles", (json_int_t)s.busy_cycles,
 		        "idle_cycles", (json_int_t)s.idle_cycles,
 		        "pkts", (json_int_t)s.pkts, "busy_iters", (json_int_t)s.busy_iters,
 		        "sleeps", (json_int_t)s.sleeps,
+		        "answers_caught", (json_int_t)s.answers_caught,
+		        "answers_missed", (json_int_t)s.answers_missed,
 		        "cycles_per_pkt", (json_int_t)(s.pkts ? s.busy_cycles / s.pkts : 0),
 		        "pkts_per_iter",
 		        s.busy_iters ? (double)s.pkts / (double)s.busy_iters : 0.0,
@@ -1311,6 +1321,7 @@ static const struct ctl_param p_set_bridge[] = {
 	{ "rebalance_threshold", CTL_P_INT, false },
 	{ "rebalance_improvement", CTL_P_INT, false },
 	{ "rebalance_interval", CTL_P_INT, false },
+	{ "busy_poll", CTL_P_INT, false },
 	{ NULL },
 };
 static const struct ctl_param p_trace[] = {

@@ -125,6 +125,12 @@ static const struct {
 	  offsetof(struct dp_worker_stats, busy_iters) },
 	{ "vifd_worker_sleeps_total", "counter", "Times the worker slept on eventfds.",
 	  offsetof(struct dp_worker_stats, sleeps) },
+	{ "vifd_worker_answers_caught_total", "counter",
+	  "Gaps the worker polled through for an expected answer that came (a wake-up saved).",
+	  offsetof(struct dp_worker_stats, answers_caught) },
+	{ "vifd_worker_answers_missed_total", "counter",
+	  "Gaps the worker polled for an expected answer and then slept.",
+	  offsetof(struct dp_worker_stats, answers_missed) },
 };
 
 /* Per receive queue: its worker, frames and cycles (dp_queue_get), read

@@ -21,6 +21,7 @@
 
 enum {
 	DP_MAX_PORTS = 256,
+	DP_BUSY_POLL_MAX_US = 1000000,
 	DP_MAX_WORKERS = 16,
 	DP_PORT_NAME_MAX = 32,
 	DP_GROUP_MAX = 16,        /* a placement group's name, with its NUL */
@@ -133,6 +134,9 @@ struct dp_worker_stats {
 	uint64_t busy_iters;     /* iterations that moved frames (pkts / busy_iters:
 	                          * the average batch a busy iteration moved) */
 	uint64_t sleeps;         /* times the worker slept on eventfds */
+	/* Gaps in which the worker polled for an expected answer (dp_reply.h):
+	 * the answer came while it polled (a wake-up saved), or it slept first. */
+	uint64_t answers_caught, answers_missed;
 	unsigned nqueues;        /* queues it polls now */
 	uint64_t load_cycles;    /* busy cycles in the last measurement interval */
 	uint64_t interval_cycles; /* that interval in TSC cycles (0: none yet) */
@@ -229,6 +233,13 @@ void dp_set_unknown_unicast_drop(struct dp *dp, bool drop);
 int dp_set_mac_aging(struct dp *dp, uint32_t seconds);
 uint32_t dp_get_mac_aging(const struct dp *dp);
 bool dp_get_unknown_unicast_drop(const struct dp *dp);
+/* Bridge: after work, every worker polls at least `us` microseconds before
+ * it sleeps (0, the default: only its adaptive window; see "Idle" in
+ * docs/architecture.md). Latency for sparse traffic bought with CPU while
+ * traffic comes at least that often; an idle vifd still sleeps. 0 or
+ * -EINVAL (above DP_BUSY_POLL_MAX_US). */
+int dp_set_busy_poll(struct dp *dp, uint32_t us);
+uint32_t dp_get_busy_poll(const struct dp *dp);
 
 /* Iteration over ports for show/stats: fills info/stats of the i-th port
  * (0-based, in id order) and returns 0, or -ENOENT past the end. */

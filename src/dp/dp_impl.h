@@ -113,6 +113,7 @@ struct dp_conf {
 	                              * never the pointer (malloc reuses addresses) */
 	unsigned nports;             /* slots in use: ids < nports */
 	bool unknown_drop;           /* bridge: drop unknown unicast instead of flooding */
+	uint64_t busy_poll_ns;       /* bridge: a worker polls at least this long after work */
 	struct dp_conf_port ports[DP_MAX_PORTS];
 	unsigned npoll[DP_MAX_WORKERS];
 	struct dp_poll *poll[DP_MAX_WORKERS];
@@ -144,6 +145,7 @@ struct dp_worker {
 
 	/* Cycle accounting (written by the worker, read by control). */
 	_Atomic uint64_t busy_cycles, idle_cycles, pkts, busy_iters, sleeps;
+	_Atomic uint64_t answers_caught, answers_missed;
 	_Atomic unsigned nqueues;
 
 	/* Scratch: only this worker touches it. */
@@ -204,6 +206,7 @@ struct dp {
 	uint64_t start_ns;
 	uint64_t gen;                /* last published snapshot number */
 	bool unknown_drop;           /* control thread's bridge setting */
+	uint32_t busy_poll_us;       /* control thread's bridge setting (dp_set_busy_poll) */
 	uint32_t last_age_s;         /* when the fdb was last swept */
 	struct ev_timer *check_timer; /* periodic vhu_dev_check of all ports */
 

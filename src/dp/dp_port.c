@@ -193,6 +193,7 @@ static struct dp_conf *conf_build(struct dp *dp, const struct dp_conf *prev, uns
 		}
 	}
 	c->unknown_drop = dp->unknown_drop;
+	c->busy_poll_ns = (uint64_t)dp->busy_poll_us * 1000;
 	return c;
 }
 
@@ -865,6 +866,20 @@ bool dp_get_unknown_unicast_drop(const struct dp *dp)
 	return dp->unknown_drop;
 }
 
+int dp_set_busy_poll(struct dp *dp, uint32_t us)
+{
+	if (us > DP_BUSY_POLL_MAX_US)
+		return -EINVAL;
+	dp->busy_poll_us = us;
+	publish(dp);
+	return 0;
+}
+
+uint32_t dp_get_busy_poll(const struct dp *dp)
+{
+	return dp->busy_poll_us;
+}
+
 static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
                  struct dp_port_stats *st)
 {
@@ -982,6 +997,8 @@ void dp_worker_get(struct dp *dp, unsigned i, struct dp_worker_stats *st)
 	st->pkts = atomic_load_explicit(&w->pkts, memory_order_relaxed);
 	st->busy_iters = atomic_load_explicit(&w->busy_iters, memory_order_relaxed);
 	st->sleeps = atomic_load_explicit(&w->sleeps, memory_order_relaxed);
+	st->answers_caught = atomic_load_explicit(&w->answers_caught, memory_order_relaxed);
+	st->answers_missed = atomic_load_explicit(&w->answers_missed, memory_order_relaxed);
 	st->nqueues = atomic_load_explicit(&w->nqueues, memory_order_relaxed);
 	st->load_cycles = dp->wload[i];
 	st->interval_cycles = dp->interval;

@@ -343,7 +343,7 @@ void *dp_worker_main(void *arg)
 	const struct dp_conf *conf;
 	uint64_t last_work_ns, last_busy_ns, spin_ns = DP_IDLE_NS, reply_win = 0;
 	unsigned first = 0, np;
-	bool was_idle = false;
+	bool was_idle = false, slept = false;
 
 	if (w->cpu >= 0) {
 		cpu_set_t set;
@@ -399,7 +399,11 @@ void *dp_worker_main(void *arg)
 			if (was_idle) {
 				spin_ns = adapt_spin(spin_ns, now_ns - last_busy_ns);
 				dp_reply_learn(&w->reply, now_ns - last_busy_ns);
+				if (reply_win)
+					atomic_fetch_add_explicit(slept ? &w->answers_missed : &w->answers_caught,
+					                          1, memory_order_relaxed);
 			}
+			slept = false;
 			reply_win = dp_reply_window(&w->reply);
 			was_idle = false;
 			last_work_ns = last_busy_ns = now_ns;
@@ -408,10 +412,14 @@ void *dp_worker_main(void *arg)
 
 			atomic_fetch_add_explicit(&w->idle_cycles, dt, memory_order_relaxed);
 			was_idle = true;
-			/* Queues held by their ingress limit have work whose time
-			 * is known: sleep until then at once rather than poll
-			 * (the other queues kick). */
-			if (w->nheld || now_ns - last_work_ns > (spin_ns > reply_win ? spin_ns : reply_win)) {
+			/* Poll for the longest of the adaptive window, an
+			 * expected answer's and the bridge's busy-poll. Queues
+			 * held by their ingress limit have work whose time is
+			 * known: sleep until then at once rather than poll (the
+			 * other queues kick). */
+			uint64_t win = MAX(MAX(spin_ns, reply_win), conf->busy_poll_ns);
+
+			if (w->nheld || now_ns - last_work_ns > win) {
 				bool online = w->npend != 0;
 
 				if (may_sleep(w, conf, qnow, &wait_ns)) {
@@ -425,6 +433,7 @@ void *dp_worker_main(void *arg)
 							wait_ns = d;
 					}
 					int ev = sleep_on_kicks(w, wait_ns, online);
+					slept = true;
 					const struct dp_conf *cur =
 						atomic_load_explicit(&dp->conf, memory_order_acquire);
 					if (cur->gen == w->epgen)

@@ -350,6 +350,8 @@ void cli_print_show(json_t *res)
 			printf(" placement=%s", jstr(br, "placement"));
 		if (jstr(br, "rebalance") && !strcmp(jstr(br, "rebalance"), "on"))
 			printf(" rebalance=on");
+		if (jint(br, "busy_poll", &age) && age > 0)
+			printf(" busy-poll=%lld", age);
 		fputc('\n', stdout);
 		if (!json_array_size(ports)) {
 			printf("  (no ports)\n");

@@ -370,6 +370,7 @@ static const struct cmd_key bridge_keys[] = {
 	{ "rebalance-threshold", NULL, "rebalance_threshold", true },
 	{ "rebalance-improvement", NULL, "rebalance_improvement", true },
 	{ "rebalance-interval", NULL, "rebalance_interval", true },
+	{ "busy-poll", NULL, "busy_poll", true },
 	{ NULL, NULL, NULL, false },
 };
 static const struct cmd_key vlan_key[] = { { "vlan", NULL, "vlan", true },
@@ -841,6 +842,11 @@ static const struct cmd cmds[] = {
 	  "                             (default 10)\n"
 	  "  rebalance-interval=MS      how often loads are measured, 100..60000 (default\n"
 	  "                             1000)\n"
+	  "  busy-poll=US           after work, every worker polls at least US\n"
+	  "                         microseconds before it sleeps, 0..1000000 (default 0:\n"
+	  "                         only its adaptive window): the latency of a polling\n"
+	  "                         switch for traffic that comes at least that often,\n"
+	  "                         for that much CPU; an idle vifd still sleeps\n"
 	  "A queue that moves is never polled by two workers: none of its frames is\n"
 	  "lost, duplicated or reordered (vifctl workers shows moves and their stall).\n"
 	  "Example: vifctl set-bridge br0 placement=cycles rebalance=on\n",

@@ -164,7 +164,7 @@ static const struct rpc_case method_cases[] = {
 	{ "{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"version\"}\r", 1, 0, "-7", NULL },
 	{ REQ("show", "{}"), 1, 0, "1", "{\"bridges\":[{\"name\":\"br0\",\"unknown_unicast\":\"flood\",\"mac_aging\":300,"
 	  "\"placement\":\"spread\",\"rebalance\":\"off\",\"rebalance_threshold\":25,"
-	  "\"rebalance_improvement\":10,\"rebalance_interval\":1000,\"ports\":[]}]}" },
+	  "\"rebalance_improvement\":10,\"rebalance_interval\":1000,\"busy_poll\":0,\"ports\":[]}]}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm1\",\"type\":\"vhostuser\",\"path\":\"@D@/vm1\"}"),
 	  1, 0, "1", "\"result\":{}" },
 	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm2\",\"type\":\"vhostuser\",\"path\":\"@D@/vm2\","
@@ -228,6 +228,14 @@ static const struct rpc_case method_cases[] = {
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance_threshold must be" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"rebalance\":\"yes\"}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance must be on or off" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":250}"), 1, 0, "1", "\"result\":{}" },
+	{ REQ("show", "{}"), 1, 0, "1", "\"busy_poll\":250," },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":1000001}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "busy_poll must be 0..1000000 us" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":-1}"), 1,
+	  CTL_ERR_INVALID_PARAMS, "1", "busy_poll must be" },
+	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":0}"), 1, 0, "1", NULL },
+	{ REQ("show", "{}"), 1, 0, "1", "\"busy_poll\":0," },
 	/* Interrupt moderation. */
 	{ REQ("set-port", "{\"name\":\"vm1\",\"rx_frames\":16,\"rx_usecs\":100,"
 	      "\"adaptive_rx\":\"on\"}"), 1, 0, "1", NULL },
