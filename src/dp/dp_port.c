@@ -544,6 +544,30 @@ fail:
 	return r;
 }
 
+/* Waits for a stopping worker to end. The periodic check that interrupts
+ * a stuck worker (worker_stuck) no longer runs at shutdown, and a worker
+ * may block in a write to a guest's call eventfd (saturated by the guest
+ * after it cleared O_NONBLOCK) on its way out: every DP_STUCK_NS without
+ * the worker ending, it is interrupted again. */
+static void join_worker(struct dp_worker *w, unsigned i)
+{
+	for (unsigned tries = 0;; tries++) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += DP_STUCK_NS;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(w->th, NULL, &ts) == 0)
+			return;
+		if (tries == 0)
+			vlog_warn("worker %u does not end: interrupting it", i);
+		pthread_kill(w->th, SIGUSR1);
+	}
+}
+
 void dp_destroy(struct dp *dp)
 {
 	if (!dp)
@@ -564,7 +588,7 @@ void dp_destroy(struct dp *dp)
 	for (unsigned i = 0; i < dp->nworkers; i++) {
 		struct dp_worker *w = dp->w[i];
 		if (w && w->started) {
-			pthread_join(w->th, NULL);
+			join_worker(w, i);
 			w->started = false;
 		}
 	}
