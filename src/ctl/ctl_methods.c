@@ -450,6 +450,12 @@ static int sock_perm_params(const struct ctl_rpc *r, json_t *p, bool client,
 	if (client && (owner || group || perm))
 		return ctl_err_params(e, "owner=, group= and perm= are for sockets vifd creates "
 		                      "(mode=server); in client mode the frontend creates its own");
+	/* Without socket directories a control client names any path; giving
+	 * the socket there to any user or group is more than it needs. (A
+	 * state file written before this rule still restores its ports.) */
+	if ((owner || group) && !r->nsock_dirs && !ctl_state_replaying(r->state))
+		return ctl_err_params(e, "owner= and group= need socket directories "
+		                      "(--vhost-sock-dir): without them a socket may be anywhere");
 	if (owner && (rc = ctl_user_parse(owner, &pm->uid)) < 0)
 		return ctl_err_params(e, "owner: %s \"%.40s\"", rc == -ENOENT ? "no user named" :
 		                      "not a user name or id:", owner);

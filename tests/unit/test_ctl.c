@@ -228,6 +228,13 @@ static const struct rpc_case method_cases[] = {
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance_threshold must be" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"rebalance\":\"yes\"}"), 1,
 	  CTL_ERR_INVALID_PARAMS, "1", "rebalance must be on or off" },
+	/* No socket directories here: a socket's owner or group is refused. */
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm9\",\"type\":\"vhostuser\","
+	      "\"path\":\"@D@/vm9\",\"owner\":\"0\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "owner= and group= need socket directories" },
+	{ REQ("add-port", "{\"bridge\":\"br0\",\"name\":\"vm9\",\"type\":\"vhostuser\","
+	      "\"path\":\"@D@/vm9\",\"group\":\"0\"}"), 1, CTL_ERR_INVALID_PARAMS, "1",
+	  "owner= and group= need socket directories" },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":250}"), 1, 0, "1", "\"result\":{}" },
 	{ REQ("show", "{}"), 1, 0, "1", "\"busy_poll\":250," },
 	{ REQ("set-bridge", "{\"name\":\"br0\",\"busy_poll\":1000001}"), 1,
