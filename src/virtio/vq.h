@@ -300,8 +300,8 @@ static inline bool vq_call(struct vq *q)
 
 /* Kick suppression (VIRTIO 1.1 §2.6.7.1). While a worker polls it asks the
  * guest not to kick; before sleeping it asks for kicks again and must then
- * re-check vq_avail_count() (a kick may have been skipped in between). */
-/* With EVENT_IDX, kicks stop by moving avail_event half the index space
+ * re-check vq_avail_count() (a kick may have been skipped in between).
+ * With EVENT_IDX, kicks stop by moving avail_event half the index space
  * ahead: the guest kicks only when its index passes it, which it cannot do
  * before we look again (we re-arm before any sleep). Leaving it where the
  * last arm put it would let the guest's next frame kick a worker that is
