@@ -2,7 +2,8 @@
 # 100-guest-ping-iperf: two real Linux guests (QEMU, virtio-net over
 # vhost-user, TCG) talk through vifd: ping, then a TCP stream with iperf3.
 # Guest 1's QEMU is the socket client (vifd listens); guest 2's QEMU is the
-# socket server (vifd connects as client).
+# socket server (vifd connects as client). QEMU must refuse to migrate
+# guest 1 (vifd offers no dirty-page logging yet).
 #
 #   guest1 10.0.0.1 --(vifd listens on g1.sock)--> vifd br0 --(vifd connects to g2.sock)--> guest2 10.0.0.2
 . "$(dirname "$0")/../lib/common.sh"
@@ -20,11 +21,22 @@ wait_for 30 "guest 2's socket" test -S "$T/g2.sock"
 vctl add-port br0 g2 type=vhostuser path="$T/g2.sock" mode=client
 wait_for 90 "guest 2 ready" grep -aq "^GUEST-CMD" "$T/g2-console.log"
 
-bg_guest guest1 --client --sock "$T/g1.sock" \
+bg_guest guest1 --client --sock "$T/g1.sock" --qmp "$T/g1-qmp.sock" \
 	--mac 52:54:00:00:00:01 --ip 10.0.0.1/24 --log "$T/g1-console.log" --timeout 240 \
 	--cmd 'i=0; until ping -c 1 -W 1 10.0.0.2 >/dev/null; do i=$((i+1)); [ $i -lt 60 ] || exit 3; done;
 ping -c 5 -W 2 10.0.0.2 || exit 4; sleep 1; iperf3 -c 10.0.0.2 -t 4 || exit 5'
 G1=$LAST_PID
+
+# vifd cannot log the guest pages it writes yet (issue 19): QEMU must refuse
+# to migrate guest 1 rather than migrate it with pages missing.
+wait_for 60 "guest 1's QMP socket" test -S "$T/g1-qmp.sock"
+wait_for 60 "guest 1 attached" live_rx_is g1 1
+mq=$(python3 "$(dirname "$0")/../lib/qmp.py" "$T/g1-qmp.sock" '{"execute":"query-migrate"}') ||
+	fail "QMP query-migrate failed: $mq"
+case $mq in
+*'lacks VHOST_USER_PROTOCOL_F_LOG_SHMFD'*) log "migration of guest 1 blocked, as it must be: $mq" ;;
+*) fail "QEMU would migrate guest 1 although vifd cannot log dirty pages: $mq" ;;
+esac
 
 wait "$G1"; rc1=$?
 wait "$G2"; rc2=$?
