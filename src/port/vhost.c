@@ -337,11 +337,14 @@ static inline void hdr_fill(struct virtio_net_hdr_mrg_rxbuf *h, const struct pkt
 }
 
 /* Puts the used entries of a frame of len bytes (header included) written
- * into chains ch[0..nch). */
+ * into chains ch[0..nch); while the device logs, the pages written are
+ * marked (vq.h). */
 static inline void used_put(struct vq *q, const struct vq_chain *ch, unsigned nch, uint32_t need)
 {
 	for (unsigned k = 0; k < nch; k++) {
 		uint32_t part = MIN(ch[k].len, need);
+		if (unlikely(q->log) && part)
+			vq_log_iov(q, ch[k].iov, ch[k].niov, part);
 		vq_used_put(q, ch[k].head, part);
 		need -= part;
 	}
@@ -444,7 +447,12 @@ static bool write_soft(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch
 	used_put(q, ch, nch, hdr_len + len);
 	return true;
 fail:
-	used_put(q, ch, nch, 0); /* the buffers go back empty */
+	/* The buffers go back empty, but the header and perhaps part of the
+	 * frame were written: while logging, mark all of them. */
+	if (unlikely(q->log))
+		for (unsigned c = 0; c < nch; c++)
+			vq_log_iov(q, ch[c].iov, ch[c].niov, ch[c].len);
+	used_put(q, ch, nch, 0);
 	return false;
 }
 

@@ -37,6 +37,9 @@ enum {
 	VHU_MSG_BUDGET = 32,     /* messages handled per wake-up of a connection */
 	VHU_LOG_PER_SEC = 10,    /* log lines a device may cause per second */
 	VHU_PAUSE_MS = 100,      /* re-look at a paused or held device this often */
+	/* Largest dirty log accepted: 1 GiB covers 32 TiB of guest memory,
+	 * the most all ports together may map by default. */
+	VHU_LOG_MAX = 1 << 30,
 };
 
 struct vhu_dev;
@@ -136,6 +139,9 @@ struct vhu_dev {
 	struct ev_timer *ctrl_timer; /* pending continuation of a long batch */
 	struct gmem mem;
 	bool mem_set;
+	/* The frontend's dirty-page log (SET_LOG_BASE; bits NULL: none): the
+	 * datapath marks into it while VHOST_F_LOG_ALL is negotiated. */
+	struct dirty_log log;
 	/* One wake-up's messages (vhu_sock.c conn_read) are a batch: the first
 	 * one that changes what a live ring uses takes the device out of the
 	 * datapath (batch_frozen), and the batch's end puts it back once;

@@ -135,6 +135,8 @@ again:
 		if (r == 0 && c.nout == c.niov)
 			r = -VQ_ERR_DIRECTION; /* no room for the ack */
 		if (r < 0) {
+			if (unlikely(q->log))
+				vq_log_flush(q); /* the acks written so far */
 			vhu_dev_mark_broken(d, VHU_BROKEN_RING, -r);
 			vhu_dev_check(d);
 			return;
@@ -146,6 +148,8 @@ again:
 		}
 		ack = ctrl_exec(d, buf, len, &want_qp);
 		*(volatile uint8_t *)c.iov[c.nout].iov_base = ack;
+		if (unlikely(q->log))
+			vq_log_iov(q, &c.iov[c.nout], 1, 1);
 		vq_used_put(q, c.head, 1);
 		d->cnt.ctrl_cmds++;
 	}

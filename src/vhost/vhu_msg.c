@@ -28,6 +28,10 @@
 #include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "closer.h"
@@ -87,14 +91,23 @@ uint64_t vhu_features_offered(void)
 	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
 	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
 	       (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
-	       (1ull << VU_F_PROTOCOL_FEATURES);
+	       (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_LOG_ALL);
 }
 
 uint64_t vhu_protocol_features_offered(void)
 {
 	return (1ull << VU_PF_MQ) | (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |
 	       (1ull << VU_PF_MTU) | (1ull << VU_PF_CONFIG) | (1ull << VU_PF_RESET_DEVICE) |
-	       (1ull << VU_PF_STATUS);
+	       (1ull << VU_PF_STATUS) | (1ull << VU_PF_LOG_SHMFD);
+}
+
+static void log_unmap(struct vhu_dev *d)
+{
+	if (d->log.map_base) {
+		gmem_unguard(d->log.map_base);
+		munmap(d->log.map_base, d->log.map_len);
+	}
+	memset(&d->log, 0, sizeof(d->log));
 }
 
 static bool fd_is_eventfd(int fd)
@@ -153,6 +166,13 @@ int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 
 	q->event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 	q->indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	/* Dirty logging (migration): while LOG_ALL is negotiated and a log is
+	 * mapped; the used ring when SET_VRING_ADDR asked (VHOST_VRING_F_LOG,
+	 * log_guest_addr: its guest physical address). */
+	q->log = (d->features & (1ull << VU_F_LOG_ALL)) && d->log.bits ? &d->log : NULL;
+	q->log_used = vr->addr.flags & 1;
+	q->log_used_gpa = vr->addr.log_guest_addr;
+	q->logc_n = 0;
 	q->max_len = max_len;
 	q->callfd = vr->callfd;
 	if (vq_setup(q, &d->mem, vr->num, vr->addr.desc_user_addr, vr->addr.avail_user_addr,
@@ -217,6 +237,7 @@ void vhu_state_reset(struct vhu_dev *d)
 	if (d->mem_set)
 		gmem_unmap(&d->mem);
 	d->mem_set = false;
+	log_unmap(d);
 	d->features = 0;
 	d->pfeatures = 0;
 	d->features_set = false;
@@ -318,6 +339,9 @@ static int h_set_features(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	}
 	d->features = f;
 	d->features_set = true;
+	/* Logging ends (the migration is over or cancelled): the log goes. */
+	if (!(f & (1ull << VU_F_LOG_ALL)))
+		log_unmap(d);
 	/* VIRTIO 1.1 §5.1.6.5.5: with a control queue, one pair is used until
 	 * the driver sends VQ_PAIRS_SET (never more without MQ); without one,
 	 * every pair the frontend enables (QEMU and DPDK keep the control queue
@@ -403,13 +427,65 @@ static int h_set_mem_table(struct vhu_dev *d, struct vu_msg *m, int *fds, unsign
 	return 0;
 }
 
+/* SET_LOG_BASE: the dirty log, {mmap_size, mmap_offset} of the one fd.
+ * The device is quiesced (the rings restart with the new log). Like guest
+ * memory, the log must be a shared-memory file (told by F_GET_SEALS before
+ * anything else is asked of it); tmpfs/memfd only, not hugetlbfs (a log is
+ * small). Its mapping is guarded like guest memory (gmem_guard): if the
+ * frontend truncates it or punches a hole in it, the write that faults
+ * stops this port, not vifd. The frontend waits for a reply without asking
+ * for one (vhost-user.rst, "Migration"; QEMU's vhost_user_set_log_base): a
+ * header with no payload. */
 static int h_set_log_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
 {
+	uint64_t size = m->p.log.mmap_size, off = m->p.log.mmap_offset, pg = (uint64_t)getpagesize();
+	struct statfs sfs;
+	struct stat st;
+	void *p;
+
+	(void)nfds;
+	if (size == 0 || size > VHU_LOG_MAX || off > UINT64_MAX - size) {
+		VHU_LOG(LOG_ERR, d, "SET_LOG_BASE: size %llu offset %llu (at most %u bytes)",
+		        (unsigned long long)size, (unsigned long long)off, VHU_LOG_MAX);
+		return -EINVAL;
+	}
+	if (fcntl(fds[0], F_GET_SEALS) < 0 || fstatfs(fds[0], &sfs) < 0 ||
+	    sfs.f_type != TMPFS_MAGIC) {
+		VHU_LOG(LOG_ERR, d, "SET_LOG_BASE: the log must be a memfd or tmpfs file");
+		return -EINVAL;
+	}
+	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size < off + size) {
+		VHU_LOG(LOG_ERR, d, "SET_LOG_BASE: the file is smaller than offset + size");
+		return -EINVAL;
+	}
+	uint64_t skip = off % pg, len = size + skip;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], (off_t)(off - skip));
+	if (p == MAP_FAILED) {
+		VHU_LOG(LOG_ERR, d, "SET_LOG_BASE: mmap: %s", strerror(errno));
+		return -errno;
+	}
+	if (!gmem_guard(&d->mem, p, len)) {
+		munmap(p, len);
+		VHU_LOG(LOG_ERR, d, "SET_LOG_BASE: too many guarded mappings");
+		return -ENOSPC;
+	}
+	log_unmap(d);
+	d->log = (struct dirty_log){ .bits = (uint8_t *)p + skip, .size = size, .map_base = p,
+	                             .map_len = len };
+	VHU_LOG(LOG_INFO, d, "dirty log: %llu bytes (guest memory up to %llu MiB)",
+	        (unsigned long long)size, (unsigned long long)(size << 15 >> 20));
+	m->hdr.size = 0;
+	*reply = true;
+	return 0;
+}
+
+/* SET_LOG_FD (logging with a non-shared log, which needs no SHMFD): never
+ * offered; accepted and ignored so that a frontend that sends it anyway
+ * is not cut off. */
+static int h_set_log_fd(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
 	(void)m, (void)fds, (void)nfds, (void)reply;
-	/* Dirty logging is not offered (no VHOST_F_LOG_ALL); accept and
-	 * ignore so a frontend that sends it anyway is not cut off. */
-	VHU_LOG(LOG_INFO, d, "%s ignored: dirty logging not supported yet",
-	        m->hdr.request == VU_SET_LOG_BASE ? "SET_LOG_BASE" : "SET_LOG_FD");
+	VHU_LOG(LOG_INFO, d, "SET_LOG_FD ignored (a shared log comes with SET_LOG_BASE)");
 	return 0;
 }
 
@@ -610,8 +686,8 @@ static const struct msg_type msg_table[VU_REQ_MAX] = {
 	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 8 + sizeof(struct vu_mem_region),
 	                       sizeof(struct vu_mem_table), 1, VU_MAX_MEM_REGIONS, VR_NONE, SC_DEV, -1 },
 	[VU_SET_LOG_BASE] = { "SET_LOG_BASE", h_set_log_base, sizeof(struct vu_log),
-	                      sizeof(struct vu_log), 1, 1, VR_NONE, SC_NONE, -1 },
-	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_base, 0, U64, 1, 1, VR_NONE, SC_NONE, -1 },
+	                      sizeof(struct vu_log), 1, 1, VR_NONE, SC_DEV, VU_PF_LOG_SHMFD },
+	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_fd, 0, U64, 1, 1, VR_NONE, SC_NONE, -1 },
 	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_vring_num, ST, ST, 0, 0, VR_STATE, SC_RING, -1 },
 	[VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_vring_addr, sizeof(struct vu_vring_addr),
 	                        sizeof(struct vu_vring_addr), 0, 0, VR_ADDR, SC_RING, -1 },

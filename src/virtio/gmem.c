@@ -206,6 +206,16 @@ int gmem_sigbus_install(void)
 	return 0;
 }
 
+bool gmem_guard(struct gmem *m, void *base, size_t len)
+{
+	return reg_add(m, base, len, (size_t)getpagesize(), false);
+}
+
+void gmem_unguard(void *base)
+{
+	reg_del(base);
+}
+
 void gmem_unmap(struct gmem *m)
 {
 	for (uint32_t i = 0; i < m->nregions; i++) {

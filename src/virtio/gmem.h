@@ -95,6 +95,13 @@ void gmem_populate(const struct gmem *m, const void *p, uint64_t len);
 int gmem_map(struct gmem *m, const struct vu_mem_region *regs, const int *fds,
              uint32_t n, char *err, size_t errlen);
 void gmem_unmap(struct gmem *m);
+/* Guards another shared mapping of the frontend's (its dirty log) like a
+ * region of m: an access that faults there (the file was truncated or a
+ * hole punched in it) marks m broken and gets a private page instead of
+ * killing vifd. Returns false when the guard table is full. Unguard
+ * before unmapping. */
+bool gmem_guard(struct gmem *m, void *base, size_t len);
+void gmem_unguard(void *base);
 
 /* Installs the process-wide SIGBUS handler (idempotent). */
 int gmem_sigbus_install(void);
@@ -132,5 +139,46 @@ static inline uint8_t *gmem_gpa_range(const struct gmem *m, uint64_t gpa, uint64
 /* Frontend virtual address range (ring addresses of SET_VRING_ADDR) inside
  * one region, or NULL. Linear scan: called on the control path only. */
 uint8_t *gmem_uva_range(const struct gmem *m, uint64_t uva, uint64_t len);
+
+/* Our pointer p into the mapping back to the guest physical address
+ * (false if p is in no region): for the pages a write must mark in the
+ * dirty log. At most GMEM_MAX_REGIONS comparisons. */
+static inline bool gmem_hva_gpa(const struct gmem *m, const void *p, uint64_t *gpa)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		const struct gmem_region *r = &m->r[i];
+		if (a >= (uintptr_t)r->hva && a - (uintptr_t)r->hva < r->size) {
+			*gpa = r->gpa + (a - (uintptr_t)r->hva);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The frontend's dirty-page log (live migration, vhost-user.rst "Migration"):
+ * one bit per 4 KiB page of guest physical memory, bit (page % 8) of byte
+ * page / 8, in a shared memory file (SET_LOG_BASE) that the frontend reads
+ * and clears while the guest runs. A bit is set after the write it stands
+ * for (the frontend copies the page after it sees the bit), with an atomic
+ * OR (the frontend clears bits concurrently). Pages past the log's end are
+ * not marked: a frontend that gives a log too small for its memory loses
+ * only its own migration. */
+enum { DIRTY_PAGE_SHIFT = 12 };
+
+struct dirty_log {
+	uint8_t *bits;    /* NULL: no log */
+	uint64_t size;    /* bytes */
+	void *map_base;   /* what mmap returned */
+	size_t map_len;
+};
+
+/* Sets the bits of mask in byte i of the log (pages 8i .. 8i+7). */
+static inline void dirty_mark_byte(const struct dirty_log *l, uint64_t i, uint8_t mask)
+{
+	if (i < l->size)
+		__atomic_fetch_or(&l->bits[i], mask, __ATOMIC_RELAXED);
+}
 
 #endif

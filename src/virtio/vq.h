@@ -32,6 +32,7 @@
 enum {
 	VQ_MAX_SIZE = 32768, /* VIRTIO 1.1 §2.6: Queue Size max 32768 */
 	VQ_MAX_IOV = 64,     /* segments one chain may map to */
+	VQ_LOGC = 32,        /* dirty-log bytes a queue gathers before it sets them */
 };
 
 /* Why a chain or ring was refused; the port that did it is stopped. */
@@ -87,6 +88,22 @@ struct vq {
 	uint16_t signalled_used; /* used_idx at the last call */
 	bool signalled_valid;    /* signalled_used means something */
 	uint16_t used_pending;   /* entries written since the last publish */
+
+	/* Dirty-page logging (live migration): while the device logs (set by
+	 * the control thread with the queue detached), every page of guest
+	 * memory written through this queue is marked in the frontend's log.
+	 * The marks of a burst are gathered in logc (one entry per log byte)
+	 * and set after the burst's writes, at vq_used_publish (or when logc
+	 * fills): a mark never precedes a write it stands for, and a burst
+	 * costs an atomic OR per log byte it touches, not per write. */
+	const struct dirty_log *log;  /* NULL: not logging */
+	bool log_used;           /* the used ring is logged (VHOST_VRING_F_LOG) ... */
+	uint64_t log_used_gpa;   /* ... at this guest physical address */
+	uint16_t logc_n;
+	struct vq_logc {
+		uint64_t byte;
+		uint8_t mask;
+	} logc[VQ_LOGC];
 } cache_aligned;
 
 /* Sizes in bytes of the three ring areas for a queue of `size` entries,
@@ -238,6 +255,64 @@ static inline void vq_unpop(struct vq *q, uint16_t n)
 	q->last_avail -= n;
 }
 
+/* Sets the gathered marks (after the writes they stand for). */
+static inline void vq_log_flush(struct vq *q)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (unsigned i = 0; i < q->logc_n; i++)
+		dirty_mark_byte(q->log, q->logc[i].byte, q->logc[i].mask);
+	q->logc_n = 0;
+}
+
+/* Gathers the marks of len bytes at guest physical address gpa (len > 0;
+ * the write is done). */
+static inline void vq_log_gpa(struct vq *q, uint64_t gpa, uint64_t len)
+{
+	uint64_t first = gpa >> DIRTY_PAGE_SHIFT;
+	uint64_t last = (len - 1 > UINT64_MAX - gpa ? UINT64_MAX : gpa + len - 1) >> DIRTY_PAGE_SHIFT;
+
+	for (uint64_t pg = first;; pg++) {
+		uint64_t byte = pg >> 3;
+		uint8_t bit = (uint8_t)(1u << (pg & 7));
+		unsigned i;
+
+		for (i = 0; i < q->logc_n && q->logc[i].byte != byte; i++)
+			;
+		if (i == q->logc_n) {
+			if (q->logc_n == VQ_LOGC) {
+				vq_log_flush(q);
+				i = 0;
+			}
+			q->logc[i].byte = byte;
+			q->logc[i].mask = 0;
+			q->logc_n = (uint16_t)(i + 1);
+		}
+		q->logc[i].mask |= bit;
+		if (pg == last)
+			break;
+	}
+}
+
+/* Gathers the marks of the first len bytes written into chain segments
+ * iov[0..niov) (our pointers, translated back to guest addresses). */
+static inline void vq_log_iov(struct vq *q, const struct iovec *iov, unsigned niov, uint64_t len)
+{
+	for (unsigned s = 0; s < niov && len; s++) {
+		uint64_t n = MIN(iov[s].iov_len, len), gpa;
+
+		if (n && gmem_hva_gpa(q->mem, iov[s].iov_base, &gpa))
+			vq_log_gpa(q, gpa, n);
+		len -= n;
+	}
+}
+
+/* Gathers the mark of `len` bytes at offset off of the used ring. */
+static inline void vq_log_used(struct vq *q, uint64_t off, uint64_t len)
+{
+	if (q->log_used && off <= UINT64_MAX - q->log_used_gpa) /* (a hostile address: no wrap) */
+		vq_log_gpa(q, q->log_used_gpa + off, len);
+}
+
 /* Writes one used entry; visible to the guest after vq_used_publish(). */
 static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
 {
@@ -245,6 +320,8 @@ static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
 
 	e->id = head;
 	e->len = len;
+	if (unlikely(q->log))
+		vq_log_used(q, 4 + 8ull * (q->used_idx & q->mask), 8);
 	q->used_idx++;
 	q->used_pending++;
 }
@@ -255,6 +332,10 @@ static inline void vq_used_publish(struct vq *q)
 {
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
 	q->used_pending = 0;
+	if (unlikely(q->log)) {
+		vq_log_used(q, 2, 2);
+		vq_log_flush(q);
+	}
 }
 
 /* After a publish: does the guest want an interrupt (VIRTIO 1.1 §2.6.7.2)? */
@@ -306,6 +387,17 @@ static inline bool vq_call(struct vq *q)
  * before we look again (we re-arm before any sleep). Leaving it where the
  * last arm put it would let the guest's next frame kick a worker that is
  * already polling, and that stale kick would end its next sleep at once. */
+static inline void vq_log_notify_word(struct vq *q)
+{
+	if (unlikely(q->log)) {
+		if (q->event_idx)
+			vq_log_used(q, 4 + 8ull * q->size, 2);
+		else
+			vq_log_used(q, 0, 2);
+		vq_log_flush(q);
+	}
+}
+
 static inline void vq_kicks_disable(struct vq *q)
 {
 	if (q->event_idx)
@@ -313,6 +405,7 @@ static inline void vq_kicks_disable(struct vq *q)
 		                 __ATOMIC_RELAXED);
 	else
 		__atomic_store_n(&q->used->flags, (uint16_t)VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+	vq_log_notify_word(q);
 }
 
 static inline void vq_kicks_enable(struct vq *q)
@@ -322,6 +415,7 @@ static inline void vq_kicks_enable(struct vq *q)
 	else
 		__atomic_store_n(&q->used->flags, (uint16_t)0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq_log_notify_word(q);
 }
 
 #endif

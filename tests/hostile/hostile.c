@@ -385,6 +385,65 @@ static int m_pf_not_negotiated(void)
 	return run_msgs(&m, 1, NULL, 0);
 }
 
+/* SET_LOG_BASE with a log vifd must refuse, after a correct negotiation
+ * of LOG_SHMFD: the connection is dropped. */
+static int sealed_memfd(uint64_t size)
+{
+	int fd = memfd_create("hostile-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd >= 0 && (ftruncate(fd, (off_t)size) < 0 ||
+	                fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int log_base(uint64_t size, uint64_t off, int fd)
+{
+	uint64_t f = 1ull << VU_F_PROTOCOL_FEATURES, pf = 1ull << VU_PF_LOG_SHMFD;
+	struct vu_log lg = { .mmap_size = size, .mmap_offset = off };
+	struct vu_msg ms[3] = { mk(VU_SET_FEATURES, &f, 8), mk(VU_SET_PROTOCOL_FEATURES, &pf, 8),
+	                        mk(VU_SET_LOG_BASE, &lg, sizeof(lg)) };
+	int r;
+
+	if (fd < 0)
+		return fail("log fd");
+	r = run_msgs(ms, 3, &fd, 1);
+	close(fd);
+	return r;
+}
+
+static int m_log_size_zero(void) { return log_base(0, 0, sealed_memfd(8192)); }
+/* (a sparse file large enough: only the 1 GiB cap refuses it) */
+static int m_log_too_big(void) { return log_base((1ull << 30) + 1, 0, sealed_memfd((1ull << 30) + 4096)); }
+static int m_log_past_end(void) { return log_base(8192, 4096, sealed_memfd(8192)); }
+/* (defence in depth: mmap would refuse the offset too) */
+static int m_log_offset_wraps(void) { return log_base(8192, UINT64_MAX - 100, sealed_memfd(8192)); }
+
+/* A log on hugetlbfs: refused (a log is small; tmpfs only). Skipped, and
+ * counted as the refusal it would be, where no huge page can be had. */
+static int m_log_hugetlb(void)
+{
+	int fd = memfd_create("hostile-log", MFD_CLOEXEC | MFD_HUGETLB);
+
+	if (fd < 0 || ftruncate(fd, 2 << 20) < 0) {
+		if (fd >= 0)
+			close(fd);
+		fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC); /* not tmpfs either */
+	}
+	return log_base(8192, 0, fd);
+}
+
+static int m_log_not_memfd(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return fail("pipe");
+	close(p[1]);
+	return log_base(8192, 0, p[0]);
+}
+
 /* ----------------------------------------------------------------- ring */
 
 /* Places descriptor chain head h on the tx ring (vring 1) and kicks. */
@@ -917,6 +976,10 @@ static unsigned long flood(struct vif *v, const struct vu_msg *m, const int *fds
 			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 			memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 		}
+		/* Replies (acks) must not pile up in our receive queue: vifd
+		 * would find its socket full. */
+		while (recv(v->sock, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
 		r = sendmsg(v->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r == (ssize_t)len) {
 			n++;
@@ -924,9 +987,6 @@ static unsigned long flood(struct vif *v, const struct vu_msg *m, const int *fds
 		}
 		if (r < 0 && errno != EAGAIN)
 			break; /* dropped */
-		/* Replies (acks) must not pile up in our receive queue. */
-		while (recv(v->sock, sink, sizeof(sink), MSG_DONTWAIT) > 0)
-			;
 		poll(&p, 1, 10);
 	}
 	printf("sent %lu\n", n);
@@ -986,17 +1046,23 @@ static int c_flood_mem_table(void)
 	return 0;
 }
 
-/* SET_LOG_BASE (accepted and ignored, with a line in the log) without
- * pause: the log must not grow with it. */
+/* Valid SET_LOG_BASE messages (each maps the log again, answers, and logs
+ * a line) without pause: vifd's log, publishes and memory must not grow
+ * with them, and the connection stays (031 checks the count sent). */
 static int c_flood_log_base(void)
 {
 	struct vif *v = raw_open();
 	struct vu_log lg = { .mmap_size = 4096, .mmap_offset = 0 };
 	struct vu_msg m = mk(VU_SET_LOG_BASE, &lg, sizeof(lg));
-	int fd = memfd_of(4096);
+	uint64_t f = 1ull << VU_F_PROTOCOL_FEATURES, pf = 1ull << VU_PF_LOG_SHMFD;
+	struct vu_msg sf = mk(VU_SET_FEATURES, &f, 8), spf = mk(VU_SET_PROTOCOL_FEATURES, &pf, 8);
+	int fd = sealed_memfd(4096);
 
 	if (!v || fd < 0)
 		return fail("connect");
+	/* A log vifd accepts (and answers), again and again. */
+	if (send_m(v, &sf, NULL, 0) < 0 || send_m(v, &spf, NULL, 0) < 0)
+		return fail("negotiate");
 	ready();
 	flood(v, &m, &fd, 1, 3000);
 	vif_close(v);
@@ -1141,6 +1207,12 @@ static const struct hcase cases[] = {
 	{ "msg-kick-not-eventfd", m_kick_regular_file, "msg" },
 	{ "msg-call-not-eventfd", m_call_not_eventfd, "msg" },
 	{ "msg-too-many-fds", m_too_many_fds, "msg" },
+	{ "msg-log-hugetlbfs-or-disk-file", m_log_hugetlb, "msg" },
+	{ "msg-log-size-zero", m_log_size_zero, "msg" },
+	{ "msg-log-too-big", m_log_too_big, "msg" },
+	{ "msg-log-past-file-end", m_log_past_end, "msg" },
+	{ "msg-log-offset-wraps", m_log_offset_wraps, "msg" },
+	{ "msg-log-not-memfd", m_log_not_memfd, "msg" },
 	{ "ring-addr-outside-memory", r_addr_oob, "stop" },
 	{ "ring-len-overflows-region", r_len_overflow, "stop" },
 	{ "ring-addr-wraps", r_addr_wrap, "stop" },

@@ -518,6 +518,140 @@ static void test_gmem_translate(void)
 	close(fd);
 }
 
+/* Dirty-page logging (migration): what a burst wrote is marked in the
+ * log, in the pages it wrote (buffers by their guest addresses, used
+ * entries and index at the used ring's logged address), after the writes:
+ * nothing before vq_used_publish. Pages past the log's end are not marked;
+ * a queue that does not log marks nothing. */
+static bool page_marked(const uint8_t *bits, uint64_t gpa)
+{
+	uint64_t pg = gpa >> 12;
+	return bits[pg >> 3] & (1u << (pg & 7));
+}
+
+static unsigned marked_pages(const uint8_t *bits, size_t n)
+{
+	unsigned c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += (unsigned)__builtin_popcount(bits[i]);
+	return c;
+}
+
+static void test_dirty_log(void)
+{
+	static uint8_t bits[((GPA + MEM) >> 12) / 8 + 1];
+	struct dirty_log log = { .bits = bits, .size = sizeof(bits) };
+	uint64_t used_gpa = fm_gpa(&fm, USED_OFF);
+
+	/* A receive chain of two buffers (pages 3 and 5 of the buffer area):
+	 * a frame fills the first and 10 bytes of the second. */
+	reset(0);
+	setd(D(0), BUF(3), 0x1000, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	setd(D(1), BUF(5), 0x1000, VRING_DESC_F_WRITE, 0);
+	q.log = &log;
+	q.log_used = true;
+	q.log_used_gpa = used_gpa;
+	memset(bits, 0, sizeof(bits));
+	CHECK_EQ(pop(true, &ch), VQ_OK);
+	memset(ch.iov[0].iov_base, 0xab, ch.iov[0].iov_len);
+	vq_log_iov(&q, ch.iov, ch.niov, 0x1000 + 10);
+	vq_used_put(&q, ch.head, 0x1000 + 10);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 0); /* gathered, not set yet */
+	vq_used_publish(&q);
+	CHECK(page_marked(bits, BUF(3)));
+	CHECK(page_marked(bits, BUF(5)));
+	CHECK(!page_marked(bits, BUF(4)));
+	CHECK(page_marked(bits, used_gpa)); /* entry 0 and the index share a page */
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 3);
+
+	/* Only the bytes written: 10 bytes of buffer 5 mark buffer 5 only. */
+	memset(bits, 0, sizeof(bits));
+	vq_log_iov(&q, &ch.iov[1], 1, 10);
+	vq_log_flush(&q);
+	CHECK(page_marked(bits, BUF(5)));
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 1);
+
+	/* More distinct log bytes than the gathering holds: all are set. */
+	memset(bits, 0, sizeof(bits));
+	for (unsigned i = 0; i < VQ_LOGC + 5; i++)
+		vq_log_gpa(&q, (uint64_t)i * 8 * 4096, 1);
+	vq_log_flush(&q);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), VQ_LOGC + 5);
+
+	/* A range that crosses many pages marks each once; past the log's end
+	 * nothing is written. */
+	memset(bits, 0, sizeof(bits));
+	vq_log_gpa(&q, GPA + 0x800, 3 * 4096);
+	vq_log_gpa(&q, (uint64_t)sizeof(bits) * 8 * 4096 + 0x1000, 4096);
+	vq_log_gpa(&q, UINT64_MAX - 10, 100); /* wraps: clamped, past the end */
+	vq_log_flush(&q);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 4);
+
+	/* The used ring is logged only with VHOST_VRING_F_LOG. */
+	memset(bits, 0, sizeof(bits));
+	q.log_used = false;
+	vq_used_put(&q, 1, 0);
+	vq_used_publish(&q);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 0);
+
+	/* Kick suppression writes (avail_event, at 4 + 8 x size) are logged
+	 * too: with the ring logged as if it began 0x100 before a page, the
+	 * word is on the next page, and only that page is marked. */
+	uint64_t fake_used = GPA + 0x8000 - 0x100;
+	q.log_used = true;
+	q.log_used_gpa = fake_used;
+	vq_kicks_enable(&q);
+	CHECK(page_marked(bits, fake_used + 4 + 8ull * QSZ));
+	CHECK(!page_marked(bits, fake_used));
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 1);
+
+	/* A logged address at the top of the address space marks nothing past
+	 * the log (and does not wrap into its first pages). */
+	memset(bits, 0, sizeof(bits));
+	q.log_used_gpa = UINT64_MAX - 1;
+	vq_used_put(&q, 3, 0);
+	vq_used_publish(&q);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 0);
+
+	/* Not logging: nothing. */
+	memset(bits, 0, sizeof(bits));
+	q.log = NULL;
+	vq_used_put(&q, 2, 0);
+	vq_used_publish(&q);
+	vq_kicks_disable(&q);
+	CHECK_EQ(marked_pages(bits, sizeof(bits)), 0);
+	q.log_used = false;
+}
+
+/* A dirty log the frontend truncates under vifd (gmem_guard): vifd's
+ * write into it faults, the owner's memory is marked broken (its port
+ * stops) and the write lands in a private page; vifd goes on. */
+static void test_log_guard(void)
+{
+	struct gmem owner;
+	int fd = memfd_create("test-log", MFD_CLOEXEC);
+	uint8_t *p;
+
+	memset(&owner, 0, sizeof(owner));
+	CHECK(fd >= 0 && ftruncate(fd, 8192) == 0);
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	if (fd < 0 || p == MAP_FAILED)
+		return;
+	CHECK_EQ(gmem_sigbus_install(), 0);
+	CHECK(gmem_guard(&owner, p, 8192));
+	struct dirty_log log = { .bits = p, .size = 8192, .map_base = p, .map_len = 8192 };
+	dirty_mark_byte(&log, 100, 1);
+	CHECK(!atomic_load(&owner.broken));
+	CHECK(ftruncate(fd, 0) == 0);
+	dirty_mark_byte(&log, 5000, 2); /* faults: guarded */
+	CHECK(atomic_load(&owner.broken));
+	CHECK_EQ(p[5000], 2);
+	gmem_unguard(p);
+	munmap(p, 8192);
+	close(fd);
+}
+
 int main(void)
 {
 	if (fakemem_init(&fm, MEM, GPA, UVA) < 0) {
@@ -528,6 +662,8 @@ int main(void)
 	test_bad_chains();
 	test_good_chains();
 	test_used_and_notify();
+	test_dirty_log();
+	test_log_guard();
 	test_gmem_refused();
 	test_gmem_limits_and_files();
 	test_gmem_holes();
