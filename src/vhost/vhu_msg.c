@@ -84,6 +84,14 @@ static const uint64_t ol_features =
 	F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) | F(F_GUEST_USO4) | F(F_GUEST_USO6) |
 	F(F_HOST_USO);
 
+/* Dirty-page logging (live migration) is built but not offered: in 2 of
+ * about 25 test migrations under a TCP stream (test 102) the destination
+ * guest's kernel found its memory corrupted (free-list and slab BUGs) right
+ * after the migration, for a reason not found yet. Until it is, QEMU keeps
+ * refusing to migrate a guest on vifd (test 100), which is safe. Set to 1
+ * to offer LOG_ALL and LOG_SHMFD (and add 102 back to the suite). */
+enum { VHU_OFFER_LOG = 0 };
+
 uint64_t vhu_features_offered(void)
 {
 	return ol_features | (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MRG_RXBUF) |
@@ -91,14 +99,14 @@ uint64_t vhu_features_offered(void)
 	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
 	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
 	       (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
-	       (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VU_F_LOG_ALL);
+	       (1ull << VU_F_PROTOCOL_FEATURES) | (VHU_OFFER_LOG ? 1ull << VU_F_LOG_ALL : 0);
 }
 
 uint64_t vhu_protocol_features_offered(void)
 {
 	return (1ull << VU_PF_MQ) | (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |
 	       (1ull << VU_PF_MTU) | (1ull << VU_PF_CONFIG) | (1ull << VU_PF_RESET_DEVICE) |
-	       (1ull << VU_PF_STATUS) | (1ull << VU_PF_LOG_SHMFD);
+	       (1ull << VU_PF_STATUS) | (VHU_OFFER_LOG ? 1ull << VU_PF_LOG_SHMFD : 0);
 }
 
 static void log_unmap(struct vhu_dev *d)

@@ -1,4 +1,9 @@
 #!/bin/bash
+# NOT IN THE SUITE while vifd does not offer dirty logging (VHU_OFFER_LOG in
+# src/vhost/vhu_msg.c, issue 19): with it on, this failed 2 of about 25
+# runs with the destination guest's kernel reporting corrupted memory.
+# Turn both on together once that is understood.
+#
 # 102-guest-migration: a real guest migrates between two QEMU processes on
 # this host (TCG, over a unix socket), from vifd port src to vifd port dst,
 # while it pings a namespace (tap port) every 0.2 s and receives a TCP
