@@ -46,7 +46,7 @@ static int run(unsigned n, unsigned long iters)
 		sw_fdb_set_limit(f, (uint16_t)p, 65535);
 	for (unsigned i = 0; i < n; i++) {
 		order[i] = i;
-		if (sw_fdb_learn(f, (uint16_t)(i & 7), key_mac(i), (uint16_t)(i & 15), 100) !=
+		if (sw_fdb_learn(f, (uint16_t)(i & 7), key_mac(i), (uint16_t)(i & 15), 0, 100) !=
 		    SW_LEARN_OK)
 			bad++;
 	}
@@ -69,7 +69,7 @@ static int run(unsigned n, unsigned long iters)
 	t0 = clk_now_ns();
 	for (unsigned long k = 0; k < iters; k++) {
 		unsigned i = order[k % n];
-		sink += sw_fdb_learn(f, (uint16_t)(i & 7), key_mac(i), (uint16_t)(i & 15), 100);
+		sink += sw_fdb_learn(f, (uint16_t)(i & 7), key_mac(i), (uint16_t)(i & 15), 0, 100);
 	}
 	learn_ns = (double)(clk_now_ns() - t0) / (double)iters;
 

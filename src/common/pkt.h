@@ -41,6 +41,9 @@ struct pkt {
 	uint16_t nseg;                /* valid entries of seg[] */
 	uint16_t id;                  /* the source driver's handle (a descriptor head) */
 	struct pkt_ol ol;             /* from the source; zero: none */
+	uint8_t rem;                  /* the remote endpoint it came from: a VXLAN
+	                               * port's index into its remotes (1..), 0 for
+	                               * every other port */
 	/* Set by classification: */
 	uint16_t vlan;                /* the VLAN the frame belongs to */
 	uint8_t pcp;                  /* its 802.1Q priority */

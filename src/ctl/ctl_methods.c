@@ -36,7 +36,7 @@ static const struct {
 	{ "tap", true },
 	{ "afpacket", true },
 	{ "afxdp", true },
-	{ "vxlan", false },
+	{ "vxlan", true },
 };
 
 /* An optional string parameter, or dflt. */
@@ -468,10 +468,39 @@ static int sock_perm_params(const struct ctl_rpc *r, json_t *p, bool client,
 	return 0;
 }
 
-/* The kernel-port part of add-port (type tap, afpacket or afxdp): checks the
- * keys of the type and fills pp (its strings point into p). */
+/* The VXLAN part of add-port: vni=, local=, remote=, dstport=, netns=;
+ * the driver parses the addresses (and says what is wrong with them). */
+static int vxlan_params(json_t *p, struct port_params *pp, struct port_vxlan_params *vx,
+                        struct ctl_err *e)
+{
+	json_t *jv = json_object_get(p, "vni"), *jd = json_object_get(p, "dstport");
+	const char *netns = pstr(p, "netns", NULL);
+
+	if (json_object_get(p, "ifname") || json_object_get(p, "dev"))
+		return ctl_err_params(e, "a vxlan port takes no ifname= or dev=");
+	if (!jv || !json_is_integer(jv) || json_integer_value(jv) < 0 ||
+	    json_integer_value(jv) >= 1 << 24)
+		return ctl_err_params(e, "a vxlan port needs vni=0..%d", (1 << 24) - 1);
+	if (jd && (json_integer_value(jd) < 1 || json_integer_value(jd) > 65535))
+		return ctl_err_params(e, "dstport must be 1..65535");
+	vx->vni = (uint32_t)json_integer_value(jv);
+	vx->dstport = jd ? (uint16_t)json_integer_value(jd) : 0;
+	vx->local = pstr(p, "local", NULL);
+	vx->remote = pstr(p, "remote", NULL);
+	if (!vx->local)
+		return ctl_err_params(e, "a vxlan port needs local=ADDRESS (this host's end)");
+	if (netns && !netns_ok(netns))
+		return ctl_err_params(e, "invalid network namespace name \"%.40s\"", netns);
+	pp->netns = netns;
+	pp->vx = vx;
+	return 0;
+}
+
+/* The kernel-port part of add-port (type tap, afpacket, afxdp or vxlan):
+ * checks the keys of the type and fills pp (its strings point into p). */
 static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *name,
-                              struct port_params *pp, struct ctl_err *e)
+                              struct port_params *pp, struct port_vxlan_params *vx,
+                              struct ctl_err *e)
 {
 	const char *ifname = pstr(p, "ifname", NULL), *netns = pstr(p, "netns", NULL);
 	const char *dev = pstr(p, "dev", NULL), *type = pp->type;
@@ -481,6 +510,11 @@ static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *na
 	    json_object_get(p, "owner") || json_object_get(p, "group") || json_object_get(p, "perm"))
 		return ctl_err_params(e, "path=, mode=, owner=, group= and perm= are for vhostuser "
 		                      "ports, not %s", type);
+	if (strcmp(type, "vxlan") && (json_object_get(p, "vni") || json_object_get(p, "local") ||
+	                              json_object_get(p, "remote") || json_object_get(p, "dstport")))
+		return ctl_err_params(e, "vni=, local=, remote= and dstport= are for vxlan ports");
+	if (!strcmp(type, "vxlan"))
+		return vxlan_params(p, pp, vx, e);
 	if (!strcmp(type, "tap")) {
 		if (dev)
 			return ctl_err_params(e, "a tap port takes ifname=, not dev=");
@@ -540,8 +574,7 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		                      "vhost-user), tap, afpacket, afxdp, vxlan)", type);
 	if (!port_types[t].supported)
 		return ctl_err_app(e, EOPNOTSUPP,
-		                   "port type %s is not supported in this version (vhostuser, tap, "
-		                   "afpacket and afxdp are)", type);
+		                   "port type %s is not supported in this version", type);
 	if (strcmp(type, "vhostuser") && !port_ops_find(type))
 		return ctl_err_app(e, EOPNOTSUPP, "this vifd was built without port type %s "
 		                   "(afxdp needs libxdp-dev and libbpf-dev)", type);
@@ -557,13 +590,14 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	struct port_params pp = { .type = type, .name = name, .queues = (unsigned)queues,
 	                          .restoring = ctl_state_replaying(r->state) };
 	struct port_sock_perm perm;
+	struct port_vxlan_params vx;
 	char err[256];
 	memset(&cfg, 0, sizeof(cfg));
 	rc = parse_policy(r, p, &cfg, e);
 	if (rc < 0)
 		return rc;
 	if (strcmp(type, "vhostuser")) {
-		rc = kernel_port_params(r, p, name, &pp, e);
+		rc = kernel_port_params(r, p, name, &pp, &vx, e);
 		if (rc < 0)
 			return rc;
 		goto add;
@@ -572,6 +606,9 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_params(e, "a vhostuser port needs path=SOCKET");
 	if (json_object_get(p, "ifname") || json_object_get(p, "netns") || json_object_get(p, "dev"))
 		return ctl_err_params(e, "ifname=, netns= and dev= are for tap, afpacket and afxdp ports");
+	if (json_object_get(p, "vni") || json_object_get(p, "local") ||
+	    json_object_get(p, "remote") || json_object_get(p, "dstport"))
+		return ctl_err_params(e, "vni=, local=, remote= and dstport= are for vxlan ports");
 	if (!strcmp(mode, "server"))
 		client = false;
 	else if (!strcmp(mode, "client"))
@@ -868,6 +905,11 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	if (o)
 		json_object_update_new(o, json_pack("{s:s, s:s, s:s}", "sock_owner", owner,
 		                                    "sock_group", group, "sock_perm", perm));
+	if (o && in->vx)
+		json_object_set_new(o, "vxlan", json_pack("{s:I, s:s, s:i, s:i, s:i}",
+		                    "vni", (json_int_t)in->vx_vni, "local", in->vx_local,
+		                    "dstport", (int)in->vx_dstport, "remotes", (int)in->vx_remotes,
+		                    "flood", (int)in->vx_flood));
 	return o;
 }
 
@@ -876,7 +918,8 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
  * features ("0x..." hex), offloads_rx, offloads_tx (names: csum, tso4,
  * tso6, ecn, uso4, uso6; rx what the port's frames may ask of vifd, tx what
  * it takes as it is), mtu, policy, auto_mac, ifname, netns, mem_bytes,
- * sock_owner, sock_group, sock_perm}]}]}
+ * sock_owner, sock_group, sock_perm, vxlan? {vni, local, dstport, remotes
+ * (endpoints known), flood (of them in the flood list)}}]}]}
  * (kernel ports: path "", ifname the interface, netns its namespace;
  * sock_*: the socket file at path as it is now, "" when there is none) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
@@ -1099,23 +1142,30 @@ struct fdb_walk {
 };
 
 static void fdb_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                    uint32_t age_s, bool is_static)
+                    const char *remote, uint32_t age_s, bool is_static)
 {
 	struct fdb_walk *fw = arg;
+	json_t *o;
 	char m[18];
 
 	if (fw->failed)
 		return;
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
 	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	if (json_array_append_new(fw->entries, json_pack("{s:s, s:i, s:s, s:I, s:b}", "mac", m,
-	                          "vlan", (int)vlan, "port", port, "age", (json_int_t)age_s,
-	                          "static", is_static)) < 0)
+	o = json_pack("{s:s, s:i, s:s, s:I, s:b}", "mac", m, "vlan", (int)vlan, "port", port,
+	              "age", (json_int_t)age_s, "static", is_static);
+	if (o && remote[0] && json_object_set_new(o, "remote", json_string(remote)) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (json_array_append_new(fw->entries, o) < 0)
 		fw->failed = true;
 }
 
 /* fdb {} -> {entries: [{mac ("aa:bb:cc:dd:ee:ff"), vlan, port, age (seconds
- * since last seen), static}]} */
+ * since last seen), static, remote? (a VXLAN port's endpoint; the flood
+ * list of a VXLAN port is listed as static entries of MAC
+ * 00:00:00:00:00:00, as `bridge fdb` lists a vxlan device's)}]} */
 static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	struct fdb_walk fw = { .entries = json_array() };
@@ -1132,12 +1182,14 @@ static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_er
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }
 
-/* fdb-add {port, mac, vlan?} -> {}: a static entry. */
+/* fdb-add {port, mac, vlan?, remote? (vxlan ports)} -> {}: a static entry. */
 static int m_fdb_add(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	const char *port = preq(p, "port"), *m = preq(p, "mac");
+	const char *remote = pstr(p, "remote", NULL);
 	json_t *jv = json_object_get(p, "vlan");
 	json_int_t vlan = jv ? json_integer_value(jv) : 0;
+	char why[160] = "";
 	uint8_t mac[6];
 	int rc;
 
@@ -1145,9 +1197,11 @@ static int m_fdb_add(const struct ctl_rpc *r, json_t *p, json_t **res, struct ct
 		return ctl_err_params(e, "mac must be a unicast address like 02:00:00:00:00:10");
 	if (vlan < 0 || vlan > 4094)
 		return ctl_err_params(e, "vlan must be 0..4094");
-	rc = dp_fdb_add_static(r->dp, port, (uint16_t)vlan, mac);
+	rc = dp_fdb_add_static(r->dp, port, (uint16_t)vlan, mac, remote, why, sizeof(why));
 	if (rc == -ENOENT)
 		return ctl_err_app(e, ENOENT, "no port named \"%.40s\"", port);
+	if (rc < 0 && why[0])
+		return ctl_err_app(e, -rc, "cannot add %s: %s", m, why);
 	if (rc < 0)
 		return ctl_err_app(e, -rc, "cannot add %s: %s", m, strerror(-rc));
 	*res = json_object();
@@ -1163,11 +1217,12 @@ struct fdb_flush {
 };
 
 static void flush_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                      uint32_t age_s, bool is_static)
+                      const char *remote, uint32_t age_s, bool is_static)
 {
 	struct fdb_flush *f = arg;
 
 	(void)age_s;
+	(void)remote;
 	if (f->failed || is_static || (f->port && strcmp(port, f->port)) ||
 	    (f->vlan >= 0 && vlan != f->vlan))
 		return;
@@ -1290,6 +1345,10 @@ static const struct ctl_param p_add_port[] = {
 	{ "ifname", CTL_P_STRING, false },
 	{ "netns", CTL_P_STRING, false },
 	{ "dev", CTL_P_STRING, false },
+	{ "vni", CTL_P_INT, false },
+	{ "local", CTL_P_STRING, false },
+	{ "remote", CTL_P_STRING, false },
+	{ "dstport", CTL_P_INT, false },
 	POLICY_PARAMS
 	{ NULL },
 };
@@ -1302,6 +1361,7 @@ static const struct ctl_param p_fdb_add[] = {
 	{ "port", CTL_P_STRING, true },
 	{ "mac", CTL_P_STRING, true },
 	{ "vlan", CTL_P_INT, false },
+	{ "remote", CTL_P_STRING, false },
 	{ NULL },
 };
 static const struct ctl_param p_fdb_del[] = {

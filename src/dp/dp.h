@@ -76,7 +76,7 @@ enum {
  * help: the metric's help text (the reason's, for a drop). The order is
  * the order of the JSON and the metrics. DP_WORKER_COUNTERS are counted by
  * the workers (one copy per worker, summed when read); DP_CTL_COUNTERS by
- * the control thread's vhost-user layer. */
+ * the port drivers (port.h PORT_COUNTERS: the vhost-user layer, VXLAN). */
 #define DP_WORKER_COUNTERS(X) \
 	X(rx_pkts, "rx_pkts", "rx_packets", "Frames the port sent into vifd.") \
 	X(rx_bytes, "rx_bytes", "rx_bytes", "Bytes of the frames the port sent into vifd.") \
@@ -97,6 +97,7 @@ enum {
 	X(drop_egress_limit, "egress_limit", NULL, "frames to the port over its egress rate limit") \
 	X(drop_congested, "congested", NULL, \
 	  "frames to the port from a sender over its fair share while the port was congested") \
+	X(drop_too_big, "too_big", NULL, "frames to the port larger than it can carry") \
 	X(rx_gso, "rx_gso", "rx_gso", \
 	  "Frames from the port with segmentation offload metadata (crossed vifd as one frame).") \
 	X(tx_gso, "tx_gso", "tx_gso", \
@@ -112,12 +113,7 @@ enum {
 	  "Interrupts (call eventfd writes) sent to the port for frames delivered to it.") \
 	X(ring_errors, "ring_errors", "ring_errors", "Ring rule violations the workers saw.")
 
-#define DP_CTL_COUNTERS(X) \
-	X(guest_stops, "guest_stops", "guest_stops", "Times the port was stopped for a guest fault.") \
-	X(msg_errors, "msg_errors", "msg_errors", "vhost-user messages refused.") \
-	X(connects, "connects", "connects", "Frontend connections accepted or made.") \
-	X(close_stuck, "close_stuck", "close_stuck", \
-	  "Times closing a file the guest handed over got stuck (the frontend was kept off).")
+#define DP_CTL_COUNTERS(X) PORT_COUNTERS(X)
 
 #define DP_STAT_FIELD(f, name, metric, help) uint64_t f;
 struct dp_port_stats {
@@ -165,6 +161,11 @@ struct dp_port_info {
 	                          * GUEST_*); frames needing more are segmented or
 	                          * checksummed in software on the way to it */
 	uint64_t mem_bytes;      /* guest memory mapped for the port (page-rounded) */
+	bool vx;                 /* a VXLAN port (port.h port_info) */
+	uint32_t vx_vni;
+	uint16_t vx_dstport;
+	char vx_local[48];
+	unsigned vx_remotes, vx_flood;
 };
 
 /* Process-wide figures: what reconfiguration and guests cost the daemon. */
@@ -268,12 +269,18 @@ void dp_get_rebalance(const struct dp *dp, struct dp_rebal_cfg *cfg);
 /* Static MAC table entries: frames to (vlan, mac) go to port, and no other
  * port may learn or use that MAC in that VLAN. 0 or -errno (-ENOENT port
  * or entry unknown, -EINVAL bad MAC/VLAN, -ENOSPC table full there). */
-int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6]);
+/* remote: the VXLAN endpoint the MAC is behind (a VXLAN port needs one;
+ * other ports take none); added to the port's remotes if new. On an error
+ * other than -ENOENT, why may say what was wrong. */
+int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6],
+                      const char *remote, char *why, size_t whylen);
 int dp_fdb_del(struct dp *dp, uint16_t vlan, const uint8_t mac[6]);
 
-/* FDB listing: fn per entry (learned, or static from a MAC binding). */
+/* FDB listing: fn per entry (learned, or static from a MAC binding), with
+ * the remote endpoint of an entry on a VXLAN port ("" for others); then,
+ * for each VXLAN port, its flood list as static entries of MAC 0. */
 typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                       uint32_t age_s, bool is_static);
+                       const char *remote, uint32_t age_s, bool is_static);
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg);
 
 /* Port captures (vifctl capture, dp_cap.c): frames of a port (dirs: a mask

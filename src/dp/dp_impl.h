@@ -153,6 +153,8 @@ struct dp_worker {
 	int epfd;
 	uint64_t epgen;              /* snapshot gen the epoll set was built for */
 	struct pkt burst[DP_BURST];  /* the burst being switched */
+	uint8_t rem[DP_BURST];       /* per frame: the remote endpoint of its
+	                              * destination (VXLAN; 0: its flood list) */
 	/* Kernel ports read frames into these (DP_BURST buffers of
 	 * PORT_FRAME_MAX bytes, allocated with the worker). */
 	uint8_t *kbuf;

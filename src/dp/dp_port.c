@@ -12,6 +12,7 @@
  * live queues the snapshots list: each receive queue is polled by one
  * worker, frames are sent to its live transmit queues, and the port is
  * closed only after a snapshot without it has been synchronized. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -368,7 +369,7 @@ static void periodic_check(void *arg)
 		/* mac=auto got its MAC: no other port may take it over. */
 		uint64_t am = atomic_load(&p->auto_mac);
 		if (am && !p->auto_static && p->cfg->mac_auto &&
-		    sw_fdb_add_static(dp->fdb, bound_vlan(p->cfg), am & ((1ull << 48) - 1), p->id) == 0) {
+		    sw_fdb_add_static(dp->fdb, bound_vlan(p->cfg), am & ((1ull << 48) - 1), p->id, 0) == 0) {
 			p->auto_static = true;
 			vlog_info("%s: mac=auto bound to %012llx", p->name,
 			          (unsigned long long)(am & ((1ull << 48) - 1)));
@@ -724,10 +725,10 @@ static int cfg_install(struct dp *dp, struct dp_port *p, const struct dp_port_cf
 		 * entries (fdb-add) stay. */
 		sw_fdb_flush_learned(dp->fdb, p->id);
 		if (nc->mac_bound &&
-		    sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id) < 0) {
+		    sw_fdb_add_static(dp->fdb, bound_vlan(nc), sw_mac48(nc->mac), p->id, 0) < 0) {
 			/* The old policy stays: put its binding back. */
 			if (old->mac_bound)
-				sw_fdb_add_static(dp->fdb, bound_vlan(old), sw_mac48(old->mac), p->id);
+				sw_fdb_add_static(dp->fdb, bound_vlan(old), sw_mac48(old->mac), p->id, 0);
 			xfree(nc);
 			return -ENOSPC;
 		}
@@ -824,7 +825,13 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		return r;
 	}
 	publish(dp);
-	if (p->port->ifname[0])
+	if (pp->vx)
+		vlog_info("%s: vxlan port added (VNI %u, local %s, UDP port %u%s%s, remotes %s)",
+		          p->name, pp->vx->vni, pp->vx->local,
+		          pp->vx->dstport ? pp->vx->dstport : 4789,
+		          p->port->netns[0] ? ", netns " : "", p->port->netns,
+		          pp->vx->remote && *pp->vx->remote ? pp->vx->remote : "none yet");
+	else if (p->port->ifname[0])
 		vlog_info("%s: %s port added (%s%s%s, %u queues)", p->name, pp->type,
 		          p->port->ifname, p->port->netns[0] ? " in netns " : "", p->port->netns,
 		          p->port->nq);
@@ -857,15 +864,32 @@ static uint64_t mac48(const uint8_t m[6])
 	return sw_mac48(m);
 }
 
-int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6])
+int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint8_t mac[6],
+                      const char *remote, char *why, size_t whylen)
 {
 	struct dp_port *p = port_by_name(dp, port);
+	const struct port_ops *ops;
+	int rem = 0;
 
 	if (!p)
 		return -ENOENT;
 	if (vlan > 4094 || (mac[0] & 1))
 		return -EINVAL;
-	return sw_fdb_add_static(dp->fdb, vlan, mac48(mac), p->id);
+	ops = p->port ? p->port->ops : NULL;
+	if (ops && ops->remote_get && !remote) {
+		snprintf(why, whylen, "%s is a VXLAN port: give the endpoint (remote=ADDRESS)", port);
+		return -EINVAL;
+	}
+	if (remote && !(ops && ops->remote_get)) {
+		snprintf(why, whylen, "remote= is for VXLAN ports, and %s is not one", port);
+		return -EINVAL;
+	}
+	if (remote) {
+		rem = ops->remote_get(p->port, remote, false, why, whylen);
+		if (rem < 0)
+			return rem;
+	}
+	return sw_fdb_add_static(dp->fdb, vlan, mac48(mac), p->id, (uint8_t)rem);
 }
 
 int dp_fdb_del(struct dp *dp, uint16_t vlan, const uint8_t mac[6])
@@ -938,6 +962,12 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->ol_rx = pi.ol_in;
 		info->ol_tx = pi.ol_out;
 		info->mem_bytes = pi.mem_bytes;
+		info->vx = pi.vx;
+		info->vx_vni = pi.vx_vni;
+		info->vx_dstport = pi.vx_dstport;
+		snprintf(info->vx_local, sizeof(info->vx_local), "%s", pi.vx_local);
+		info->vx_remotes = pi.vx_remotes;
+		info->vx_flood = pi.vx_flood;
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
@@ -947,10 +977,9 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 			DP_WORKER_COUNTERS(SUM)
 #undef SUM
 		}
-		st->guest_stops = pi.guest_stops;
-		st->msg_errors = pi.msg_errors;
-		st->connects = pi.connects;
-		st->close_stuck = pi.close_stuck;
+#define CP(f, name, metric, help) st->f = pi.f;
+		PORT_COUNTERS(CP)
+#undef CP
 	}
 }
 
@@ -1108,22 +1137,50 @@ struct fdb_walk {
 	void *arg;
 };
 
-static void fdb_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint32_t age_s,
-                    bool is_static)
+/* The address of remote rem of port p into buf ("" if none). */
+static bool remote_name(struct dp_port *p, uint8_t rem, char *buf, size_t len)
+{
+	bool flood = false;
+
+	buf[0] = '\0';
+	if (rem && p->port && p->port->ops->remote_name)
+		p->port->ops->remote_name(p->port, rem, buf, len, &flood);
+	return flood;
+}
+
+static void fdb_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8_t rem,
+                    uint32_t age_s, bool is_static)
 {
 	struct fdb_walk *fw = arg;
+	char ra[INET6_ADDRSTRLEN];
 	uint8_t m[6];
 
 	if (port >= fw->dp->nports || !fw->dp->ports[port])
 		return;
 	for (int i = 0; i < 6; i++)
 		m[i] = (uint8_t)(mac >> (40 - 8 * i));
-	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, age_s, is_static);
+	remote_name(fw->dp->ports[port], rem, ra, sizeof(ra));
+	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, ra, age_s, is_static);
 }
 
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)
 {
+	static const uint8_t zero[6];
 	struct fdb_walk fw = { dp, fn, arg };
+	char ra[INET6_ADDRSTRLEN];
 
 	sw_fdb_foreach(dp->fdb, dp_now_s(dp, clk_now_ns()), fdb_one, &fw);
+	for (unsigned id = 0; id < dp->nports; id++) {
+		struct dp_port *p = dp->ports[id];
+
+		if (!p || !p->port || !p->port->ops->remote_name)
+			continue;
+		for (unsigned r = 1; r <= 255; r++) {
+			bool flood = remote_name(p, (uint8_t)r, ra, sizeof(ra));
+			if (!ra[0])
+				break;
+			if (flood)
+				fn(arg, 0, zero, p->name, ra, 0, true);
+		}
+	}
 }

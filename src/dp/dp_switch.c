@@ -114,7 +114,7 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	struct port_txres res = { 0 };
 	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight,
 	                          .limited = dcp->qeg.on, .qnow = qnow, .coal = &dcp->coal,
-	                          .scratch = w->scratch };
+	                          .rem = w->rem, .scratch = w->scratch };
 	unsigned txq;
 	uint16_t tcis[DP_BURST];
 	uint32_t policed = 0, congested = 0;
@@ -151,6 +151,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	}
 	if (res.noroom)
 		STAT_ADD(w, dst, drop_no_room, res.noroom);
+	if (res.too_big)
+		STAT_ADD(w, dst, drop_too_big, res.too_big);
 	if (res.down)
 		STAT_ADD(w, dst, drop_down, res.down);
 	if (policed)
@@ -193,7 +195,8 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 	uint32_t dmask[DP_BURST], flood = 0;
 	unsigned ndst = 0;
 	uint64_t learned = 0, looked = 0; /* fdb keys (never 0) asked this burst */
-	int looked_port = -1;
+	int looked_port = -1, looked_rem = 0;
+	uint8_t learned_rem = 0;
 
 	/* Pass 1: classify on private copies: ingress policy, learn the
 	 * source, look up the destination, isolation. */
@@ -205,6 +208,7 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		int p;
 		unsigned j;
 
+		w->rem[i] = 0;
 		if (unlikely(m->len < 14)) {
 			invalid++;
 			continue;
@@ -230,14 +234,16 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		 * source and destination that changes from the frame before
 		 * (the answers are as of the burst, like the snapshot). */
 		key = sw_fdb_key(m->vlan, sw_mac48(m->head + 6));
-		if (key != learned) {
+		if (key != learned || unlikely(m->rem != learned_rem)) {
 			drop = dp_cls_learned(sw_fdb_learn(w->dp->fdb, m->vlan,
-			                                   sw_mac48(m->head + 6), sp->id, now_s));
+			                                   sw_mac48(m->head + 6), sp->id, m->rem,
+			                                   now_s));
 			if (drop != DROP_NONE) {
 				drops[drop]++;
 				continue;
 			}
 			learned = key;
+			learned_rem = m->rem;
 		}
 		if (m->head[0] & 1) {
 			flood |= 1u << i; /* broadcast / multicast: flood in the VLAN */
@@ -246,8 +252,11 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 		dmac = sw_mac48(m->head);
 		key = sw_fdb_key(m->vlan, dmac);
 		if (key != looked) {
+			int where = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+
 			looked = key;
-			looked_port = sw_fdb_lookup(w->dp->fdb, m->vlan, dmac, now_s);
+			looked_port = where < 0 ? -1 : (int)sw_fdb_where_port(where);
+			looked_rem = where < 0 ? 0 : (int)sw_fdb_where_rem(where);
 		}
 		p = dp_cls_dst(conf, sp, sc, looked_port);
 		if (p == DP_DST_FLOOD) {
@@ -264,6 +273,7 @@ void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
 				drops[drop]++;
 			continue;
 		}
+		w->rem[i] = (uint8_t)looked_rem;
 		for (j = 0; j < ndst && dsts[j] != p; j++)
 			;
 		if (j == ndst) {

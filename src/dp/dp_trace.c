@@ -166,7 +166,7 @@ static enum dp_drop trace_learn(struct dp *dp, struct dp_trace *t, struct dp_por
 		[SW_PEEK_FULL] = "not learned: no room in the table (frames to it are flooded)",
 	};
 	uint16_t other = 0;
-	int r = sw_fdb_learn_peek(dp->fdb, m->vlan, sw_mac48(m->head + 6), sp->id, now_s, &other);
+	int r = sw_fdb_learn_peek(dp->fdb, m->vlan, sw_mac48(m->head + 6), sp->id, 0, now_s, &other);
 	enum dp_drop d = dp_cls_peeked(r);
 	char mac[18], text[DP_TRACE_TEXT];
 
@@ -300,12 +300,15 @@ int dp_trace(struct dp *dp, const char *port, const uint8_t *frame, uint32_t len
 		uint64_t dmac = sw_mac48(m->head);
 		int p = sw_fdb_lookup(dp->fdb, m->vlan, dmac, now_s);
 		uint16_t ep = 0;
+		uint8_t rem = 0;
 		bool st = false;
 		uint32_t age = 0;
 		char mac[18];
 
 		mac_str(m->head, mac);
-		if (p >= 0 && sw_fdb_entry(dp->fdb, m->vlan, dmac, now_s, &ep, &st, &age) && ep == p) {
+		if (p >= 0) /* port | remote << 8: keep the port */
+			p = (int)sw_fdb_where_port(p);
+		if (p >= 0 && sw_fdb_entry(dp->fdb, m->vlan, dmac, now_s, &ep, &rem, &st, &age) && ep == p) {
 			char how[48];
 
 			if (st)

@@ -292,10 +292,12 @@ static int afp_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned m
 	return (int)n;
 }
 
-static int afp_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)
+static int afp_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov,
+                  uint8_t rem)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = niov };
 
+	(void)rem;
 	if (sendmsg(p->fd[q], &mh, MSG_DONTWAIT) >= 0)
 		return 0;
 	if (errno == ENOBUFS || errno == EWOULDBLOCK)

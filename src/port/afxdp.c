@@ -359,7 +359,8 @@ static int xsk_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned m
 	return kport_rx_frames(p, q, pkts, max, buf, xsk_read);
 }
 
-static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned niov)
+static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned niov,
+                  uint8_t rem)
 {
 	struct xsk_q *q = ((struct xsk *)p->priv)->q[qi];
 	size_t total = 0;
@@ -367,6 +368,7 @@ static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned
 	unsigned done;
 	uint64_t addr;
 
+	(void)rem;
 	for (unsigned i = 0; i < niov; i++)
 		total += iov[i].iov_len;
 	if (total > XSK_FRAME)

@@ -28,6 +28,7 @@ static const struct port_ops *const types[] = {
 #ifdef VIFD_HAVE_AFXDP
 	&port_afxdp_ops,
 #endif
+	&port_vxlan_ops,
 };
 
 const struct port_ops *port_ops_find(const char *type)
@@ -54,7 +55,8 @@ int port_open(const struct port_params *pp, const struct port_env *env, struct p
 		snprintf(err, errlen, "bad port parameters");
 		return -EINVAL;
 	}
-	if (ops->tx_one && (!pp->ifname || !*pp->ifname || strlen(pp->ifname) >= IFNAMSIZ ||
+	if (ops->tx_one && ((!ops->no_ifname && (!pp->ifname || !*pp->ifname)) ||
+	                    (pp->ifname && strlen(pp->ifname) >= IFNAMSIZ) ||
 	                    (pp->netns && strlen(pp->netns) >= PORT_NETNS_MAX))) {
 		snprintf(err, errlen, "bad port parameters");
 		return -EINVAL;
@@ -220,6 +222,7 @@ bool kport_carry_take(struct port *p, unsigned q, struct pkt *pkt, uint8_t *buf)
 	memcpy(buf, p->carry + (size_t)q * PORT_FRAME_MAX, len);
 	kport_pkt(pkt, buf, len);
 	pkt->ol = p->carry_ol[q];
+	pkt->rem = p->carry_rem[q];
 	return true;
 }
 
@@ -249,6 +252,7 @@ void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt, unsigned n
 		memcpy(p->carry + (size_t)q * PORT_FRAME_MAX, pkt->seg[0].iov_base, len);
 	p->carry_len[q] = len ? len : UINT32_MAX;
 	p->carry_ol[q] = pkt->ol;
+	p->carry_rem[q] = pkt->rem;
 }
 
 void kport_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
@@ -327,6 +331,8 @@ static inline void tx_count(struct port_txres *res, int r, uint32_t len)
 		res->bytes += len;
 	} else if (r == -EAGAIN) {
 		res->noroom++;
+	} else if (r == -EMSGSIZE) {
+		res->too_big++;
 	} else {
 		res->down++;
 	}
@@ -337,7 +343,7 @@ static inline void tx_count(struct port_txres *res, int r, uint32_t len)
  * scratch buffer, after a virtio-net header that asks for nothing when the
  * port reads one, then sent with one tx_one. */
 static void tx_soft(struct port *p, unsigned q, const struct pkt *pk, uint16_t tci,
-                    uint8_t *sbuf, struct port_txres *res)
+                    uint8_t rem, uint8_t *sbuf, struct port_txres *res)
 {
 	struct port_olx x;
 	struct iovec d = { sbuf + p->vnet, sizeof(((struct port_scratch *)0)->frame) - p->vnet };
@@ -356,7 +362,7 @@ static void tx_soft(struct port *p, unsigned q, const struct pkt *pk, uint16_t t
 			res->offload++;
 			return;
 		}
-		tx_count(res, p->ops->tx_one(p, q, &iov, 1), n);
+		tx_count(res, p->ops->tx_one(p, q, &iov, 1, rem), n);
 	}
 }
 
@@ -381,7 +387,7 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 		int r;
 
 		if (unlikely(pkt_ol_needs(pk) & ~(p->ol_out | PKT_OL_VALID))) {
-			tx_soft(p, q, pk, tcis[i], ctx->scratch->frame, res);
+			tx_soft(p, q, pk, tcis[i], ctx->rem ? ctx->rem[i] : 0, ctx->scratch->frame, res);
 			continue;
 		}
 		if (p->vnet) {
@@ -402,7 +408,7 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 			iov[n++] = (struct iovec){ (uint8_t *)s.iov[s.i].iov_base + s.off, c };
 			left -= (uint32_t)c;
 		}
-		r = p->ops->tx_one(p, q, iov, n);
+		r = p->ops->tx_one(p, q, iov, n, ctx->rem ? ctx->rem[i] : 0);
 		tx_count(res, r, pkt_out_len(pk, tcis[i]));
 		res->gso += r == 0 && pk->ol.gso_type != PKT_GSO_NONE;
 	}

@@ -1,5 +1,5 @@
 /* port.h - port drivers: one interface for every kind of port the switch
- * has (vhost-user guests, tap, AF_PACKET, AF_XDP), so the datapath never
+ * has (vhost-user guests, tap, AF_PACKET, AF_XDP, VXLAN), so the datapath never
  * asks what kind a port is. A driver
  *  - receives bursts of neutral packets (src/common/pkt.h) from a queue,
  *    pointing into its own memory (no copy), and is told when the datapath
@@ -51,11 +51,22 @@ enum {
 };
 
 /* What add-port asked for. Strings are copied by port_open(). */
+/* A VXLAN port's endpoints (add-port vni=, local=, remote=, dstport=):
+ * strings as given, parsed and checked by the driver. */
+struct port_vxlan_params {
+	uint32_t vni;          /* 0 .. 2^24-1 */
+	uint16_t dstport;      /* UDP port, host order (0: 4789) */
+	const char *local;     /* an address of this host (IPv4 or IPv6) */
+	const char *remote;    /* comma-separated remote endpoints of the same family,
+	                        * the flood list; NULL: none yet */
+};
+
 struct port_params {
-	const char *type;      /* "vhostuser", "tap", "afpacket" or "afxdp" */
+	const char *type;      /* "vhostuser", "tap", "afpacket", "afxdp" or "vxlan" */
 	const char *name;      /* the switch port's name (logs) */
 	const char *ifname;    /* tap: the device's name; afpacket, afxdp: the interface */
-	const char *netns;     /* tap: a named network namespace (/var/run/netns/NAME), or NULL */
+	const char *netns;     /* tap, vxlan: a named network namespace (/var/run/netns/NAME),
+	                        * or NULL */
 	const char *path;      /* vhostuser: the socket */
 	bool client;           /* vhostuser: vifd connects (the frontend listens) */
 	const struct port_sock_perm *perm; /* vhostuser server: the socket's owner and
@@ -63,6 +74,7 @@ struct port_params {
 	bool restoring;        /* vifd is restoring its state (not a new add-port):
 	                        * tap: an existing device is the port's own */
 	unsigned queues;       /* 1..PORT_MAX_QUEUES (vhostuser: queue pairs) */
+	const struct port_vxlan_params *vx; /* vxlan */
 };
 
 struct port;
@@ -107,6 +119,9 @@ struct port_txres {
 	uint32_t pkts, noroom, down;
 	struct port_refused rf;   /* refused by the port's fair share (counted
 	                           * by the datapath once it has settled them) */
+	uint32_t too_big;      /* frames the port could not carry (VXLAN: over the
+	                        * underlay's MTU once encapsulated; the driver
+	                        * counts them too) */
 	uint32_t offload;      /* frames whose offload metadata did not hold on
 	                        * the way out (validated at ingress: a guest that
 	                        * changed its headers since) */
@@ -152,8 +167,33 @@ struct port_txctx {
 	uint32_t uni;          /* frames of the burst that go to this port alone */
 	uint64_t qnow;         /* the worker's qos clock */
 	const struct port_coal *coal; /* the destination's interrupt moderation */
+	const uint8_t *rem;    /* per frame of the burst, the remote endpoint it goes to
+	                        * (VXLAN: the MAC table's answer; 0: every remote of
+	                        * the flood list) */
 	struct port_scratch *scratch; /* the calling worker's */
 };
+
+/* Counters a driver keeps (the control thread reads them through info):
+ * X(field, name, metric, help) as dp.h's DP_WORKER_COUNTERS (metric NULL:
+ * a drop reason). */
+#define PORT_COUNTERS(X) \
+	X(guest_stops, "guest_stops", "guest_stops", "Times the port was stopped for a guest fault.") \
+	X(msg_errors, "msg_errors", "msg_errors", "vhost-user messages refused.") \
+	X(connects, "connects", "connects", "Frontend connections accepted or made.") \
+	X(close_stuck, "close_stuck", "close_stuck", \
+	  "Times closing a file the guest handed over got stuck (the frontend was kept off).") \
+	X(vx_encap, "vxlan_encap", "vxlan_encap", \
+	  "VXLAN datagrams sent (a frame flooded to several remote endpoints counts once each).") \
+	X(vx_decap, "vxlan_decap", "vxlan_decap", "VXLAN datagrams received and decapsulated.") \
+	X(vx_bad, "vxlan_bad", NULL, \
+	  "VXLAN datagrams without the I flag, or too short for a header and an Ethernet frame") \
+	X(vx_unknown_vni, "vxlan_unknown_vni", NULL, "VXLAN datagrams for a VNI not the port's") \
+	X(vx_unknown_remote, "vxlan_unknown_remote", NULL, \
+	  "VXLAN datagrams from an address that is not one of the port's remote endpoints") \
+	X(vx_too_big, "vxlan_too_big", NULL, \
+	  "frames to a VXLAN port too big for the underlay once encapsulated (50 or 70 bytes more)")
+
+#define PORT_COUNTER_FIELD(f, name, metric, help) uint64_t f;
 
 /* For show and metrics. */
 struct port_info {
@@ -172,7 +212,12 @@ struct port_info {
 	uint16_t mtu;
 	uint32_t ol_in, ol_out;    /* offloads (pkt.h): see struct port */
 	uint64_t mem_bytes;        /* guest memory mapped (vhost-user) */
-	uint64_t guest_stops, msg_errors, connects, close_stuck;
+	bool vx;                   /* a VXLAN port: */
+	uint32_t vx_vni;
+	uint16_t vx_dstport;
+	char vx_local[48];         /* its local address */
+	unsigned vx_remotes, vx_flood; /* remote endpoints known, of them in the flood list */
+	PORT_COUNTERS(PORT_COUNTER_FIELD)
 };
 
 struct port_ops {
@@ -232,9 +277,22 @@ struct port_ops {
 	                 uint64_t *due);
 
 	/* Kernel types: sends one frame gathered from iov (the generic
-	 * kport_tx_burst calls it per frame). 0, -EAGAIN when the kernel had
-	 * no room, -ENETDOWN when the interface is down, other -errno. */
-	int (*tx_one)(struct port *p, unsigned q, const struct iovec *iov, unsigned niov);
+	 * kport_tx_burst calls it per frame) to remote endpoint rem (VXLAN;
+	 * 0: every remote of its flood list; other types ignore it). 0,
+	 * -EAGAIN when the kernel had no room, -ENETDOWN when the interface is
+	 * down, -EMSGSIZE when the frame is too big for the port (the driver
+	 * counted it), other -errno. */
+	int (*tx_one)(struct port *p, unsigned q, const struct iovec *iov, unsigned niov,
+	              uint8_t rem);
+	bool no_ifname;        /* a kernel type without an interface (vxlan) */
+
+	/* Types with remote endpoints (vxlan), control thread: the index
+	 * (1..255) of the remote at address addr, added if it is new (to the
+	 * flood list too when flood), or -errno with a reason in err. */
+	int (*remote_get)(struct port *p, const char *addr, bool flood, char *err, size_t errlen);
+	/* The address of remote rem into buf ("" if there is none), and
+	 * whether it is in the flood list. */
+	void (*remote_name)(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood);
 };
 
 struct port {
@@ -261,6 +319,7 @@ struct port {
 	uint8_t *carry;              /* nq * PORT_FRAME_MAX bytes */
 	uint32_t carry_len[PORT_MAX_QUEUES];
 	struct pkt_ol carry_ol[PORT_MAX_QUEUES];
+	uint8_t carry_rem[PORT_MAX_QUEUES];
 	void *priv;                  /* the type's own state */
 	bool removing;               /* closed by del-port, not because vifd stops
 	                              * (a persistent tap of vifd's goes only then) */
@@ -366,6 +425,7 @@ static inline void kport_pkt(struct pkt *pkt, uint8_t *buf, uint32_t len)
 	pkt->nseg = 1;
 	pkt->id = 0;
 	pkt->ol = (struct pkt_ol){ 0 };
+	pkt->rem = 0;
 	pkt->seg[0].iov_base = buf;
 	pkt->seg[0].iov_len = len;
 }
@@ -385,5 +445,6 @@ extern const struct port_ops port_vhost_ops;
 extern const struct port_ops port_tap_ops;
 extern const struct port_ops port_afpacket_ops;
 extern const struct port_ops port_afxdp_ops;   /* only when built with libxdp */
+extern const struct port_ops port_vxlan_ops;
 
 #endif

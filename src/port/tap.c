@@ -235,8 +235,10 @@ static int tap_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned m
 	return (int)n;
 }
 
-static int tap_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov)
+static int tap_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov,
+                  uint8_t rem)
 {
+	(void)rem;
 	if (writev(p->fd[q], iov, (int)niov) >= 0)
 		return 0;
 	if (errno == EIO)

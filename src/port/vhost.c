@@ -168,6 +168,7 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 			return -1;
 		}
 		strip_hdr(pk, hdr);
+		pk->rem = 0;
 	}
 	return (int)n;
 }

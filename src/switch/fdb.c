@@ -83,17 +83,31 @@ static bool slot_lock(struct sw_fdb_slot *s, uint32_t m)
 	return true;
 }
 
-/* Releases s, locked from meta m, with port/static bits `bits`. */
+enum { META_DATA = SW_FDB_META_PORT | SW_FDB_META_REM | SW_FDB_META_STATIC };
+
+/* Releases s, locked from meta m, with port/remote/static bits `bits`. The
+ * sequence wraps in the top bits; no carry reaches the data bits. */
 static void slot_unlock(struct sw_fdb_slot *s, uint32_t m, uint32_t bits)
 {
-	uint32_t seq = (m + 2 * SW_FDB_META_SEQ1) & ~(SW_FDB_META_PORT | SW_FDB_META_STATIC);
+	uint32_t seq = (m + 2 * SW_FDB_META_SEQ1) & ~(uint32_t)META_DATA;
 
 	atomic_store_explicit(&s->meta, seq | bits, memory_order_release);
 }
 
 static uint32_t meta_bits(uint32_t m)
 {
-	return m & (SW_FDB_META_PORT | SW_FDB_META_STATIC);
+	return m & META_DATA;
+}
+
+/* The port and remote bits of meta for (port, rem); port < SW_FDB_MAX_PORTS. */
+static uint32_t where_bits(uint16_t port, uint8_t rem)
+{
+	return port | (uint32_t)rem << SW_FDB_META_REM_SHIFT;
+}
+
+static uint8_t meta_rem(uint32_t m)
+{
+	return (uint8_t)((m & SW_FDB_META_REM) >> SW_FDB_META_REM_SHIFT);
 }
 
 /* One unit of port's learned-MAC budget; false at the limit. */
@@ -196,7 +210,8 @@ static enum ins insert(struct sw_fdb *f, uint64_t key, uint32_t bits, uint32_t n
 	return dup ? INS_DUP : INS_DONE;
 }
 
-int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t now_s)
+int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint8_t rem,
+                      uint32_t now_s)
 {
 	uint64_t h = sw_fdb_hash(f, key);
 
@@ -212,28 +227,32 @@ int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t no
 		if (!sw_fdb_slot_read(s, &k, &m, &seen) || k != key)
 			return SW_LEARN_OK;
 		old = (uint16_t)(m & SW_FDB_META_PORT);
+		/* Static wins on its own port whatever the remote. */
 		if (m & SW_FDB_META_STATIC)
 			return old == port ? SW_LEARN_OK : SW_LEARN_STATIC;
-		if (old == port) {
+		if (old == port && meta_rem(m) == rem) {
 			atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
 			return SW_LEARN_OK;
 		}
-		/* A move: the MAC's budget unit goes from old to port. */
-		if (!count_reserve(f, port))
+		/* A move between ports: the MAC's budget unit goes from old to
+		 * port. Within the port (a new remote) the unit stays put. */
+		if (old != port && !count_reserve(f, port))
 			return SW_LEARN_LIMIT;
 		if (!slot_lock(s, m)) {
-			count_release(f, port);
+			if (old != port)
+				count_release(f, port);
 			return SW_LEARN_OK;
 		}
 		atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
-		slot_unlock(s, m, port);
-		count_release(f, old);
+		slot_unlock(s, m, where_bits(port, rem));
+		if (old != port)
+			count_release(f, old);
 		return SW_LEARN_OK;
 	}
 
 	if (!count_reserve(f, port))
 		return SW_LEARN_LIMIT;
-	switch (insert(f, key, port, now_s, false)) {
+	switch (insert(f, key, where_bits(port, rem), now_s, false)) {
 	case INS_DONE:
 		return SW_LEARN_OK;
 	case INS_DUP:
@@ -247,7 +266,7 @@ int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t no
 }
 
 bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
-                  uint16_t *port, bool *is_static, uint32_t *age_s)
+                  uint16_t *port, uint8_t *rem, bool *is_static, uint32_t *age_s)
 {
 	uint64_t key = sw_fdb_key(vlan, mac), h = sw_fdb_hash(f, key);
 
@@ -267,6 +286,7 @@ bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
 			if (!*is_static && now_s - seen > f->age_s)
 				return false;
 			*port = (uint16_t)(m & SW_FDB_META_PORT);
+			*rem = meta_rem(m);
 			*age_s = *is_static ? 0 : now_s - seen;
 			return true;
 		}
@@ -277,7 +297,7 @@ bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
 /* Mirrors sw_fdb_learn and sw_fdb_learn_slow step by step, reading only:
  * keep the two in step. */
 int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
-                      uint32_t now_s, uint16_t *other)
+                      uint8_t rem, uint32_t now_s, uint16_t *other)
 {
 	uint64_t key = sw_fdb_key(vlan, mac), h = sw_fdb_hash(f, key);
 	uint32_t lim, cnt;
@@ -302,7 +322,7 @@ int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t po
 		if (m & SW_FDB_META_STATIC)
 			return old == port ? SW_PEEK_STATIC_SELF : SW_PEEK_STATIC;
 		if (old == port)
-			return SW_PEEK_REFRESH;
+			return meta_rem(m) == rem ? SW_PEEK_REFRESH : SW_PEEK_MOVE;
 		return cnt < lim ? SW_PEEK_MOVE : SW_PEEK_LIMIT;
 	}
 	if (cnt >= lim)
@@ -359,7 +379,8 @@ static bool valid_key(uint16_t vlan, uint64_t mac)
 	return vlan < 4096 && mac <= 0xffffffffffffull;
 }
 
-int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port)
+int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                      uint8_t rem)
 {
 	uint64_t key = sw_fdb_key(vlan, mac);
 
@@ -373,14 +394,14 @@ int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t po
 
 		s = find_locked(f, key, &m, &err);
 		if (s) {
-			slot_unlock(s, m, SW_FDB_META_STATIC | port);
+			slot_unlock(s, m, SW_FDB_META_STATIC | where_bits(port, rem));
 			if (!(m & SW_FDB_META_STATIC))
 				count_release(f, (uint16_t)(m & SW_FDB_META_PORT));
 			return 0;
 		}
 		if (err != -ENOENT)
 			return err;
-		switch (insert(f, key, SW_FDB_META_STATIC | port, 0, true)) {
+		switch (insert(f, key, SW_FDB_META_STATIC | where_bits(port, rem), 0, true)) {
 		case INS_DONE:
 			return 0;
 		case INS_DUP:
@@ -429,7 +450,9 @@ static bool lock_entry(struct sw_fdb_slot *s, uint32_t *m)
 	return false;
 }
 
-static void flush_port(struct sw_fdb *f, uint16_t port, bool learned_only)
+/* Removes the entries whose meta & sel is want (learned ones only when
+ * learned_only), releasing their ports' units. */
+static void flush(struct sw_fdb *f, uint32_t sel, uint32_t want, bool learned_only)
 {
 	for (uint32_t i = 0; i <= f->mask; i++) {
 		struct sw_fdb_slot *s = &f->slot[i];
@@ -437,25 +460,35 @@ static void flush_port(struct sw_fdb *f, uint16_t port, bool learned_only)
 
 		if (!lock_entry(s, &m))
 			continue;
-		if ((m & SW_FDB_META_PORT) != port || (learned_only && (m & SW_FDB_META_STATIC))) {
+		if ((m & sel) != want || (learned_only && (m & SW_FDB_META_STATIC))) {
 			slot_unlock(s, m, meta_bits(m));
 			continue;
 		}
 		atomic_store_explicit(&s->key, 0, memory_order_relaxed);
 		slot_unlock(s, m, 0);
 		if (!(m & SW_FDB_META_STATIC))
-			count_release(f, port);
+			count_release(f, (uint16_t)(m & SW_FDB_META_PORT));
 	}
 }
 
+/* A port out of range matches nothing (and must not spill into the remote
+ * bits of `want`). */
 void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port)
 {
-	flush_port(f, port, false);
+	if (port < SW_FDB_MAX_PORTS)
+		flush(f, SW_FDB_META_PORT, port, false);
 }
 
 void sw_fdb_flush_learned(struct sw_fdb *f, uint16_t port)
 {
-	flush_port(f, port, true);
+	if (port < SW_FDB_MAX_PORTS)
+		flush(f, SW_FDB_META_PORT, port, true);
+}
+
+void sw_fdb_flush_rem(struct sw_fdb *f, uint16_t port, uint8_t rem)
+{
+	if (port < SW_FDB_MAX_PORTS)
+		flush(f, SW_FDB_META_PORT | SW_FDB_META_REM, where_bits(port, rem), false);
 }
 
 unsigned sw_fdb_age(struct sw_fdb *f, uint32_t now_s)
@@ -514,7 +547,7 @@ int sw_fdb_set_age(struct sw_fdb *f, uint32_t age_s)
 
 void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,
                     void (*fn)(void *arg, uint16_t vlan, uint64_t mac, uint16_t port,
-                               uint32_t age_s, bool is_static),
+                               uint8_t rem, uint32_t age_s, bool is_static),
                     void *arg)
 {
 	for (uint32_t i = 0; i <= f->mask; i++) {
@@ -531,7 +564,8 @@ void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,
 			st = m & SW_FDB_META_STATIC;
 			if (k && (st || now_s - seen <= f->age_s))
 				fn(arg, (uint16_t)((k >> 48) & 0xfff), k & 0xffffffffffffull,
-				   (uint16_t)(m & SW_FDB_META_PORT), st ? 0 : now_s - seen, st);
+				   (uint16_t)(m & SW_FDB_META_PORT), meta_rem(m), st ? 0 : now_s - seen,
+				   st);
 			break;
 		}
 	}

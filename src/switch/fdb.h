@@ -1,4 +1,6 @@
-/* fdb.h - the switch's MAC table: (VLAN, MAC) -> port. Every worker looks
+/* fdb.h - the switch's MAC table: (VLAN, MAC) -> (port, remote). The remote
+ * is 0 for every non-VXLAN port (and for "remote unknown"); 1..255 index the
+ * destination VXLAN port's own table of remote VTEPs. Every worker looks
  * up destinations and learns sources at once; the control thread adds and
  * deletes static entries, flushes ports and sweeps aged entries, all while
  * the workers keep running. Nothing here blocks, sleeps or allocates on the
@@ -18,8 +20,9 @@
  *  - A writer owns a slot by CAS on `meta` from an even sequence to odd
  *    (acquire), then a release fence, then relaxed/seq_cst stores to key and
  *    seen_s, then a release store of meta with the sequence even again and
- *    the new port/static bits. A datapath learner whose CAS fails does not
- *    retry: it leaves learning to the next frame. The control thread retries.
+ *    the new port/remote/static bits. A datapath learner whose CAS fails
+ *    does not retry: it leaves learning to the next frame. The control
+ *    thread retries.
  *  - A reader loads meta (acquire), key and seen_s (relaxed), an acquire
  *    fence, meta again (relaxed); the snapshot is valid only if both meta
  *    loads are equal and even. A reader retries SW_FDB_READ_TRIES times and
@@ -32,14 +35,24 @@
  *    sees the same key anywhere it backs out. Of two concurrent inserters at
  *    least one sees the other (store-load order), so at most one copy is
  *    ever committed; both may back out, and the next frame learns again.
+ *  - The sequence has 15 bits and wraps (2^14 writes per cycle): a reader
+ *    that stalls between its two meta loads for a multiple of exactly 2^14
+ *    complete rewrites of the slot, ending with the same port, remote and
+ *    static bits, would accept a torn snapshot. Every lock/unlock of the
+ *    slot counts (inserts, moves, deletes, a flush or sweep passing by;
+ *    refreshes of seen_s do not), so that takes a reader stalled for
+ *    milliseconds while one MAC flaps at line rate.
  *  - Per-port counts are atomics: a learner reserves a unit (CAS loop below
  *    the limit) before it inserts or moves, and gives it back if it fails.
  *    Every slot transition that creates or removes a learned entry on port
  *    p is made under the slot's lock with the matching count change, so the
- *    counts are exact once writers are quiescent.
- *  - Control calls (add_static, del, flush_port, age, set_limit) must come
- *    from one thread at a time; they may run concurrently with any number of
- *    sw_fdb_lookup and sw_fdb_learn callers.
+ *    counts are exact once writers are quiescent. Counts are per port only:
+ *    a change of remote within one port (a move between two VTEPs behind
+ *    the same VXLAN port) keeps the entry's unit where it is.
+ *  - Control calls (add_static, del, flush_port, flush_learned, flush_rem,
+ *    age, set_limit, set_age) must come from one thread at a time; they may
+ *    run concurrently with any number of sw_fdb_lookup and sw_fdb_learn
+ *    callers.
  *
  * Time is whatever seconds clock the caller passes (now_s, wrapping u32);
  * tests inject it. A learned entry is live while now_s - seen_s <= age_s.
@@ -73,14 +86,20 @@ struct sw_fdb_config {
 	uint16_t default_limit;  /* 0 = default; per-port learned-MAC limit */
 };
 
-/* meta word: port in bits 0-7, static flag bit 8, sequence from bit 9 (odd
- * sequence = a writer owns the slot). */
+/* meta word: port in bits 0-7, remote in bits 8-15, static flag bit 16,
+ * sequence in bits 17-31 (odd sequence = a writer owns the slot; it wraps,
+ * see the contract above). Port and remote sit where sw_fdb_lookup returns
+ * them: meta & (PORT | REM) is the lookup's answer. */
 enum {
 	SW_FDB_META_PORT = 0xff,
-	SW_FDB_META_STATIC = 1u << 8,
-	SW_FDB_META_BUSY = 1u << 9,   /* lowest sequence bit */
-	SW_FDB_META_SEQ1 = 1u << 9,
+	SW_FDB_META_REM = 0xff00,
+	SW_FDB_META_REM_SHIFT = 8,
+	SW_FDB_META_STATIC = 1u << 16,
+	SW_FDB_META_BUSY = 1u << 17,  /* lowest sequence bit */
+	SW_FDB_META_SEQ1 = 1u << 17,
 };
+_Static_assert(SW_FDB_MAX_PORTS - 1 == SW_FDB_META_PORT, "a port fits the port bits");
+_Static_assert(SW_FDB_META_REM == 0xffu << SW_FDB_META_REM_SHIFT, "remote is 8 bits");
 
 #define SW_FDB_KEY_VALID (1ull << 63)
 
@@ -88,7 +107,7 @@ struct sw_fdb_slot {
 	/* VALID | vlan << 48 | mac, 0 = empty. Written by the slot's owner
 	 * (see meta), read by everyone. */
 	_Atomic uint64_t key;
-	/* Seqlock word + port + static flag; see the enum above. CAS by
+	/* Seqlock word + port + remote + static flag; see the enum above. CAS by
 	 * writers, loaded by readers around their reads of key and seen_s. */
 	_Atomic uint32_t meta;
 	/* Last time a frame from key arrived on port (caller's seconds).
@@ -170,8 +189,10 @@ static inline bool sw_fdb_slot_read(struct sw_fdb_slot *s, uint64_t *key, uint32
 	       atomic_load_explicit(&s->meta, memory_order_relaxed) == m1;
 }
 
-/* Port bound to (vlan, mac), or -1 when absent, aged out or being rewritten
- * (the caller floods). Any number of threads; never blocks. */
+/* Where (vlan, mac) is bound: -1 when absent, aged out or being rewritten
+ * (the caller floods), else port | rem << 8 (rem 0 = no remote), to take
+ * apart with sw_fdb_where_port and sw_fdb_where_rem once it is known to be
+ * >= 0 (they make port 255 of -1). Any number of threads; never blocks. */
 static inline int sw_fdb_lookup(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s)
 {
 	uint64_t want = sw_fdb_key(vlan, mac);
@@ -191,27 +212,43 @@ static inline int sw_fdb_lookup(struct sw_fdb *f, uint16_t vlan, uint64_t mac, u
 				break;
 			if (!(m & SW_FDB_META_STATIC) && now_s - seen > f->age_s)
 				return -1;
-			return (int)(m & SW_FDB_META_PORT);
+			return (int)(m & (SW_FDB_META_PORT | SW_FDB_META_REM));
 		}
 	}
 	return -1;
 }
 
-int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint32_t now_s);
+/* Port and remote of a sw_fdb_lookup answer w >= 0. */
+static inline unsigned sw_fdb_where_port(int w)
+{
+	return (unsigned)w & 0xff;
+}
 
-/* Learns (vlan, mac) on port: refreshes, moves (the MAC now lives on port:
- * counts move with it, subject to port's limit), or inserts. Returns
+static inline unsigned sw_fdb_where_rem(int w)
+{
+	return ((unsigned)w >> 8) & 0xff;
+}
+
+int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint8_t rem,
+                      uint32_t now_s);
+
+/* Learns (vlan, mac) on (port, rem): refreshes, moves (the MAC now lives on
+ * port: counts move with it, subject to port's limit; a new rem on the same
+ * port is a move that changes no count and is never refused), or inserts.
+ * A static entry is never changed by learning. Returns
  * SW_LEARN_OK (learned, or skipped because another thread owned the slot:
  * the next frame retries), SW_LEARN_LIMIT (port at its limit for new MACs:
  * drop and count mac-limit), SW_LEARN_STATIC (mac is static on another port:
- * drop as spoof), SW_LEARN_FULL (no slot in the window: forward, unlearned).
- * No atomic RMW and no store when the entry maps to port and was refreshed
- * this second. Any number of threads; never blocks. */
+ * drop as spoof; static on port, whatever its rem, is SW_LEARN_OK and stays
+ * as it is), SW_LEARN_FULL (no slot in the window: forward, unlearned).
+ * No atomic RMW and no store when the entry maps to (port, rem) and was
+ * refreshed this second. Any number of threads; never blocks. */
 static inline int sw_fdb_learn(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
-                               uint32_t now_s)
+                               uint8_t rem, uint32_t now_s)
 {
 	uint64_t want = sw_fdb_key(vlan, mac);
 	uint64_t h = sw_fdb_hash(f, want);
+	uint32_t where = port | (uint32_t)rem << SW_FDB_META_REM_SHIFT;
 
 	if (unlikely(port >= SW_FDB_MAX_PORTS))
 		return SW_LEARN_LIMIT;
@@ -223,45 +260,49 @@ static inline int sw_fdb_learn(struct sw_fdb *f, uint16_t vlan, uint64_t mac, ui
 		if (atomic_load_explicit(&s->key, memory_order_relaxed) != want)
 			continue;
 		if (!sw_fdb_slot_read(s, &k, &m, &seen) || k != want ||
-		    (m & SW_FDB_META_PORT) != port)
+		    (m & (SW_FDB_META_PORT | SW_FDB_META_REM)) != where)
 			break;
 		if (!(m & SW_FDB_META_STATIC) && seen != now_s)
 			atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
 		return SW_LEARN_OK;
 	}
-	return sw_fdb_learn_slow(f, want, port, now_s);
+	return sw_fdb_learn_slow(f, want, port, rem, now_s);
 }
 
 /* What sw_fdb_learn would do, without doing it (vifctl trace): nothing is
  * written, no count reserved. Any thread. */
 enum sw_learn_peek {
-	SW_PEEK_REFRESH = 0, /* (vlan, mac) is on port already: refreshed */
+	SW_PEEK_REFRESH = 0, /* (vlan, mac) is on (port, rem) already: refreshed */
 	SW_PEEK_INSERT,      /* learned on port, a new entry */
-	SW_PEEK_MOVE,        /* moved to port from *other */
+	SW_PEEK_MOVE,        /* moved to port from *other (= port: new rem) */
 	SW_PEEK_LIMIT,       /* port at its limit: dropped (mac_limit) */
 	SW_PEEK_STATIC,      /* static on *other: dropped as spoof */
 	SW_PEEK_STATIC_SELF, /* static on port: nothing to learn */
 	SW_PEEK_FULL,        /* no free or expired slot: forwarded, unlearned */
 };
 int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
-                      uint32_t now_s, uint16_t *other);
-/* The live entry for (vlan, mac): true with its port, whether it is static
- * and its age in seconds (0 for static), or false. Any thread. */
+                      uint8_t rem, uint32_t now_s, uint16_t *other);
+/* The live entry for (vlan, mac): true with its port, remote, whether it is
+ * static and its age in seconds (0 for static), or false. Any thread. */
 bool sw_fdb_entry(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint32_t now_s,
-                  uint16_t *port, bool *is_static, uint32_t *age_s);
+                  uint16_t *port, uint8_t *rem, bool *is_static, uint32_t *age_s);
 
 /* Control thread only, one caller at a time (see the contract above). */
 
-/* Binds (vlan, mac) to port as a static entry, replacing a learned or static
- * entry for it. Returns 0, -EINVAL (vlan > 4095, port out of range, group or
- * oversized MAC), -ENOSPC (window full), -EAGAIN (slot kept busy). */
-int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port);
+/* Binds (vlan, mac) to (port, rem) as a static entry, replacing a learned or
+ * static entry for it. Returns 0, -EINVAL (vlan > 4095, port out of range,
+ * group or oversized MAC), -ENOSPC (window full), -EAGAIN (slot kept busy). */
+int sw_fdb_add_static(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
+                      uint8_t rem);
 /* Removes (vlan, mac), learned or static. Returns 0 or -ENOENT. */
 int sw_fdb_del(struct sw_fdb *f, uint16_t vlan, uint64_t mac);
 /* Removes every entry, learned and static, on port. */
 void sw_fdb_flush_port(struct sw_fdb *f, uint16_t port);
 /* Removes the port's learned entries only (static ones stay). */
 void sw_fdb_flush_learned(struct sw_fdb *f, uint16_t port);
+/* Removes every entry, learned and static, on (port, rem), fixing port's
+ * count (a remote VTEP withdrawn). Nothing for port out of range. */
+void sw_fdb_flush_rem(struct sw_fdb *f, uint16_t port, uint8_t rem);
 /* Removes learned entries older than age_s, fixing the port counts; returns
  * how many. Call about once a second. */
 unsigned sw_fdb_age(struct sw_fdb *f, uint32_t now_s);
@@ -277,7 +318,7 @@ int sw_fdb_set_age(struct sw_fdb *f, uint32_t age_s);
  * rewritten during the walk may be skipped. */
 void sw_fdb_foreach(struct sw_fdb *f, uint32_t now_s,
                     void (*fn)(void *arg, uint16_t vlan, uint64_t mac, uint16_t port,
-                               uint32_t age_s, bool is_static),
+                               uint8_t rem, uint32_t age_s, bool is_static),
                     void *arg);
 
 #endif

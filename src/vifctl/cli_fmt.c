@@ -160,7 +160,7 @@ static const char *port_state(json_t *p)
 {
 	if (json_is_true(json_object_get(p, "broken")))
 		return "broken";
-	if (jstr(p, "ifname") && *jstr(p, "ifname"))
+	if ((jstr(p, "ifname") && *jstr(p, "ifname")) || json_object_get(p, "vxlan"))
 		return "attached"; /* a kernel port */
 	if (json_is_true(json_object_get(p, "connected")))
 		return "connected";
@@ -312,7 +312,17 @@ static void port_detail(void *arg, unsigned row)
 	const char *ifn = jstr(p, "ifname"), *ns = jstr(p, "netns"), *type = jstr(p, "type");
 	char ol[96];
 
-	if (ifn && *ifn) {
+	json_t *vx = json_object_get(p, "vxlan");
+
+	if (vx) {
+		word(&w, "vni=%lld", (long long)json_integer_value(json_object_get(vx, "vni")));
+		word(&w, "local=%s", jstr(vx, "local") ? jstr(vx, "local") : "-");
+		word(&w, "dstport=%lld", (long long)json_integer_value(json_object_get(vx, "dstport")));
+		word(&w, "remotes=%lld", (long long)json_integer_value(json_object_get(vx, "remotes")));
+		word(&w, "flood=%lld", (long long)json_integer_value(json_object_get(vx, "flood")));
+		if (ns && *ns)
+			word(&w, "netns=%s", ns);
+	} else if (ifn && *ifn) {
 		word(&w, "%s=%s", type && strcmp(type, "tap") ? "dev" : "ifname", ifn);
 		if (ns && *ns)
 			word(&w, "netns=%s", ns);
@@ -510,16 +520,20 @@ void cli_print_queues(json_t *res)
 
 void cli_print_fdb(json_t *res)
 {
-	static const char *const hdr[] = { "VLAN", "MAC", "PORT", "TYPE", "AGE(S)" };
-	struct cli_table *t = cli_table_new(5, hdr, "rllll");
+	static const char *const hdr[] = { "VLAN", "MAC", "PORT", "REMOTE", "TYPE", "AGE(S)" };
+	struct cli_table *t = cli_table_new(6, hdr, "rlllll");
 	json_t *e;
 	size_t i;
 
 	json_array_foreach(json_object_get(res, "entries"), i, e) {
 		char age[CELL], vlan[CELL];
 		bool st = json_is_true(json_object_get(e, "static"));
-		const char *cells[5] = { num(vlan, e, "vlan"), jstr(e, "mac"), jstr(e, "port"),
-		                         st ? "static" : "learned", st ? "-" : num(age, e, "age") };
+		const char *rem = jstr(e, "remote");
+		const char *cells[6] = { num(vlan, e, "vlan"), jstr(e, "mac"), jstr(e, "port"),
+		                         rem ? rem : "-",
+		                         !st ? "learned" : rem && !strcmp(jstr(e, "mac"),
+		                         "00:00:00:00:00:00") ? "flood" : "static",
+		                         st ? "-" : num(age, e, "age") };
 
 		cli_table_row(t, cells);
 	}

@@ -168,7 +168,7 @@ static const struct {
 	bool add_only;
 	const char *values;
 } port_keys[] = {
-	{ "type", "type", true, false, true, "vhostuser vhost-user tap afpacket afxdp" },
+	{ "type", "type", true, false, true, "vhostuser vhost-user tap afpacket afxdp vxlan" },
 	{ "path", "path", false, false, true, NULL },
 	{ "mode", "mode", false, false, true, "server client" },
 	{ "owner", "owner", false, false, true, NULL },
@@ -178,6 +178,10 @@ static const struct {
 	{ "ifname", "ifname", false, false, true, NULL },
 	{ "netns", "netns", false, false, true, NULL },
 	{ "dev", "dev", false, false, true, NULL },
+	{ "vni", "vni", false, true, true, NULL },
+	{ "local", "local", false, false, true, NULL },
+	{ "remote", "remote", false, false, true, NULL },
+	{ "dstport", "dstport", false, true, true, NULL },
 #define CLI_KEY(json, cli, kind) { cli, json, false, PORT_KEY_IS_##kind, false, NULL },
 #define PORT_KEY_IS_INT true
 #define PORT_KEY_IS_STRING false
@@ -375,6 +379,9 @@ static const struct cmd_key bridge_keys[] = {
 };
 static const struct cmd_key vlan_key[] = { { "vlan", NULL, "vlan", true },
 	                                   { NULL, NULL, NULL, false } };
+static const struct cmd_key fdb_add_keys[] = { { "vlan", NULL, "vlan", true },
+	                                       { "remote", NULL, "remote", false },
+	                                       { NULL, NULL, NULL, false } };
 
 static int c_set_bridge(struct cli_ctx *x, int argc, char **argv)
 {
@@ -468,7 +475,8 @@ static int c_fdb(struct cli_ctx *x, int argc, char **argv)
 	return call(x, "fdb", NULL, cli_print_fdb);
 }
 
-/* fdb-add PORT MAC [vlan=N] / fdb-del MAC [vlan=N] / fdb-flush [PORT] [vlan=N] */
+/* fdb-add PORT MAC [vlan=N] [remote=ADDR] / fdb-del MAC [vlan=N] /
+ * fdb-flush [PORT] [vlan=N] */
 static int fdb_edit(struct cli_ctx *x, const char *cmd, json_t *params, int argc, char **argv,
                     int first)
 {
@@ -478,9 +486,15 @@ static int fdb_edit(struct cli_ctx *x, const char *cmd, json_t *params, int argc
 		char *end;
 		long n;
 
+		if (!strcmp(cmd, "fdb-add") && !strncmp(argv[i], "remote=", 7)) {
+			if (json_object_set_new(params, "remote", json_string(argv[i] + 7)) < 0)
+				cli_oom();
+			continue;
+		}
 		if (strncmp(argv[i], "vlan=", 5)) {
 			json_decref(params);
-			return usage_err("%s: expected vlan=N, got \"%s\"", cmd, argv[i]);
+			return usage_err("%s: expected vlan=N%s, got \"%s\"", cmd,
+			                 strcmp(cmd, "fdb-add") ? "" : " or remote=ADDR", argv[i]);
 		}
 		n = strtol(argv[i] + 5, &end, 10);
 		if (*end || end == argv[i] + 5) {
@@ -730,12 +744,14 @@ static const struct cmd cmds[] = {
 	  "add-bridge br0 reports that it exists, any other name is refused.\n"
 	  "  --may-exist  add-bridge br0 succeeds (scripts written for OVS)\n",
 	  1, 1, false, c_add_bridge, CMD_MAY_EXIST, NULL, NULL },
-	{ "add-port", "[--may-exist] BRIDGE NAME type=vhostuser|tap|afpacket|afxdp KEY=VALUE... [POLICY]",
-	  "add a vhost-user, tap, AF_PACKET or AF_XDP port",
+	{ "add-port", "[--may-exist] BRIDGE NAME type=vhostuser|tap|afpacket|afxdp|vxlan KEY=VALUE... [POLICY]",
+	  "add a vhost-user, tap, AF_PACKET, AF_XDP or VXLAN port",
 	  "  add-port BRIDGE NAME type=vhostuser path=SOCKET [mode=server|client] [queues=N]\n"
 	  "           [owner=USER] [group=GROUP] [perm=MODE]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
+	  "  add-port BRIDGE NAME type=vxlan vni=N local=ADDR [remote=ADDR,...] [dstport=P]\n"
+	  "           [netns=NS]\n"
 	  "  --may-exist     a port of that name (and type) already there is not an\n"
 	  "                  error; nothing about it is changed (use set-port)\n"
 	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket (type=vhost-user,\n"
@@ -762,12 +778,21 @@ static const struct cmd cmds[] = {
 	  "  type=afxdp      an existing interface, through AF_XDP (XDP program by vifd):\n"
 	  "  dev=IF          the interface\n"
 	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
+	  "  type=vxlan      the bridge's frames to other hosts in VXLAN (RFC 7348):\n"
+	  "  vni=N           its VXLAN network identifier, 0 to 16777215\n"
+	  "  local=ADDR      this host's address (IPv4 or IPv6); vifd receives on it\n"
+	  "  remote=ADDR,... remote endpoints: frames to unknown MACs, broadcast and\n"
+	  "                  multicast go to each; only they (and fdb-add remote= ones)\n"
+	  "                  are listened to\n"
+	  "  dstport=P       UDP port, both ends (default 4789)\n"
+	  "  netns=NS        use the IP stack of network namespace NS\n"
 	  "  POLICY          any set-port key (see vifctl help set-port); on kernel\n"
 	  "                  ports ingress-* limits leave frames in the kernel's queue\n"
 	  "NAME: up to 31 characters of A-Z a-z 0-9 . _ : -\n"
 	  "Example: vifctl add-port br0 vm1 type=vhostuser path=/run/vifd/vm1.sock tag=10\n"
 	  "         vifctl add-port br0 t1 type=tap ifname=vt1 netns=ns1\n"
-	  "         vifctl add-port br0 up0 type=afpacket dev=eth1\n",
+	  "         vifctl add-port br0 up0 type=afpacket dev=eth1\n"
+	  "         vifctl add-port br0 vx100 type=vxlan vni=100 local=192.0.2.1 remote=192.0.2.2\n",
 	  2, -1, false, c_add_port, CMD_MAY_EXIST, NULL, NULL },
 	{ "set-port", "NAME KEY=VALUE...", "change a port's switch policy and rate limits",
 	  "  tag=N           access port of VLAN N (1..4094): untagged frames in and out;\n"
@@ -880,10 +905,11 @@ static const struct cmd cmds[] = {
 	  0, 0, false, c_queues, 0, NULL, NULL },
 	{ "fdb", "", "the MAC table: learned and static entries", NULL, 0, 0, false, c_fdb,
 	  0, NULL, NULL },
-	{ "fdb-add", "PORT MAC [vlan=N]", "a static MAC entry: frames to MAC go to PORT",
+	{ "fdb-add", "PORT MAC [vlan=N] [remote=ADDR]", "a static MAC entry: frames to MAC go to PORT",
 	  "No other port may learn or use MAC in that VLAN (default 0); static entries\n"
-	  "never age. A port's own mac= binding adds one too.\n",
-	  2, 3, false, c_fdb_add, 0, vlan_key, NULL },
+	  "never age. A port's own mac= binding adds one too. On a VXLAN port, remote=\n"
+	  "names the endpoint MAC is behind (required there, refused elsewhere).\n",
+	  2, 4, false, c_fdb_add, 0, fdb_add_keys, NULL },
 	{ "fdb-del", "[--if-exists] MAC [vlan=N]", "remove a MAC entry (learned or static)",
 	  "  --if-exists  no such entry is not an error\n",
 	  1, 2, false, c_fdb_del, CMD_IF_EXISTS, vlan_key, NULL },

@@ -99,3 +99,25 @@ for i, name in enumerate(sorted(os.listdir(gso))):
     rec = d[24 + 16:24 + 16 + cl]
     seed = rec[:10] + bytes([(i * 37) & 0xFF, (i * 91) & 0xFF, i & 15]) + rec[10:]
     open(os.path.join(here, "corpus/offload", name[:-5]), "wb").write(seed)
+
+# vxlan: [flags byte: bit 0 from a stranger, bits 1-2 copies - 1][datagram]
+def vxh(flags, vni):
+    return bytes([flags, 0, 0, 0]) + vni.to_bytes(3, "big") + b"\0"
+eth = bytes.fromhex("ffffffffffff0200000000010806") + bytes(28)
+vxlan = {
+    "ok": b"\0" + vxh(8, 100) + eth,
+    "ok-burst": b"\x06" + vxh(8, 100) + eth,
+    "reserved-bits": b"\0" + vxh(0xff, 100) + eth,
+    "no-i-flag": b"\0" + vxh(0, 100) + eth,
+    "other-vni": b"\0" + vxh(8, 101) + eth,
+    "inner-short": b"\0" + vxh(8, 100) + eth[:13],
+    "inner-min": b"\0" + vxh(8, 100) + eth[:14],
+    "header-only": b"\0" + vxh(8, 100),
+    "short": b"\0" + b"\x08\0\0",
+    "empty": b"\0",
+    "stranger": b"\x01" + vxh(8, 100) + eth,
+    "big": b"\0" + vxh(8, 100) + eth + bytes(9000),
+}
+os.makedirs(os.path.join(here, "corpus/vxlan"), exist_ok=True)
+for k, v in vxlan.items():
+    open(os.path.join(here, "corpus/vxlan", k), "wb").write(v)

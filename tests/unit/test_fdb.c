@@ -1,7 +1,8 @@
 /* test_fdb.c - unit tests for the switch MAC table (src/switch/fdb.h):
  * configuration checks, learning and lookup, VLAN separation, moves and
  * per-port counts, limits, static entries, ageing with an injected clock
- * (never sleeps), forced hash collisions, 100k entries, and readers racing
+ * (never sleeps), forced hash collisions, remotes (VXLAN: moves within a
+ * port, flush_rem, the wrapping sequence), 100k entries, and readers racing
  * one learner pair and the control thread (also run under TSan). */
 #include <errno.h>
 #include <pthread.h>
@@ -60,8 +61,8 @@ static void test_create(void)
 	f = mk(1024, 5, 3);
 	CHECK_EQ(sw_fdb_age_s(f), 5);
 	for (uint64_t m = 1; m <= 3; m++)
-		CHECK_EQ(sw_fdb_learn(f, 1, m << 8, 7, 0), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, 4 << 8, 7, 0), SW_LEARN_LIMIT);
+		CHECK_EQ(sw_fdb_learn(f, 1, m << 8, 7, 0, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, 4 << 8, 7, 0, 0), SW_LEARN_LIMIT);
 	sw_fdb_destroy(f);
 }
 
@@ -73,20 +74,20 @@ static void test_learn_lookup(void)
 
 	CHECK_EQ(mac, 0x021122334455ull);
 	/* Invalid first: out-of-range port, then misses. */
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, SW_FDB_MAX_PORTS, 10), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, SW_FDB_MAX_PORTS, 0, 10), SW_LEARN_LIMIT);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 10), -1);
 	CHECK_EQ(sw_fdb_lookup(f, 0, 0, 10), -1);
 
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 10), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 0, 10), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 10), 3);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac + 1, 10), -1);
 	CHECK_EQ(sw_fdb_count(f, 3), 1);
 	/* Refresh: same binding, no new entry. */
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 10), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 11), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 0, 10), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 0, 11), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_count(f, 3), 1);
 	/* Highest port id works. */
-	CHECK_EQ(sw_fdb_learn(f, 1, mac + 7, SW_FDB_MAX_PORTS - 1, 11), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac + 7, SW_FDB_MAX_PORTS - 1, 0, 11), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac + 7, 11), SW_FDB_MAX_PORTS - 1);
 	sw_fdb_destroy(f);
 }
@@ -96,8 +97,8 @@ static void test_vlan(void)
 	struct sw_fdb *f = mk(1024, 0, 0);
 	uint64_t mac = 0x020000000001ull;
 
-	CHECK_EQ(sw_fdb_learn(f, 10, mac, 1, 0), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 20, mac, 2, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 10, mac, 1, 0, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 20, mac, 2, 0, 0), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 10, mac, 0), 1);
 	CHECK_EQ(sw_fdb_lookup(f, 20, mac, 0), 2);
 	CHECK_EQ(sw_fdb_lookup(f, 30, mac, 0), -1);
@@ -116,19 +117,19 @@ static void test_move(void)
 	struct sw_fdb *f = mk(1024, 0, 2);
 	uint64_t a = 0x02000000000aull, b = 0x02000000000bull, c = 0x02000000000cull;
 
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 2, 1), SW_LEARN_OK);  /* move 1 -> 2 */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 2, 0, 1), SW_LEARN_OK);  /* move 1 -> 2 */
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 1), 2);
 	CHECK_EQ(sw_fdb_count(f, 1), 0);
 	CHECK_EQ(sw_fdb_count(f, 2), 1);
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 2), SW_LEARN_OK);  /* and back */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0, 2), SW_LEARN_OK);  /* and back */
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 2), 1);
 	CHECK_EQ(sw_fdb_count(f, 1), 1);
 	CHECK_EQ(sw_fdb_count(f, 2), 0);
 	/* A move is subject to the destination's limit (2). */
-	CHECK_EQ(sw_fdb_learn(f, 1, b, 2, 2), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, c, 2, 2), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 2, 3), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, b, 2, 0, 2), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 2, 0, 2), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 2, 0, 3), SW_LEARN_LIMIT);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 3), 1);
 	CHECK_EQ(sw_fdb_count(f, 1), 1);
 	CHECK_EQ(sw_fdb_count(f, 2), 2);
@@ -143,28 +144,28 @@ static void test_limit(void)
 	/* Invalid first: limit on a port out of range is ignored. */
 	sw_fdb_set_limit(f, SW_FDB_MAX_PORTS, 1);
 	for (unsigned i = 0; i < SW_FDB_DEFAULT_LIMIT; i++)
-		CHECK_EQ(sw_fdb_learn(f, 1, base + i, 5, 100), SW_LEARN_OK);
+		CHECK_EQ(sw_fdb_learn(f, 1, base + i, 5, 0, 100), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_count(f, 5), SW_FDB_DEFAULT_LIMIT);
-	CHECK_EQ(sw_fdb_learn(f, 1, base + 64, 5, 100), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, base + 64, 5, 0, 100), SW_LEARN_LIMIT);
 	CHECK_EQ(sw_fdb_lookup(f, 1, base + 64, 100), -1);
 	CHECK_EQ(sw_fdb_count(f, 5), SW_FDB_DEFAULT_LIMIT);
 	/* Known MACs still refresh at the limit. */
-	CHECK_EQ(sw_fdb_learn(f, 1, base, 5, 101), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, base, 5, 0, 101), SW_LEARN_OK);
 	/* Limit 0: no learning at all on that port. */
 	sw_fdb_set_limit(f, 6, 0);
-	CHECK_EQ(sw_fdb_learn(f, 1, base + 1000, 6, 100), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, base + 1000, 6, 0, 100), SW_LEARN_LIMIT);
 	CHECK_EQ(sw_fdb_count(f, 6), 0);
 	/* Ageing frees room: all but base (refreshed at 101) go at 401. */
 	CHECK_EQ(sw_fdb_age(f, 400), 0);
 	CHECK_EQ(sw_fdb_age(f, 401), SW_FDB_DEFAULT_LIMIT - 1);
 	CHECK_EQ(sw_fdb_count(f, 5), 1);
-	CHECK_EQ(sw_fdb_learn(f, 1, base + 64, 5, 401), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, base + 64, 5, 0, 401), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, base + 64, 401), 5);
 	CHECK_EQ(sw_fdb_count(f, 5), 2);
 	/* Raising the limit lets more in. */
 	sw_fdb_set_limit(f, 6, 1);
-	CHECK_EQ(sw_fdb_learn(f, 1, base + 1000, 6, 401), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, base + 1001, 6, 401), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, base + 1000, 6, 0, 401), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, base + 1001, 6, 0, 401), SW_LEARN_LIMIT);
 	/* An expired, unswept entry still holds its unit until swept or evicted. */
 	sw_fdb_flush_port(f, 5);
 	CHECK_EQ(sw_fdb_count(f, 5), 0);
@@ -178,13 +179,14 @@ struct seen {
 	uint32_t age;
 };
 
-static void count_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint32_t age_s,
-                      bool is_static)
+static void count_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8_t rem,
+                      uint32_t age_s, bool is_static)
 {
 	struct seen *s = arg;
 
 	(void)vlan;
 	(void)mac;
+	(void)rem;
 	s->n++;
 	s->n_static += is_static;
 	s->port = port;
@@ -209,42 +211,42 @@ static void test_static(void)
 	struct seen s = { 0 };
 
 	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++)
-		CHECK_EQ(sw_fdb_add_static(f, bad[i].vlan, bad[i].mac, bad[i].port), -EINVAL);
+		CHECK_EQ(sw_fdb_add_static(f, bad[i].vlan, bad[i].mac, bad[i].port, 0), -EINVAL);
 	CHECK_EQ(sw_fdb_del(f, 1, mac), -ENOENT);
 
 	/* Replaces a learned entry and gives its unit back. */
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 1, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 1, 0, 0), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_count(f, 1), 1);
-	CHECK_EQ(sw_fdb_add_static(f, 1, mac, 2), 0);
+	CHECK_EQ(sw_fdb_add_static(f, 1, mac, 2, 0), 0);
 	CHECK_EQ(sw_fdb_count(f, 1), 0);
 	CHECK_EQ(sw_fdb_count(f, 2), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 0), 2);
 	/* Not moved by learning, not counted, not aged. */
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 1, 5), SW_LEARN_STATIC);
-	CHECK_EQ(sw_fdb_learn(f, 1, mac, 2, 5), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 1, 0, 5), SW_LEARN_STATIC);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 2, 0, 5), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 5), 2);
 	CHECK_EQ(sw_fdb_count(f, 2), 0);
 	CHECK_EQ(sw_fdb_age(f, 1000000), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 1000000), 2);
 	/* Other VLAN is separate. */
-	CHECK_EQ(sw_fdb_learn(f, 2, mac, 1, 5), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 2, mac, 1, 0, 5), SW_LEARN_OK);
 	/* Static over static rebinds. */
-	CHECK_EQ(sw_fdb_add_static(f, 1, mac, 3), 0);
+	CHECK_EQ(sw_fdb_add_static(f, 1, mac, 3, 0), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 5), 3);
 	sw_fdb_foreach(f, 5, count_one, &s);
 	CHECK_EQ(s.n, 2);
 	CHECK_EQ(s.n_static, 1);
 	/* Static on a fresh key, even with the port's limit at 0. */
 	sw_fdb_set_limit(f, 9, 0);
-	CHECK_EQ(sw_fdb_add_static(f, 1, mac + 1, 9), 0);
+	CHECK_EQ(sw_fdb_add_static(f, 1, mac + 1, 9, 0), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac + 1, 5), 9);
 	/* del, then flush (learned and static). */
 	CHECK_EQ(sw_fdb_del(f, 1, mac), 0);
 	CHECK_EQ(sw_fdb_del(f, 1, mac), -ENOENT);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac, 5), -1);
-	CHECK_EQ(sw_fdb_learn(f, 1, mac + 2, 9, 5), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac + 2, 9, 0, 5), SW_LEARN_LIMIT);
 	sw_fdb_set_limit(f, 9, 4);
-	CHECK_EQ(sw_fdb_learn(f, 1, mac + 2, 9, 5), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, mac + 2, 9, 0, 5), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_count(f, 9), 1);
 	sw_fdb_flush_port(f, 9);
 	CHECK_EQ(sw_fdb_lookup(f, 1, mac + 1, 5), -1);
@@ -260,9 +262,9 @@ static void test_aging(void)
 	uint64_t a = 0x020000000001ull, b = 0x020000000002ull;
 	struct seen s = { 0 };
 
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 1000), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, b, 1, 1000), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, b, 1, 1200), SW_LEARN_OK);  /* refresh */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0, 1000), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, b, 1, 0, 1000), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, b, 1, 0, 1200), SW_LEARN_OK);  /* refresh */
 	sw_fdb_foreach(f, 1250, count_one, &s);
 	CHECK_EQ(s.n, 2);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 1300), 1);   /* exactly age_s old: live */
@@ -275,16 +277,16 @@ static void test_aging(void)
 	CHECK_EQ(sw_fdb_age(f, 1501), 1);
 	CHECK_EQ(sw_fdb_count(f, 1), 0);
 	/* An expired but unswept entry comes back with its old slot. */
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 2000), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0, 2000), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 2400), -1);
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 2400), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 1, 0, 2400), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 2400), 1);
 	CHECK_EQ(sw_fdb_count(f, 1), 1);
 	sw_fdb_destroy(f);
 
 	/* Configurable age, and a clock that wraps. */
 	f = mk(1024, 10, 0);
-	CHECK_EQ(sw_fdb_learn(f, 1, a, 4, 0xfffffffau), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 4, 0, 0xfffffffau), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 3), 4);        /* 9 s later */
 	CHECK_EQ(sw_fdb_age(f, 4), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, a, 5), -1);       /* 11 s later */
@@ -316,10 +318,10 @@ static void test_collisions(void)
 	sw_fdb_set_limit(f, 1, 1000);
 	same_window(f, macs, ARRAY_SIZE(macs));
 	for (unsigned i = 0; i < SW_FDB_PROBE; i++)
-		CHECK_EQ(sw_fdb_learn(f, 1, macs[i], 1, 0), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, macs[SW_FDB_PROBE], 1, 0), SW_LEARN_FULL);
+		CHECK_EQ(sw_fdb_learn(f, 1, macs[i], 1, 0, 0), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, macs[SW_FDB_PROBE], 1, 0, 0), SW_LEARN_FULL);
 	CHECK_EQ(sw_fdb_count(f, 1), SW_FDB_PROBE);
-	CHECK_EQ(sw_fdb_add_static(f, 1, macs[SW_FDB_PROBE + 1], 2), 0); /* evicts learned */
+	CHECK_EQ(sw_fdb_add_static(f, 1, macs[SW_FDB_PROBE + 1], 2, 0), 0); /* evicts learned */
 	CHECK_EQ(sw_fdb_count(f, 1), SW_FDB_PROBE - 1);
 	CHECK_EQ(sw_fdb_lookup(f, 1, macs[SW_FDB_PROBE + 1], 0), 2);
 	for (unsigned i = 0; i <= SW_FDB_PROBE; i++) {
@@ -330,7 +332,7 @@ static void test_collisions(void)
 	CHECK_EQ(ok, SW_FDB_PROBE - 1);
 	CHECK_EQ(sw_fdb_lookup(f, 1, macs[SW_FDB_PROBE], 0), -1);
 	/* Expired entries are reused by new keys in the same window. */
-	CHECK_EQ(sw_fdb_learn(f, 1, macs[SW_FDB_PROBE], 1, 400), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, macs[SW_FDB_PROBE], 1, 0, 400), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_lookup(f, 1, macs[SW_FDB_PROBE], 400), 1);
 	CHECK_EQ(sw_fdb_count(f, 1), SW_FDB_PROBE - 1);
 	sw_fdb_destroy(f);
@@ -343,7 +345,7 @@ static void test_collisions(void)
 	ok = 0;
 	char got[500];
 	for (unsigned i = 0; i < 500; i++) {
-		int r = sw_fdb_learn(f, 1, 0x020000000000ull + i, 1 + (i & 1), 0);
+		int r = sw_fdb_learn(f, 1, 0x020000000000ull + i, 1 + (i & 1), 0, 0);
 		CHECK(r == SW_LEARN_OK || r == SW_LEARN_FULL);
 		got[i] = r == SW_LEARN_OK;
 		ok += r == SW_LEARN_OK;
@@ -374,7 +376,7 @@ static void test_100k(void)
 		sw_fdb_set_limit(f, p, N / PORTS);
 	for (unsigned i = 0; i < N; i++)
 		full += sw_fdb_learn(f, (uint16_t)(i % 7), 0x020000000000ull + i * 0x10001ull,
-		                     (uint16_t)(i % PORTS), 50) != SW_LEARN_OK;
+		                     (uint16_t)(i % PORTS), 0, 50) != SW_LEARN_OK;
 	CHECK_EQ(full, 0);
 	for (unsigned i = 0; i < N; i++)
 		bad += sw_fdb_lookup(f, (uint16_t)(i % 7), 0x020000000000ull + i * 0x10001ull, 60) !=
@@ -425,11 +427,20 @@ static uint16_t c_vlan(unsigned i)
 	return (uint16_t)(1 + (i & 3));
 }
 
-static bool c_allowed(uint16_t vlan, uint64_t mac, int port)
+/* The remote a key may have besides 0 (learners and statics use both). */
+static uint8_t c_rem(uint64_t mac)
 {
-	unsigned a = (unsigned)(mac & 0xff) + vlan;
+	return (uint8_t)(1 + ((mac >> 8) & 0x7f));
+}
 
-	return port == (int)a || port == (int)(a + 128);
+/* where: a lookup's answer, port | rem << 8. */
+static bool c_allowed(uint16_t vlan, uint64_t mac, int where)
+{
+	unsigned a = (unsigned)(mac & 0xff) + vlan, port = sw_fdb_where_port(where);
+	unsigned rem = sw_fdb_where_rem(where);
+
+	return (port == a || port == a + 128) && (rem == 0 || rem == c_rem(mac)) &&
+	       where >> 16 == 0;
 }
 
 static void *c_reader(void *arg)
@@ -475,7 +486,11 @@ static void *c_learner(void *arg)
 		unsigned i = (x >> 8) % C_KEYS;
 		uint16_t v = c_vlan(i);
 		unsigned a = (unsigned)(c_mac(i) & 0xff) + v;
-		int res = sw_fdb_learn(r->f, v, c_mac(i), (uint16_t)(a + ((x & 0x20) ? 128 : 0)), now);
+		/* Two ports and two remotes per key: moves between ports and
+		 * within one (new remote) race each other. */
+		uint8_t rem = (x & 0x40) ? c_rem(c_mac(i)) : 0;
+		int res = sw_fdb_learn(r->f, v, c_mac(i), (uint16_t)(a + ((x & 0x20) ? 128 : 0)), rem,
+		                       now);
 		(void)res;
 	}
 	return NULL;
@@ -487,14 +502,14 @@ struct tally {
 	uint8_t seen[8][C_KEYS];
 };
 
-static void tally_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint32_t age_s,
-                      bool is_static)
+static void tally_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8_t rem,
+                      uint32_t age_s, bool is_static)
 {
 	struct tally *t = arg;
 	unsigned i = (unsigned)((mac >> 8) & 0xffffffff);
 
 	(void)age_s;
-	if (i >= C_KEYS || vlan >= 8 || !c_allowed(vlan, mac, port)) {
+	if (i >= C_KEYS || vlan >= 8 || !c_allowed(vlan, mac, port | rem << 8)) {
 		t->bad++;
 		return;
 	}
@@ -532,7 +547,7 @@ static void test_concurrent(void)
 		switch (n % 8) {
 		case 0:
 		case 1:
-			e = sw_fdb_add_static(r.f, v, c_mac(i), (uint16_t)a);
+			e = sw_fdb_add_static(r.f, v, c_mac(i), (uint16_t)a, n & 1 ? c_rem(c_mac(i)) : 0);
 			CHECK(e == 0 || e == -ENOSPC || e == -EAGAIN);
 			break;
 		case 2:
@@ -549,6 +564,8 @@ static void test_concurrent(void)
 		case 6:
 			if (n % 1024 == 6)
 				sw_fdb_flush_port(r.f, (uint16_t)(x % SW_FDB_MAX_PORTS));
+			else if (n % 1024 == 518)
+				sw_fdb_flush_rem(r.f, (uint16_t)(a + (x & 128)), c_rem(c_mac(i)));
 			break;
 		default:
 			sw_fdb_set_limit(r.f, (uint16_t)(x % SW_FDB_MAX_PORTS), (uint16_t)(20 + x % 40));
@@ -600,7 +617,7 @@ static void *dup_learner(void *arg)
 		atomic_store(&d->go[me], n);
 		while (atomic_load(&d->go[!me]) < n)
 			;
-		sw_fdb_learn(d->f, 1, 0x020000000000ull + n, (uint16_t)me, 0);
+		sw_fdb_learn(d->f, 1, 0x020000000000ull + n, (uint16_t)me, 0, 0);
 	}
 	return NULL;
 }
@@ -638,24 +655,27 @@ static void test_dup_race(void)
 /* peek: learn_peek's verdict, then learn's real one, in every case learn
  * knows; peek writes nothing (the lookup and counts stay as they were). */
 static int learn_after_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,
-                            uint32_t now, int want_peek, uint16_t want_other)
+                            uint8_t rem, uint32_t now, int want_peek, uint16_t want_other)
 {
 	uint16_t other = 0xffff, ep = 0;
+	uint8_t erem = 0;
 	unsigned c = sw_fdb_count(f, port);
 	int before = sw_fdb_lookup(f, vlan, mac, now), r;
 	bool st = false;
 	uint32_t age = 0;
 
-	r = sw_fdb_learn_peek(f, vlan, mac, port, now, &other);
+	r = sw_fdb_learn_peek(f, vlan, mac, port, rem, now, &other);
 	CHECK_EQ(r, want_peek);
 	if (want_other != 0xffff)
 		CHECK_EQ(other, want_other);
 	CHECK_EQ(sw_fdb_lookup(f, vlan, mac, now), before);
 	CHECK_EQ(sw_fdb_count(f, port), c);
-	CHECK_EQ(sw_fdb_entry(f, vlan, mac, now, &ep, &st, &age), before >= 0);
-	if (before >= 0)
-		CHECK_EQ(ep, before);
-	return sw_fdb_learn(f, vlan, mac, port, now);
+	CHECK_EQ(sw_fdb_entry(f, vlan, mac, now, &ep, &erem, &st, &age), before >= 0);
+	if (before >= 0) {
+		CHECK_EQ(ep, sw_fdb_where_port(before));
+		CHECK_EQ(erem, sw_fdb_where_rem(before));
+	}
+	return sw_fdb_learn(f, vlan, mac, port, rem, now);
 }
 
 static void test_peek(void)
@@ -663,35 +683,301 @@ static void test_peek(void)
 	struct sw_fdb *f = mk(64, 10, 2);
 	uint64_t macs[SW_FDB_PROBE + 1];
 	uint16_t p;
+	uint8_t rem;
 	bool st;
 	uint32_t age;
 
-	CHECK_EQ(sw_fdb_learn_peek(f, 1, 0x0211, SW_FDB_MAX_PORTS, 0, &p), SW_PEEK_LIMIT);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 5, SW_PEEK_REFRESH, 3), SW_LEARN_OK);
-	CHECK(sw_fdb_entry(f, 1, 0x0211, 7, &p, &st, &age) && p == 3 && !st && age == 2);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 4, 6, SW_PEEK_MOVE, 3), SW_LEARN_OK);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0212, 4, 6, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0213, 4, 6, SW_PEEK_LIMIT, 0xffff), SW_LEARN_LIMIT);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 5, 6, SW_PEEK_MOVE, 4), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_add_static(f, 1, 0x0299, 6), 0);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 5, 6, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 6, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
-	CHECK(sw_fdb_entry(f, 1, 0x0299, 1000, &p, &st, &age) && p == 6 && st && age == 0);
+	CHECK_EQ(sw_fdb_learn_peek(f, 1, 0x0211, SW_FDB_MAX_PORTS, 0, 0, &p), SW_PEEK_LIMIT);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 0, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 0, 5, SW_PEEK_REFRESH, 3), SW_LEARN_OK);
+	CHECK(sw_fdb_entry(f, 1, 0x0211, 7, &p, &rem, &st, &age) && p == 3 && rem == 0 && !st && age == 2);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 4, 0, 6, SW_PEEK_MOVE, 3), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0212, 4, 0, 6, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0213, 4, 0, 6, SW_PEEK_LIMIT, 0xffff), SW_LEARN_LIMIT);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 5, 0, 6, SW_PEEK_MOVE, 4), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_add_static(f, 1, 0x0299, 6, 0), 0);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 5, 0, 6, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 0, 6, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
+	CHECK(sw_fdb_entry(f, 1, 0x0299, 1000, &p, &rem, &st, &age) && p == 6 && st && age == 0);
 	/* aged out: a new entry again */
-	CHECK(!sw_fdb_entry(f, 1, 0x0212, 100, &p, &st, &age));
+	CHECK(!sw_fdb_entry(f, 1, 0x0212, 100, &p, &rem, &st, &age));
 	sw_fdb_destroy(f);
 
 	f = mk(64, 10, 0);
 	sw_fdb_set_limit(f, 1, 1000);
 	same_window(f, macs, ARRAY_SIZE(macs));
 	for (unsigned i = 0; i < SW_FDB_PROBE; i++)
-		CHECK_EQ(learn_after_peek(f, 1, macs[i], 1, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
-	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 0, SW_PEEK_FULL, 0xffff),
+		CHECK_EQ(learn_after_peek(f, 1, macs[i], 1, 0, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 0, 0, SW_PEEK_FULL, 0xffff),
 	         SW_LEARN_FULL);
 	/* expired entries make room */
-	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 100, SW_PEEK_INSERT, 0xffff),
+	CHECK_EQ(learn_after_peek(f, 1, macs[SW_FDB_PROBE], 1, 0, 100, SW_PEEK_INSERT, 0xffff),
 	         SW_LEARN_OK);
+	sw_fdb_destroy(f);
+}
+
+/* Remotes (VXLAN ports): an entry is (port, rem); lookup answers
+ * port | rem << 8. A new remote on the same port is a move within the port:
+ * no count changes and the port's limit never refuses it. */
+static void test_remote(void)
+{
+	struct sw_fdb *f = mk(1024, 0, 1);
+	uint64_t a = 0x0200000000a1ull, b = 0x0200000000b1ull;
+	uint16_t p = 0;
+	uint8_t rem = 0;
+	bool st = true;
+	uint32_t age = 0;
+	int w;
+
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 5, 10), SW_LEARN_OK);
+	w = sw_fdb_lookup(f, 1, a, 10);
+	CHECK_EQ(w, 3 | 5 << 8);
+	CHECK_EQ(sw_fdb_where_port(w), 3);
+	CHECK_EQ(sw_fdb_where_rem(w), 5);
+	CHECK_EQ(sw_fdb_where_port((SW_FDB_MAX_PORTS - 1) | 255 << 8), SW_FDB_MAX_PORTS - 1);
+	CHECK_EQ(sw_fdb_where_rem((SW_FDB_MAX_PORTS - 1) | 255 << 8), 255);
+	CHECK_EQ(sw_fdb_count(f, 3), 1); /* port 3 is at its limit (1) */
+	/* Same port, another remote: moved in place, even at the limit. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 7, 11), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_lookup(f, 1, a, 11), 3 | 7 << 8);
+	CHECK_EQ(sw_fdb_count(f, 3), 1);
+	CHECK(sw_fdb_entry(f, 1, a, 12, &p, &rem, &st, &age) && p == 3 && rem == 7 && !st &&
+	      age == 1);
+	/* Refresh of (3, 7): no move, the age restarts. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 7, 12), SW_LEARN_OK);
+	CHECK(sw_fdb_entry(f, 1, a, 12, &p, &rem, &st, &age) && rem == 7 && age == 0);
+	/* A new MAC is still refused at the limit, whatever its remote. */
+	CHECK_EQ(sw_fdb_learn(f, 1, b, 3, 7, 12), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_lookup(f, 1, b, 12), -1);
+	/* Back to "no remote" on the same port is a move too. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 0, 13), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_lookup(f, 1, a, 13), 3);
+	CHECK_EQ(sw_fdb_count(f, 3), 1);
+	/* Between ports it is still a counted move, with its remote. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 4, 9, 14), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_lookup(f, 1, a, 14), 4 | 9 << 8);
+	CHECK_EQ(sw_fdb_count(f, 3), 0);
+	CHECK_EQ(sw_fdb_count(f, 4), 1);
+	CHECK_EQ(sw_fdb_learn(f, 1, b, 3, 2, 14), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_count(f, 3), 1);
+	/* ... subject to the destination's limit: 3 is full with b. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 9, 15), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_lookup(f, 1, a, 15), 4 | 9 << 8);
+	CHECK_EQ(sw_fdb_count(f, 4), 1);
+	/* Ageing releases the port's unit, as for any learned entry. */
+	CHECK_EQ(sw_fdb_age(f, 15 + SW_FDB_DEFAULT_AGE_S), 2);
+	CHECK_EQ(sw_fdb_count(f, 3), 0);
+	CHECK_EQ(sw_fdb_count(f, 4), 0);
+	sw_fdb_destroy(f);
+}
+
+struct rem_seen {
+	unsigned n;
+	uint64_t mac[8];
+	uint16_t port[8];
+	uint8_t rem[8];
+	bool st[8];
+};
+
+static void rem_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8_t rem,
+                    uint32_t age_s, bool is_static)
+{
+	struct rem_seen *r = arg;
+
+	(void)vlan;
+	(void)age_s;
+	if (r->n < ARRAY_SIZE(r->mac)) {
+		r->mac[r->n] = mac;
+		r->port[r->n] = port;
+		r->rem[r->n] = rem;
+		r->st[r->n] = is_static;
+	}
+	r->n++;
+}
+
+/* foreach's answer for mac: its index in r, or -1. */
+static int rem_find(const struct rem_seen *r, uint64_t mac)
+{
+	for (unsigned i = 0; i < r->n && i < ARRAY_SIZE(r->mac); i++)
+		if (r->mac[i] == mac)
+			return (int)i;
+	return -1;
+}
+
+/* Static entries keep their remote against learning from their own port
+ * (static wins there, as for the port itself); entry and foreach report it. */
+static void test_remote_static(void)
+{
+	struct sw_fdb *f = mk(1024, 0, 0);
+	uint64_t a = 0x0200000000a2ull, c = 0x0200000000c2ull;
+	struct rem_seen r = { 0 };
+	uint16_t p = 0;
+	uint8_t rem = 0;
+	bool st = false;
+	uint32_t age = 1;
+	int i;
+
+	CHECK_EQ(sw_fdb_add_static(f, 1, c, SW_FDB_MAX_PORTS, 4), -EINVAL);
+	CHECK_EQ(sw_fdb_add_static(f, 1, c, 5, 4), 0);
+	CHECK_EQ(sw_fdb_lookup(f, 1, c, 0), 5 | 4 << 8);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 6, 1), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 0, 1), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_lookup(f, 1, c, 1), 5 | 4 << 8);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 4, 1), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 6, 4, 1), SW_LEARN_STATIC);
+	CHECK_EQ(sw_fdb_lookup(f, 1, c, 1), 5 | 4 << 8);
+	CHECK_EQ(sw_fdb_count(f, 5), 0);
+	CHECK_EQ(sw_fdb_count(f, 6), 0);
+	CHECK(sw_fdb_entry(f, 1, c, 1000000, &p, &rem, &st, &age) && p == 5 && rem == 4 && st &&
+	      age == 0);
+	/* Static over a learned entry with a remote: rebinds, unit given back. */
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 9, 2), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_count(f, 3), 1);
+	CHECK_EQ(sw_fdb_add_static(f, 1, a, 3, 1), 0);
+	CHECK_EQ(sw_fdb_count(f, 3), 0);
+	CHECK_EQ(sw_fdb_lookup(f, 1, a, 2), 3 | 1 << 8);
+	/* and back to learned through del + learn */
+	CHECK_EQ(sw_fdb_del(f, 1, a), 0);
+	CHECK_EQ(sw_fdb_learn(f, 1, a, 3, 255, 3), SW_LEARN_OK);
+	sw_fdb_foreach(f, 3, rem_one, &r);
+	CHECK_EQ(r.n, 2);
+	i = rem_find(&r, c);
+	CHECK(i >= 0 && r.port[i] == 5 && r.rem[i] == 4 && r.st[i]);
+	i = rem_find(&r, a);
+	CHECK(i >= 0 && r.port[i] == 3 && r.rem[i] == 255 && !r.st[i]);
+	sw_fdb_destroy(f);
+}
+
+/* flush_rem removes exactly (port, rem)'s entries, learned and static, and
+ * fixes the port's count. */
+static void test_flush_rem(void)
+{
+	struct sw_fdb *f = mk(1024, 0, 0);
+	static const struct {
+		uint64_t mac;
+		uint16_t port;
+		uint8_t rem;
+		bool is_static;
+		bool gone;    /* after flush_rem(3, 5) */
+	} e[] = {
+		{ 0x020000000001ull, 3, 5, false, true },
+		{ 0x020000000002ull, 3, 5, false, true },
+		{ 0x020000000003ull, 3, 5, true, true },
+		{ 0x020000000004ull, 3, 6, false, false },
+		{ 0x020000000005ull, 3, 6, true, false },
+		{ 0x020000000006ull, 3, 0, false, false },
+		{ 0x020000000007ull, 4, 5, false, false },
+		{ 0x020000000008ull, 3, 1, false, false },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(e); i++)
+		CHECK_EQ(e[i].is_static ? sw_fdb_add_static(f, 1, e[i].mac, e[i].port, e[i].rem) :
+		                          sw_fdb_learn(f, 1, e[i].mac, e[i].port, e[i].rem, 0),
+		         0);
+	CHECK_EQ(sw_fdb_count(f, 3), 5);
+	CHECK_EQ(sw_fdb_count(f, 4), 1);
+	/* Invalid first: a port out of range flushes nothing (259 = 0x103 must
+	 * not reach (3, 1)), nor does a remote nobody uses. */
+	sw_fdb_flush_rem(f, SW_FDB_MAX_PORTS + 3, 0);
+	sw_fdb_flush_rem(f, 3, 77);
+	for (unsigned i = 0; i < ARRAY_SIZE(e); i++)
+		CHECK_EQ(sw_fdb_lookup(f, 1, e[i].mac, 1), e[i].port | e[i].rem << 8);
+	CHECK_EQ(sw_fdb_count(f, 3), 5);
+
+	sw_fdb_flush_rem(f, 3, 5);
+	for (unsigned i = 0; i < ARRAY_SIZE(e); i++)
+		CHECK_EQ(sw_fdb_lookup(f, 1, e[i].mac, 1),
+		         e[i].gone ? -1 : e[i].port | e[i].rem << 8);
+	CHECK_EQ(sw_fdb_count(f, 3), 3);
+	CHECK_EQ(sw_fdb_count(f, 4), 1);
+	/* rem 0 is a remote like the others for flush_rem. */
+	sw_fdb_flush_rem(f, 3, 0);
+	CHECK_EQ(sw_fdb_lookup(f, 1, e[5].mac, 1), -1);
+	CHECK_EQ(sw_fdb_lookup(f, 1, e[3].mac, 1), 3 | 6 << 8);
+	CHECK_EQ(sw_fdb_count(f, 3), 2);
+	/* The flushed MACs learn again, counted. */
+	CHECK_EQ(sw_fdb_learn(f, 1, e[0].mac, 3, 6, 2), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_count(f, 3), 3);
+	sw_fdb_flush_port(f, 3);
+	CHECK_EQ(sw_fdb_count(f, 3), 0);
+	CHECK_EQ(sw_fdb_lookup(f, 1, e[4].mac, 2), -1);
+	CHECK_EQ(sw_fdb_lookup(f, 1, e[6].mac, 2), 4 | 5 << 8);
+	sw_fdb_destroy(f);
+}
+
+/* peek mirrors learn for remotes: a new remote on the same port is a move
+ * from that port, never refused by the limit. */
+static void test_peek_remote(void)
+{
+	struct sw_fdb *f = mk(64, 10, 1);
+
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 5, 0, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 5, 1, SW_PEEK_REFRESH, 3), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 7, 2, SW_PEEK_MOVE, 3), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_lookup(f, 1, 0x0211, 2), 3 | 7 << 8);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 0, 2, SW_PEEK_MOVE, 3), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0212, 3, 7, 2, SW_PEEK_LIMIT, 0xffff), SW_LEARN_LIMIT);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 4, 7, 3, SW_PEEK_MOVE, 3), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0212, 3, 7, 3, SW_PEEK_INSERT, 0xffff), SW_LEARN_OK);
+	/* port 3 full: a move from 4 to 3 is refused, with or without remote */
+	CHECK_EQ(learn_after_peek(f, 1, 0x0211, 3, 7, 3, SW_PEEK_LIMIT, 4), SW_LEARN_LIMIT);
+	CHECK_EQ(sw_fdb_count(f, 3), 1);
+	CHECK_EQ(sw_fdb_count(f, 4), 1);
+	CHECK_EQ(sw_fdb_add_static(f, 1, 0x0299, 6, 2), 0);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 3, 3, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 5, 2, 3, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
+	CHECK_EQ(sw_fdb_lookup(f, 1, 0x0299, 3), 6 | 2 << 8);
+	sw_fdb_destroy(f);
+}
+
+/* The 15-bit sequence wraps every 2^14 writes of a slot: 100000 moves of
+ * one MAC (between two remotes, and now and then between two ports) wrap it
+ * six times; the port, remote and static bits must come out intact each
+ * time and lookups must stay consistent. */
+static void test_seq_wrap(void)
+{
+	enum { MOVES = 100000 };
+	struct sw_fdb *f = mk(1024, 0, 1);
+	uint64_t mac = 0x0200000000d1ull, key = sw_fdb_key(1, mac), h = sw_fdb_hash(f, key);
+	struct sw_fdb_slot *s = NULL;
+	unsigned bad = 0, wraps = 0;
+	uint32_t last, m;
+	uint16_t p = 0;
+	uint8_t rem = 0;
+	bool st = true;
+	uint32_t age = 1;
+
+	CHECK_EQ(sw_fdb_learn(f, 1, mac, 3, 2, 0), SW_LEARN_OK);
+	for (unsigned i = 0; i < SW_FDB_PROBE && !s; i++)
+		if (atomic_load(&sw_fdb_win(f, h, i)->key) == key)
+			s = sw_fdb_win(f, h, i);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	last = atomic_load(&s->meta) / SW_FDB_META_SEQ1;
+	for (uint32_t n = 1; n <= MOVES; n++) {
+		uint16_t port = (n / 1000) & 1 ? 4 : 3;
+		uint8_t r = n & 1 ? 1 : 2;
+		uint32_t seq;
+
+		bad += sw_fdb_learn(f, 1, mac, port, r, n) != SW_LEARN_OK;
+		bad += sw_fdb_lookup(f, 1, mac, n) != (port | r << 8);
+		m = atomic_load(&s->meta);
+		/* below the sequence: port and remote, not static */
+		bad += (m & (SW_FDB_META_SEQ1 - 1)) != (port | (uint32_t)r << 8);
+		bad += (m & SW_FDB_META_BUSY) != 0;
+		seq = m / SW_FDB_META_SEQ1;
+		wraps += seq < last;
+		last = seq;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(wraps >= MOVES / (1u << 14));
+	CHECK_EQ(sw_fdb_count(f, 3) + sw_fdb_count(f, 4), 1);
+	CHECK(sw_fdb_entry(f, 1, mac, MOVES, &p, &rem, &st, &age) && p == 3 && rem == 2 && !st &&
+	      age == 0);
+	CHECK_EQ(sw_fdb_del(f, 1, mac), 0);
+	CHECK_EQ(sw_fdb_lookup(f, 1, mac, MOVES), -1);
+	CHECK_EQ(sw_fdb_count(f, 3) + sw_fdb_count(f, 4), 0);
 	sw_fdb_destroy(f);
 }
 
@@ -706,6 +992,11 @@ int main(void)
 	test_aging();
 	test_collisions();
 	test_peek();
+	test_remote();
+	test_remote_static();
+	test_flush_rem();
+	test_peek_remote();
+	test_seq_wrap();
 	test_100k();
 	test_concurrent();
 	test_dup_race();

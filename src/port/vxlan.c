@@ -1,0 +1,562 @@
+/* vxlan.c - VXLAN ports (RFC 7348): the bridge's frames to and from other
+ * hosts, each in a UDP datagram after an 8-byte VXLAN header, over the
+ * host's own IP stack (IPv4 or IPv6, one family per port).
+ *
+ * A port has one VNI, a local address and UDP port (default 4789) it
+ * receives on, and a table of remote endpoints (VTEPs), indices 1..255:
+ * the MAC table maps a remote MAC to this port and one of those indices
+ * (pkt.h rem); a frame to an unknown MAC, broadcast or multicast goes to
+ * every remote of the flood list (head-end replication, one sendmmsg).
+ * remote= at add-port fills the flood list; fdb-add MAC remote=ADDR adds
+ * a remote outside it. Datagrams from an address that is not a remote
+ * are dropped (vxlan_unknown_remote): the port takes frames only from
+ * the endpoints it was told of.
+ *
+ * Receive: one socket bound to the local address and port, read with
+ * recvmmsg straight into the worker's frame slots (the header lands in a
+ * separate buffer), checked (I flag, VNI, a whole Ethernet header; the
+ * reserved bits are ignored, as the RFC says) and handed over with the
+ * remote's index, so that learning binds the source MAC to it.
+ *
+ * Transmit: the frame gathered after the header (the kernel copies it
+ * once) through one of VX_TXSOCKS sockets bound to the local address with
+ * ephemeral ports: the socket is chosen by a hash of the inner flow, so
+ * the UDP source port spreads flows over the underlay's paths and keeps
+ * each flow's order. IPv4 datagrams carry a zero UDP checksum (RFC 7348
+ * §5: SHOULD), IPv6 ones a real one; DF is set and nothing is fragmented
+ * here: a frame that does not fit the underlay's MTU with the 50 (IPv4)
+ * or 70 (IPv6) bytes of encapsulation is dropped and counted
+ * (vxlan_too_big; drops.too_big). The port takes no offloads: a
+ * segmentation-offload frame from a guest is segmented in software first
+ * (its segments must fit too: give guests an MTU 50 or 70 bytes below the
+ * underlay's, as Linux gives its vxlan devices).
+ *
+ * Threading: the control thread opens, closes and adds remotes (entries
+ * are written before the count that publishes them, and never change
+ * afterwards); one worker at a time polls the receive socket; any number
+ * of workers send (the sockets are theirs to share: sendmsg is atomic). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "port.h"
+#include "util.h"
+#include "vx_wire.h"
+#include "xalloc.h"
+
+enum {
+	VX_DEFAULT_PORT = 4789,
+	VX_MAX_REMOTES = 255,
+	VX_TXSOCKS = 8,
+	VX_BURST = 32,
+	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
+	VX_BUF = 4 << 20,         /* socket buffers asked for */
+};
+
+union vx_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+struct vx {
+	int family;
+	socklen_t salen;
+	uint32_t vni;
+	uint16_t dstport;
+	union vx_addr local;
+	int txfd[VX_TXSOCKS];
+	uint8_t hdr[VX_HDR];
+	/* Remotes 1..nrem (entry 0 unused): written by the control thread,
+	 * then published by a release store of nrem; never changed after. */
+	_Atomic unsigned nrem;
+	union vx_addr rem[VX_MAX_REMOTES + 1];
+	/* The flood list: indices, published the same way by nflood. */
+	_Atomic unsigned nflood;
+	uint8_t flood[VX_MAX_REMOTES];
+	uint8_t last;             /* receive: the remote matched last (one poller) */
+	_Atomic uint64_t encap, decap, bad, unknown_vni, unknown_remote, too_big;
+};
+
+#define CNT(v, f, n) atomic_fetch_add_explicit(&(v)->f, (n), memory_order_relaxed)
+
+static int parse_addr(const char *s, uint16_t port, union vx_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, &a->in.sin_addr) == 1) {
+		a->in.sin_family = AF_INET;
+		a->in.sin_port = htons(port);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, s, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons(port);
+		return AF_INET6;
+	}
+	return -EINVAL;
+}
+
+static void addr_str(const union vx_addr *a, char *buf, size_t len)
+{
+	const void *src = a->sa.sa_family == AF_INET ? (const void *)&a->in.sin_addr
+	                                             : (const void *)&a->in6.sin6_addr;
+
+	if (!inet_ntop(a->sa.sa_family, src, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+/* Same host address (ports not compared). */
+static inline bool addr_eq(const union vx_addr *a, const union vx_addr *b, int family)
+{
+	if (family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
+/* ---- control thread ---- */
+
+static void vx_close(struct port *p)
+{
+	struct vx *v = p->priv;
+
+	if (p->fd[0] >= 0)
+		close(p->fd[0]);
+	p->fd[0] = -1;
+	for (unsigned i = 0; v && i < VX_TXSOCKS; i++)
+		if (v->txfd[i] >= 0)
+			close(v->txfd[i]);
+	xfree(v);
+	p->priv = NULL;
+}
+
+struct vx_sockjob {
+	struct vx *v;
+	int rxfd;
+	const char *what;
+};
+
+static void bufsize(int fd, int opt)
+{
+	int sz = VX_BUF;
+
+	/* Best effort: the kernel caps it at its *mem_max. */
+	(void)setsockopt(fd, SOL_SOCKET, opt, &sz, sizeof(sz));
+}
+
+/* In the port's namespace: the receive socket and the transmit sockets. */
+static int open_socks(void *arg)
+{
+	static struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog none = { .len = 1, .filter = drop_all };
+	struct vx_sockjob *j = arg;
+	struct vx *v = j->v;
+	union vx_addr a = v->local;
+	int one = 1, pmtu = IP_PMTUDISC_DO, pmtu6 = IPV6_PMTUDISC_DO, fd;
+
+	j->what = "socket";
+	fd = socket(v->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return -errno;
+	j->rxfd = fd;
+	if (v->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		return j->what = "IPV6_V6ONLY", -errno;
+	bufsize(fd, SO_RCVBUF);
+	j->what = "bind";
+	if (bind(fd, &a.sa, v->salen) < 0)
+		return -errno;
+	if (v->family == AF_INET)
+		a.in.sin_port = 0;
+	else
+		a.in6.sin6_port = 0;
+	for (unsigned i = 0; i < VX_TXSOCKS; i++) {
+		j->what = "socket";
+		fd = socket(v->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+		if (fd < 0)
+			return -errno;
+		v->txfd[i] = fd;
+		/* Only sends: whatever comes to its port is dropped at once. */
+		j->what = "SO_ATTACH_FILTER";
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &none, sizeof(none)) < 0)
+			return -errno;
+		bufsize(fd, SO_SNDBUF);
+		if (v->family == AF_INET) {
+			j->what = "IP_MTU_DISCOVER";
+			if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
+				return -errno;
+			j->what = "SO_NO_CHECK";
+			if (setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)) < 0)
+				return -errno;
+		} else {
+			j->what = "IPV6_V6ONLY";
+			if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+				return -errno;
+			j->what = "IPV6_MTU_DISCOVER";
+			if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu6, sizeof(pmtu6)) < 0)
+				return -errno;
+		}
+		j->what = "bind (transmit)";
+		if (bind(fd, &a.sa, v->salen) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err, size_t errlen)
+{
+	struct vx *v = p->priv;
+	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed);
+	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
+	union vx_addr a;
+	unsigned i;
+
+	if (parse_addr(addr, v->dstport, &a) != v->family) {
+		snprintf(err, errlen, "remote \"%.60s\" is not an %s address (as local= is)", addr,
+		         v->family == AF_INET ? "IPv4" : "IPv6");
+		return -EINVAL;
+	}
+	if (addr_eq(&a, &v->local, v->family)) {
+		snprintf(err, errlen, "remote %.60s is the port's local address", addr);
+		return -EINVAL;
+	}
+	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
+		;
+	if (i > n) {
+		if (n == VX_MAX_REMOTES) {
+			snprintf(err, errlen, "the port has %d remote endpoints already", VX_MAX_REMOTES);
+			return -ENOSPC;
+		}
+		v->rem[i] = a;
+		atomic_store_explicit(&v->nrem, i, memory_order_release);
+	}
+	if (flood) {
+		unsigned k;
+		for (k = 0; k < nf && v->flood[k] != i; k++)
+			;
+		if (k == nf) {
+			v->flood[nf] = (uint8_t)i;
+			atomic_store_explicit(&v->nflood, nf + 1, memory_order_release);
+		}
+	}
+	return (int)i;
+}
+
+static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood)
+{
+	struct vx *v = p->priv;
+	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_acquire);
+
+	buf[0] = '\0';
+	*flood = false;
+	if (!rem || rem > atomic_load_explicit(&v->nrem, memory_order_acquire))
+		return;
+	addr_str(&v->rem[rem], buf, len);
+	for (unsigned k = 0; k < nf; k++)
+		*flood |= v->flood[k] == rem;
+}
+
+static int vx_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
+{
+	const struct port_vxlan_params *xp = pp->vx;
+	struct vx_sockjob j = { .rxfd = -1 };
+	struct vx *v;
+	char *list = NULL, *save = NULL, *tok;
+	int r;
+
+	if (!xp || !xp->local) {
+		snprintf(err, errlen, "a vxlan port needs vni= and local=");
+		return -EINVAL;
+	}
+	if (xp->vni >= 1u << 24) {
+		snprintf(err, errlen, "vni must be 0..%u", (1u << 24) - 1);
+		return -EINVAL;
+	}
+	if (p->nq != 1) {
+		snprintf(err, errlen, "a vxlan port has one queue");
+		return -EINVAL;
+	}
+	v = p->priv = xcalloc(1, sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < VX_TXSOCKS; i++)
+		v->txfd[i] = -1;
+	v->vni = xp->vni;
+	v->dstport = xp->dstport ? xp->dstport : VX_DEFAULT_PORT;
+	v->family = parse_addr(xp->local, v->dstport, &v->local);
+	if (v->family < 0) {
+		snprintf(err, errlen, "local \"%.60s\" is not an IPv4 or IPv6 address", xp->local);
+		r = -EINVAL;
+		goto fail;
+	}
+	v->salen = v->family == AF_INET ? sizeof(v->local.in) : sizeof(v->local.in6);
+	vx_hdr_put(v->hdr, v->vni);
+	if (xp->remote && *xp->remote) {
+		size_t len = strlen(xp->remote);
+		list = xcalloc(1, len + 1);
+		if (list)
+			memcpy(list, xp->remote, len);
+		if (!list) {
+			snprintf(err, errlen, "out of memory");
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			r = vx_remote_get(p, tok, true, err, errlen);
+			if (r < 0)
+				goto fail;
+		}
+		xfree(list);
+		list = NULL;
+	}
+	j.v = v;
+	r = port_in_netns(p->netns, open_socks, &j);
+	p->fd[0] = j.rxfd;
+	if (r < 0) {
+		char a[INET6_ADDRSTRLEN];
+		addr_str(&v->local, a, sizeof(a));
+		if (!j.what)
+			snprintf(err, errlen, "network namespace %s: %s", p->netns, strerror(-r));
+		else if (r == -EADDRINUSE && !strcmp(j.what, "bind"))
+			snprintf(err, errlen, "UDP port %u on %s is taken (a kernel vxlan device, or "
+			         "another VXLAN port: one port per local address and UDP port)",
+			         v->dstport, a);
+		else if (r == -EADDRNOTAVAIL)
+			snprintf(err, errlen, "%s is not an address of this host%s%s", a,
+			         p->netns[0] ? " in netns " : "", p->netns);
+		else
+			snprintf(err, errlen, "%s: %s", j.what, strerror(-r));
+		goto fail;
+	}
+	p->vnet = 0;
+	p->ol_in = p->ol_out = 0;
+	return 0;
+fail:
+	xfree(list);
+	vx_close(p);
+	return r;
+}
+
+static void vx_info(struct port *p, struct port_info *pi)
+{
+	struct vx *v = p->priv;
+
+	kport_info(p, pi);
+	pi->vx = true;
+	pi->vx_vni = v->vni;
+	pi->vx_dstport = v->dstport;
+	addr_str(&v->local, pi->vx_local, sizeof(pi->vx_local));
+	pi->vx_remotes = atomic_load_explicit(&v->nrem, memory_order_acquire);
+	pi->vx_flood = atomic_load_explicit(&v->nflood, memory_order_acquire);
+	pi->vx_encap = atomic_load_explicit(&v->encap, memory_order_relaxed);
+	pi->vx_decap = atomic_load_explicit(&v->decap, memory_order_relaxed);
+	pi->vx_bad = atomic_load_explicit(&v->bad, memory_order_relaxed);
+	pi->vx_unknown_vni = atomic_load_explicit(&v->unknown_vni, memory_order_relaxed);
+	pi->vx_unknown_remote = atomic_load_explicit(&v->unknown_remote, memory_order_relaxed);
+	pi->vx_too_big = atomic_load_explicit(&v->too_big, memory_order_relaxed);
+}
+
+/* ---- workers ---- */
+
+/* The remote a datagram came from, 0 if it is none of the port's. */
+static inline uint8_t rem_find(struct vx *v, const union vx_addr *src)
+{
+	unsigned n = atomic_load_explicit(&v->nrem, memory_order_acquire);
+
+	if (src->sa.sa_family != v->family)
+		return 0;
+	if (v->last && v->last <= n && addr_eq(src, &v->rem[v->last], v->family))
+		return v->last;
+	for (unsigned i = 1; i <= n; i++)
+		if (addr_eq(src, &v->rem[i], v->family))
+			return v->last = (uint8_t)i;
+	return 0;
+}
+
+static int vx_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	struct vx *v = p->priv;
+	struct mmsghdr mm[VX_BURST];
+	struct iovec iov[VX_BURST][2];
+	uint8_t hdr[VX_BURST][VX_HDR];
+	union vx_addr src[VX_BURST];
+	uint64_t bad = 0, other = 0, unknown = 0;
+	unsigned n = 0, out, want;
+	int k;
+
+	max = MIN(max, (unsigned)VX_BURST);
+	if (max && kport_carry_take(p, q, &pkts[0], buf))
+		n = 1;
+	if (n == max)
+		return (int)n;
+	want = max - n;
+	for (unsigned i = 0; i < want; i++) {
+		iov[i][0] = (struct iovec){ hdr[i], VX_HDR };
+		iov[i][1] = (struct iovec){ buf + (size_t)(n + i) * PORT_FRAME_MAX, PORT_FRAME_MAX };
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &src[i], .msg_namelen = sizeof(src[i]),
+		                                 .msg_iov = iov[i], .msg_iovlen = 2 };
+	}
+	k = recvmmsg(p->fd[q], mm, want, MSG_DONTWAIT, NULL);
+	out = n;
+	for (int i = 0; i < k; i++) {
+		uint32_t len = mm[i].msg_len;
+		uint8_t r = rem_find(v, &src[i]);
+
+		if (!r) {
+			unknown++;
+			continue;
+		}
+		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) || len >= PORT_FRAME_MAX) {
+			bad++;
+			continue;
+		}
+		switch (vx_check(hdr[i], len, v->vni)) {
+		case VX_OK:
+			kport_pkt(&pkts[out], iov[i][1].iov_base, len - VX_HDR);
+			pkts[out++].rem = r;
+			break;
+		case VX_BAD:
+			bad++;
+			break;
+		case VX_OTHER_VNI:
+			other++;
+			break;
+		}
+	}
+	if (out > n)
+		CNT(v, decap, out - n);
+	if (unlikely(bad | other | unknown)) {
+		CNT(v, bad, bad);
+		CNT(v, unknown_vni, other);
+		CNT(v, unknown_remote, unknown);
+	}
+	return (int)out;
+}
+
+/* A hash of the inner flow: MACs, and the IP addresses, protocol and ports
+ * when they are there (not for a later fragment), read from the first
+ * bytes of the frame in iov. */
+static uint32_t flow_hash(const struct iovec *iov, unsigned niov)
+{
+	uint8_t f[VX_FLOW_BYTES];
+	size_t n = 0, o = 12, l4 = 0;
+	uint32_t h = 2166136261u;
+	unsigned et, proto = 0;
+
+	for (unsigned i = 0; i < niov && n < sizeof(f); i++) {
+		size_t c = MIN(iov[i].iov_len, sizeof(f) - n);
+		memcpy(f + n, iov[i].iov_base, c);
+		n += c;
+	}
+#define MIX(p, len)                                            \
+	for (size_t x_ = 0; x_ < (len); x_++)                  \
+		h = (h ^ (p)[x_]) * 16777619u
+	MIX(f, MIN(n, (size_t)12));
+	if (n < 14)
+		return h;
+	et = (unsigned)f[12] << 8 | f[13];
+	if (et == 0x8100 && n >= 18) {
+		o = 16;
+		et = (unsigned)f[16] << 8 | f[17];
+	}
+	o += 2;
+	if (et == 0x0800 && n >= o + 20) {
+		unsigned ihl = (f[o] & 15u) * 4;
+		MIX(f + o + 12, 8);
+		proto = f[o + 9];
+		if (!(((unsigned)f[o + 6] << 8 | f[o + 7]) & 0x1fff))
+			l4 = o + ihl;
+	} else if (et == 0x86dd && n >= o + 40) {
+		MIX(f + o + 8, 32);
+		proto = f[o + 6];
+		l4 = o + 40;
+	}
+	if ((proto == 6 || proto == 17) && l4 && n >= l4 + 4)
+		MIX(f + l4, 4);
+#undef MIX
+	return h ^ proto;
+}
+
+static inline int send_errno(struct vx *v, int e)
+{
+	if (e == EMSGSIZE) {
+		CNT(v, too_big, 1);
+		return -EMSGSIZE;
+	}
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+		return -EAGAIN;
+	return -ENETDOWN;
+}
+
+static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov, uint8_t rem)
+{
+	struct vx *v = p->priv;
+	struct iovec vi[5 + PKT_MAX_SEGS];
+	struct mmsghdr mm[VX_MAX_REMOTES];
+	unsigned nrem = atomic_load_explicit(&v->nrem, memory_order_acquire), nf;
+	int fd, k;
+
+	(void)q;
+	if (NEVER(niov >= ARRAY_SIZE(vi)))
+		return -EINVAL;
+	vi[0] = (struct iovec){ v->hdr, VX_HDR };
+	memcpy(&vi[1], iov, niov * sizeof(*iov));
+	fd = v->txfd[flow_hash(iov, niov) % VX_TXSOCKS];
+	if (rem) {
+		struct msghdr mh = { .msg_name = &v->rem[rem], .msg_namelen = v->salen,
+		                     .msg_iov = vi, .msg_iovlen = niov + 1 };
+		if (rem > nrem)
+			return -ENETDOWN; /* cannot happen: entries are never taken back */
+		if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0)
+			return send_errno(v, errno);
+		CNT(v, encap, 1);
+		return 0;
+	}
+	/* Head-end replication: one datagram per remote of the flood list. */
+	nf = atomic_load_explicit(&v->nflood, memory_order_acquire);
+	if (!nf)
+		return -ENETDOWN; /* no flood list: counted as drops.down */
+	for (unsigned i = 0; i < nf; i++)
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &v->rem[v->flood[i]],
+		                                 .msg_namelen = v->salen, .msg_iov = vi,
+		                                 .msg_iovlen = niov + 1 };
+	k = sendmmsg(fd, mm, nf, MSG_DONTWAIT);
+	if (k <= 0)
+		return send_errno(v, k < 0 ? errno : EAGAIN);
+	CNT(v, encap, (uint64_t)k);
+	/* The rest (a full socket buffer, or too big for one path): one more
+	 * try each, so that one remote's trouble does not cost the others. */
+	for (unsigned i = (unsigned)k; i < nf; i++) {
+		if (sendmsg(fd, &mm[i].msg_hdr, MSG_DONTWAIT) >= 0)
+			CNT(v, encap, 1);
+		else if (errno == EMSGSIZE)
+			CNT(v, too_big, 1);
+	}
+	return 0;
+}
+
+const struct port_ops port_vxlan_ops = {
+	.type = "vxlan",
+	.open = vx_open,
+	.close = vx_close,
+	.rx_burst = vx_rx_burst,
+	.tx_one = vx_tx,
+	.no_ifname = true,
+	.remote_get = vx_remote_get,
+	.remote_name = vx_remote_name,
+	.queues = kport_queues,
+	.queue_fd = kport_queue_fd,
+	.info = vx_info,
+	.check = kport_check,
+	.rx_keep = kport_rx_keep,
+	.rx_done = kport_rx_done,
+	.rx_arm = kport_rx_arm,
+	.tx_burst = kport_tx_burst,
+};
