@@ -3,7 +3,7 @@
 # test suite on Debian 12 (as root). Idempotent: installs only what is missing.
 set -eu
 pkgs="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev linux-libc-dev
-libxdp-dev libbpf-dev
+libxdp-dev libbpf-dev libmnl-dev frr
 systemd passwd util-linux
 libjansson-dev libpcap-dev tcpdump python3 jq iproute2 procps ethtool
 dpdk-dev librte-net-virtio23 librte-net-vhost23 librte-mempool-ring23

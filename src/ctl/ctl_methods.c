@@ -468,7 +468,7 @@ static int sock_perm_params(const struct ctl_rpc *r, json_t *p, bool client,
 	return 0;
 }
 
-/* The VXLAN part of add-port: vni=, local=, remote=, dstport=, netns=;
+/* The VXLAN part of add-port: vni=, local=, remote=, dstport=, evpn=, netns=;
  * the driver parses the addresses (and says what is wrong with them). */
 static int vxlan_params(json_t *p, struct port_params *pp, struct port_vxlan_params *vx,
                         struct ctl_err *e)
@@ -487,6 +487,10 @@ static int vxlan_params(json_t *p, struct port_params *pp, struct port_vxlan_par
 	vx->dstport = jd ? (uint16_t)json_integer_value(jd) : 0;
 	vx->local = pstr(p, "local", NULL);
 	vx->remote = pstr(p, "remote", NULL);
+	if (pstr(p, "evpn", NULL) && strcmp(pstr(p, "evpn", ""), "on") &&
+	    strcmp(pstr(p, "evpn", ""), "off"))
+		return ctl_err_params(e, "evpn must be on or off");
+	vx->evpn = !strcmp(pstr(p, "evpn", "off"), "on");
 	if (!vx->local)
 		return ctl_err_params(e, "a vxlan port needs local=ADDRESS (this host's end)");
 	if (netns && !netns_ok(netns))
@@ -511,8 +515,9 @@ static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *na
 		return ctl_err_params(e, "path=, mode=, owner=, group= and perm= are for vhostuser "
 		                      "ports, not %s", type);
 	if (strcmp(type, "vxlan") && (json_object_get(p, "vni") || json_object_get(p, "local") ||
-	                              json_object_get(p, "remote") || json_object_get(p, "dstport")))
-		return ctl_err_params(e, "vni=, local=, remote= and dstport= are for vxlan ports");
+	                              json_object_get(p, "remote") || json_object_get(p, "dstport") ||
+	                              json_object_get(p, "evpn")))
+		return ctl_err_params(e, "vni=, local=, remote=, dstport= and evpn= are for vxlan ports");
 	if (!strcmp(type, "vxlan"))
 		return vxlan_params(p, pp, vx, e);
 	if (!strcmp(type, "tap")) {
@@ -607,8 +612,9 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	if (json_object_get(p, "ifname") || json_object_get(p, "netns") || json_object_get(p, "dev"))
 		return ctl_err_params(e, "ifname=, netns= and dev= are for tap, afpacket and afxdp ports");
 	if (json_object_get(p, "vni") || json_object_get(p, "local") ||
-	    json_object_get(p, "remote") || json_object_get(p, "dstport"))
-		return ctl_err_params(e, "vni=, local=, remote= and dstport= are for vxlan ports");
+	    json_object_get(p, "remote") || json_object_get(p, "dstport") ||
+	    json_object_get(p, "evpn"))
+		return ctl_err_params(e, "vni=, local=, remote=, dstport= and evpn= are for vxlan ports");
 	if (!strcmp(mode, "server"))
 		client = false;
 	else if (!strcmp(mode, "client"))
@@ -1142,8 +1148,13 @@ struct fdb_walk {
 };
 
 static void fdb_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                    const char *remote, uint32_t age_s, bool is_static)
+                    const char *remote, uint32_t age_s, enum dp_fdb_origin origin)
 {
+	static const char *const origins[] = {
+		[DP_FDB_LEARNED] = "learned", [DP_FDB_STATIC] = "static",
+		[DP_FDB_EVPN] = "evpn", [DP_FDB_FLOOD] = "flood",
+	};
+	bool is_static = origin == DP_FDB_STATIC || origin == DP_FDB_FLOOD;
 	struct fdb_walk *fw = arg;
 	json_t *o;
 	char m[18];
@@ -1152,8 +1163,9 @@ static void fdb_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *
 		return;
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
 	         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	o = json_pack("{s:s, s:i, s:s, s:I, s:b}", "mac", m, "vlan", (int)vlan, "port", port,
-	              "age", (json_int_t)age_s, "static", is_static);
+	o = json_pack("{s:s, s:i, s:s, s:I, s:b, s:s}", "mac", m, "vlan", (int)vlan, "port", port,
+	              "age", (json_int_t)(is_static ? 0 : age_s), "static", is_static,
+	              "origin", origins[origin]);
 	if (o && remote[0] && json_object_set_new(o, "remote", json_string(remote)) < 0) {
 		json_decref(o);
 		o = NULL;
@@ -1163,9 +1175,10 @@ static void fdb_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *
 }
 
 /* fdb {} -> {entries: [{mac ("aa:bb:cc:dd:ee:ff"), vlan, port, age (seconds
- * since last seen), static, remote? (a VXLAN port's endpoint; the flood
- * list of a VXLAN port is listed as static entries of MAC
- * 00:00:00:00:00:00, as `bridge fdb` lists a vxlan device's)}]} */
+ * since last seen), static, origin ("learned", "static", "evpn": a remote
+ * MAC zebra installed, "flood": a VXLAN port's flood-list endpoint, listed
+ * as a static entry of MAC 00:00:00:00:00:00 as `bridge fdb` lists a vxlan
+ * device's), remote? (a VXLAN port's endpoint)}]} */
 static int m_fdb(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
 {
 	struct fdb_walk fw = { .entries = json_array() };
@@ -1217,13 +1230,15 @@ struct fdb_flush {
 };
 
 static void flush_one(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                      const char *remote, uint32_t age_s, bool is_static)
+                      const char *remote, uint32_t age_s, enum dp_fdb_origin origin)
 {
 	struct fdb_flush *f = arg;
 
 	(void)age_s;
 	(void)remote;
-	if (f->failed || is_static || (f->port && strcmp(port, f->port)) ||
+	/* (EVPN's entries are zebra's to withdraw: flushed, they would come
+	 * back within a second) */
+	if (f->failed || origin != DP_FDB_LEARNED || (f->port && strcmp(port, f->port)) ||
 	    (f->vlan >= 0 && vlan != f->vlan))
 		return;
 	if (f->n == f->cap) {
@@ -1349,6 +1364,7 @@ static const struct ctl_param p_add_port[] = {
 	{ "local", CTL_P_STRING, false },
 	{ "remote", CTL_P_STRING, false },
 	{ "dstport", CTL_P_INT, false },
+	{ "evpn", CTL_P_STRING, false },
 	POLICY_PARAMS
 	{ NULL },
 };

@@ -276,11 +276,18 @@ int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint
                       const char *remote, char *why, size_t whylen);
 int dp_fdb_del(struct dp *dp, uint16_t vlan, const uint8_t mac[6]);
 
-/* FDB listing: fn per entry (learned, or static from a MAC binding), with
- * the remote endpoint of an entry on a VXLAN port ("" for others); then,
- * for each VXLAN port, its flood list as static entries of MAC 0. */
+/* Where an FDB entry came from. */
+enum dp_fdb_origin {
+	DP_FDB_LEARNED,          /* from a frame */
+	DP_FDB_STATIC,           /* fdb-add, or a port's mac= binding */
+	DP_FDB_EVPN,             /* a remote MAC zebra installed (evpn=on) */
+	DP_FDB_FLOOD,            /* a VXLAN port's flood-list endpoint (MAC 0) */
+};
+/* FDB listing: fn per entry, with the remote endpoint of an entry on a
+ * VXLAN port ("" for others); then, for each VXLAN port, its flood list as
+ * entries of MAC 0. */
 typedef void dp_fdb_fn(void *arg, uint16_t vlan, const uint8_t mac[6], const char *port,
-                       const char *remote, uint32_t age_s, bool is_static);
+                       const char *remote, uint32_t age_s, enum dp_fdb_origin origin);
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg);
 
 /* Port captures (vifctl capture, dp_cap.c): frames of a port (dirs: a mask

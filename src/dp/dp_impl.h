@@ -44,6 +44,9 @@ enum {
 	DP_SPIN_MIN_NS = 2000,    /* the window when it grows from 0 */
 	DP_NOFD_POLL_NS = 500000, /* while idle, rings without a kick fd are
 	                           * polled this often (a timed sleep) */
+	DP_VXLAN_MAC_LIMIT = 4096, /* a VXLAN port's default mac-limit (EVPN: none) */
+	DP_EVPN_GRACE_S = 10,     /* after an EVPN sync starts, local MACs are only
+	                           * added, not withdrawn, for this long */
 };
 
 /* Frame bytes the worker copies privately for classification (the
@@ -53,6 +56,7 @@ enum { DP_PREFIX = PKT_HEAD };
 static_assert(DP_PREFIX >= 18 + 40 + 8 + 16, "a tagged NDP target fits the head");
 
 struct dp_cap;
+struct evpn;
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
@@ -78,6 +82,9 @@ struct dp_port {
 	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
 	struct dp_cap *cap;          /* control: its running capture, or NULL
 	                              * (snapshots copy it: dp_conf_port) */
+	struct evpn *evpn;           /* control: a VXLAN port's EVPN sync, or NULL */
+	uint32_t evpn_since;         /* control: when it started (dp_now_s) */
+	uint16_t mac_limit_dflt;     /* its learned-MAC limit without mac-limit= */
 };
 
 /* Per-worker, per-port counters: dp.h's DP_WORKER_COUNTERS. */
@@ -254,6 +261,15 @@ void dp_capture_free_all(struct dp *dp);
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
                      const struct dp_conf_port *scp, unsigned q, unsigned n, uint32_t now_s,
                      uint64_t qnow);
+/* A VXLAN port's BGP EVPN sync (dp_evpn.c): started after its driver is
+ * open (pp->vx->evpn), stopped before it closes (remove: by del-port, the
+ * shadow devices go too); the tick (once a second) refreshes zebra's MACs
+ * and writes the local ones. */
+int dp_evpn_attach(struct dp *dp, struct dp_port *p, const struct port_params *pp, char *err,
+                   size_t errlen);
+void dp_evpn_detach(struct dp *dp, struct dp_port *p, bool remove);
+void dp_evpn_tick(struct dp *dp, uint32_t now_s);
+bool dp_evpn_is_remote(const struct dp_port *p, const uint8_t mac[6]);
 /* Seconds since the datapath started: the fdb's clock. */
 static inline uint32_t dp_now_s(const struct dp *dp, uint64_t now_ns)
 {

@@ -342,6 +342,7 @@ static void periodic_check(void *arg)
 	if (now_s != dp->last_age_s) {
 		sw_fdb_age(dp->fdb, now_s);
 		dp->last_age_s = now_s;
+		dp_evpn_tick(dp, now_s);
 	}
 	/* A worker that is awake (not offline in epoll) but has not finished
 	 * a loop since the last look is blocked or spinning on something a
@@ -598,6 +599,7 @@ void dp_destroy(struct dp *dp)
 		struct dp_port *p = dp->ports[i];
 		if (!p)
 			continue;
+		dp_evpn_detach(dp, p, false); /* the shadow devices stay for the next vifd */
 		port_close(p->port);
 		sw_fdb_flush_port(dp->fdb, p->id);
 		port_free(p);
@@ -647,6 +649,7 @@ static void port_slot_init(struct dp *dp, struct dp_port *p, unsigned id, const 
 	memset(dp->place[id], -1, sizeof(dp->place[id]));
 	memset(dp->qload[id], 0, sizeof(dp->qload[id]));
 	memset(dp->qseen[id], 0, sizeof(dp->qseen[id]));
+	p->mac_limit_dflt = SW_FDB_DEFAULT_LIMIT;
 	sw_fdb_set_limit(dp->fdb, p->id, SW_FDB_DEFAULT_LIMIT);
 }
 
@@ -662,6 +665,7 @@ int dp_port_del(struct dp *dp, const char *name)
 	if (p->port)
 		p->port->removing = true;
 	dp_capture_port_gone(dp, p);
+	dp_evpn_detach(dp, p, true);
 	port_close(p->port); /* no snapshot lists it any more */
 	p->port = NULL;
 	sw_fdb_flush_port(dp->fdb, p->id);
@@ -732,7 +736,7 @@ static int cfg_install(struct dp *dp, struct dp_port *p, const struct dp_port_cf
 			xfree(nc);
 			return -ENOSPC;
 		}
-		sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : SW_FDB_DEFAULT_LIMIT);
+		sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : p->mac_limit_dflt);
 	}
 	p->cfg = nc;
 	if (p->port)
@@ -801,6 +805,10 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		return -ENOMEM;
 	}
 	port_slot_init(dp, p, id, pp->name);
+	/* Behind a VXLAN port are whole hosts' worth of MACs, shared by all
+	 * its remote endpoints (zebra's, with EVPN: as many as it knows). */
+	if (pp->vx)
+		p->mac_limit_dflt = pp->vx->evpn ? UINT16_MAX : DP_VXLAN_MAC_LIMIT;
 	p->env = (struct port_env){ .ev = dp->ev, .broken_fd = dp->eventfd,
 	                            .shared = dp->nworkers > 1, .quiesce = port_quiesce,
 	                            .changed = port_changed, .ctx = p };
@@ -815,6 +823,13 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		                                         : strerror(-r));
 	} else {
 		r = port_open(pp, &p->env, &p->port, err, errlen);
+		if (r == 0 && pp->vx && pp->vx->evpn) {
+			r = dp_evpn_attach(dp, p, pp, err, errlen);
+			if (r < 0) {
+				port_close(p->port);
+				p->port = NULL;
+			}
+		}
 	}
 	if (r < 0) {
 		sw_fdb_flush_port(dp->fdb, p->id);
@@ -1160,7 +1175,9 @@ static void fdb_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8
 	for (int i = 0; i < 6; i++)
 		m[i] = (uint8_t)(mac >> (40 - 8 * i));
 	remote_name(fw->dp->ports[port], rem, ra, sizeof(ra));
-	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, ra, age_s, is_static);
+	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, ra, age_s,
+	       is_static ? DP_FDB_STATIC
+	       : dp_evpn_is_remote(fw->dp->ports[port], m) ? DP_FDB_EVPN : DP_FDB_LEARNED);
 }
 
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)
@@ -1180,7 +1197,7 @@ void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)
 			if (!ra[0])
 				break;
 			if (flood)
-				fn(arg, 0, zero, p->name, ra, 0, true);
+				fn(arg, 0, zero, p->name, ra, 0, DP_FDB_FLOOD);
 		}
 	}
 }

@@ -59,6 +59,8 @@ struct port_vxlan_params {
 	const char *local;     /* an address of this host (IPv4 or IPv6) */
 	const char *remote;    /* comma-separated remote endpoints of the same family,
 	                        * the flood list; NULL: none yet */
+	bool evpn;             /* BGP EVPN through zebra (src/evpn) fills the MAC table
+	                        * and the flood list */
 };
 
 struct port_params {
@@ -191,7 +193,9 @@ struct port_txctx {
 	X(vx_unknown_remote, "vxlan_unknown_remote", NULL, \
 	  "VXLAN datagrams from an address that is not one of the port's remote endpoints") \
 	X(vx_too_big, "vxlan_too_big", NULL, \
-	  "frames to a VXLAN port too big for the underlay once encapsulated (50 or 70 bytes more)")
+	  "frames to a VXLAN port too big for the underlay once encapsulated (50 or 70 bytes more)") \
+	X(vx_send_failed, "vxlan_send_failed", NULL, \
+	  "copies of flooded frames a remote endpoint did not get (socket buffer full, no route)")
 
 #define PORT_COUNTER_FIELD(f, name, metric, help) uint64_t f;
 
@@ -290,6 +294,8 @@ struct port_ops {
 	 * (1..255) of the remote at address addr, added if it is new (to the
 	 * flood list too when flood), or -errno with a reason in err. */
 	int (*remote_get)(struct port *p, const char *addr, bool flood, char *err, size_t errlen);
+	/* Takes the remote at addr out of the flood list (it stays known). */
+	void (*remote_unflood)(struct port *p, const char *addr);
 	/* The address of remote rem into buf ("" if there is none), and
 	 * whether it is in the flood list. */
 	void (*remote_name)(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood);

@@ -56,6 +56,7 @@ enum {
 	VX_MAX_REMOTES = 255,
 	VX_TXSOCKS = 8,
 	VX_BURST = 32,
+	VX_RX_ROUNDS = 4,         /* reads in a row of refused datagrams alone */
 	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
 	VX_BUF = 4 << 20,         /* socket buffers asked for */
 };
@@ -78,11 +79,14 @@ struct vx {
 	 * then published by a release store of nrem; never changed after. */
 	_Atomic unsigned nrem;
 	union vx_addr rem[VX_MAX_REMOTES + 1];
-	/* The flood list: indices, published the same way by nflood. */
+	/* The flood list: indices, published the same way by nflood; an entry
+	 * taken out is replaced by the last one, then nflood lowered (a
+	 * worker sending meanwhile may send one frame to the remote taken out,
+	 * or miss the one moved). */
 	_Atomic unsigned nflood;
-	uint8_t flood[VX_MAX_REMOTES];
+	_Atomic uint8_t flood[VX_MAX_REMOTES];
 	uint8_t last;             /* receive: the remote matched last (one poller) */
-	_Atomic uint64_t encap, decap, bad, unknown_vni, unknown_remote, too_big;
+	_Atomic uint64_t encap, decap, bad, unknown_vni, unknown_remote, too_big, send_failed;
 };
 
 #define CNT(v, f, n) atomic_fetch_add_explicit(&(v)->f, (n), memory_order_relaxed)
@@ -101,6 +105,19 @@ static int parse_addr(const char *s, uint16_t port, union vx_addr *a)
 		return AF_INET6;
 	}
 	return -EINVAL;
+}
+
+/* An address a VTEP may have: one host, not unspecified, multicast,
+ * limited broadcast or (IPv6) an IPv4-mapped one. */
+static bool addr_unicast(const union vx_addr *a)
+{
+	if (a->sa.sa_family == AF_INET) {
+		uint32_t h = ntohl(a->in.sin_addr.s_addr);
+		return h && h != 0xffffffffu && (h >> 28) != 0xe;
+	}
+	return !IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr) &&
+	       !IN6_IS_ADDR_MULTICAST(&a->in6.sin6_addr) &&
+	       !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr);
 }
 
 static void addr_str(const union vx_addr *a, char *buf, size_t len)
@@ -158,7 +175,8 @@ static int open_socks(void *arg)
 	struct vx_sockjob *j = arg;
 	struct vx *v = j->v;
 	union vx_addr a = v->local;
-	int one = 1, pmtu = IP_PMTUDISC_DO, pmtu6 = IPV6_PMTUDISC_DO, fd;
+	/* DF set, the interface's MTU: no ICMP (which anyone may send) lowers it. */
+	int one = 1, pmtu = IP_PMTUDISC_PROBE, pmtu6 = IPV6_PMTUDISC_PROBE, fd;
 
 	j->what = "socket";
 	fd = socket(v->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
@@ -225,6 +243,11 @@ static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err
 		snprintf(err, errlen, "remote %.60s is the port's local address", addr);
 		return -EINVAL;
 	}
+	if (!addr_unicast(&a)) {
+		snprintf(err, errlen, "remote %.60s is not one host's address (unspecified, "
+		         "multicast, broadcast or IPv4-mapped)", addr);
+		return -EINVAL;
+	}
 	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
 		;
 	if (i > n) {
@@ -237,14 +260,37 @@ static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err
 	}
 	if (flood) {
 		unsigned k;
-		for (k = 0; k < nf && v->flood[k] != i; k++)
+		for (k = 0; k < nf && atomic_load_explicit(&v->flood[k], memory_order_relaxed) != i;
+		     k++)
 			;
 		if (k == nf) {
-			v->flood[nf] = (uint8_t)i;
+			atomic_store_explicit(&v->flood[nf], (uint8_t)i, memory_order_relaxed);
 			atomic_store_explicit(&v->nflood, nf + 1, memory_order_release);
 		}
 	}
 	return (int)i;
+}
+
+static void vx_remote_unflood(struct port *p, const char *addr)
+{
+	struct vx *v = p->priv;
+	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed);
+	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
+	union vx_addr a;
+	unsigned i, k;
+
+	if (parse_addr(addr, v->dstport, &a) != v->family)
+		return;
+	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
+		;
+	for (k = 0; k < nf && atomic_load_explicit(&v->flood[k], memory_order_relaxed) != i; k++)
+		;
+	if (i > n || k == nf)
+		return;
+	atomic_store_explicit(&v->flood[k],
+	                      atomic_load_explicit(&v->flood[nf - 1], memory_order_relaxed),
+	                      memory_order_relaxed);
+	atomic_store_explicit(&v->nflood, nf - 1, memory_order_release);
 }
 
 static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood)
@@ -258,7 +304,7 @@ static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, b
 		return;
 	addr_str(&v->rem[rem], buf, len);
 	for (unsigned k = 0; k < nf; k++)
-		*flood |= v->flood[k] == rem;
+		*flood |= atomic_load_explicit(&v->flood[k], memory_order_relaxed) == rem;
 }
 
 static int vx_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
@@ -297,6 +343,11 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 		goto fail;
 	}
 	v->salen = v->family == AF_INET ? sizeof(v->local.in) : sizeof(v->local.in6);
+	if (!addr_unicast(&v->local)) {
+		snprintf(err, errlen, "local %.60s is not one host's address", xp->local);
+		r = -EINVAL;
+		goto fail;
+	}
 	vx_hdr_put(v->hdr, v->vni);
 	if (xp->remote && *xp->remote) {
 		size_t len = strlen(xp->remote);
@@ -361,6 +412,7 @@ static void vx_info(struct port *p, struct port_info *pi)
 	pi->vx_unknown_vni = atomic_load_explicit(&v->unknown_vni, memory_order_relaxed);
 	pi->vx_unknown_remote = atomic_load_explicit(&v->unknown_remote, memory_order_relaxed);
 	pi->vx_too_big = atomic_load_explicit(&v->too_big, memory_order_relaxed);
+	pi->vx_send_failed = atomic_load_explicit(&v->send_failed, memory_order_relaxed);
 }
 
 /* ---- workers ---- */
@@ -380,6 +432,51 @@ static inline uint8_t rem_find(struct vx *v, const union vx_addr *src)
 	return 0;
 }
 
+/* Before the worker sleeps: frames waiting (or refused ones, which the
+ * next rx_burst counts) keep it awake. */
+static bool vx_rx_arm(struct port *p, unsigned q, bool on)
+{
+	char c;
+
+	return !on || recv(p->fd[q], &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0;
+}
+
+/* Checks the k datagrams of mm and hands those it takes to pkts[n..]:
+ * returns the new count. */
+static unsigned rx_take(struct vx *v, struct mmsghdr *mm, struct iovec (*iov)[2],
+                        uint8_t (*hdr)[VX_HDR], const union vx_addr *src, int k, unsigned n,
+                        struct pkt *pkts, uint64_t *bad, uint64_t *other, uint64_t *unknown)
+{
+	unsigned out = n;
+
+	for (int i = 0; i < k; i++) {
+		uint32_t len = mm[i].msg_len;
+		uint8_t r = rem_find(v, &src[i]);
+
+		if (!r) {
+			(*unknown)++;
+			continue;
+		}
+		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) || len >= PORT_FRAME_MAX) {
+			(*bad)++;
+			continue;
+		}
+		switch (vx_check(hdr[i], len, v->vni)) {
+		case VX_OK:
+			kport_pkt(&pkts[out], iov[i][1].iov_base, len - VX_HDR);
+			pkts[out++].rem = r;
+			break;
+		case VX_BAD:
+			(*bad)++;
+			break;
+		case VX_OTHER_VNI:
+			(*other)++;
+			break;
+		}
+	}
+	return out;
+}
+
 static int vx_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
 {
 	struct vx *v = p->priv;
@@ -397,38 +494,23 @@ static int vx_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned ma
 	if (n == max)
 		return (int)n;
 	want = max - n;
-	for (unsigned i = 0; i < want; i++) {
-		iov[i][0] = (struct iovec){ hdr[i], VX_HDR };
-		iov[i][1] = (struct iovec){ buf + (size_t)(n + i) * PORT_FRAME_MAX, PORT_FRAME_MAX };
-		mm[i].msg_hdr = (struct msghdr){ .msg_name = &src[i], .msg_namelen = sizeof(src[i]),
-		                                 .msg_iov = iov[i], .msg_iovlen = 2 };
-	}
-	k = recvmmsg(p->fd[q], mm, want, MSG_DONTWAIT, NULL);
 	out = n;
-	for (int i = 0; i < k; i++) {
-		uint32_t len = mm[i].msg_len;
-		uint8_t r = rem_find(v, &src[i]);
-
-		if (!r) {
-			unknown++;
-			continue;
+	/* Datagrams refused here must not look like an empty socket: while a
+	 * whole read was refused, read on (a few times; rx_arm then says
+	 * whether more is there before the worker sleeps). */
+	for (unsigned round = 0; round < VX_RX_ROUNDS && out == n; round++) {
+		for (unsigned i = 0; i < want; i++) {
+			iov[i][0] = (struct iovec){ hdr[i], VX_HDR };
+			iov[i][1] = (struct iovec){ buf + (size_t)(n + i) * PORT_FRAME_MAX,
+			                            PORT_FRAME_MAX };
+			mm[i].msg_hdr = (struct msghdr){ .msg_name = &src[i],
+			                                 .msg_namelen = sizeof(src[i]),
+			                                 .msg_iov = iov[i], .msg_iovlen = 2 };
 		}
-		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) || len >= PORT_FRAME_MAX) {
-			bad++;
-			continue;
-		}
-		switch (vx_check(hdr[i], len, v->vni)) {
-		case VX_OK:
-			kport_pkt(&pkts[out], iov[i][1].iov_base, len - VX_HDR);
-			pkts[out++].rem = r;
+		k = recvmmsg(p->fd[q], mm, want, MSG_DONTWAIT, NULL);
+		out = rx_take(v, mm, iov, hdr, src, k, n, pkts, &bad, &other, &unknown);
+		if (k < (int)want)
 			break;
-		case VX_BAD:
-			bad++;
-			break;
-		case VX_OTHER_VNI:
-			other++;
-			break;
-		}
 	}
 	if (out > n)
 		CNT(v, decap, out - n);
@@ -500,8 +582,8 @@ static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned n
 	struct vx *v = p->priv;
 	struct iovec vi[5 + PKT_MAX_SEGS];
 	struct mmsghdr mm[VX_MAX_REMOTES];
-	unsigned nrem = atomic_load_explicit(&v->nrem, memory_order_acquire), nf;
-	int fd, k;
+	unsigned nrem = atomic_load_explicit(&v->nrem, memory_order_acquire), nf, sent = 0;
+	int fd, k, e = EAGAIN;
 
 	(void)q;
 	if (NEVER(niov >= ARRAY_SIZE(vi)))
@@ -524,21 +606,35 @@ static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned n
 	if (!nf)
 		return -ENETDOWN; /* no flood list: counted as drops.down */
 	for (unsigned i = 0; i < nf; i++)
-		mm[i].msg_hdr = (struct msghdr){ .msg_name = &v->rem[v->flood[i]],
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &v->rem[atomic_load_explicit(
+		                                     &v->flood[i], memory_order_relaxed)],
 		                                 .msg_namelen = v->salen, .msg_iov = vi,
 		                                 .msg_iovlen = niov + 1 };
-	k = sendmmsg(fd, mm, nf, MSG_DONTWAIT);
-	if (k <= 0)
-		return send_errno(v, k < 0 ? errno : EAGAIN);
-	CNT(v, encap, (uint64_t)k);
-	/* The rest (a full socket buffer, or too big for one path): one more
-	 * try each, so that one remote's trouble does not cost the others. */
-	for (unsigned i = (unsigned)k; i < nf; i++) {
-		if (sendmsg(fd, &mm[i].msg_hdr, MSG_DONTWAIT) >= 0)
-			CNT(v, encap, 1);
-		else if (errno == EMSGSIZE)
+	/* sendmmsg stops at a remote it cannot send to: skip that one (counted)
+	 * and go on with the rest, so that one remote's trouble does not cost
+	 * the others; a full socket buffer ends the round for all. */
+	for (unsigned i = 0; i < nf;) {
+		k = sendmmsg(fd, mm + i, nf - i, MSG_DONTWAIT);
+		if (k > 0) {
+			sent += (unsigned)k;
+			i += (unsigned)k;
+			continue;
+		}
+		e = k < 0 ? errno : EAGAIN;
+		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+			CNT(v, send_failed, nf - i);
+			break;
+		}
+		if (e == EMSGSIZE)
 			CNT(v, too_big, 1);
+		else
+			CNT(v, send_failed, 1);
+		i++;
 	}
+	if (!sent) /* (each refusal counted above) */
+		return e == EMSGSIZE ? -EMSGSIZE
+		       : e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS ? -EAGAIN : -ENETDOWN;
+	CNT(v, encap, sent);
 	return 0;
 }
 
@@ -550,6 +646,7 @@ const struct port_ops port_vxlan_ops = {
 	.tx_one = vx_tx,
 	.no_ifname = true,
 	.remote_get = vx_remote_get,
+	.remote_unflood = vx_remote_unflood,
 	.remote_name = vx_remote_name,
 	.queues = kport_queues,
 	.queue_fd = kport_queue_fd,
@@ -557,6 +654,6 @@ const struct port_ops port_vxlan_ops = {
 	.check = kport_check,
 	.rx_keep = kport_rx_keep,
 	.rx_done = kport_rx_done,
-	.rx_arm = kport_rx_arm,
+	.rx_arm = vx_rx_arm,
 	.tx_burst = kport_tx_burst,
 };

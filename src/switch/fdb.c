@@ -227,9 +227,11 @@ int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint8_t rem
 		if (!sw_fdb_slot_read(s, &k, &m, &seen) || k != key)
 			return SW_LEARN_OK;
 		old = (uint16_t)(m & SW_FDB_META_PORT);
-		/* Static wins on its own port whatever the remote. */
+		/* Static wins: on another port, and on its own port from another
+		 * remote endpoint when it names one (fdb-add ... remote=). */
 		if (m & SW_FDB_META_STATIC)
-			return old == port ? SW_LEARN_OK : SW_LEARN_STATIC;
+			return old == port && (!meta_rem(m) || meta_rem(m) == rem) ? SW_LEARN_OK
+			                                                             : SW_LEARN_STATIC;
 		if (old == port && meta_rem(m) == rem) {
 			atomic_store_explicit(&s->seen_s, now_s, memory_order_relaxed);
 			return SW_LEARN_OK;
@@ -320,7 +322,8 @@ int sw_fdb_learn_peek(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t po
 		old = (uint16_t)(m & SW_FDB_META_PORT);
 		*other = old;
 		if (m & SW_FDB_META_STATIC)
-			return old == port ? SW_PEEK_STATIC_SELF : SW_PEEK_STATIC;
+			return old == port && (!meta_rem(m) || meta_rem(m) == rem) ? SW_PEEK_STATIC_SELF
+			                                                             : SW_PEEK_STATIC;
 		if (old == port)
 			return meta_rem(m) == rem ? SW_PEEK_REFRESH : SW_PEEK_MOVE;
 		return cnt < lim ? SW_PEEK_MOVE : SW_PEEK_LIMIT;

@@ -238,9 +238,10 @@ int sw_fdb_learn_slow(struct sw_fdb *f, uint64_t key, uint16_t port, uint8_t rem
  * A static entry is never changed by learning. Returns
  * SW_LEARN_OK (learned, or skipped because another thread owned the slot:
  * the next frame retries), SW_LEARN_LIMIT (port at its limit for new MACs:
- * drop and count mac-limit), SW_LEARN_STATIC (mac is static on another port:
- * drop as spoof; static on port, whatever its rem, is SW_LEARN_OK and stays
- * as it is), SW_LEARN_FULL (no slot in the window: forward, unlearned).
+ * drop and count mac-limit), SW_LEARN_STATIC (mac is static on another port,
+ * or on port with a remote other than rem: drop as spoof; static on port
+ * with rem or with no remote is SW_LEARN_OK and stays as it is),
+ * SW_LEARN_FULL (no slot in the window: forward, unlearned).
  * No atomic RMW and no store when the entry maps to (port, rem) and was
  * refreshed this second. Any number of threads; never blocks. */
 static inline int sw_fdb_learn(struct sw_fdb *f, uint16_t vlan, uint64_t mac, uint16_t port,

@@ -531,8 +531,7 @@ void cli_print_fdb(json_t *res)
 		const char *rem = jstr(e, "remote");
 		const char *cells[6] = { num(vlan, e, "vlan"), jstr(e, "mac"), jstr(e, "port"),
 		                         rem ? rem : "-",
-		                         !st ? "learned" : rem && !strcmp(jstr(e, "mac"),
-		                         "00:00:00:00:00:00") ? "flood" : "static",
+		                         jstr(e, "origin") ? jstr(e, "origin") : st ? "static" : "learned",
 		                         st ? "-" : num(age, e, "age") };
 
 		cli_table_row(t, cells);

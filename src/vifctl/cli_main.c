@@ -182,6 +182,7 @@ static const struct {
 	{ "local", "local", false, false, true, NULL },
 	{ "remote", "remote", false, false, true, NULL },
 	{ "dstport", "dstport", false, true, true, NULL },
+	{ "evpn", "evpn", false, false, true, "on off" },
 #define CLI_KEY(json, cli, kind) { cli, json, false, PORT_KEY_IS_##kind, false, NULL },
 #define PORT_KEY_IS_INT true
 #define PORT_KEY_IS_STRING false
@@ -751,7 +752,7 @@ static const struct cmd cmds[] = {
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
 	  "  add-port BRIDGE NAME type=vxlan vni=N local=ADDR [remote=ADDR,...] [dstport=P]\n"
-	  "           [netns=NS]\n"
+	  "           [evpn=on] [netns=NS]\n"
 	  "  --may-exist     a port of that name (and type) already there is not an\n"
 	  "                  error; nothing about it is changed (use set-port)\n"
 	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket (type=vhost-user,\n"
@@ -785,6 +786,10 @@ static const struct cmd cmds[] = {
 	  "                  multicast go to each; only they (and fdb-add remote= ones)\n"
 	  "                  are listened to\n"
 	  "  dstport=P       UDP port, both ends (default 4789)\n"
+	  "  evpn=on         BGP EVPN through FRR: vifd keeps a shadow bridge vifbN and\n"
+	  "                  vxlan device vifxN (N: the VNI) that zebra programs; their\n"
+	  "                  remote MACs and flood list fill the port's, and the MACs\n"
+	  "                  vifd has locally are written there for zebra to advertise\n"
 	  "  netns=NS        use the IP stack of network namespace NS\n"
 	  "  POLICY          any set-port key (see vifctl help set-port); on kernel\n"
 	  "                  ports ingress-* limits leave frames in the kernel's queue\n"
@@ -806,8 +811,9 @@ static const struct cmd cmds[] = {
 	  "                  and no other port may use MAC; mac=none lifts the binding;\n"
 	  "                  mac=auto binds the first source MAC the guest uses (vifd\n"
 	  "                  is not told the MAC in QEMU's virtio config)\n"
-	  "  mac-limit=N     at most N learned MACs (default 64); frames from more new\n"
-	  "                  MACs are dropped and counted\n"
+	  "  mac-limit=N     at most N learned MACs (default 64; VXLAN ports 4096, with\n"
+	  "                  evpn=on 65535); frames from more new MACs are dropped and\n"
+	  "                  counted\n"
 	  "  ip=LIST         addresses the guest may claim in ARP and NDP, e.g.\n"
 	  "                  10.0.0.5,fd00::5 (others dropped as spoofed); ip=none\n"
 	  "Rate limits, named from the switch's side (ingress: what the guest sends;\n"

@@ -820,9 +820,21 @@ static void test_remote_static(void)
 	CHECK_EQ(sw_fdb_add_static(f, 1, c, SW_FDB_MAX_PORTS, 4), -EINVAL);
 	CHECK_EQ(sw_fdb_add_static(f, 1, c, 5, 4), 0);
 	CHECK_EQ(sw_fdb_lookup(f, 1, c, 0), 5 | 4 << 8);
-	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 6, 1), SW_LEARN_OK);
-	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 0, 1), SW_LEARN_OK);
+	/* Pinned to remote 4: another remote of the same port may not use it
+	 * (a spoof, as from another port). */
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 6, 1), SW_LEARN_STATIC);
+	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 0, 1), SW_LEARN_STATIC);
 	CHECK_EQ(sw_fdb_lookup(f, 1, c, 1), 5 | 4 << 8);
+	{
+		uint16_t o = 0;
+		CHECK_EQ(sw_fdb_learn_peek(f, 1, c, 5, 6, 1, &o), SW_PEEK_STATIC);
+		CHECK_EQ(sw_fdb_learn_peek(f, 1, c, 5, 4, 1, &o), SW_PEEK_STATIC_SELF);
+	}
+	/* A static entry without a remote (a local port's mac=) takes frames
+	 * of its port whatever they carry. */
+	CHECK_EQ(sw_fdb_add_static(f, 1, c + 1, 7, 0), 0);
+	CHECK_EQ(sw_fdb_learn(f, 1, c + 1, 7, 3, 1), SW_LEARN_OK);
+	CHECK_EQ(sw_fdb_del(f, 1, c + 1), 0);
 	CHECK_EQ(sw_fdb_learn(f, 1, c, 5, 4, 1), SW_LEARN_OK);
 	CHECK_EQ(sw_fdb_learn(f, 1, c, 6, 4, 1), SW_LEARN_STATIC);
 	CHECK_EQ(sw_fdb_lookup(f, 1, c, 1), 5 | 4 << 8);
@@ -924,7 +936,8 @@ static void test_peek_remote(void)
 	CHECK_EQ(sw_fdb_count(f, 3), 1);
 	CHECK_EQ(sw_fdb_count(f, 4), 1);
 	CHECK_EQ(sw_fdb_add_static(f, 1, 0x0299, 6, 2), 0);
-	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 3, 3, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 2, 3, SW_PEEK_STATIC_SELF, 6), SW_LEARN_OK);
+	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 6, 3, 3, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
 	CHECK_EQ(learn_after_peek(f, 1, 0x0299, 5, 2, 3, SW_PEEK_STATIC, 6), SW_LEARN_STATIC);
 	CHECK_EQ(sw_fdb_lookup(f, 1, 0x0299, 3), 6 | 2 << 8);
 	sw_fdb_destroy(f);

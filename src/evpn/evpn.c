@@ -1,0 +1,675 @@
+/* evpn.c - the shadow bridge and vxlan device zebra programs, and the
+ * netlink mirror between them and vifd (see evpn.h). Netlink through
+ * libmnl: one socket for requests (each waits for its answer) and one
+ * subscribed to RTNLGRP_NEIGH, both created in the port's namespace. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/veth.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evpn.h"
+#include "port.h"
+#include "vlog.h"
+#include "xalloc.h"
+
+enum {
+	/* The bridge's ageing, at the kernel's maximum (10^6 s, in clock_t):
+	 * vifd removes the local entries itself. */
+	EVPN_AGEING_CS = 100000000,
+	EVPN_REQ_TIMEOUT_MS = 2000,
+};
+
+/* A set of MACs (48 bits | 1 << 63, never 0): open addressing, linear
+ * probing, deletion by backward shift; gen marks a local round. */
+struct macset {
+	uint64_t *k;
+	uint32_t *gen;
+	size_t cap, n;
+};
+
+struct evpn {
+	struct mnl_socket *req, *ev;
+	unsigned seq;
+	int family;              /* of local */
+	uint8_t local[16];
+	uint32_t vni;
+	int br, vx, lport;       /* ifindexes: bridge, vxlan device, local port */
+	char brname[IFNAMSIZ], vxname[IFNAMSIZ], dname[IFNAMSIZ], pname[IFNAMSIZ];
+	char netns[PORT_NETNS_MAX];
+	char sysctl[96];
+	struct evpn_cb cb;
+	struct macset remote;    /* remote MACs zebra installed */
+	struct macset local_set; /* local MACs vifd wrote */
+	uint32_t round;
+	char *buf;               /* MNL_SOCKET_BUFFER_SIZE */
+};
+
+static inline uint64_t mac_key(const uint8_t m[6])
+{
+	return 1ull << 63 | (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 |
+	       (uint64_t)m[3] << 16 | (uint64_t)m[4] << 8 | m[5];
+}
+
+static inline size_t slot_of(uint64_t k, size_t cap)
+{
+	k ^= k >> 29;
+	k *= 0xbf58476d1ce4e5b9ull;
+	k ^= k >> 32;
+	return (size_t)k & (cap - 1);
+}
+
+static bool set_find(const struct macset *s, uint64_t k, size_t *at)
+{
+	if (!s->cap)
+		return false;
+	for (size_t i = slot_of(k, s->cap);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->k[i]) {
+			*at = i;
+			return false;
+		}
+		if (s->k[i] == k) {
+			*at = i;
+			return true;
+		}
+	}
+}
+
+static int set_grow(struct macset *s)
+{
+	struct macset b = { .cap = s->cap ? s->cap * 2 : 64 };
+
+	b.k = xcalloc(b.cap, sizeof(*b.k));
+	b.gen = xcalloc(b.cap, sizeof(*b.gen));
+	if (!b.k || !b.gen) {
+		xfree(b.k);
+		xfree(b.gen);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->cap; i++) {
+		size_t at;
+		if (!s->k[i])
+			continue;
+		set_find(&b, s->k[i], &at);
+		b.k[at] = s->k[i];
+		b.gen[at] = s->gen[i];
+		b.n++;
+	}
+	xfree(s->k);
+	xfree(s->gen);
+	*s = b;
+	return 0;
+}
+
+/* Adds k (gen g); true if it was new, false if there (gen updated) or on
+ * allocation failure (*err). */
+static bool set_add(struct macset *s, uint64_t k, uint32_t g, int *err)
+{
+	size_t at;
+
+	*err = 0;
+	if (set_find(s, k, &at)) {
+		s->gen[at] = g;
+		return false;
+	}
+	if ((s->n + 1) * 4 > s->cap * 3) {
+		*err = set_grow(s);
+		if (*err)
+			return false;
+		set_find(s, k, &at);
+	}
+	s->k[at] = k;
+	s->gen[at] = g;
+	s->n++;
+	return true;
+}
+
+static void set_del_at(struct macset *s, size_t i)
+{
+	size_t j = i;
+
+	s->k[i] = 0;
+	s->n--;
+	/* Backward shift: close the gap for keys probing past it. */
+	for (;;) {
+		size_t h;
+		j = (j + 1) & (s->cap - 1);
+		if (!s->k[j])
+			return;
+		h = slot_of(s->k[j], s->cap);
+		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+			s->k[i] = s->k[j];
+			s->gen[i] = s->gen[j];
+			s->k[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static bool set_del(struct macset *s, uint64_t k)
+{
+	size_t at;
+
+	if (!set_find(s, k, &at))
+		return false;
+	set_del_at(s, at);
+	return true;
+}
+
+static void set_free(struct macset *s)
+{
+	xfree(s->k);
+	xfree(s->gen);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- requests ---- */
+
+/* Sends nlh on the request socket and waits for its acknowledgement.
+ * 0 or -errno (the kernel's). A dump calls fn for each message. */
+static int request(struct evpn *e, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg)
+{
+	unsigned portid = mnl_socket_get_portid(e->req);
+	int r;
+
+	nlh->nlmsg_seq = ++e->seq;
+	/* (NLM_F_DUMP's bits mean CREATE and EXCL in a NEW request) */
+	if (nlh->nlmsg_type != RTM_GETNEIGH || (nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
+		nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(e->req, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(e->req, e->buf, MNL_SOCKET_BUFFER_SIZE);
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		r = mnl_cb_run(e->buf, (size_t)n, e->seq, portid, fn, arg);
+		if (r == MNL_CB_STOP)
+			return 0;
+		if (r < 0)
+			return -errno;
+	}
+}
+
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, int ifindex,
+                                 bool up)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	if (up) {
+		ifm->ifi_flags = IFF_UP;
+		ifm->ifi_change = IFF_UP;
+	}
+	return nlh;
+}
+
+/* No IPv6 address of its own: the device then sends nothing by itself. */
+static void put_no_addrgen(struct nlmsghdr *nlh)
+{
+	struct nlattr *af = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+	mnl_attr_nest_end(nlh, in6);
+	mnl_attr_nest_end(nlh, af);
+}
+
+static int ifindex_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		*(int *)arg = ifm->ifi_index;
+	return MNL_CB_OK;
+}
+
+static int ifindex_of(struct evpn *e, const char *name)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0, false);
+	int idx = 0, r;
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	r = request(e, nlh, ifindex_cb, &idx); /* the link, then the ack */
+	return r < 0 ? r : idx ? idx : -ENODEV;
+}
+
+/* Creates device name of kind (master: a bridge's ifindex, or 0), up, or
+ * takes the existing one (a restarted vifd). Returns its ifindex. */
+/* Writes "1" into the file at path (a sysctl), in the caller's namespace. */
+static int write_one(void *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int make_link(struct evpn *e, const char *name, const char *kind, int master)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, false);
+	struct nlattr *li, *data;
+	int r, idx;
+
+	/* kind "": an existing device (a veth's peer), only configured */
+	if (*kind) {
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+		if (master)
+			mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+		if (!strcmp(kind, "bridge")) {
+			data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+			mnl_attr_put_u32(nlh, IFLA_BR_AGEING_TIME, EVPN_AGEING_CS);
+			mnl_attr_put_u8(nlh, IFLA_BR_MCAST_SNOOPING, 0);
+			mnl_attr_nest_end(nlh, data);
+		} else if (!strcmp(kind, "vxlan")) {
+			data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+			mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, e->vni);
+			if (e->family == AF_INET)
+				mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, e->local);
+			else
+				mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, e->local);
+			mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(EVPN_SHADOW_PORT));
+			mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+			mnl_attr_nest_end(nlh, data);
+		} else if (!strcmp(kind, "veth")) {
+			/* The local MACs' port: one end of a veth pair whose other end
+			 * (e->pname) belongs to nothing (a dummy device would do, but
+			 * not every kernel has one). */
+			struct ifinfomsg *pifm;
+			struct nlattr *peer;
+
+			data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+			peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+			pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
+			memset(pifm, 0, sizeof(*pifm));
+			mnl_attr_put_strz(nlh, IFLA_IFNAME, e->pname);
+			mnl_attr_nest_end(nlh, peer);
+			mnl_attr_nest_end(nlh, data);
+		}
+		mnl_attr_nest_end(nlh, li);
+		r = request(e, nlh, NULL, NULL);
+		if (r < 0 && r != -EEXIST) /* EEXIST: ours from before a restart */
+			return r;
+	}
+	idx = ifindex_of(e, name);
+	if (idx < 0)
+		return idx;
+	/* Then, while it is down: no IPv6 on it at all (else it would send
+	 * MLD reports and neighbour solicitations of its own the moment it is
+	 * up, which the bridge would flood to zebra's VTEPs), under its bridge;
+	 * then up. */
+	nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+	if (master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+	put_no_addrgen(nlh);
+	r = request(e, nlh, NULL, NULL);
+	if (r < 0)
+		return r;
+	snprintf(e->sysctl, sizeof(e->sysctl), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	r = port_in_netns(e->netns, write_one, e->sysctl);
+	if (r < 0 && r != -ENOENT) /* (ENOENT: a kernel without IPv6) */
+		return r;
+	r = request(e, link_msg(buf, RTM_NEWLINK, 0, idx, true), NULL, NULL);
+	return r < 0 ? r : idx;
+}
+
+static void del_link(struct evpn *e, int idx)
+{
+	char buf[128];
+
+	if (idx > 0)
+		(void)request(e, link_msg(buf, RTM_DELLINK, 0, idx, false), NULL, NULL);
+}
+
+/* A PF_BRIDGE neighbour entry for mac on the local port (the bridge's
+ * forwarding table: zebra reads local MACs there). */
+static int local_entry(struct evpn *e, uint64_t k, bool add)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ndmsg *nd;
+	uint8_t mac[6];
+
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(k >> (40 - 8 * i));
+	nlh->nlmsg_type = add ? RTM_NEWNEIGH : RTM_DELNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = e->lport;
+	nd->ndm_flags = NTF_MASTER;
+	nd->ndm_state = NUD_REACHABLE;
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return request(e, nlh, NULL, NULL);
+}
+
+/* ---- zebra's entries ---- */
+
+struct neigh_attrs {
+	const struct nlattr *lladdr, *dst;
+};
+
+static int neigh_attr(const struct nlattr *a, void *data)
+{
+	struct neigh_attrs *na = data;
+
+	if (mnl_attr_type_valid(a, NDA_MAX) < 0)
+		return MNL_CB_OK;
+	if (mnl_attr_get_type(a) == NDA_LLADDR)
+		na->lladdr = a;
+	else if (mnl_attr_get_type(a) == NDA_DST)
+		na->dst = a;
+	return MNL_CB_OK;
+}
+
+/* One neighbour message (an event, or part of the dump at start). */
+static int neigh_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct evpn *e = arg;
+	const struct ndmsg *nd;
+	struct neigh_attrs na = { 0 };
+	char vtep[INET6_ADDRSTRLEN];
+	const uint8_t *mac;
+	bool add;
+	uint16_t dl;
+	int err;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
+		return MNL_CB_OK;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nd))
+		return MNL_CB_OK;
+	nd = mnl_nlmsg_get_payload(nlh);
+	if (nd->ndm_family != AF_BRIDGE)
+		return MNL_CB_OK;
+	if (mnl_attr_parse(nlh, sizeof(*nd), neigh_attr, &na) < 0 || !na.lladdr ||
+	    mnl_attr_get_payload_len(na.lladdr) != 6)
+		return MNL_CB_OK;
+	mac = mnl_attr_get_payload(na.lladdr);
+	add = nlh->nlmsg_type == RTM_NEWNEIGH;
+	if (nd->ndm_ifindex == e->lport) {
+		if (nd->ndm_state & NUD_PERMANENT)
+			return MNL_CB_OK; /* the port's own address */
+		/* Our own local entry (seen in the dump at start, after a
+		 * restart): known, so that the first round removes it if the
+		 * MAC is not local any more. */
+		if (add)
+			set_add(&e->local_set, mac_key(mac), e->round, &err);
+		else
+			set_del(&e->local_set, mac_key(mac));
+		return MNL_CB_OK;
+	}
+	if (nd->ndm_ifindex != e->vx || !na.dst)
+		return MNL_CB_OK;
+	dl = mnl_attr_get_payload_len(na.dst);
+	if (!((dl == 4 && e->family == AF_INET) || (dl == 16 && e->family == AF_INET6)) ||
+	    !inet_ntop(e->family, mnl_attr_get_payload(na.dst), vtep, sizeof(vtep)))
+		return MNL_CB_OK;
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
+		e->cb.remote(e->cb.ctx, mac, vtep, add); /* the flood list */
+		return MNL_CB_OK;
+	}
+	if (mac[0] & 1)
+		return MNL_CB_OK; /* a group address is never a remote host */
+	if (add) {
+		int n = e->cb.remote(e->cb.ctx, mac, vtep, true);
+		set_add(&e->remote, mac_key(mac), (uint32_t)n, &err);
+	} else {
+		set_del(&e->remote, mac_key(mac));
+		e->cb.remote(e->cb.ctx, mac, vtep, false);
+	}
+	return MNL_CB_OK;
+}
+
+static int dump_neigh(struct evpn *e)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(e->buf);
+	struct ndmsg *nd;
+
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_BRIDGE;
+	return request(e, nlh, neigh_cb, e);
+}
+
+void evpn_read(struct evpn *e)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(e->ev, e->buf, MNL_SOCKET_BUFFER_SIZE);
+
+		if (n < 0) {
+			if (errno == ENOBUFS) {
+				/* Events were lost: read the whole state again. */
+				vlog_warn("evpn %s: netlink events lost, reading zebra's entries again",
+				          e->vxname);
+				(void)dump_neigh(e);
+				continue;
+			}
+			return; /* EAGAIN: all read */
+		}
+		(void)mnl_cb_run(e->buf, (size_t)n, 0, 0, neigh_cb, e);
+	}
+}
+
+/* ---- setup ---- */
+
+struct sock_job {
+	struct mnl_socket *req, *ev;
+};
+
+static int open_socks(void *arg)
+{
+	struct sock_job *j = arg;
+	struct timeval tv = { .tv_sec = EVPN_REQ_TIMEOUT_MS / 1000,
+	                      .tv_usec = (EVPN_REQ_TIMEOUT_MS % 1000) * 1000 };
+	int sz = 4 << 20;
+
+	j->req = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	j->ev = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!j->req || !j->ev)
+		return -errno;
+	if (setsockopt(mnl_socket_get_fd(j->req), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	(void)setsockopt(mnl_socket_get_fd(j->ev), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (mnl_socket_bind(j->req, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_bind(j->ev, 1u << (RTNLGRP_NEIGH - 1), MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	return 0;
+}
+
+int evpn_open(const char *netns, uint32_t vni, const char *local, const struct evpn_cb *cb,
+              struct evpn **out, char *err, size_t errlen)
+{
+	struct sock_job j = { 0 };
+	struct evpn *e = xcalloc(1, sizeof(*e));
+	int r;
+
+	if (!e || !(e->buf = xcalloc(1, MNL_SOCKET_BUFFER_SIZE))) {
+		xfree(e);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	e->vni = vni;
+	e->cb = *cb;
+	snprintf(e->netns, sizeof(e->netns), "%s", netns ? netns : "");
+	e->seq = (unsigned)time(NULL);
+	if (inet_pton(AF_INET, local, e->local) == 1) {
+		e->family = AF_INET;
+	} else if (inet_pton(AF_INET6, local, e->local) == 1) {
+		e->family = AF_INET6;
+	} else {
+		snprintf(err, errlen, "local \"%.60s\" is not an address", local);
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(e->brname, sizeof(e->brname), "vifb%u", vni);
+	snprintf(e->vxname, sizeof(e->vxname), "vifx%u", vni);
+	snprintf(e->dname, sizeof(e->dname), "vifl%u", vni);
+	snprintf(e->pname, sizeof(e->pname), "vifp%u", vni);
+	r = port_in_netns(netns, open_socks, &j);
+	e->req = j.req;
+	e->ev = j.ev;
+	if (r < 0) {
+		snprintf(err, errlen, "evpn: netlink sockets%s%s: %s", netns && *netns ? " in netns " : "",
+		         netns ? netns : "", strerror(-r));
+		goto fail;
+	}
+	r = e->br = make_link(e, e->brname, "bridge", 0);
+	if (r < 0) {
+		snprintf(err, errlen, "evpn: shadow bridge %s: %s%s", e->brname, strerror(-r),
+		         port_eperm(r, " (needs CAP_NET_ADMIN)"));
+		goto fail;
+	}
+	r = e->vx = make_link(e, e->vxname, "vxlan", e->br);
+	if (r < 0) {
+		snprintf(err, errlen, "evpn: shadow vxlan device %s: %s", e->vxname, strerror(-r));
+		goto fail;
+	}
+	r = e->lport = make_link(e, e->dname, "veth", e->br);
+	if (r >= 0)
+		r = make_link(e, e->pname, "", 0); /* the peer: no address, up */
+	if (r < 0) {
+		snprintf(err, errlen, "evpn: shadow port %s: %s", e->dname, strerror(-r));
+		goto fail;
+	}
+	r = dump_neigh(e);
+	if (r < 0) {
+		snprintf(err, errlen, "evpn: reading the bridge entries: %s", strerror(-r));
+		goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	if (e->req && e->br > 0) {
+		del_link(e, e->vx);
+		del_link(e, e->lport);
+		del_link(e, e->br);
+	}
+	if (e->req)
+		mnl_socket_close(e->req);
+	if (e->ev)
+		mnl_socket_close(e->ev);
+	xfree(e->buf);
+	xfree(e);
+	return r;
+}
+
+void evpn_close(struct evpn *e, bool remove)
+{
+	if (!e)
+		return;
+	if (remove) {
+		del_link(e, e->vx);
+		del_link(e, e->lport);
+		del_link(e, e->br);
+	}
+	mnl_socket_close(e->req);
+	mnl_socket_close(e->ev);
+	set_free(&e->remote);
+	set_free(&e->local_set);
+	xfree(e->buf);
+	xfree(e);
+}
+
+int evpn_fd(const struct evpn *e)
+{
+	return mnl_socket_get_fd(e->ev);
+}
+
+/* ---- local MACs ---- */
+
+void evpn_local_begin(struct evpn *e)
+{
+	e->round++;
+	if (!e->round)
+		e->round = 1;
+}
+
+void evpn_local_mark(struct evpn *e, const uint8_t mac[6])
+{
+	uint64_t k = mac_key(mac);
+	int err;
+
+	if (set_add(&e->local_set, k, e->round, &err) && local_entry(e, k, true) < 0)
+		set_del(&e->local_set, k); /* tried again next round */
+}
+
+int evpn_local_end(struct evpn *e)
+{
+	int changed = 0;
+
+	for (size_t i = 0; i < e->local_set.cap;) {
+		uint64_t k = e->local_set.k[i];
+
+		if (!k || e->local_set.gen[i] == e->round) {
+			i++;
+			continue;
+		}
+		(void)local_entry(e, k, false);
+		set_del_at(&e->local_set, i); /* i now holds a shifted key, if any */
+		changed++;
+	}
+	return changed;
+}
+
+unsigned evpn_local_count(const struct evpn *e)
+{
+	return (unsigned)e->local_set.n;
+}
+
+void evpn_remote_foreach(const struct evpn *e, void (*fn)(void *arg, const uint8_t mac[6], int n),
+                         void *arg)
+{
+	for (size_t i = 0; i < e->remote.cap; i++) {
+		uint8_t mac[6];
+		uint64_t k = e->remote.k[i];
+
+		if (!k)
+			continue;
+		for (int b = 0; b < 6; b++)
+			mac[b] = (uint8_t)(k >> (40 - 8 * b));
+		fn(arg, mac, (int)e->remote.gen[i]);
+	}
+}
+
+bool evpn_is_remote(const struct evpn *e, const uint8_t mac[6])
+{
+	size_t at;
+
+	return set_find(&e->remote, mac_key(mac), &at);
+}
+
+const char *evpn_bridge_name(const struct evpn *e)
+{
+	return e->brname;
+}
+
+const char *evpn_vxlan_name(const struct evpn *e)
+{
+	return e->vxname;
+}
