@@ -22,14 +22,17 @@
  * once) through one of VX_TXSOCKS sockets bound to the local address with
  * ephemeral ports: the socket is chosen by a hash of the inner flow, so
  * the UDP source port spreads flows over the underlay's paths and keeps
- * each flow's order. IPv4 datagrams carry a zero UDP checksum (RFC 7348
- * §5: SHOULD), IPv6 ones a real one; DF is set and nothing is fragmented
+ * each flow's order. Datagrams carry a UDP checksum (the kernel or the NIC
+ * computes it; RFC 7348 §5 would have it zero over IPv4, but UDP GSO needs
+ * it, and receivers take either); DF is set and nothing is fragmented
  * here: a frame that does not fit the underlay's MTU with the 50 (IPv4)
  * or 70 (IPv6) bytes of encapsulation is dropped and counted
  * (vxlan_too_big; drops.too_big). The port takes no offloads: a
- * segmentation-offload frame from a guest is segmented in software first
- * (its segments must fit too: give guests an MTU 50 or 70 bytes below the
- * underlay's, as Linux gives its vxlan devices).
+ * segmentation-offload frame from a guest is segmented in software first,
+ * each segment after its VXLAN header in one buffer, handed to the kernel
+ * as one UDP GSO send (UDP_SEGMENT) where the kernel has it (its segments
+ * must fit too: give guests an MTU 50 or 70 bytes below the underlay's, as
+ * Linux gives its vxlan devices).
  *
  * Threading: the control thread opens, closes and adds remotes (entries
  * are written before the count that publishes them, and never change
@@ -39,6 +42,7 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,7 @@ enum {
 	VX_MAX_REMOTES = 255,
 	VX_TXSOCKS = 8,
 	VX_BURST = 32,
+	VX_GSO_SEGS = 64,         /* datagrams one UDP GSO send may carry (the kernel's) */
 	VX_RX_ROUNDS = 4,         /* reads in a row of refused datagrams alone */
 	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
 	VX_BUF = 4 << 20,         /* socket buffers asked for */
@@ -207,9 +212,6 @@ static int open_socks(void *arg)
 		if (v->family == AF_INET) {
 			j->what = "IP_MTU_DISCOVER";
 			if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) < 0)
-				return -errno;
-			j->what = "SO_NO_CHECK";
-			if (setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)) < 0)
 				return -errno;
 		} else {
 			j->what = "IPV6_V6ONLY";
@@ -577,39 +579,55 @@ static inline int send_errno(struct vx *v, int e)
 	return -ENETDOWN;
 }
 
-static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov, uint8_t rem)
+/* Sends the datagram gathered from vi (its VXLAN header first) to remote
+ * rem, or to every remote of the flood list (rem 0); with gso, vi holds
+ * nseg datagrams of gso bytes each (the last may be shorter) for the kernel
+ * to cut (UDP_SEGMENT). 0 if any remote got it, else -errno as tx_one. */
+static int vx_send(struct vx *v, int fd, struct iovec *vi, unsigned niov, uint8_t rem,
+                   uint16_t gso, unsigned nseg)
 {
-	struct vx *v = p->priv;
-	struct iovec vi[5 + PKT_MAX_SEGS];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
 	struct mmsghdr mm[VX_MAX_REMOTES];
 	unsigned nrem = atomic_load_explicit(&v->nrem, memory_order_acquire), nf, sent = 0;
-	int fd, k, e = EAGAIN;
+	struct msghdr mh = { .msg_namelen = v->salen, .msg_iov = vi, .msg_iovlen = niov };
+	int k, e = EAGAIN;
 
-	(void)q;
-	if (NEVER(niov >= ARRAY_SIZE(vi)))
-		return -EINVAL;
-	vi[0] = (struct iovec){ v->hdr, VX_HDR };
-	memcpy(&vi[1], iov, niov * sizeof(*iov));
-	fd = v->txfd[flow_hash(iov, niov) % VX_TXSOCKS];
+	if (gso && nseg > 1) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+	}
 	if (rem) {
-		struct msghdr mh = { .msg_name = &v->rem[rem], .msg_namelen = v->salen,
-		                     .msg_iov = vi, .msg_iovlen = niov + 1 };
 		if (rem > nrem)
 			return -ENETDOWN; /* cannot happen: entries are never taken back */
-		if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0)
-			return send_errno(v, errno);
-		CNT(v, encap, 1);
+		mh.msg_name = &v->rem[rem];
+		if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
+			if (errno == EMSGSIZE)
+				CNT(v, too_big, nseg);
+			return errno == EMSGSIZE ? -EMSGSIZE : send_errno(v, errno);
+		}
+		CNT(v, encap, nseg);
 		return 0;
 	}
 	/* Head-end replication: one datagram per remote of the flood list. */
 	nf = atomic_load_explicit(&v->nflood, memory_order_acquire);
 	if (!nf)
 		return -ENETDOWN; /* no flood list: counted as drops.down */
-	for (unsigned i = 0; i < nf; i++)
-		mm[i].msg_hdr = (struct msghdr){ .msg_name = &v->rem[atomic_load_explicit(
-		                                     &v->flood[i], memory_order_relaxed)],
-		                                 .msg_namelen = v->salen, .msg_iov = vi,
-		                                 .msg_iovlen = niov + 1 };
+	for (unsigned i = 0; i < nf; i++) {
+		mm[i].msg_hdr = mh;
+		mm[i].msg_hdr.msg_name =
+			&v->rem[atomic_load_explicit(&v->flood[i], memory_order_relaxed)];
+	}
 	/* sendmmsg stops at a remote it cannot send to: skip that one (counted)
 	 * and go on with the rest, so that one remote's trouble does not cost
 	 * the others; a full socket buffer ends the round for all. */
@@ -622,20 +640,135 @@ static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned n
 		}
 		e = k < 0 ? errno : EAGAIN;
 		if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
-			CNT(v, send_failed, nf - i);
+			CNT(v, send_failed, (uint64_t)(nf - i) * nseg);
 			break;
 		}
 		if (e == EMSGSIZE)
-			CNT(v, too_big, 1);
+			CNT(v, too_big, nseg);
 		else
-			CNT(v, send_failed, 1);
+			CNT(v, send_failed, nseg);
 		i++;
 	}
 	if (!sent) /* (each refusal counted above) */
 		return e == EMSGSIZE ? -EMSGSIZE
 		       : e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS ? -EAGAIN : -ENETDOWN;
-	CNT(v, encap, sent);
+	CNT(v, encap, (uint64_t)sent * nseg);
 	return 0;
+}
+
+static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned niov, uint8_t rem)
+{
+	struct vx *v = p->priv;
+	struct iovec vi[5 + PKT_MAX_SEGS];
+
+	(void)q;
+	if (NEVER(niov >= ARRAY_SIZE(vi)))
+		return -EINVAL;
+	vi[0] = (struct iovec){ v->hdr, VX_HDR };
+	memcpy(&vi[1], iov, niov * sizeof(*iov));
+	return vx_send(v, v->txfd[flow_hash(iov, niov) % VX_TXSOCKS], vi, niov + 1, rem, 0, 1);
+}
+
+static inline void tx_count(struct port_txres *res, int r, unsigned nseg, uint64_t bytes)
+{
+	if (r == 0) {
+		res->pkts += nseg;
+		res->bytes += bytes;
+	} else if (r == -EAGAIN) {
+		res->noroom += nseg;
+	} else if (r == -EMSGSIZE) {
+		res->too_big += nseg;
+	} else {
+		res->down += nseg;
+	}
+}
+
+/* A segmentation-offload frame (TCP or UDP): its segments made in the
+ * worker's scratch buffer, each after its VXLAN header, then handed to the
+ * kernel in as few UDP GSO sends as the buffer allows (the kernel, or the
+ * NIC, cuts them into datagrams; a kernel that refuses gets them one by
+ * one). */
+static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_t rem,
+                      uint8_t *buf, size_t cap, struct port_txres *res)
+{
+	struct vx *v = p->priv;
+	struct port_olx x;
+	uint32_t n, stride, per;
+	int fd = -1;
+
+	if (port_ol_prepare(pk, tci, &x) < 0) {
+		res->offload++;
+		return;
+	}
+	n = ol_gso_count(&x.f);
+	stride = VX_HDR + ol_gso_len(&x.f, 0);
+	per = MIN((uint32_t)(cap / stride), (uint32_t)VX_GSO_SEGS);
+	if (!n || !per) {
+		res->offload++;
+		return;
+	}
+	res->segmented++;
+	for (uint32_t k = 0; k < n; k += per) {
+		uint32_t m = MIN(per, n - k);
+		size_t off = 0;
+		struct iovec vi;
+		int r;
+
+		for (uint32_t j = 0; j < m; j++) {
+			struct iovec d = { buf + off + VX_HDR, stride - VX_HDR };
+			uint32_t len = ol_gso_write(&x.f, x.head, k + j, pk->seg, pk->nseg, x.pay_off,
+			                            &d, 1);
+			if (!len) {
+				res->offload++;
+				return;
+			}
+			memcpy(buf + off, v->hdr, VX_HDR);
+			off += VX_HDR + len;
+		}
+		if (fd < 0) {
+			struct iovec f0 = { buf + VX_HDR, stride - VX_HDR };
+			fd = v->txfd[flow_hash(&f0, 1) % VX_TXSOCKS];
+		}
+		vi = (struct iovec){ buf, off };
+		r = vx_send(v, fd, &vi, 1, rem, (uint16_t)stride, m);
+		if (r == -EINVAL || r == -ENETDOWN) {
+			/* No UDP GSO here (or on this path): one datagram each. */
+			r = 0;
+			for (size_t o = 0; o < off; o += stride) {
+				struct iovec one = { buf + o, MIN((size_t)stride, off - o) };
+				int r1 = vx_send(v, fd, &one, 1, rem, 0, 1);
+				tx_count(res, r1, 1, one.iov_len - VX_HDR);
+			}
+			continue;
+		}
+		tx_count(res, r, m, off - (size_t)m * VX_HDR);
+	}
+}
+
+/* Frames in order: a segmentation-offload frame through vx_tx_gso, the
+ * runs of others between them through the kernel types' path (one
+ * tx_one each, checksums finished in software when asked). */
+static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+                        const uint16_t *tcis, const struct port_txctx *ctx,
+                        struct port_txres *res)
+{
+	uint32_t run = 0;
+
+	for (uint32_t m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+
+		if (likely(pkts[i].ol.gso_type == PKT_GSO_NONE)) {
+			run |= 1u << i;
+			continue;
+		}
+		if (run)
+			kport_tx_burst(p, q, pkts, run, tcis, ctx, res);
+		run = 0;
+		vx_tx_gso(p, &pkts[i], tcis[i], ctx->rem ? ctx->rem[i] : 0, ctx->scratch->frame,
+		          sizeof(ctx->scratch->frame), res);
+	}
+	if (run)
+		kport_tx_burst(p, q, pkts, run, tcis, ctx, res);
 }
 
 const struct port_ops port_vxlan_ops = {
@@ -655,5 +788,5 @@ const struct port_ops port_vxlan_ops = {
 	.rx_keep = kport_rx_keep,
 	.rx_done = kport_rx_done,
 	.rx_arm = vx_rx_arm,
-	.tx_burst = kport_tx_burst,
+	.tx_burst = vx_tx_burst,
 };

@@ -113,6 +113,11 @@ ge "$up" 5 || fail "vifd->Linux TCP only $up Mbit/s"
 ge "$down" 5 || fail "Linux->vifd TCP only $down Mbit/s"
 [ "$(port_stat vx vxlan_encap)" -gt 1000 ] || fail "vxlan_encap $(port_stat vx vxlan_encap)"
 [ "$(port_stat vx vxlan_decap)" -gt 1000 ] || fail "vxlan_decap $(port_stat vx vxlan_decap)"
+# The tap's 64 KiB TCP frames were segmented by vifd on their way out (one
+# UDP GSO send each): more datagrams than frames.
+seg=$(port_stat vx tx_segmented) enc=$(port_stat vx vxlan_encap) txf=$(port_stat vx tx_pkts)
+[ "$seg" -gt 0 ] || fail "no frame segmented for vx (tx_segmented 0)"
+log "vx: $seg frames segmented, $txf segments and frames sent, $enc datagrams"
 v6=$(iperf_mbps "$CB" "fd01:$C::2" "$CA" 2)
 log "iperf3 inner IPv6: $v6 Mbit/s"
 ge "$v6" 5 || fail "inner IPv6 TCP only $v6 Mbit/s"
