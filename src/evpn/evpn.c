@@ -178,28 +178,51 @@ static void set_free(struct macset *s)
 
 /* ---- requests ---- */
 
-/* Sends nlh on the request socket and waits for its acknowledgement.
- * 0 or -errno (the kernel's). A dump calls fn for each message. */
+/* Sends nlh on the request socket and waits for its answer: 0, or the
+ * kernel's -errno (a dump: -EINTR if the kernel says it was interrupted).
+ * A dump calls fn for each message; a GET for its reply. Messages of other
+ * sequence numbers (a late answer to a request that timed out) are
+ * skipped, so one lost answer never puts later requests out of step. */
 static int request(struct evpn *e, struct nlmsghdr *nlh, mnl_cb_t fn, void *arg)
 {
-	unsigned portid = mnl_socket_get_portid(e->req);
-	int r;
+	bool dump = nlh->nlmsg_type == RTM_GETNEIGH &&
+	            (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	unsigned seq = ++e->seq;
+	bool intr = false;
 
-	nlh->nlmsg_seq = ++e->seq;
+	nlh->nlmsg_seq = seq;
 	/* (NLM_F_DUMP's bits mean CREATE and EXCL in a NEW request) */
-	if (nlh->nlmsg_type != RTM_GETNEIGH || (nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
+	if (!dump)
 		nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(e->req, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
+	while (mnl_socket_sendto(e->req, nlh, nlh->nlmsg_len) < 0)
+		if (errno != EINTR)
+			return -errno;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(e->req, e->buf, MNL_SOCKET_BUFFER_SIZE);
-		if (n < 0)
+		int len;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		r = mnl_cb_run(e->buf, (size_t)n, e->seq, portid, fn, arg);
-		if (r == MNL_CB_STOP)
-			return 0;
-		if (r < 0)
-			return -errno;
+		}
+		len = (int)n;
+		for (const struct nlmsghdr *m = (const void *)e->buf; mnl_nlmsg_ok(m, len);
+		     m = mnl_nlmsg_next(m, &len)) {
+			if (m->nlmsg_seq != seq)
+				continue;
+			intr |= (m->nlmsg_flags & NLM_F_DUMP_INTR) != 0;
+			if (m->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *er = mnl_nlmsg_get_payload(m);
+				if (mnl_nlmsg_get_payload_len(m) < sizeof(er->error))
+					return -EBADMSG;
+				return er->error;
+			}
+			if (m->nlmsg_type == NLMSG_DONE)
+				return intr ? -EINTR : 0;
+			if (fn)
+				(void)fn(m, arg);
+		}
 	}
 }
 
@@ -232,28 +255,87 @@ static void put_no_addrgen(struct nlmsghdr *nlh)
 	mnl_attr_nest_end(nlh, af);
 }
 
-static int ifindex_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+/* What GETLINK says of a device: its index, alias, and for a vxlan device
+ * its VNI and local address. */
+struct link_info {
+	int idx;
+	char alias[64];
+	bool vxlan;
+	uint32_t vni;
+	uint8_t local[16];
+};
 
-	if (nlh->nlmsg_type == RTM_NEWLINK)
-		*(int *)arg = ifm->ifi_index;
+static int info_data_cb(const struct nlattr *a, void *arg)
+{
+	struct link_info *li = arg;
+
+	switch (mnl_attr_get_type(a)) {
+	case IFLA_VXLAN_ID:
+		if (mnl_attr_get_payload_len(a) == 4)
+			li->vni = mnl_attr_get_u32(a);
+		break;
+	case IFLA_VXLAN_LOCAL:
+		if (mnl_attr_get_payload_len(a) == 4)
+			memcpy(li->local, mnl_attr_get_payload(a), 4);
+		break;
+	case IFLA_VXLAN_LOCAL6:
+		if (mnl_attr_get_payload_len(a) == 16)
+			memcpy(li->local, mnl_attr_get_payload(a), 16);
+		break;
+	}
 	return MNL_CB_OK;
 }
 
-static int ifindex_of(struct evpn *e, const char *name)
+static int linkinfo_cb(const struct nlattr *a, void *arg)
+{
+	struct link_info *li = arg;
+
+	if (mnl_attr_get_type(a) == IFLA_INFO_KIND)
+		li->vxlan = !strcmp(mnl_attr_get_str(a), "vxlan");
+	else if (mnl_attr_get_type(a) == IFLA_INFO_DATA)
+		(void)mnl_attr_parse_nested(a, info_data_cb, li);
+	return MNL_CB_OK;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *arg)
+{
+	struct link_info *li = arg;
+
+	if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	if (mnl_attr_get_type(a) == IFLA_IFALIAS)
+		snprintf(li->alias, sizeof(li->alias), "%.*s", (int)mnl_attr_get_payload_len(a),
+		         (const char *)mnl_attr_get_payload(a));
+	else if (mnl_attr_get_type(a) == IFLA_LINKINFO)
+		(void)mnl_attr_parse_nested(a, linkinfo_cb, li);
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct link_info *li = arg;
+	const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifm))
+		return MNL_CB_OK;
+	li->idx = ifm->ifi_index;
+	(void)mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, li);
+	return MNL_CB_OK;
+}
+
+/* The device called name: 0 and *li, or -ENODEV. */
+static int link_get(struct evpn *e, const char *name, struct link_info *li)
 {
 	char buf[256];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0, false);
-	int idx = 0, r;
+	int r;
 
+	memset(li, 0, sizeof(*li));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	r = request(e, nlh, ifindex_cb, &idx); /* the link, then the ack */
-	return r < 0 ? r : idx ? idx : -ENODEV;
+	r = request(e, nlh, link_cb, li); /* the link, then the ack */
+	return r < 0 ? r : li->idx ? 0 : -ENODEV;
 }
 
-/* Creates device name of kind (master: a bridge's ifindex, or 0), up, or
- * takes the existing one (a restarted vifd). Returns its ifindex. */
 /* Writes "1" into the file at path (a sysctl), in the caller's namespace. */
 static int write_one(void *path)
 {
@@ -267,18 +349,43 @@ static int write_one(void *path)
 	return r;
 }
 
-static int make_link(struct evpn *e, const char *name, const char *kind, int master)
+static void del_link(struct evpn *e, int idx);
+
+/* Creates device name of kind (master: a bridge's ifindex, or 0) marked as
+ * vifd's (its alias), or takes it over if it is vifd's from before a
+ * restart (a vxlan device of another VNI or local address is made again);
+ * kind "": an existing device (a veth's peer), only configured. Then, while
+ * it is down: no IPv6 on it at all (else it would send MLD reports and
+ * neighbour solicitations of its own the moment it is up, which the bridge
+ * would flood to zebra's VTEPs), under its bridge, as a bridge port that
+ * neither learns nor floods unknown unicast (nothing that reaches the
+ * shadow vxlan device from outside may move or add an entry); then up.
+ * Returns its ifindex (*created: made by this call), or -errno. */
+static int make_link(struct evpn *e, const char *name, const char *kind, int master,
+                     bool *created)
 {
-	char buf[512];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, false);
+	char buf[512], alias[32];
+	struct nlmsghdr *nlh;
 	struct nlattr *li, *data;
+	struct link_info inf;
 	int r, idx;
 
-	/* kind "": an existing device (a veth's peer), only configured */
-	if (*kind) {
+	*created = false;
+	snprintf(alias, sizeof(alias), "vifd evpn %u", e->vni);
+	r = *kind ? link_get(e, name, &inf) : 0;
+	if (*kind && r == 0) {
+		if (strcmp(inf.alias, alias))
+			return -EEXIST; /* someone else's */
+		if (inf.vxlan && (inf.vni != e->vni ||
+		                  memcmp(inf.local, e->local, e->family == AF_INET ? 4 : 16))) {
+			del_link(e, inf.idx); /* ours, from another configuration */
+			r = -ENODEV;
+		}
+	}
+	if (*kind && r == -ENODEV) {
+		nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, false);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-		if (master)
-			mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
 		if (!strcmp(kind, "bridge")) {
@@ -297,9 +404,9 @@ static int make_link(struct evpn *e, const char *name, const char *kind, int mas
 			mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
 			mnl_attr_nest_end(nlh, data);
 		} else if (!strcmp(kind, "veth")) {
-			/* The local MACs' port: one end of a veth pair whose other end
-			 * (e->pname) belongs to nothing (a dummy device would do, but
-			 * not every kernel has one). */
+			/* The local MACs' port: one end of a veth pair whose other
+			 * end (e->pname) belongs to nothing (a dummy device would
+			 * do, but not every kernel has one). */
 			struct ifinfomsg *pifm;
 			struct nlattr *peer;
 
@@ -313,29 +420,55 @@ static int make_link(struct evpn *e, const char *name, const char *kind, int mas
 		}
 		mnl_attr_nest_end(nlh, li);
 		r = request(e, nlh, NULL, NULL);
-		if (r < 0 && r != -EEXIST) /* EEXIST: ours from before a restart */
+		if (r < 0)
 			return r;
+		*created = true;
+	} else if (r < 0) {
+		return r;
 	}
-	idx = ifindex_of(e, name);
-	if (idx < 0)
-		return idx;
-	/* Then, while it is down: no IPv6 on it at all (else it would send
-	 * MLD reports and neighbour solicitations of its own the moment it is
-	 * up, which the bridge would flood to zebra's VTEPs), under its bridge;
-	 * then up. */
+	r = link_get(e, name, &inf);
+	if (r < 0)
+		goto fail;
+	idx = inf.idx;
 	nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
 	if (master)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	put_no_addrgen(nlh);
 	r = request(e, nlh, NULL, NULL);
+	if (r == -EAFNOSUPPORT) { /* a kernel without IPv6 */
+		nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+		if (master)
+			mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
+		r = request(e, nlh, NULL, NULL);
+	}
 	if (r < 0)
-		return r;
+		goto fail;
 	snprintf(e->sysctl, sizeof(e->sysctl), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
 	r = port_in_netns(e->netns, write_one, e->sysctl);
 	if (r < 0 && r != -ENOENT) /* (ENOENT: a kernel without IPv6) */
-		return r;
+		goto fail;
+	if (master) {
+		nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_SLAVE_KIND, "bridge");
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
+		mnl_attr_put_u8(nlh, IFLA_BRPORT_LEARNING, 0);
+		mnl_attr_put_u8(nlh, IFLA_BRPORT_UNICAST_FLOOD, 0);
+		mnl_attr_nest_end(nlh, data);
+		mnl_attr_nest_end(nlh, li);
+		r = request(e, nlh, NULL, NULL);
+		if (r < 0)
+			goto fail;
+	}
 	r = request(e, link_msg(buf, RTM_NEWLINK, 0, idx, true), NULL, NULL);
-	return r < 0 ? r : idx;
+	if (r < 0)
+		goto fail;
+	return idx;
+fail:
+	if (*created)
+		del_link(e, inf.idx);
+	*created = false;
+	return r;
 }
 
 static void del_link(struct evpn *e, int idx)
@@ -507,6 +640,7 @@ int evpn_open(const char *netns, uint32_t vni, const char *local, const struct e
 {
 	struct sock_job j = { 0 };
 	struct evpn *e = xcalloc(1, sizeof(*e));
+	bool made_br = false, made_vx = false, made_l = false, made_p;
 	int r;
 
 	if (!e || !(e->buf = xcalloc(1, MNL_SOCKET_BUFFER_SIZE))) {
@@ -539,22 +673,32 @@ int evpn_open(const char *netns, uint32_t vni, const char *local, const struct e
 		         netns ? netns : "", strerror(-r));
 		goto fail;
 	}
-	r = e->br = make_link(e, e->brname, "bridge", 0);
+	r = e->br = make_link(e, e->brname, "bridge", 0, &made_br);
 	if (r < 0) {
-		snprintf(err, errlen, "evpn: shadow bridge %s: %s%s", e->brname, strerror(-r),
+		snprintf(err, errlen, "evpn: shadow bridge %s: %s%s", e->brname,
+		         r == -EEXIST ? "a device of that name exists and is not vifd's"
+		                      : strerror(-r),
 		         port_eperm(r, " (needs CAP_NET_ADMIN)"));
 		goto fail;
 	}
-	r = e->vx = make_link(e, e->vxname, "vxlan", e->br);
+	r = e->vx = make_link(e, e->vxname, "vxlan", e->br, &made_vx);
 	if (r < 0) {
-		snprintf(err, errlen, "evpn: shadow vxlan device %s: %s", e->vxname, strerror(-r));
+		if (r == -EEXIST)
+			snprintf(err, errlen, "evpn: shadow vxlan device %s: a device of that name "
+			         "exists and is not vifd's, or another vxlan device has VNI %u on UDP "
+			         "port %d", e->vxname, vni, EVPN_SHADOW_PORT);
+		else
+			snprintf(err, errlen, "evpn: shadow vxlan device %s: %s", e->vxname,
+			         strerror(-r));
 		goto fail;
 	}
-	r = e->lport = make_link(e, e->dname, "veth", e->br);
+	r = e->lport = make_link(e, e->dname, "veth", e->br, &made_l);
 	if (r >= 0)
-		r = make_link(e, e->pname, "", 0); /* the peer: no address, up */
+		r = make_link(e, e->pname, "", 0, &made_p); /* the peer: no address, up */
 	if (r < 0) {
-		snprintf(err, errlen, "evpn: shadow port %s: %s", e->dname, strerror(-r));
+		snprintf(err, errlen, "evpn: shadow port %s: %s", e->dname,
+		         r == -EEXIST ? "a device of that name exists and is not vifd's"
+		                      : strerror(-r));
 		goto fail;
 	}
 	r = dump_neigh(e);
@@ -565,11 +709,13 @@ int evpn_open(const char *netns, uint32_t vni, const char *local, const struct e
 	*out = e;
 	return 0;
 fail:
-	if (e->req && e->br > 0) {
+	/* What this call made goes; what it took over stays. */
+	if (made_vx)
 		del_link(e, e->vx);
+	if (made_l)
 		del_link(e, e->lport);
+	if (made_br)
 		del_link(e, e->br);
-	}
 	if (e->req)
 		mnl_socket_close(e->req);
 	if (e->ev)
