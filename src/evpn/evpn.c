@@ -385,7 +385,6 @@ static int make_link(struct evpn *e, const char *name, const char *kind, int mas
 	if (*kind && r == -ENODEV) {
 		nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, false);
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
 		if (!strcmp(kind, "bridge")) {
@@ -430,13 +429,18 @@ static int make_link(struct evpn *e, const char *name, const char *kind, int mas
 	if (r < 0)
 		goto fail;
 	idx = inf.idx;
+	/* (the alias is not taken at creation: set here) */
 	nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+	if (*kind)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	if (master)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	put_no_addrgen(nlh);
 	r = request(e, nlh, NULL, NULL);
 	if (r == -EAFNOSUPPORT) { /* a kernel without IPv6 */
 		nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+		if (*kind)
+			mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 		if (master)
 			mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 		r = request(e, nlh, NULL, NULL);

@@ -143,4 +143,11 @@ pings "$CA" "10.$C.0.2" || fail "ping CA -> moved CB after C left: $(cat "$T/pin
 vctl del-port vx
 ip -n "$HA" link show vifx100 >/dev/null 2>&1 && fail "vifx100 left after del-port"
 ip -n "$HA" link show vifb100 >/dev/null 2>&1 && fail "vifb100 left after del-port"
+# A device of a shadow's name that is not vifd's is not taken over.
+ip -n "$HA" link add vifb100 type bridge
+if vctl add-port br0 vx type=vxlan vni=100 local="10.$U.0.1" evpn=on netns="$HA" 2>"$T/bad.log"; then
+	fail "someone else's vifb100 was taken over"
+fi
+grep -q "not vifd's" "$T/bad.log" || fail "unclear error: $(cat "$T/bad.log")"
+ip -n "$HA" link show vifx100 >/dev/null 2>&1 && fail "a refused add-port left vifx100"
 log "PASS"
