@@ -35,7 +35,7 @@ static int on_remote(void *ctx, const uint8_t mac[6], const char *vtep, bool add
 
 	if (!m) { /* a flood-list entry */
 		if (add && ops->remote_get(p->port, vtep, true, err, sizeof(err)) < 0)
-			vlog_warn("%s: evpn: flood list: %s", p->name, err);
+			VLOG_RL(LOG_WARNING, "%s: evpn: flood list: %s", p->name, err);
 		else if (!add)
 			ops->remote_unflood(p->port, vtep);
 		return 0;
@@ -43,18 +43,37 @@ static int on_remote(void *ctx, const uint8_t mac[6], const char *vtep, bool add
 	if (!add) {
 		uint16_t port;
 		uint8_t r;
-		bool st;
+		bool st, fl;
 		uint32_t age;
+		char ra[64];
 
-		if (sw_fdb_entry(dp->fdb, port_vlan(p), m, now_s, &port, &r, &st, &age) &&
-		    port == p->id && !st)
+		/* Only the entry zebra gave (vtep "": whichever remote it has). */
+		if (!sw_fdb_entry(dp->fdb, port_vlan(p), m, now_s, &port, &r, &st, &age) ||
+		    port != p->id || st)
+			return 0;
+		ops->remote_name(p->port, r, ra, sizeof(ra), &fl);
+		if (!vtep[0] || !strcmp(ra, vtep))
 			sw_fdb_del(dp->fdb, port_vlan(p), m);
 		return 0;
 	}
 	rem = ops->remote_get(p->port, vtep, false, err, sizeof(err));
 	if (rem < 0) {
-		vlog_warn("%s: evpn: %s", p->name, err);
+		VLOG_RL(LOG_WARNING, "%s: evpn: %s", p->name, err);
 		return 0;
+	}
+	{
+		/* A host this switch heard on one of its own ports just now stays
+		 * there: zebra may not have seen it advertised from here yet. */
+		uint16_t port;
+		uint8_t r;
+		bool st;
+		uint32_t age;
+
+		if (sw_fdb_entry(dp->fdb, port_vlan(p), m, now_s, &port, &r, &st, &age) &&
+		    port != p->id && !st && age <= DP_EVPN_FRESH_S && port < dp->nports &&
+		    dp->ports[port] && dp->ports[port]->port &&
+		    !dp->ports[port]->port->ops->remote_get)
+			return rem;
 	}
 	if (sw_fdb_learn(dp->fdb, port_vlan(p), m, p->id, (uint8_t)rem, now_s) != SW_LEARN_OK)
 		VLOG_RL(LOG_WARNING, "%s: evpn: MAC %012llx behind %s not taken (static elsewhere, "
@@ -77,6 +96,20 @@ int dp_evpn_attach(struct dp *dp, struct dp_port *p, const struct port_params *p
 	struct evpn_cb cb = { .remote = on_remote, .ctx = p };
 	int r;
 
+	/* One shadow per VNI and namespace: two ports would share it. */
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *o = dp->ports[i];
+		if (o && o != p && o->evpn && o->evpn_vni == pp->vx->vni &&
+		    !strcmp(o->port->netns, p->port->netns)) {
+			snprintf(err, errlen, "port %s already runs EVPN for VNI %u in this namespace",
+			         o->name, pp->vx->vni);
+			return -EBUSY;
+		}
+	}
+	if (pp->vx->dstport == EVPN_SHADOW_PORT) {
+		snprintf(err, errlen, "dstport %d is the EVPN shadow device's", EVPN_SHADOW_PORT);
+		return -EINVAL;
+	}
 	r = evpn_open(pp->netns, pp->vx->vni, pp->vx->local, &cb, &p->evpn, err, errlen);
 	if (r < 0)
 		return r;
@@ -88,6 +121,7 @@ int dp_evpn_attach(struct dp *dp, struct dp_port *p, const struct port_params *p
 		return r;
 	}
 	p->evpn_since = dp_now_s(dp, clk_now_ns());
+	p->evpn_vni = pp->vx->vni;
 	vlog_info("%s: evpn: VNI %u through shadow bridge %s and vxlan device %s", p->name,
 	          pp->vx->vni, evpn_bridge_name(p->evpn), evpn_vxlan_name(p->evpn));
 	return 0;

@@ -47,6 +47,8 @@ enum {
 	DP_VXLAN_MAC_LIMIT = 4096, /* a VXLAN port's default mac-limit (EVPN: none) */
 	DP_EVPN_GRACE_S = 10,     /* after an EVPN sync starts, local MACs are only
 	                           * added, not withdrawn, for this long */
+	DP_EVPN_FRESH_S = 2,      /* a MAC heard on a local port this recently is not
+	                           * moved to a remote zebra installs */
 };
 
 /* Frame bytes the worker copies privately for classification (the
@@ -84,6 +86,7 @@ struct dp_port {
 	                              * (snapshots copy it: dp_conf_port) */
 	struct evpn *evpn;           /* control: a VXLAN port's EVPN sync, or NULL */
 	uint32_t evpn_since;         /* control: when it started (dp_now_s) */
+	uint32_t evpn_vni;
 	uint16_t mac_limit_dflt;     /* its learned-MAC limit without mac-limit= */
 };
 

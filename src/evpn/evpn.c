@@ -31,13 +31,17 @@ enum {
 	 * vifd removes the local entries itself. */
 	EVPN_AGEING_CS = 100000000,
 	EVPN_REQ_TIMEOUT_MS = 2000,
+	EVPN_READ_MAX = 64,       /* reads of events per call */
+	EVPN_DRAIN_MAX = 4096,    /* reads dropped before a resync */
 };
 
 /* A set of MACs (48 bits | 1 << 63, never 0): open addressing, linear
- * probing, deletion by backward shift; gen marks a local round. */
+ * probing, deletion by backward shift; two numbers per key (gen: a local
+ * round, or the owner's number for a remote MAC; mark: the resync that saw
+ * it). */
 struct macset {
 	uint64_t *k;
-	uint32_t *gen;
+	uint32_t *gen, *mark;
 	size_t cap, n;
 };
 
@@ -52,7 +56,14 @@ struct evpn {
 	char netns[PORT_NETNS_MAX];
 	char sysctl[96];
 	struct evpn_cb cb;
-	struct macset remote;    /* remote MACs zebra installed */
+	struct macset remote;    /* remote MACs zebra installed (gen: the callback's
+	                          * number for it) */
+	struct {                 /* the flood list zebra installed */
+		char vtep[INET6_ADDRSTRLEN];
+		uint32_t mark;
+	} fl[255];
+	unsigned nfl;
+	uint32_t sweep;          /* resyncs so far */
 	struct macset local_set; /* local MACs vifd wrote */
 	uint32_t round;
 	char *buf;               /* MNL_SOCKET_BUFFER_SIZE */
@@ -94,9 +105,11 @@ static int set_grow(struct macset *s)
 
 	b.k = xcalloc(b.cap, sizeof(*b.k));
 	b.gen = xcalloc(b.cap, sizeof(*b.gen));
-	if (!b.k || !b.gen) {
+	b.mark = xcalloc(b.cap, sizeof(*b.mark));
+	if (!b.k || !b.gen || !b.mark) {
 		xfree(b.k);
 		xfree(b.gen);
+		xfree(b.mark);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->cap; i++) {
@@ -106,10 +119,12 @@ static int set_grow(struct macset *s)
 		set_find(&b, s->k[i], &at);
 		b.k[at] = s->k[i];
 		b.gen[at] = s->gen[i];
+		b.mark[at] = s->mark[i];
 		b.n++;
 	}
 	xfree(s->k);
 	xfree(s->gen);
+	xfree(s->mark);
 	*s = b;
 	return 0;
 }
@@ -133,6 +148,7 @@ static bool set_add(struct macset *s, uint64_t k, uint32_t g, int *err)
 	}
 	s->k[at] = k;
 	s->gen[at] = g;
+	s->mark[at] = 0;
 	s->n++;
 	return true;
 }
@@ -153,6 +169,7 @@ static void set_del_at(struct macset *s, size_t i)
 		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
 			s->k[i] = s->k[j];
 			s->gen[i] = s->gen[j];
+			s->mark[i] = s->mark[j];
 			s->k[j] = 0;
 			i = j;
 		}
@@ -173,6 +190,7 @@ static void set_free(struct macset *s)
 {
 	xfree(s->k);
 	xfree(s->gen);
+	xfree(s->mark);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -524,6 +542,27 @@ static int neigh_attr(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+/* The flood list as zebra has it: vtep added (seen by the current resync)
+ * or removed. */
+static void flood_seen(struct evpn *e, const char *vtep, bool add)
+{
+	unsigned i;
+
+	for (i = 0; i < e->nfl && strcmp(e->fl[i].vtep, vtep); i++)
+		;
+	if (!add) {
+		if (i < e->nfl)
+			e->fl[i] = e->fl[--e->nfl];
+		return;
+	}
+	if (i == e->nfl) {
+		if (e->nfl == ARRAY_SIZE(e->fl))
+			return; /* (the port's remote table is as full) */
+		snprintf(e->fl[e->nfl++].vtep, sizeof(e->fl[0].vtep), "%s", vtep);
+	}
+	e->fl[i].mark = e->sweep;
+}
+
 /* One neighbour message (an event, or part of the dump at start). */
 static int neigh_cb(const struct nlmsghdr *nlh, void *arg)
 {
@@ -567,14 +606,19 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *arg)
 	    !inet_ntop(e->family, mnl_attr_get_payload(na.dst), vtep, sizeof(vtep)))
 		return MNL_CB_OK;
 	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5])) {
-		e->cb.remote(e->cb.ctx, mac, vtep, add); /* the flood list */
+		flood_seen(e, vtep, add); /* the flood list */
+		e->cb.remote(e->cb.ctx, mac, vtep, add);
 		return MNL_CB_OK;
 	}
 	if (mac[0] & 1)
 		return MNL_CB_OK; /* a group address is never a remote host */
 	if (add) {
 		int n = e->cb.remote(e->cb.ctx, mac, vtep, true);
+		size_t at;
+
 		set_add(&e->remote, mac_key(mac), (uint32_t)n, &err);
+		if (set_find(&e->remote, mac_key(mac), &at))
+			e->remote.mark[at] = e->sweep;
 	} else {
 		set_del(&e->remote, mac_key(mac));
 		e->cb.remote(e->cb.ctx, mac, vtep, false);
@@ -594,17 +638,59 @@ static int dump_neigh(struct evpn *e)
 	return request(e, nlh, neigh_cb, e);
 }
 
+/* Events were lost: drop what is queued (older than what the dump will
+ * say), read zebra's whole state again, and take back what it no longer
+ * has (its withdrawals may be among the lost events). */
+static void resync(struct evpn *e)
+{
+	static const uint8_t zero[6];
+	int r = -EINTR;
+
+	VLOG_RL(LOG_WARNING, "evpn %s: netlink events lost, reading zebra's entries again",
+	        e->vxname);
+	for (unsigned i = 0; i < EVPN_DRAIN_MAX; i++)
+		if (mnl_socket_recvfrom(e->ev, e->buf, MNL_SOCKET_BUFFER_SIZE) < 0 &&
+		    errno != ENOBUFS)
+			break;
+	e->sweep++;
+	for (unsigned t = 0; t < 3 && r == -EINTR; t++)
+		r = dump_neigh(e);
+	if (r < 0) {
+		vlog_warn("evpn %s: reading zebra's entries: %s", e->vxname, strerror(-r));
+		return; /* nothing taken back on a partial picture */
+	}
+	for (size_t i = 0; i < e->remote.cap;) {
+		uint64_t k = e->remote.k[i];
+		uint8_t mac[6];
+
+		if (!k || e->remote.mark[i] == e->sweep) {
+			i++;
+			continue;
+		}
+		for (int b = 0; b < 6; b++)
+			mac[b] = (uint8_t)(k >> (40 - 8 * b));
+		set_del_at(&e->remote, i); /* i now holds a shifted key, if any */
+		e->cb.remote(e->cb.ctx, mac, "", false);
+	}
+	for (unsigned i = 0; i < e->nfl;) {
+		if (e->fl[i].mark == e->sweep) {
+			i++;
+			continue;
+		}
+		e->cb.remote(e->cb.ctx, zero, e->fl[i].vtep, false);
+		e->fl[i] = e->fl[--e->nfl];
+	}
+}
+
 void evpn_read(struct evpn *e)
 {
-	for (;;) {
+	/* Bounded: the event loop calls again while the socket is readable. */
+	for (unsigned round = 0; round < EVPN_READ_MAX; round++) {
 		ssize_t n = mnl_socket_recvfrom(e->ev, e->buf, MNL_SOCKET_BUFFER_SIZE);
 
 		if (n < 0) {
 			if (errno == ENOBUFS) {
-				/* Events were lost: read the whole state again. */
-				vlog_warn("evpn %s: netlink events lost, reading zebra's entries again",
-				          e->vxname);
-				(void)dump_neigh(e);
+				resync(e);
 				continue;
 			}
 			return; /* EAGAIN: all read */
@@ -632,7 +718,10 @@ static int open_socks(void *arg)
 		return -errno;
 	if (setsockopt(mnl_socket_get_fd(j->req), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return -errno;
-	(void)setsockopt(mnl_socket_get_fd(j->ev), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	/* Every neighbour event of the namespace comes here: room for bursts
+	 * (FORCE: over rmem_max, vifd has CAP_NET_ADMIN; else what is allowed). */
+	if (setsockopt(mnl_socket_get_fd(j->ev), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(j->ev), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	if (mnl_socket_bind(j->req, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    mnl_socket_bind(j->ev, 1u << (RTNLGRP_NEIGH - 1), MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
@@ -771,7 +860,7 @@ void evpn_local_mark(struct evpn *e, const uint8_t mac[6])
 
 int evpn_local_end(struct evpn *e)
 {
-	int changed = 0;
+	int changed = 0, r;
 
 	for (size_t i = 0; i < e->local_set.cap;) {
 		uint64_t k = e->local_set.k[i];
@@ -780,7 +869,11 @@ int evpn_local_end(struct evpn *e)
 			i++;
 			continue;
 		}
-		(void)local_entry(e, k, false);
+		r = local_entry(e, k, false);
+		if (r < 0 && r != -ENOENT) {
+			i++; /* kept: tried again next round */
+			continue;
+		}
 		set_del_at(&e->local_set, i); /* i now holds a shifted key, if any */
 		changed++;
 	}

@@ -90,6 +90,7 @@ struct vx {
 	 * or miss the one moved). */
 	_Atomic unsigned nflood;
 	_Atomic uint8_t flood[VX_MAX_REMOTES];
+	bool cfg_flood[VX_MAX_REMOTES + 1]; /* control: in the flood list by remote= */
 	uint8_t last;             /* receive: the remote matched last (one poller) */
 	_Atomic uint64_t encap, decap, bad, unknown_vni, unknown_remote, too_big, send_failed;
 };
@@ -228,7 +229,10 @@ static int open_socks(void *arg)
 	return 0;
 }
 
-static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err, size_t errlen)
+/* The index of the remote at addr, added if new (to the flood list too
+ * with flood; cfg: by the port's own remote=, which unflood leaves). */
+static int remote_add(struct port *p, const char *addr, bool flood, bool cfg, char *err,
+                      size_t errlen)
 {
 	struct vx *v = p->priv;
 	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed);
@@ -266,11 +270,18 @@ static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err
 		     k++)
 			;
 		if (k == nf) {
-			atomic_store_explicit(&v->flood[nf], (uint8_t)i, memory_order_relaxed);
+			atomic_store_explicit(&v->flood[nf], (uint8_t)i, memory_order_release);
 			atomic_store_explicit(&v->nflood, nf + 1, memory_order_release);
 		}
+		if (cfg)
+			v->cfg_flood[i] = true;
 	}
 	return (int)i;
+}
+
+static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err, size_t errlen)
+{
+	return remote_add(p, addr, flood, false, err, errlen);
 }
 
 static void vx_remote_unflood(struct port *p, const char *addr)
@@ -287,11 +298,11 @@ static void vx_remote_unflood(struct port *p, const char *addr)
 		;
 	for (k = 0; k < nf && atomic_load_explicit(&v->flood[k], memory_order_relaxed) != i; k++)
 		;
-	if (i > n || k == nf)
-		return;
+	if (i > n || k == nf || v->cfg_flood[i])
+		return; /* (remote= endpoints stay: they are the operator's) */
 	atomic_store_explicit(&v->flood[k],
 	                      atomic_load_explicit(&v->flood[nf - 1], memory_order_relaxed),
-	                      memory_order_relaxed);
+	                      memory_order_release);
 	atomic_store_explicit(&v->nflood, nf - 1, memory_order_release);
 }
 
@@ -362,7 +373,7 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 			goto fail;
 		}
 		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			r = vx_remote_get(p, tok, true, err, errlen);
+			r = remote_add(p, tok, true, true, err, errlen);
 			if (r < 0)
 				goto fail;
 		}
@@ -626,7 +637,7 @@ static int vx_send(struct vx *v, int fd, struct iovec *vi, unsigned niov, uint8_
 	for (unsigned i = 0; i < nf; i++) {
 		mm[i].msg_hdr = mh;
 		mm[i].msg_hdr.msg_name =
-			&v->rem[atomic_load_explicit(&v->flood[i], memory_order_relaxed)];
+			&v->rem[atomic_load_explicit(&v->flood[i], memory_order_acquire)];
 	}
 	/* sendmmsg stops at a remote it cannot send to: skip that one (counted)
 	 * and go on with the rest, so that one remote's trouble does not cost
