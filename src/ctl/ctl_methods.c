@@ -468,7 +468,8 @@ static int sock_perm_params(const struct ctl_rpc *r, json_t *p, bool client,
 	return 0;
 }
 
-/* The VXLAN part of add-port: vni=, local=, remote=, dstport=, evpn=, netns=;
+/* The VXLAN part of add-port: vni=, vni_map=, local=, remote=, dstport=, evpn=,
+ * netns=;
  * the driver parses the addresses (and says what is wrong with them). */
 static int vxlan_params(json_t *p, struct port_params *pp, struct port_vxlan_params *vx,
                         struct ctl_err *e)
@@ -478,12 +479,15 @@ static int vxlan_params(json_t *p, struct port_params *pp, struct port_vxlan_par
 
 	if (json_object_get(p, "ifname") || json_object_get(p, "dev"))
 		return ctl_err_params(e, "a vxlan port takes no ifname= or dev=");
-	if (!jv || !json_is_integer(jv) || json_integer_value(jv) < 0 ||
-	    json_integer_value(jv) >= 1 << 24)
-		return ctl_err_params(e, "a vxlan port needs vni=0..%d", (1 << 24) - 1);
+	if ((!jv && !json_object_get(p, "vni_map")) ||
+	    (jv && (!json_is_integer(jv) || json_integer_value(jv) < 0 ||
+	            json_integer_value(jv) >= 1 << 24)))
+		return ctl_err_params(e, "a vxlan port needs vni=0..%d (or vni-map=)", (1 << 24) - 1);
 	if (jd && (json_integer_value(jd) < 1 || json_integer_value(jd) > 65535))
 		return ctl_err_params(e, "dstport must be 1..65535");
-	vx->vni = (uint32_t)json_integer_value(jv);
+	vx->has_vni = jv != NULL;
+	vx->vni = jv ? (uint32_t)json_integer_value(jv) : 0;
+	vx->vni_map = pstr(p, "vni_map", NULL);
 	vx->dstport = jd ? (uint16_t)json_integer_value(jd) : 0;
 	vx->local = pstr(p, "local", NULL);
 	vx->remote = pstr(p, "remote", NULL);
@@ -514,7 +518,8 @@ static int kernel_port_params(const struct ctl_rpc *r, json_t *p, const char *na
 	    json_object_get(p, "owner") || json_object_get(p, "group") || json_object_get(p, "perm"))
 		return ctl_err_params(e, "path=, mode=, owner=, group= and perm= are for vhostuser "
 		                      "ports, not %s", type);
-	if (strcmp(type, "vxlan") && (json_object_get(p, "vni") || json_object_get(p, "local") ||
+	if (strcmp(type, "vxlan") && (json_object_get(p, "vni") || json_object_get(p, "vni_map") ||
+	                              json_object_get(p, "local") ||
 	                              json_object_get(p, "remote") || json_object_get(p, "dstport") ||
 	                              json_object_get(p, "evpn")))
 		return ctl_err_params(e, "vni=, local=, remote=, dstport= and evpn= are for vxlan ports");
@@ -611,8 +616,9 @@ static int m_add_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 		return ctl_err_params(e, "a vhostuser port needs path=SOCKET");
 	if (json_object_get(p, "ifname") || json_object_get(p, "netns") || json_object_get(p, "dev"))
 		return ctl_err_params(e, "ifname=, netns= and dev= are for tap, afpacket and afxdp ports");
-	if (json_object_get(p, "vni") || json_object_get(p, "local") ||
-	    json_object_get(p, "remote") || json_object_get(p, "dstport") ||
+	if (json_object_get(p, "vni") || json_object_get(p, "vni_map") ||
+	    json_object_get(p, "local") || json_object_get(p, "remote") ||
+	    json_object_get(p, "dstport") ||
 	    json_object_get(p, "evpn"))
 		return ctl_err_params(e, "vni=, local=, remote=, dstport= and evpn= are for vxlan ports");
 	if (!strcmp(mode, "server"))
@@ -911,11 +917,14 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
 	if (o)
 		json_object_update_new(o, json_pack("{s:s, s:s, s:s}", "sock_owner", owner,
 		                                    "sock_group", group, "sock_perm", perm));
-	if (o && in->vx)
-		json_object_set_new(o, "vxlan", json_pack("{s:I, s:s, s:i, s:i, s:i}",
-		                    "vni", (json_int_t)in->vx_vni, "local", in->vx_local,
-		                    "dstport", (int)in->vx_dstport, "remotes", (int)in->vx_remotes,
-		                    "flood", (int)in->vx_flood));
+	if (o && in->vx) {
+		json_t *vx = json_pack("{s:s, s:s, s:i, s:i, s:i}", "vni_map", in->vx_map,
+		                       "local", in->vx_local, "dstport", (int)in->vx_dstport,
+		                       "remotes", (int)in->vx_remotes, "flood", (int)in->vx_flood);
+		if (vx && in->vx_untagged)
+			json_object_set_new(vx, "vni", json_integer((json_int_t)in->vx_vni));
+		json_object_set_new(o, "vxlan", vx);
+	}
 	return o;
 }
 
@@ -924,8 +933,9 @@ static json_t *port_show(const struct ctl_rpc *r, const struct dp_port_info *in)
  * features ("0x..." hex), offloads_rx, offloads_tx (names: csum, tso4,
  * tso6, ecn, uso4, uso6; rx what the port's frames may ask of vifd, tx what
  * it takes as it is), mtu, policy, auto_mac, ifname, netns, mem_bytes,
- * sock_owner, sock_group, sock_perm, vxlan? {vni, local, dstport, remotes
- * (endpoints known), flood (of them in the flood list)}}]}]}
+ * sock_owner, sock_group, sock_perm, vxlan? {vni? (of untagged frames),
+ * vni_map ("VLAN:VNI,..."), local, dstport, remotes (endpoints known), flood
+ * (of them in the flood list)}}]}]}
  * (kernel ports: path "", ifname the interface, netns its namespace;
  * sock_*: the socket file at path as it is now, "" when there is none) */
 static int m_show(const struct ctl_rpc *r, json_t *p, json_t **res, struct ctl_err *e)
@@ -1365,6 +1375,7 @@ static const struct ctl_param p_add_port[] = {
 	{ "remote", CTL_P_STRING, false },
 	{ "dstport", CTL_P_INT, false },
 	{ "evpn", CTL_P_STRING, false },
+	{ "vni_map", CTL_P_STRING, false },
 	POLICY_PARAMS
 	{ NULL },
 };

@@ -165,6 +165,8 @@ struct dp_port_info {
 	uint32_t vx_vni;
 	uint16_t vx_dstport;
 	char vx_local[48];
+	bool vx_untagged;
+	char vx_map[200];
 	unsigned vx_remotes, vx_flood;
 };
 

@@ -47,6 +47,7 @@ enum {
 	DP_VXLAN_MAC_LIMIT = 4096, /* a VXLAN port's default mac-limit (EVPN: none) */
 	DP_EVPN_GRACE_S = 10,     /* after an EVPN sync starts, local MACs are only
 	                           * added, not withdrawn, for this long */
+	DP_EVPN_MAX = 257,        /* VNIs of one port: its untagged one and vni-map's */
 	DP_EVPN_FRESH_S = 2,      /* a MAC heard on a local port this recently is not
 	                           * moved to a remote zebra installs */
 };
@@ -58,7 +59,7 @@ enum { DP_PREFIX = PKT_HEAD };
 static_assert(DP_PREFIX >= 18 + 40 + 8 + 16, "a tagged NDP target fits the head");
 
 struct dp_cap;
-struct evpn;
+struct dp_evpn;
 
 struct dp_port {
 	uint16_t id;                 /* slot in dp->ports and in counters */
@@ -84,9 +85,11 @@ struct dp_port {
 	struct qos_drr eg_drr;       /* fair share of the egress limit (qeg's lock) */
 	struct dp_cap *cap;          /* control: its running capture, or NULL
 	                              * (snapshots copy it: dp_conf_port) */
-	struct evpn *evpn;           /* control: a VXLAN port's EVPN sync, or NULL */
-	uint32_t evpn_since;         /* control: when it started (dp_now_s) */
-	uint32_t evpn_vni;
+	struct dp_evpn *evpn;        /* control: a VXLAN port's EVPN syncs, one per
+	                              * VNI (dp_evpn.c) */
+	unsigned nevpn;
+	uint16_t *evpn_vlan;         /* VLAN -> index in evpn + 1 (0: none) */
+	uint32_t evpn_since;         /* control: when they started (dp_now_s) */
 	uint16_t mac_limit_dflt;     /* its learned-MAC limit without mac-limit= */
 };
 
@@ -272,7 +275,7 @@ int dp_evpn_attach(struct dp *dp, struct dp_port *p, const struct port_params *p
                    size_t errlen);
 void dp_evpn_detach(struct dp *dp, struct dp_port *p, bool remove);
 void dp_evpn_tick(struct dp *dp, uint32_t now_s);
-bool dp_evpn_is_remote(const struct dp_port *p, const uint8_t mac[6]);
+bool dp_evpn_is_remote(const struct dp_port *p, uint16_t vlan, const uint8_t mac[6]);
 /* Seconds since the datapath started: the fdb's clock. */
 static inline uint32_t dp_now_s(const struct dp *dp, uint64_t now_ns)
 {

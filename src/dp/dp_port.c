@@ -981,6 +981,8 @@ static void fill(struct dp *dp, struct dp_port *p, struct dp_port_info *info,
 		info->vx_vni = pi.vx_vni;
 		info->vx_dstport = pi.vx_dstport;
 		snprintf(info->vx_local, sizeof(info->vx_local), "%s", pi.vx_local);
+		info->vx_untagged = pi.vx_untagged;
+		snprintf(info->vx_map, sizeof(info->vx_map), "%s", pi.vx_map);
 		info->vx_remotes = pi.vx_remotes;
 		info->vx_flood = pi.vx_flood;
 	}
@@ -1177,7 +1179,7 @@ static void fdb_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uint8
 	remote_name(fw->dp->ports[port], rem, ra, sizeof(ra));
 	fw->fn(fw->arg, vlan, m, fw->dp->ports[port]->name, ra, age_s,
 	       is_static ? DP_FDB_STATIC
-	       : dp_evpn_is_remote(fw->dp->ports[port], m) ? DP_FDB_EVPN : DP_FDB_LEARNED);
+	       : dp_evpn_is_remote(fw->dp->ports[port], vlan, m) ? DP_FDB_EVPN : DP_FDB_LEARNED);
 }
 
 void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)

@@ -371,19 +371,43 @@ static void tx_soft(struct port *p, unsigned q, const struct pkt *pk, uint16_t t
  * source's buffers, after a virtio-net header when the port reads one: a
  * frame from a guest is copied once, by the kernel. A frame needing an
  * offload the port lacks goes through tx_soft. */
+unsigned port_frame_iov(const struct pkt *pk, uint16_t tci, uint8_t tag[4], struct iovec *iov)
+{
+	uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
+	unsigned n = 0;
+	struct iovc s;
+
+	iov[n++] = (struct iovec){ (void *)(uintptr_t)pk->head, 12 };
+	if (tci) {
+		tag[0] = 0x81;
+		tag[1] = 0x00;
+		tag[2] = (uint8_t)(tci >> 8);
+		tag[3] = (uint8_t)tci;
+		iov[n++] = (struct iovec){ tag, 4 };
+	}
+	if (plen > pk->l2skip)
+		iov[n++] = (struct iovec){ (void *)(uintptr_t)(pk->head + pk->l2skip),
+		                           plen - pk->l2skip };
+	iovc_init(&s, pk->seg, pk->nseg);
+	iovc_skip(&s, plen);
+	for (uint32_t left = pk->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
+		size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
+		iov[n++] = (struct iovec){ (uint8_t *)s.iov[s.i].iov_base + s.off, c };
+		left -= (uint32_t)c;
+	}
+	return n;
+}
+
 void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                     const uint16_t *tcis, const struct port_txctx *ctx, struct port_txres *res)
 {
-	struct iovec iov[4 + PKT_MAX_SEGS];
-	uint8_t vh[16];
+	struct iovec iov[1 + PORT_FRAME_IOV];
+	uint8_t vh[16], tag[4];
 
 	q %= p->nq;
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m), n = 0;
 		const struct pkt *pk = &pkts[i];
-		uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
-		uint8_t tag[4] = { 0x81, 0x00, (uint8_t)(tcis[i] >> 8), (uint8_t)tcis[i] };
-		struct iovc s;
 		int r;
 
 		if (unlikely(pkt_ol_needs(pk) & ~(p->ol_out | PKT_OL_VALID))) {
@@ -395,19 +419,7 @@ void kport_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t
 			vnet_put(vh, &o);
 			iov[n++] = (struct iovec){ vh, p->vnet };
 		}
-		iov[n++] = (struct iovec){ (void *)(uintptr_t)pk->head, 12 };
-		if (tcis[i])
-			iov[n++] = (struct iovec){ tag, 4 };
-		if (plen > pk->l2skip)
-			iov[n++] = (struct iovec){ (void *)(uintptr_t)(pk->head + pk->l2skip),
-			                           plen - pk->l2skip };
-		iovc_init(&s, pk->seg, pk->nseg);
-		iovc_skip(&s, plen);
-		for (uint32_t left = pk->len - plen; left && s.i < s.n; s.i++, s.off = 0) {
-			size_t c = MIN(s.iov[s.i].iov_len - s.off, left);
-			iov[n++] = (struct iovec){ (uint8_t *)s.iov[s.i].iov_base + s.off, c };
-			left -= (uint32_t)c;
-		}
+		n += port_frame_iov(pk, tcis[i], tag, iov + n);
 		r = p->ops->tx_one(p, q, iov, n, ctx->rem ? ctx->rem[i] : 0);
 		tx_count(res, r, pkt_out_len(pk, tcis[i]));
 		res->gso += r == 0 && pk->ol.gso_type != PKT_GSO_NONE;

@@ -54,7 +54,9 @@ enum {
 /* A VXLAN port's endpoints (add-port vni=, local=, remote=, dstport=):
  * strings as given, parsed and checked by the driver. */
 struct port_vxlan_params {
-	uint32_t vni;          /* 0 .. 2^24-1 */
+	uint32_t vni;          /* of untagged frames: 0 .. 2^24-1, when has_vni */
+	bool has_vni;
+	const char *vni_map;   /* "VLAN:VNI,...": the VNIs of tagged frames, or NULL */
 	uint16_t dstport;      /* UDP port, host order (0: 4789) */
 	const char *local;     /* an address of this host (IPv4 or IPv6) */
 	const char *remote;    /* comma-separated remote endpoints of the same family,
@@ -220,6 +222,8 @@ struct port_info {
 	uint32_t vx_vni;
 	uint16_t vx_dstport;
 	char vx_local[48];         /* its local address */
+	bool vx_untagged;          /* vx_vni is its untagged frames' VNI */
+	char vx_map[200];          /* its vni-map, "VLAN:VNI,..." ("..." when longer) */
 	unsigned vx_remotes, vx_flood; /* remote endpoints known, of them in the flood list */
 	PORT_COUNTERS(PORT_COUNTER_FIELD)
 };
@@ -296,6 +300,9 @@ struct port_ops {
 	int (*remote_get)(struct port *p, const char *addr, bool flood, char *err, size_t errlen);
 	/* Takes the remote at addr out of the flood list (it stays known). */
 	void (*remote_unflood)(struct port *p, const char *addr);
+	/* Its VNIs (vxlan): up to max, each with the VLAN of its frames (0:
+	 * untagged). Returns how many. */
+	unsigned (*vnis)(struct port *p, uint32_t *vni, uint16_t *vlan, unsigned max);
 	/* The address of remote rem into buf ("" if there is none), and
 	 * whether it is in the flood list. */
 	void (*remote_name)(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood);
@@ -416,6 +423,13 @@ static inline struct pkt_ol port_ol_out(const struct pkt *pk, uint16_t tci, uint
 		o.flags &= (uint8_t)~PKT_F_DATA_VALID;
 	return o;
 }
+
+/* The frame pk as it leaves with egress tag tci (0: untagged), gathered
+ * into iov (at most PORT_FRAME_IOV entries: returns how many): the MACs and
+ * the tag (written into tag) from the private head, the rest of the head,
+ * then the source's own buffers. Nothing is copied. */
+enum { PORT_FRAME_IOV = 3 + PKT_MAX_SEGS };
+unsigned port_frame_iov(const struct pkt *pk, uint16_t tci, uint8_t tag[4], struct iovec *iov);
 
 /* For a type's rx_burst: the frame handed back first, then up to the rest
  * of max frames read by rd (lengths in len[], 0 for a frame too long) into

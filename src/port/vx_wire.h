@@ -6,6 +6,7 @@
 #ifndef VIFD_VX_WIRE_H
 #define VIFD_VX_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,15 +22,25 @@ enum vx_verdict {
 	VX_OTHER_VNI,            /* well formed, for another VNI */
 };
 
-/* What to do with a datagram of len bytes whose first VX_HDR bytes are h
- * (when len >= VX_HDR), arriving at a port of VNI vni. */
+/* The VNI of header h. */
+static inline uint32_t vx_hdr_vni(const uint8_t *h)
+{
+	return (uint32_t)h[4] << 16 | (uint32_t)h[5] << 8 | h[6];
+}
+
+/* A datagram of len bytes whose first VX_HDR bytes are h (when len >=
+ * VX_HDR) is well formed: the I flag, a header and an Ethernet header. */
+static inline bool vx_hdr_ok(const uint8_t *h, size_t len)
+{
+	return len >= VX_HDR + VX_ETH_MIN && (h[0] & VX_FLAG_I);
+}
+
+/* What to do with such a datagram arriving at a port of VNI vni. */
 static inline enum vx_verdict vx_check(const uint8_t *h, size_t len, uint32_t vni)
 {
-	if (len < VX_HDR + VX_ETH_MIN || !(h[0] & VX_FLAG_I))
+	if (!vx_hdr_ok(h, len))
 		return VX_BAD;
-	if (((uint32_t)h[4] << 16 | (uint32_t)h[5] << 8 | h[6]) != vni)
-		return VX_OTHER_VNI;
-	return VX_OK;
+	return vx_hdr_vni(h) == vni ? VX_OK : VX_OTHER_VNI;
 }
 
 /* The header vifd sends for vni. */

@@ -2,8 +2,11 @@
  * hosts, each in a UDP datagram after an 8-byte VXLAN header, over the
  * host's own IP stack (IPv4 or IPv6, one family per port).
  *
- * A port has one VNI, a local address and UDP port (default 4789) it
- * receives on, and a table of remote endpoints (VTEPs), indices 1..255:
+ * A port has a VNI for its untagged frames and any number of VNIs for
+ * tagged ones (vni-map: VLAN 10's frames leave untagged in VNI 100, VNI
+ * 100's come in with tag 10, put in by the driver: it receives each frame 4
+ * bytes into its slot to have room), a local address and UDP port (default
+ * 4789) it receives on, and a table of remote endpoints (VTEPs), 1..255:
  * the MAC table maps a remote MAC to this port and one of those indices
  * (pkt.h rem); a frame to an unknown MAC, broadcast or multicast goes to
  * every remote of the flood list (head-end replication, one sendmmsg).
@@ -60,6 +63,7 @@ enum {
 	VX_MAX_REMOTES = 255,
 	VX_TXSOCKS = 8,
 	VX_BURST = 32,
+	VX_MAP_MAX = 256,         /* vni-map entries */
 	VX_GSO_SEGS = 64,         /* datagrams one UDP GSO send may carry (the kernel's) */
 	VX_RX_ROUNDS = 4,         /* reads in a row of refused datagrams alone */
 	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
@@ -72,10 +76,21 @@ union vx_addr {
 	struct sockaddr_in6 in6;
 };
 
+struct vx_map {
+	uint32_t vni;
+	uint16_t vlan;
+};
+
 struct vx {
 	int family;
 	socklen_t salen;
-	uint32_t vni;
+	uint32_t vni;             /* of untagged frames, when untagged */
+	bool untagged;
+	/* vni-map: VNIs of tagged frames, by VNI (sorted) and by VLAN (VNI + 1,
+	 * 0: none). Set at open, never changed. */
+	unsigned nmap;
+	struct vx_map map[VX_MAP_MAX];
+	uint32_t vlan_vni[4096];
 	uint16_t dstport;
 	union vx_addr local;
 	int txfd[VX_TXSOCKS];
@@ -320,6 +335,88 @@ static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, b
 		*flood |= atomic_load_explicit(&v->flood[k], memory_order_relaxed) == rem;
 }
 
+static int map_cmp(const void *a, const void *b)
+{
+	const struct vx_map *x = a, *y = b;
+
+	return x->vni < y->vni ? -1 : x->vni > y->vni;
+}
+
+/* vni-map=VLAN:VNI,...: each VLAN (1..4094) and VNI (0..2^24-1) once, no VNI
+ * equal to vni=. */
+static int parse_map(struct vx *v, const char *s, char *err, size_t errlen)
+{
+	const char *p = s;
+
+	while (*p) {
+		char *end;
+		unsigned long vlan = strtoul(p, &end, 10), vni;
+
+		if (end == p || *end != ':' || vlan < 1 || vlan > 4094)
+			goto bad;
+		p = end + 1;
+		vni = strtoul(p, &end, 10);
+		if (end == p || (*end && *end != ',') || vni >= 1ul << 24)
+			goto bad;
+		p = *end ? end + 1 : end;
+		if (v->vlan_vni[vlan] || (v->untagged && vni == v->vni)) {
+			snprintf(err, errlen, "vni-map: VLAN %lu or VNI %lu given twice", vlan, vni);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < v->nmap; i++)
+			if (v->map[i].vni == vni) {
+				snprintf(err, errlen, "vni-map: VNI %lu given twice", vni);
+				return -EINVAL;
+			}
+		if (v->nmap == VX_MAP_MAX) {
+			snprintf(err, errlen, "vni-map: at most %d entries", VX_MAP_MAX);
+			return -EINVAL;
+		}
+		v->map[v->nmap++] = (struct vx_map){ (uint32_t)vni, (uint16_t)vlan };
+		v->vlan_vni[vlan] = (uint32_t)vni + 1;
+	}
+	qsort(v->map, v->nmap, sizeof(v->map[0]), map_cmp);
+	return 0;
+bad:
+	snprintf(err, errlen, "vni-map: \"%.60s\" is not VLAN:VNI,... (VLAN 1..4094, VNI "
+	         "0..16777215)", s);
+	return -EINVAL;
+}
+
+/* The VLAN a received VNI belongs to: 0 for the untagged VNI, else its
+ * vni-map VLAN; -1: none of the port's. */
+static inline int vni_vlan(const struct vx *v, uint32_t vni)
+{
+	unsigned lo = 0, hi = v->nmap;
+
+	if (v->untagged && vni == v->vni)
+		return 0;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (v->map[mid].vni == vni)
+			return v->map[mid].vlan;
+		if (v->map[mid].vni < vni)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* The VNI a frame leaving with egress tag tci goes in; false: none. */
+static inline bool tci_vni(const struct vx *v, uint16_t tci, uint32_t *vni)
+{
+	uint32_t m;
+
+	if (!tci) {
+		*vni = v->vni;
+		return v->untagged;
+	}
+	m = v->vlan_vni[tci & 0xfff];
+	*vni = m - 1;
+	return m != 0;
+}
+
 static int vx_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
 {
 	const struct port_vxlan_params *xp = pp->vx;
@@ -328,11 +425,11 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 	char *list = NULL, *save = NULL, *tok;
 	int r;
 
-	if (!xp || !xp->local) {
-		snprintf(err, errlen, "a vxlan port needs vni= and local=");
+	if (!xp || !xp->local || (!xp->has_vni && !xp->vni_map)) {
+		snprintf(err, errlen, "a vxlan port needs local= and vni= (or vni-map=)");
 		return -EINVAL;
 	}
-	if (xp->vni >= 1u << 24) {
+	if (xp->has_vni && xp->vni >= 1u << 24) {
 		snprintf(err, errlen, "vni must be 0..%u", (1u << 24) - 1);
 		return -EINVAL;
 	}
@@ -348,6 +445,9 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 	for (unsigned i = 0; i < VX_TXSOCKS; i++)
 		v->txfd[i] = -1;
 	v->vni = xp->vni;
+	v->untagged = xp->has_vni;
+	if (xp->vni_map && (r = parse_map(v, xp->vni_map, err, errlen)) < 0)
+		goto fail;
 	v->dstport = xp->dstport ? xp->dstport : VX_DEFAULT_PORT;
 	v->family = parse_addr(xp->local, v->dstport, &v->local);
 	if (v->family < 0) {
@@ -390,7 +490,8 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 			snprintf(err, errlen, "network namespace %s: %s", p->netns, strerror(-r));
 		else if (r == -EADDRINUSE && !strcmp(j.what, "bind"))
 			snprintf(err, errlen, "UDP port %u on %s is taken (a kernel vxlan device, or "
-			         "another VXLAN port: one port per local address and UDP port)",
+			         "another VXLAN port: one port per local address and UDP port, which carries "
+			         "several VNIs with vni-map=)",
 			         v->dstport, a);
 		else if (r == -EADDRNOTAVAIL)
 			snprintf(err, errlen, "%s is not an address of this host%s%s", a,
@@ -415,6 +516,16 @@ static void vx_info(struct port *p, struct port_info *pi)
 	kport_info(p, pi);
 	pi->vx = true;
 	pi->vx_vni = v->vni;
+	pi->vx_untagged = v->untagged;
+	for (unsigned i = 0, o = 0; i < v->nmap; i++) {
+		int w = snprintf(pi->vx_map + o, sizeof(pi->vx_map) - o, "%s%u:%u", i ? "," : "",
+		                 v->map[i].vlan, v->map[i].vni);
+		if (w < 0 || (size_t)w >= sizeof(pi->vx_map) - o - 4) {
+			snprintf(pi->vx_map + o, sizeof(pi->vx_map) - o, ",...");
+			break;
+		}
+		o += (unsigned)w;
+	}
 	pi->vx_dstport = v->dstport;
 	addr_str(&v->local, pi->vx_local, sizeof(pi->vx_local));
 	pi->vx_remotes = atomic_load_explicit(&v->nrem, memory_order_acquire);
@@ -461,6 +572,8 @@ static unsigned rx_take(struct vx *v, struct mmsghdr *mm, struct iovec (*iov)[2]
                         struct pkt *pkts, uint64_t *bad, uint64_t *other, uint64_t *unknown)
 {
 	unsigned out = n;
+	uint8_t *f;
+	int vlan;
 
 	for (int i = 0; i < k; i++) {
 		uint32_t len = mm[i].msg_len;
@@ -474,18 +587,28 @@ static unsigned rx_take(struct vx *v, struct mmsghdr *mm, struct iovec (*iov)[2]
 			(*bad)++;
 			continue;
 		}
-		switch (vx_check(hdr[i], len, v->vni)) {
-		case VX_OK:
-			kport_pkt(&pkts[out], iov[i][1].iov_base, len - VX_HDR);
-			pkts[out++].rem = r;
-			break;
-		case VX_BAD:
+		if (!vx_hdr_ok(hdr[i], len)) {
 			(*bad)++;
-			break;
-		case VX_OTHER_VNI:
-			(*other)++;
-			break;
+			continue;
 		}
+		vlan = vni_vlan(v, vx_hdr_vni(hdr[i]));
+		if (vlan < 0) {
+			(*other)++;
+			continue;
+		}
+		/* The frame is 4 bytes into its slot: room for the tag of a
+		 * vni-map VLAN, put after its MACs. */
+		f = (uint8_t *)iov[i][1].iov_base;
+		if (vlan) {
+			memmove(f - 4, f, 12);
+			f -= 4;
+			f[12] = 0x81;
+			f[13] = 0x00;
+			f[14] = (uint8_t)(vlan >> 8);
+			f[15] = (uint8_t)vlan;
+		}
+		kport_pkt(&pkts[out], f, len - VX_HDR + (vlan ? 4 : 0));
+		pkts[out++].rem = r;
 	}
 	return out;
 }
@@ -514,8 +637,8 @@ static int vx_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned ma
 	for (unsigned round = 0; round < VX_RX_ROUNDS && out == n; round++) {
 		for (unsigned i = 0; i < want; i++) {
 			iov[i][0] = (struct iovec){ hdr[i], VX_HDR };
-			iov[i][1] = (struct iovec){ buf + (size_t)(n + i) * PORT_FRAME_MAX,
-			                            PORT_FRAME_MAX };
+			iov[i][1] = (struct iovec){ buf + (size_t)(n + i) * PORT_FRAME_MAX + 4,
+			                            PORT_FRAME_MAX - 4 };
 			mm[i].msg_hdr = (struct msghdr){ .msg_name = &src[i],
 			                                 .msg_namelen = sizeof(src[i]),
 			                                 .msg_iov = iov[i], .msg_iovlen = 2 };
@@ -694,20 +817,21 @@ static inline void tx_count(struct port_txres *res, int r, unsigned nseg, uint64
 	}
 }
 
-/* A segmentation-offload frame (TCP or UDP): its segments made in the
- * worker's scratch buffer, each after its VXLAN header, then handed to the
- * kernel in as few UDP GSO sends as the buffer allows (the kernel, or the
- * NIC, cuts them into datagrams; a kernel that refuses gets them one by
- * one). */
-static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_t rem,
-                      uint8_t *buf, size_t cap, struct port_txres *res)
+/* A frame needing an offload (TCP or UDP segmentation, or a checksum to
+ * finish): its output frames made in the worker's scratch buffer, each
+ * after its VXLAN header hdr, then handed to the kernel in as few sends as
+ * the buffer allows: several segments as one UDP GSO send (the kernel, or
+ * the NIC, cuts them into datagrams; a kernel that refuses gets them one by
+ * one). The frame leaves untagged (its VLAN is its VNI). */
+static void vx_tx_soft(struct port *p, const struct pkt *pk, const uint8_t *hdr, uint8_t rem,
+                       uint8_t *buf, size_t cap, struct port_txres *res)
 {
 	struct vx *v = p->priv;
 	struct port_olx x;
 	uint32_t n, stride, per;
 	int fd = -1;
 
-	if (port_ol_prepare(pk, tci, &x) < 0) {
+	if (port_ol_prepare(pk, 0, &x) < 0) {
 		res->offload++;
 		return;
 	}
@@ -718,7 +842,7 @@ static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_
 		res->offload++;
 		return;
 	}
-	res->segmented++;
+	res->segmented += x.f.kind == OL_KIND_TCP || x.f.kind == OL_KIND_UDP;
 	for (uint32_t k = 0; k < n; k += per) {
 		uint32_t m = MIN(per, n - k);
 		size_t off = 0;
@@ -733,7 +857,7 @@ static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_
 				res->offload++;
 				return;
 			}
-			memcpy(buf + off, v->hdr, VX_HDR);
+			memcpy(buf + off, hdr, VX_HDR);
 			off += VX_HDR + len;
 		}
 		if (fd < 0) {
@@ -742,13 +866,11 @@ static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_
 		}
 		vi = (struct iovec){ buf, off };
 		r = vx_send(v, fd, &vi, 1, rem, (uint16_t)stride, m);
-		if (r == -EINVAL || r == -ENETDOWN) {
+		if (m > 1 && (r == -EINVAL || r == -ENETDOWN)) {
 			/* No UDP GSO here (or on this path): one datagram each. */
-			r = 0;
 			for (size_t o = 0; o < off; o += stride) {
 				struct iovec one = { buf + o, MIN((size_t)stride, off - o) };
-				int r1 = vx_send(v, fd, &one, 1, rem, 0, 1);
-				tx_count(res, r1, 1, one.iov_len - VX_HDR);
+				tx_count(res, vx_send(v, fd, &one, 1, rem, 0, 1), 1, one.iov_len - VX_HDR);
 			}
 			continue;
 		}
@@ -756,30 +878,55 @@ static void vx_tx_gso(struct port *p, const struct pkt *pk, uint16_t tci, uint8_
 	}
 }
 
-/* Frames in order: a segmentation-offload frame through vx_tx_gso, the
- * runs of others between them through the kernel types' path (one
- * tx_one each, checksums finished in software when asked). */
+/* Each frame in its VNI (the untagged one, or its VLAN's in vni-map: a
+ * VLAN without one is not sent, counted as drops.down), untagged: as it is
+ * (gathered, one send), or through vx_tx_soft when it needs an offload. */
 static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                         const uint16_t *tcis, const struct port_txctx *ctx,
                         struct port_txres *res)
 {
-	uint32_t run = 0;
+	struct vx *v = p->priv;
+	struct iovec iov[1 + PORT_FRAME_IOV];
+	uint8_t hdr[VX_HDR], tag[4];
 
+	(void)q;
 	for (uint32_t m = mask; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctz(m);
+		unsigned i = (unsigned)__builtin_ctz(m), n;
+		const struct pkt *pk = &pkts[i];
+		uint8_t rem = ctx->rem ? ctx->rem[i] : 0;
+		uint32_t vni;
+		int r;
 
-		if (likely(pkts[i].ol.gso_type == PKT_GSO_NONE)) {
-			run |= 1u << i;
+		if (unlikely(!tci_vni(v, tcis[i], &vni))) {
+			res->down++;
 			continue;
 		}
-		if (run)
-			kport_tx_burst(p, q, pkts, run, tcis, ctx, res);
-		run = 0;
-		vx_tx_gso(p, &pkts[i], tcis[i], ctx->rem ? ctx->rem[i] : 0, ctx->scratch->frame,
-		          sizeof(ctx->scratch->frame), res);
+		vx_hdr_put(hdr, vni);
+		if (unlikely(pkt_ol_needs(pk) & ~PKT_OL_VALID)) {
+			vx_tx_soft(p, pk, hdr, rem, ctx->scratch->frame, sizeof(ctx->scratch->frame), res);
+			continue;
+		}
+		iov[0] = (struct iovec){ hdr, VX_HDR };
+		n = 1 + port_frame_iov(pk, 0, tag, iov + 1);
+		r = vx_send(v, v->txfd[flow_hash(iov + 1, n - 1) % VX_TXSOCKS], iov, n, rem, 0, 1);
+		tx_count(res, r, 1, pkt_out_len(pk, 0));
 	}
-	if (run)
-		kport_tx_burst(p, q, pkts, run, tcis, ctx, res);
+}
+
+static unsigned vx_vnis(struct port *p, uint32_t *vni, uint16_t *vlan, unsigned max)
+{
+	struct vx *v = p->priv;
+	unsigned n = 0;
+
+	if (v->untagged && n < max) {
+		vni[n] = v->vni;
+		vlan[n++] = 0;
+	}
+	for (unsigned i = 0; i < v->nmap && n < max; i++) {
+		vni[n] = v->map[i].vni;
+		vlan[n++] = v->map[i].vlan;
+	}
+	return n;
 }
 
 const struct port_ops port_vxlan_ops = {
@@ -792,6 +939,7 @@ const struct port_ops port_vxlan_ops = {
 	.remote_get = vx_remote_get,
 	.remote_unflood = vx_remote_unflood,
 	.remote_name = vx_remote_name,
+	.vnis = vx_vnis,
 	.queues = kport_queues,
 	.queue_fd = kport_queue_fd,
 	.info = vx_info,

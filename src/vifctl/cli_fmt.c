@@ -315,7 +315,10 @@ static void port_detail(void *arg, unsigned row)
 	json_t *vx = json_object_get(p, "vxlan");
 
 	if (vx) {
-		word(&w, "vni=%lld", (long long)json_integer_value(json_object_get(vx, "vni")));
+		if (json_object_get(vx, "vni"))
+			word(&w, "vni=%lld", (long long)json_integer_value(json_object_get(vx, "vni")));
+		if (jstr(vx, "vni_map") && *jstr(vx, "vni_map"))
+			word(&w, "vni-map=%s", jstr(vx, "vni_map"));
 		word(&w, "local=%s", jstr(vx, "local") ? jstr(vx, "local") : "-");
 		word(&w, "dstport=%lld", (long long)json_integer_value(json_object_get(vx, "dstport")));
 		word(&w, "remotes=%lld", (long long)json_integer_value(json_object_get(vx, "remotes")));

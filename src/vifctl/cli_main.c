@@ -179,6 +179,7 @@ static const struct {
 	{ "netns", "netns", false, false, true, NULL },
 	{ "dev", "dev", false, false, true, NULL },
 	{ "vni", "vni", false, true, true, NULL },
+	{ "vni-map", "vni_map", false, false, true, NULL },
 	{ "local", "local", false, false, true, NULL },
 	{ "remote", "remote", false, false, true, NULL },
 	{ "dstport", "dstport", false, true, true, NULL },
@@ -751,8 +752,8 @@ static const struct cmd cmds[] = {
 	  "           [owner=USER] [group=GROUP] [perm=MODE]\n"
 	  "  add-port BRIDGE NAME type=tap [ifname=IF] [netns=NS] [queues=N]\n"
 	  "  add-port BRIDGE NAME type=afpacket|afxdp dev=IF [queues=N]\n"
-	  "  add-port BRIDGE NAME type=vxlan vni=N local=ADDR [remote=ADDR,...] [dstport=P]\n"
-	  "           [evpn=on] [netns=NS]\n"
+	  "  add-port BRIDGE NAME type=vxlan vni=N|vni-map=VLAN:VNI,... local=ADDR\n"
+	  "           [remote=ADDR,...] [dstport=P] [evpn=on] [netns=NS]\n"
 	  "  --may-exist     a port of that name (and type) already there is not an\n"
 	  "                  error; nothing about it is changed (use set-port)\n"
 	  "  type=vhostuser  a guest's virtio-net over a vhost-user socket (type=vhost-user,\n"
@@ -780,7 +781,12 @@ static const struct cmd cmds[] = {
 	  "  dev=IF          the interface\n"
 	  "  queues=N        XDP sockets on its rx queues 0..N-1, 1 to " VIFD_MAX_QUEUES_STR(VIFD_MAX_QUEUES) "\n"
 	  "  type=vxlan      the bridge's frames to other hosts in VXLAN (RFC 7348):\n"
-	  "  vni=N           its VXLAN network identifier, 0 to 16777215\n"
+	  "  vni=N           the VXLAN network identifier of its untagged frames,\n"
+	  "                  0 to 16777215\n"
+	  "  vni-map=VLAN:VNI,...  the VNIs of its tagged frames: a frame of VLAN 10 with\n"
+	  "                  vni-map=10:100 leaves untagged in VNI 100, and a frame of VNI\n"
+	  "                  100 comes in tagged 10 (the port must carry the VLANs:\n"
+	  "                  trunks=); one port, one UDP port, several VNIs\n"
 	  "  local=ADDR      this host's address (IPv4 or IPv6); vifd receives on it\n"
 	  "  remote=ADDR,... remote endpoints: frames to unknown MACs, broadcast and\n"
 	  "                  multicast go to each; only they (and fdb-add remote= ones)\n"

@@ -1,14 +1,15 @@
 /* fuzz_vxlan.c - libFuzzer target: a VXLAN port's receive path (the
  * driver in src/port/vxlan.c, its socket and recvmmsg included) over
- * hostile datagrams. One port, VNI 100, listens on 127.0.0.1 at a port
- * the kernel picked; its remote endpoint is 127.0.0.2. Input:
+ * hostile datagrams. One port, VNI 100 for untagged frames and VNI 200 for
+ * VLAN 10 (vni-map=10:200), listens on 127.0.0.1 at a port the kernel
+ * picked; its remote endpoint is 127.0.0.2. Input:
  *   byte 0     bit 0: send from 127.0.0.3 (not a remote: must be dropped);
  *              bits 1-2: how many copies to send (1..4: bursts)
  *   bytes 1-   the datagram
  * After sending, the port's rx_burst is drained; every frame it hands
- * over must be exactly the datagram after its 8-byte header, tagged with
- * remote 1, and only when the reference (vx_check from the specification's
- * rules, re-derived here) accepts it; the counters must add up to the
+ * over must be exactly the datagram after its 8-byte header (VNI 200:
+ * with a VLAN 10 tag after its MACs), tagged with remote 1, and only when
+ * the rules (re-derived here) accept it; the counters must add up to the
  * copies sent. Any mismatch aborts. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,7 +65,8 @@ static uint16_t free_port(void)
 static void setup(void)
 {
 	static struct port_env env = { .broken_fd = -1 };
-	struct port_vxlan_params vx = { .vni = 100, .local = "127.0.0.1", .remote = "127.0.0.2" };
+	struct port_vxlan_params vx = { .vni = 100, .has_vni = true, .vni_map = "10:200",
+	                                .local = "127.0.0.1", .remote = "127.0.0.2" };
 	struct port_params pp = { .type = "vxlan", .name = "fz", .queues = 1, .vx = &vx };
 	char err[256];
 
@@ -80,11 +82,25 @@ static void setup(void)
 		die("memory");
 }
 
-/* The rules, restated: the I flag, a header and an Ethernet header, the
- * port's VNI. */
+/* The rules, restated: the I flag, a header and an Ethernet header, one
+ * of the port's VNIs (1: untagged 100, 2: VLAN 10's 200; 0: refused). */
 static int expect_ok(const uint8_t *d, size_t n)
 {
-	return n >= 8 + 14 && (d[0] & 0x08) && d[4] == 0 && d[5] == 0 && d[6] == 100;
+	if (n < 8 + 14 || !(d[0] & 0x08) || d[4] || d[5])
+		return 0;
+	return d[6] == 100 ? 1 : d[6] == 200 ? 2 : 0;
+}
+
+/* The frame the port must hand over for datagram d of n bytes. */
+static bool frame_is(const struct pkt *pk, const uint8_t *d, size_t n, int kind)
+{
+	const uint8_t *f = pk->seg[0].iov_base;
+	static const uint8_t tag[4] = { 0x81, 0x00, 0x00, 10 };
+
+	if (kind == 1)
+		return pk->len == n - 8 && pk->seg[0].iov_len == n - 8 && !memcmp(f, d + 8, n - 8);
+	return pk->len == n - 8 + 4 && pk->seg[0].iov_len == n - 8 + 4 && !memcmp(f, d + 8, 12) &&
+	       !memcmp(f + 12, tag, 4) && !memcmp(f + 16, d + 20, n - 20);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,9 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < k; i++) {
 			if (other || !expect_ok(d, n))
 				die("a datagram the rules refuse was handed over");
-			if (pkts[i].rem != 1 || pkts[i].len != n - 8 || pkts[i].nseg != 1 ||
-			    pkts[i].seg[0].iov_len != n - 8 ||
-			    memcmp(pkts[i].seg[0].iov_base, d + 8, n - 8))
+			if (pkts[i].rem != 1 || pkts[i].nseg != 1 ||
+			    !frame_is(&pkts[i], d, n, expect_ok(d, n)))
 				die("the frame handed over is not the datagram's");
 			got++;
 		}

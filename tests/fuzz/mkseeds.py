@@ -117,6 +117,8 @@ vxlan = {
     "empty": b"\0",
     "stranger": b"\x01" + vxh(8, 100) + eth,
     "big": b"\0" + vxh(8, 100) + eth + bytes(9000),
+    "mapped": b"\0" + vxh(8, 200) + eth,
+    "mapped-burst": b"\x04" + vxh(8, 200) + eth,
 }
 os.makedirs(os.path.join(here, "corpus/vxlan"), exist_ok=True)
 for k, v in vxlan.items():

@@ -23,7 +23,8 @@ command -v bridge >/dev/null || { log "SKIP: no bridge (iproute2)"; exit 77; }
 id=$$
 U=$((id % 200 + 20)) V=$((id % 200 + 21)) C=$((id % 200 + 22))
 HA=vxt-ha$id HB=vxt-hb$id HC=vxt-hc$id CA=vxt-ca$id CB=vxt-cb$id CC=vxt-cc$id
-for n in "$HA" "$HB" "$HC" "$CA" "$CB" "$CC"; do mkns "$n"; done
+CD=vxt-cd$id CE=vxt-ce$id
+for n in "$HA" "$HB" "$HC" "$CA" "$CB" "$CC" "$CD" "$CE"; do mkns "$n"; done
 
 # Underlays: HA <-> HB (IPv4 and IPv6), HA <-> HC (IPv4).
 ip link add "ua$id" netns "$HA" type veth peer name "ub$id" netns "$HB"
@@ -80,8 +81,10 @@ ip -n "$CA" addr add "fd01:$C::1/64" dev "ta$id" nodad
 # ---- IPv4 underlay ----
 linux_vtep "10.$U.0.2" "10.$U.0.1"
 mtu_all 1450
-vctl add-port br0 vx type=vxlan vni=100 local="10.$U.0.1" remote="10.$U.0.2" netns="$HA"
+vctl add-port br0 vx type=vxlan vni=100 vni-map=20:200 local="10.$U.0.1" remote="10.$U.0.2" \
+	netns="$HA"
 [ "$(port_info vx type)" = vxlan ] || fail "show: type of vx is $(port_info vx type)"
+[ "$(port_info vx vxlan.vni_map)" = 20:200 ] || fail "show: vni-map of vx"
 [ "$(port_info vx vxlan.vni)" = 100 ] || fail "show: vni of vx"
 [ "$(port_info vx vxlan.flood)" = 1 ] || fail "show: flood list of vx"
 vctl show >"$T/show.log"
@@ -91,6 +94,32 @@ pings "$CB" "10.$C.0.1" || fail "ping CB -> CA: $(cat "$T/ping.log")"
 wait_for 20 "ping6 CA -> CB" pings "$CA" "fd01:$C::2"
 pings "$CB" "fd01:$C::1" || fail "ping6 CB -> CA: $(cat "$T/ping.log")"
 log "IPv4 underlay: ping and ping6 both ways between vifd and Linux"
+
+# A second VNI on the same port and UDP port: VLAN 20 on vifd's side (a tap
+# port tag=20) is VNI 200, which Linux has on a second bridge.
+ip -n "$HB" link add br200 type bridge
+ip -n "$HB" link set br200 up
+ip -n "$HB" link add vx200 type vxlan id 200 local "10.$U.0.2" dstport 4789 nolearning
+ip -n "$HB" link set vx200 master br200 up
+in_ns "$HB" ethtool -K vx200 tx off >/dev/null
+bridge -n "$HB" fdb append 00:00:00:00:00:00 dev vx200 dst "10.$U.0.1"
+ip link add "cd$id" netns "$CD" type veth peer name "cdp$id" netns "$HB"
+ip -n "$HB" link set "cdp$id" master br200 mtu 1450 up
+ip -n "$CD" link set "cd$id" mtu 1450 up
+ip -n "$CD" addr add "10.$C.1.2/24" dev "cd$id"
+vctl add-port br0 te type=tap ifname="te$id" netns="$CE" tag=20
+ip -n "$CE" link set "te$id" mtu 1450
+ip -n "$CE" addr add "10.$C.1.1/24" dev "te$id"
+wait_for 20 "ping VLAN 20 -> VNI 200" pings "$CE" "10.$C.1.2"
+pings "$CD" "10.$C.1.1" || fail "ping VNI 200 -> VLAN 20: $(cat "$T/ping.log")"
+vni200=$(iperf_mbps "$CD" "10.$C.1.2" "$CE" 2)
+log "vni-map=20:200: ping both ways, iperf3 $vni200 Mbit/s between VLAN 20 and Linux's VNI 200"
+ge "$vni200" 5 || fail "VNI 200 TCP only $vni200 Mbit/s"
+# The two segments stay apart: nothing of VNI 100 reaches VNI 200.
+in_ns "$CD" ip addr add "10.$C.0.9/24" dev "cd$id"
+in_ns "$CA" "${PING[@]}" -c 2 -W 1 "10.$C.0.9" >/dev/null 2>&1 && fail "VNI 100 reached VNI 200"
+in_ns "$CD" ip addr del "10.$C.0.9/24" dev "cd$id"
+vctl del-port te
 
 # vifd learned CB's MAC behind Linux's VTEP, and lists its flood list.
 cbmac=$(ip -n "$CB" -j link show "cb$id" | jq -r '.[0].address')

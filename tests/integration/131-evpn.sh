@@ -23,8 +23,8 @@ MOVE_BOUND=10
 id=$$
 U=$((id % 200 + 20)) C=$((id % 200 + 21))
 UL=evt-ul$id HA=evt-ha$id HB=evt-hb$id HC=evt-hc$id
-CA=evt-ca$id CB=evt-cb$id CC=evt-cc$id
-for n in "$UL" "$HA" "$HB" "$HC" "$CA" "$CB" "$CC"; do mkns "$n"; done
+CA=evt-ca$id CB=evt-cb$id CC=evt-cc$id CD=evt-cd$id CE=evt-ce$id
+for n in "$UL" "$HA" "$HB" "$HC" "$CA" "$CB" "$CC" "$CD" "$CE"; do mkns "$n"; done
 
 # The underlay: HA, HB, HC on a bridge in UL, 10.U.0.1-3.
 ip -n "$UL" link add ul0 type bridge
@@ -48,6 +48,16 @@ ip link add "cc$id" netns "$CC" type veth peer name "ccp$id" netns "$HC"
 ip -n "$HC" link set "ccp$id" master br100 mtu 1450 up
 ip -n "$CC" link set "cc$id" mtu 1450 up
 ip -n "$CC" addr add "10.$C.0.3/24" dev "cc$id"
+# and VNI 200 on a second bridge, container CD
+ip -n "$HC" link add br200 type bridge
+ip -n "$HC" link set br200 addrgenmode none up
+ip -n "$HC" link add vx200 type vxlan id 200 local "10.$U.0.3" dstport 4789 nolearning
+ip -n "$HC" link set vx200 master br200 addrgenmode none up
+in_ns "$HC" ethtool -K vx200 tx off >/dev/null
+ip link add "cd$id" netns "$CD" type veth peer name "cdp$id" netns "$HC"
+ip -n "$HC" link set "cdp$id" master br200 mtu 1450 up
+ip -n "$CD" link set "cd$id" mtu 1450 up
+ip -n "$CD" addr add "10.$C.1.3/24" dev "cd$id"
 
 # Hosts A and B: a vifd each, EVPN on.
 start_vifd --workers 1
@@ -55,7 +65,7 @@ vctlb() { "$VIFCTL" --socket "$T/stateb/vifd.sock" "$@"; }
 bg vifdb "$VIFD" --state-dir "$T/stateb" --workers 1
 VIFDB_PID=$LAST_PID
 wait_for 10 "vifd B" vctlb version
-vctl add-port br0 vx type=vxlan vni=100 local="10.$U.0.1" evpn=on netns="$HA"
+vctl add-port br0 vx type=vxlan vni=100 vni-map=20:200 local="10.$U.0.1" evpn=on netns="$HA"
 vctlb add-port br0 vx type=vxlan vni=100 local="10.$U.0.2" evpn=on netns="$HB"
 ip -n "$HA" link show vifx100 >/dev/null || fail "no shadow vxlan device in $HA"
 ip -n "$HA" -d link show vifx100 | grep -q "vxlan id 100" || fail "vifx100 is not VNI 100"
@@ -65,6 +75,10 @@ ip -n "$CA" link set "ta$id" mtu 1450
 ip -n "$CB" link set "tb$id" mtu 1450
 ip -n "$CA" addr add "10.$C.0.1/24" dev "ta$id"
 ip -n "$CB" addr add "10.$C.0.2/24" dev "tb$id"
+# VLAN 20 on vifd A is VNI 200 (vni-map), a second EVPN instance.
+vctl add-port br0 te type=tap ifname="te$id" netns="$CE" tag=20
+ip -n "$CE" link set "te$id" mtu 1450
+ip -n "$CE" addr add "10.$C.1.1/24" dev "te$id"
 
 frr_start ha "$HA" "10.$U.0.1" "10.$U.0.2" "10.$U.0.3"
 frr_start hb "$HB" "10.$U.0.2" "10.$U.0.1" "10.$U.0.3"
@@ -87,6 +101,10 @@ wait_for 30 "ping CA -> CB" pings "$CA" "10.$C.0.2"
 pings "$CC" "10.$C.0.1" || fail "ping CC -> CA: $(cat "$T/ping.log")"
 pings "$CC" "10.$C.0.2" || fail "ping CC -> CB: $(cat "$T/ping.log")"
 log "containers on the three hosts ping each other over EVPN"
+wait_for 30 "ping VNI 200: CE (vifd A, VLAN 20) -> CD (Linux)" pings "$CE" "10.$C.1.3"
+pings "$CD" "10.$C.1.1" || fail "ping CD -> CE: $(cat "$T/ping.log")"
+ip -n "$HA" link show vifx200 >/dev/null || fail "no shadow vxlan device for VNI 200"
+log "VNI 200 (vni-map=20:200, its own EVPN instance): ping both ways"
 
 mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
 MA=$(mac_of "$CA" "ta$id") MB=$(mac_of "$CB" "tb$id") MC=$(mac_of "$CC" "cc$id")
@@ -143,6 +161,7 @@ pings "$CA" "10.$C.0.2" || fail "ping CA -> moved CB after C left: $(cat "$T/pin
 vctl del-port vx
 ip -n "$HA" link show vifx100 >/dev/null 2>&1 && fail "vifx100 left after del-port"
 ip -n "$HA" link show vifb100 >/dev/null 2>&1 && fail "vifb100 left after del-port"
+ip -n "$HA" link show vifx200 >/dev/null 2>&1 && fail "vifx200 left after del-port"
 # A device of a shadow's name that is not vifd's is not taken over.
 ip -n "$HA" link add vifb100 type bridge
 if vctl add-port br0 vx type=vxlan vni=100 local="10.$U.0.1" evpn=on netns="$HA" 2>"$T/bad.log"; then
