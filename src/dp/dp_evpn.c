@@ -165,6 +165,7 @@ struct local_walk {
 	struct dp *dp;
 	struct dp_port *p;
 	struct dp_evpn *x;       /* refresh_one's */
+	uint32_t refs[256];      /* references to each remote of the port */
 };
 
 /* The port's EVPN sync of vlan, or NULL. */
@@ -183,9 +184,10 @@ static void local_one(void *arg, uint16_t vlan, uint64_t mac, uint16_t port, uin
 	struct dp_evpn *x = by_vlan(lw->p, vlan);
 	uint8_t m[6];
 
-	(void)rem;
 	(void)age_s;
 	(void)is_static;
+	if (port == lw->p->id)
+		lw->refs[rem]++;
 	/* Hosts behind this bridge's own ports, not behind a VXLAN port. */
 	if (!x || !o || !o->port || o->port->ops->remote_get)
 		return;
@@ -205,6 +207,8 @@ static void refresh_one(void *arg, const uint8_t mac[6], int rem)
 	bool st;
 	uint32_t age;
 
+	if (rem > 0 && rem < 256)
+		lw->refs[rem]++;
 	/* Still ours: keep it from ageing. Moved to a local port: leave it
 	 * there (this host advertises it now). Gone (flushed): put it back. */
 	if (sw_fdb_entry(lw->dp->fdb, x->vlan, m, now_s, &port, &r, &st, &age) &&
@@ -218,7 +222,7 @@ void dp_evpn_tick(struct dp *dp, uint32_t now_s)
 {
 	for (unsigned i = 0; i < dp->nports; i++) {
 		struct dp_port *p = dp->ports[i];
-		struct local_walk lw = { dp, p, NULL };
+		struct local_walk lw = { dp, p, NULL, { 0 } };
 
 		if (!p || !p->nevpn)
 			continue;
@@ -227,8 +231,12 @@ void dp_evpn_tick(struct dp *dp, uint32_t now_s)
 			evpn_remote_foreach(p->evpn[k].e, refresh_one, &lw);
 			evpn_local_begin(p->evpn[k].e);
 		}
-		/* One walk of the table for all the port's VNIs. */
+		/* One walk of the table for all the port's VNIs; then the
+		 * remotes nothing refers to any more are forgotten (VTEPs come
+		 * and go: the port has 255 slots). */
 		sw_fdb_foreach(dp->fdb, now_s, local_one, &lw);
+		if (p->port->ops->remote_gc && p->port->ops->remote_gc(p->port, lw.refs))
+			vlog_dbg("%s: evpn: remote endpoints no longer used, forgotten", p->name);
 		/* Just after a restart the table has not learned the hosts
 		 * again: withdraw nothing yet (their entries stay advertised). */
 		if (now_s - p->evpn_since < DP_EVPN_GRACE_S)

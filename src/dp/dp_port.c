@@ -1197,7 +1197,7 @@ void dp_fdb_foreach(struct dp *dp, dp_fdb_fn *fn, void *arg)
 		for (unsigned r = 1; r <= 255; r++) {
 			bool flood = remote_name(p, (uint8_t)r, ra, sizeof(ra));
 			if (!ra[0])
-				break;
+				continue; /* (none, or taken out) */
 			if (flood)
 				fn(arg, 0, zero, p->name, ra, 0, DP_FDB_FLOOD);
 		}

@@ -300,6 +300,11 @@ struct port_ops {
 	int (*remote_get)(struct port *p, const char *addr, bool flood, char *err, size_t errlen);
 	/* Takes the remote at addr out of the flood list (it stays known). */
 	void (*remote_unflood)(struct port *p, const char *addr);
+	/* Forgets the remotes nothing refers to (refs[i]: references to
+	 * remote i, 256 entries, from the MAC table and the EVPN sync; the
+	 * flood list and remote= count too); their indices are used again
+	 * later. Returns how many. */
+	unsigned (*remote_gc)(struct port *p, const uint32_t *refs);
 	/* Its VNIs (vxlan): up to max, each with the VLAN of its frames (0:
 	 * untagged). Returns how many. */
 	unsigned (*vnis)(struct port *p, uint32_t *vni, uint16_t *vlan, unsigned max);

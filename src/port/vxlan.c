@@ -53,6 +53,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clk.h"
 #include "port.h"
 #include "util.h"
 #include "vx_wire.h"
@@ -64,6 +65,7 @@ enum {
 	VX_TXSOCKS = 8,
 	VX_BURST = 32,
 	VX_MAP_MAX = 256,         /* vni-map entries */
+	VX_REUSE_S = 2,
 	VX_GSO_SEGS = 64,         /* datagrams one UDP GSO send may carry (the kernel's) */
 	VX_RX_ROUNDS = 4,         /* reads in a row of refused datagrams alone */
 	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
@@ -96,9 +98,15 @@ struct vx {
 	int txfd[VX_TXSOCKS];
 	uint8_t hdr[VX_HDR];
 	/* Remotes 1..nrem (entry 0 unused): written by the control thread,
-	 * then published by a release store of nrem; never changed after. */
+	 * then published by a release store of nrem (a new one) or of its
+	 * live flag (a slot used again). A remote nothing refers to any more
+	 * (remote_gc) is taken out: not live, its address cleared; its slot is
+	 * used again VX_REUSE_S seconds later at the earliest (a worker holds a
+	 * remote's index for one burst, microseconds). */
 	_Atomic unsigned nrem;
 	union vx_addr rem[VX_MAX_REMOTES + 1];
+	_Atomic bool live[VX_MAX_REMOTES + 1];
+	uint64_t freed_ns[VX_MAX_REMOTES + 1]; /* control: when it was taken out */
 	/* The flood list: indices, published the same way by nflood; an entry
 	 * taken out is replaced by the last one, then nflood lowered (a
 	 * worker sending meanwhile may send one frame to the remote taken out,
@@ -271,13 +279,23 @@ static int remote_add(struct port *p, const char *addr, bool flood, bool cfg, ch
 	}
 	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
 		;
-	if (i > n) {
-		if (n == VX_MAX_REMOTES) {
+	if (i > n && n < VX_MAX_REMOTES) {
+		v->rem[i] = a;
+		atomic_store_explicit(&v->live[i], true, memory_order_relaxed);
+		atomic_store_explicit(&v->nrem, i, memory_order_release);
+	} else if (i > n) {
+		/* Full: a slot taken out long enough ago. */
+		uint64_t now = clk_now_ns();
+		for (i = 1; i <= n; i++)
+			if (!atomic_load_explicit(&v->live[i], memory_order_relaxed) &&
+			    now - v->freed_ns[i] >= (uint64_t)VX_REUSE_S * 1000000000u)
+				break;
+		if (i > n) {
 			snprintf(err, errlen, "the port has %d remote endpoints already", VX_MAX_REMOTES);
 			return -ENOSPC;
 		}
 		v->rem[i] = a;
-		atomic_store_explicit(&v->nrem, i, memory_order_release);
+		atomic_store_explicit(&v->live[i], true, memory_order_release);
 	}
 	if (flood) {
 		unsigned k;
@@ -297,6 +315,39 @@ static int remote_add(struct port *p, const char *addr, bool flood, bool cfg, ch
 static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err, size_t errlen)
 {
 	return remote_add(p, addr, flood, false, err, errlen);
+}
+
+static bool flooded(struct vx *v, unsigned i)
+{
+	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
+
+	for (unsigned k = 0; k < nf; k++)
+		if (atomic_load_explicit(&v->flood[k], memory_order_relaxed) == i)
+			return true;
+	return false;
+}
+
+/* Takes out the remotes nothing refers to: refs[i] (the MAC table's
+ * entries and the EVPN sync's MACs behind remote i), the flood list,
+ * remote=. Returns how many. */
+static unsigned vx_remote_gc(struct port *p, const uint32_t *refs)
+{
+	struct vx *v = p->priv;
+	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed), freed = 0;
+
+	for (unsigned i = 1; i <= n; i++) {
+		if (!atomic_load_explicit(&v->live[i], memory_order_relaxed) || refs[i] ||
+		    v->cfg_flood[i] || flooded(v, i))
+			continue;
+		atomic_store_explicit(&v->live[i], false, memory_order_release);
+		memset(&v->rem[i], 0, sizeof(v->rem[i]));
+		v->rem[i].sa.sa_family = (sa_family_t)v->family;
+		v->freed_ns[i] = clk_now_ns();
+		if (v->last == i)
+			v->last = 0; /* (the poller's own cache: it may read it racily, harmlessly) */
+		freed++;
+	}
+	return freed;
 }
 
 static void vx_remote_unflood(struct port *p, const char *addr)
@@ -328,7 +379,8 @@ static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, b
 
 	buf[0] = '\0';
 	*flood = false;
-	if (!rem || rem > atomic_load_explicit(&v->nrem, memory_order_acquire))
+	if (!rem || rem > atomic_load_explicit(&v->nrem, memory_order_acquire) ||
+	    !atomic_load_explicit(&v->live[rem], memory_order_acquire))
 		return;
 	addr_str(&v->rem[rem], buf, len);
 	for (unsigned k = 0; k < nf; k++)
@@ -528,7 +580,8 @@ static void vx_info(struct port *p, struct port_info *pi)
 	}
 	pi->vx_dstport = v->dstport;
 	addr_str(&v->local, pi->vx_local, sizeof(pi->vx_local));
-	pi->vx_remotes = atomic_load_explicit(&v->nrem, memory_order_acquire);
+	for (unsigned i = 1, n = atomic_load_explicit(&v->nrem, memory_order_acquire); i <= n; i++)
+		pi->vx_remotes += atomic_load_explicit(&v->live[i], memory_order_relaxed);
 	pi->vx_flood = atomic_load_explicit(&v->nflood, memory_order_acquire);
 	pi->vx_encap = atomic_load_explicit(&v->encap, memory_order_relaxed);
 	pi->vx_decap = atomic_load_explicit(&v->decap, memory_order_relaxed);
@@ -548,10 +601,12 @@ static inline uint8_t rem_find(struct vx *v, const union vx_addr *src)
 
 	if (src->sa.sa_family != v->family)
 		return 0;
-	if (v->last && v->last <= n && addr_eq(src, &v->rem[v->last], v->family))
+	if (v->last && v->last <= n && atomic_load_explicit(&v->live[v->last], memory_order_acquire) &&
+	    addr_eq(src, &v->rem[v->last], v->family))
 		return v->last;
 	for (unsigned i = 1; i <= n; i++)
-		if (addr_eq(src, &v->rem[i], v->family))
+		if (atomic_load_explicit(&v->live[i], memory_order_acquire) &&
+		    addr_eq(src, &v->rem[i], v->family))
 			return v->last = (uint8_t)i;
 	return 0;
 }
@@ -742,8 +797,9 @@ static int vx_send(struct vx *v, int fd, struct iovec *vi, unsigned niov, uint8_
 		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
 	}
 	if (rem) {
-		if (rem > nrem)
-			return -ENETDOWN; /* cannot happen: entries are never taken back */
+		/* (a remote taken out since the lookup: its address is cleared) */
+		if (rem > nrem || !atomic_load_explicit(&v->live[rem], memory_order_acquire))
+			return -ENETDOWN;
 		mh.msg_name = &v->rem[rem];
 		if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
 			if (errno == EMSGSIZE)
@@ -938,6 +994,7 @@ const struct port_ops port_vxlan_ops = {
 	.no_ifname = true,
 	.remote_get = vx_remote_get,
 	.remote_unflood = vx_remote_unflood,
+	.remote_gc = vx_remote_gc,
 	.remote_name = vx_remote_name,
 	.vnis = vx_vnis,
 	.queues = kport_queues,

@@ -155,6 +155,9 @@ t0=$(date +%s%N)
 gone() { ! fdb_evpn "$MC" "10.$U.0.3" && ! flood_has "10.$U.0.3"; }
 wait_for 30 "host C withdrawn from vifd A" gone
 log "host C's bgpd stopped: withdrawn from vifd A after $((($(date +%s%N) - t0) / 1000000)) ms"
+# Its VTEP is forgotten once nothing refers to it (the slot is used again).
+remotes_are() { [ "$(port_info vx vxlan.remotes)" = "$1" ]; }
+wait_for 10 "vifd A to forget host C's VTEP ($(port_info vx vxlan.remotes) remotes)" remotes_are 1
 wait_for 10 "ping CA -> moved CB after C left" pings "$CA" "10.$C.0.2"
 
 # del-port removes the shadow devices.
