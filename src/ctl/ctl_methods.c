@@ -664,10 +664,11 @@ static int m_set_port(const struct ctl_rpc *r, json_t *p, json_t **res, struct c
 	rc = parse_policy(r, p, &cfg, e);
 	if (rc < 0)
 		return rc;
-	rc = dp_port_set(r->dp, name, &cfg);
+	char why[160];
+	rc = dp_port_set(r->dp, name, &cfg, why, sizeof(why));
 	if (rc < 0)
 		return ctl_err_app(e, -rc, "cannot set the policy of port %s: %s", name,
-		                   strerror(-rc));
+		                   why[0] ? why : strerror(-rc));
 	*res = json_object();
 	return *res ? 0 : ctl_err_app(e, ENOMEM, "out of memory");
 }

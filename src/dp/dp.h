@@ -228,7 +228,8 @@ int dp_port_del(struct dp *dp, const char *name);
 int dp_port_check_cfg(const struct dp_port_cfg *cfg, char *err, size_t errlen);
 /* Replaces a port's policy (applied to the next burst). 0 or -errno.
  * A change of rate limits or weight alone keeps the port's MAC entries. */
-int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg);
+int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg, char *err,
+                size_t errlen);
 int dp_port_get_cfg(struct dp *dp, const char *name, struct dp_port_cfg *cfg);
 /* Bridge: frames to unknown unicast MACs are flooded (default) or dropped. */
 void dp_set_unknown_unicast_drop(struct dp *dp, bool drop);

@@ -23,8 +23,36 @@ struct dp_evpn {
 	struct dp_port *p;
 	struct evpn *e;
 	uint32_t vni;
-	uint16_t vlan;           /* its frames' VLAN in the switch */
+	uint16_t vlan;           /* its frames' VLAN in the switch (the untagged
+	                          * VNI's: the port's tag= or native VLAN, as it is
+	                          * now, see vlan_of) */
+	bool untagged;
 };
+
+/* The VLAN x's frames have in the switch now. */
+static uint16_t vlan_of(const struct dp_evpn *x)
+{
+	const struct dp_port_cfg *c = x->p->cfg;
+
+	return x->untagged ? (c->sw.tag ? c->sw.tag : c->sw.native) : x->vlan;
+}
+
+/* The VLAN -> sync index, the untagged VNI's after a change of the port's
+ * policy (each tick). */
+static void index_vlans(struct dp_port *p)
+{
+	for (unsigned k = 0; k < p->nevpn; k++) {
+		struct dp_evpn *x = &p->evpn[k];
+		uint16_t v = vlan_of(x);
+
+		if (x->vlan == v && p->evpn_vlan[v & 0xfff] == k + 1)
+			continue;
+		if (p->evpn_vlan[x->vlan & 0xfff] == k + 1)
+			p->evpn_vlan[x->vlan & 0xfff] = 0;
+		x->vlan = v;
+		p->evpn_vlan[v & 0xfff] = (uint16_t)(k + 1);
+	}
+}
 
 /* zebra installed (or withdrew) mac behind vtep: returns the remote's
  * index, which evpn keeps with the MAC for the refreshes. */
@@ -44,10 +72,10 @@ static int on_remote(void *ctx, const uint8_t mac[6], const char *vtep, bool add
 	int rem;
 
 	if (!m) { /* a flood-list entry */
-		if (add && ops->remote_get(p->port, vtep, true, err, sizeof(err)) < 0)
+		if (add && ops->remote_get(p->port, vtep, x->vni, err, sizeof(err)) < 0)
 			VLOG_RL(LOG_WARNING, "%s: evpn: flood list: %s", p->name, err);
 		else if (!add)
-			ops->remote_unflood(p->port, vtep);
+			ops->remote_unflood(p->port, vtep, x->vni);
 		return 0;
 	}
 	if (!add) {
@@ -55,26 +83,26 @@ static int on_remote(void *ctx, const uint8_t mac[6], const char *vtep, bool add
 		char ra[64];
 
 		/* Only the entry zebra gave (vtep "": whichever remote it has). */
-		if (!sw_fdb_entry(dp->fdb, x->vlan, m, now_s, &port, &r, &st, &age) ||
+		if (!sw_fdb_entry(dp->fdb, vlan_of(x), m, now_s, &port, &r, &st, &age) ||
 		    port != p->id || st)
 			return 0;
 		ops->remote_name(p->port, r, ra, sizeof(ra), &fl);
 		if (!vtep[0] || !strcmp(ra, vtep))
-			sw_fdb_del(dp->fdb, x->vlan, m);
+			sw_fdb_del(dp->fdb, vlan_of(x), m);
 		return 0;
 	}
-	rem = ops->remote_get(p->port, vtep, false, err, sizeof(err));
+	rem = ops->remote_get(p->port, vtep, -1, err, sizeof(err));
 	if (rem < 0) {
 		VLOG_RL(LOG_WARNING, "%s: evpn: %s", p->name, err);
 		return 0;
 	}
 	/* A host this switch heard on one of its own ports just now stays
 	 * there: zebra may not have seen it advertised from here yet. */
-	if (sw_fdb_entry(dp->fdb, x->vlan, m, now_s, &port, &r, &st, &age) && port != p->id &&
+	if (sw_fdb_entry(dp->fdb, vlan_of(x), m, now_s, &port, &r, &st, &age) && port != p->id &&
 	    !st && age <= DP_EVPN_FRESH_S && port < dp->nports && dp->ports[port] &&
 	    dp->ports[port]->port && !dp->ports[port]->port->ops->remote_get)
-		return rem;
-	if (sw_fdb_learn(dp->fdb, x->vlan, m, p->id, (uint8_t)rem, now_s) != SW_LEARN_OK)
+		return rem; /* (refresh_one moves it once it is no longer fresh) */
+	if (sw_fdb_learn(dp->fdb, vlan_of(x), m, p->id, (uint8_t)rem, now_s) != SW_LEARN_OK)
 		VLOG_RL(LOG_WARNING, "%s: evpn: MAC %012llx behind %s not taken (static elsewhere, "
 		        "or the port's mac-limit)", p->name, (unsigned long long)m, vtep);
 	return rem;
@@ -127,9 +155,9 @@ int dp_evpn_attach(struct dp *dp, struct dp_port *p, const struct port_params *p
 		struct dp_evpn *x = &p->evpn[p->nevpn];
 		struct evpn_cb cb = { .remote = on_remote, .ctx = x };
 
-		*x = (struct dp_evpn){ .p = p, .vni = vni[p->nevpn],
-		                       .vlan = vlan[p->nevpn] ? vlan[p->nevpn]
-		                               : p->cfg->tag ? p->cfg->tag : p->cfg->native };
+		*x = (struct dp_evpn){ .p = p, .vni = vni[p->nevpn], .vlan = vlan[p->nevpn],
+		                       .untagged = !vlan[p->nevpn] };
+		x->vlan = vlan_of(x);
 		r = evpn_open(pp->netns, x->vni, pp->vx->local, &cb, &x->e, err, errlen);
 		if (r < 0)
 			break;
@@ -209,10 +237,13 @@ static void refresh_one(void *arg, const uint8_t mac[6], int rem)
 
 	if (rem > 0 && rem < 256)
 		lw->refs[rem]++;
-	/* Still ours: keep it from ageing. Moved to a local port: leave it
-	 * there (this host advertises it now). Gone (flushed): put it back. */
+	/* Still ours: keep it from ageing. On a local port and heard there
+	 * lately: leave it (this host advertises it now, and zebra takes its
+	 * remote entry back). On a local port and silent there for a while
+	 * while zebra still says it is behind another VTEP (it moved), or gone
+	 * (flushed): put it back. */
 	if (sw_fdb_entry(lw->dp->fdb, x->vlan, m, now_s, &port, &r, &st, &age) &&
-	    port != x->p->id)
+	    port != x->p->id && (st || age <= DP_EVPN_STALE_S))
 		return;
 	if (rem > 0)
 		(void)sw_fdb_learn(lw->dp->fdb, x->vlan, m, x->p->id, (uint8_t)rem, now_s);
@@ -226,6 +257,7 @@ void dp_evpn_tick(struct dp *dp, uint32_t now_s)
 
 		if (!p || !p->nevpn)
 			continue;
+		index_vlans(p);
 		for (unsigned k = 0; k < p->nevpn; k++) {
 			lw.x = &p->evpn[k];
 			evpn_remote_foreach(p->evpn[k].e, refresh_one, &lw);
@@ -235,8 +267,18 @@ void dp_evpn_tick(struct dp *dp, uint32_t now_s)
 		 * remotes nothing refers to any more are forgotten (VTEPs come
 		 * and go: the port has 255 slots). */
 		sw_fdb_foreach(dp->fdb, now_s, local_one, &lw);
-		if (p->port->ops->remote_gc && p->port->ops->remote_gc(p->port, lw.refs))
-			vlog_dbg("%s: evpn: remote endpoints no longer used, forgotten", p->name);
+		if (p->port->ops->remote_gc) {
+			uint8_t dead[256] = { 0 };
+
+			if (p->port->ops->remote_gc(p->port, lw.refs, dead))
+				vlog_dbg("%s: evpn: remote endpoints no longer used, taken out", p->name);
+			/* Entries learned from a remote in the moment it was taken
+			 * out would keep its index: they go (learned again from the
+			 * remote's next frame, if it comes back). */
+			for (unsigned r = 1; r < 256; r++)
+				if (dead[r] && lw.refs[r])
+					sw_fdb_flush_rem(dp->fdb, p->id, (uint8_t)r);
+		}
 		/* Just after a restart the table has not learned the hosts
 		 * again: withdraw nothing yet (their entries stay advertised). */
 		if (now_s - p->evpn_since < DP_EVPN_GRACE_S)

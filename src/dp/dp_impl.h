@@ -49,7 +49,9 @@ enum {
 	                           * added, not withdrawn, for this long */
 	DP_EVPN_MAX = 257,        /* VNIs of one port: its untagged one and vni-map's */
 	DP_EVPN_FRESH_S = 2,      /* a MAC heard on a local port this recently is not
-	                           * moved to a remote zebra installs */
+	                           * moved to a remote zebra installs ... */
+	DP_EVPN_STALE_S = 10,     /* ... and one silent there this long is, if zebra
+	                           * still has it behind a remote */
 };
 
 /* Frame bytes the worker copies privately for classification (the

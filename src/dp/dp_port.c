@@ -761,13 +761,46 @@ static void log_policy(const char *name, const struct dp_port_cfg *nc)
 	          nc->egress.bps || nc->egress.pps ? ", egress limited" : "");
 }
 
-int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg)
+/* A VXLAN port's vni-map VLANs reach it as tagged frames: it must be a
+ * trunk that carries them, none of them its native VLAN. */
+static int vx_policy_ok(const struct dp_port *p, const struct dp_port_cfg *c, char *err,
+                        size_t errlen)
+{
+	uint32_t vni[DP_EVPN_MAX];
+	uint16_t vlan[DP_EVPN_MAX];
+	unsigned n = p->port && p->port->ops->vnis ?
+	             p->port->ops->vnis(p->port, vni, vlan, DP_EVPN_MAX) : 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		if (!vlan[k])
+			continue;
+		if (c->sw.tag) {
+			snprintf(err, errlen, "a port with vni-map must be a trunk (tag=%u makes it an "
+			         "access port)", c->sw.tag);
+			return -EINVAL;
+		}
+		if (vlan[k] == c->sw.native || !sw_vlan_allowed(&c->sw, vlan[k])) {
+			snprintf(err, errlen, "VLAN %u of vni-map is %s", vlan[k],
+			         vlan[k] == c->sw.native ? "the port's native VLAN"
+			                                 : "not among the port's trunks=");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int dp_port_set(struct dp *dp, const char *name, const struct dp_port_cfg *cfg, char *err,
+                size_t errlen)
 {
 	struct dp_port *p = port_by_name(dp, name);
 	int r;
 
+	err[0] = '\0';
 	if (!p)
 		return -ENOENT;
+	r = vx_policy_ok(p, cfg, err, errlen);
+	if (r < 0)
+		return r;
 	r = cfg_install(dp, p, cfg);
 	if (r == 0)
 		log_policy(name, p->cfg);
@@ -823,6 +856,10 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		                                         : strerror(-r));
 	} else {
 		r = port_open(pp, &p->env, &p->port, err, errlen);
+		if (r == 0 && (r = vx_policy_ok(p, p->cfg, err, errlen)) < 0) {
+			port_close(p->port);
+			p->port = NULL;
+		}
 		if (r == 0 && pp->vx && pp->vx->evpn) {
 			r = dp_evpn_attach(dp, p, pp, err, errlen);
 			if (r < 0) {
@@ -841,8 +878,10 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 	}
 	publish(dp);
 	if (pp->vx)
-		vlog_info("%s: vxlan port added (VNI %u, local %s, UDP port %u%s%s, remotes %s)",
-		          p->name, pp->vx->vni, pp->vx->local,
+		vlog_info("%s: vxlan port added (VNI %lld%s%s, local %s, UDP port %u%s%s, "
+		          "remotes %s)", p->name, pp->vx->has_vni ? (long long)pp->vx->vni : -1LL,
+		          pp->vx->vni_map ? ", vni-map " : "", pp->vx->vni_map ? pp->vx->vni_map : "",
+		          pp->vx->local,
 		          pp->vx->dstport ? pp->vx->dstport : 4789,
 		          p->port->netns[0] ? ", netns " : "", p->port->netns,
 		          pp->vx->remote && *pp->vx->remote ? pp->vx->remote : "none yet");
@@ -900,7 +939,7 @@ int dp_fdb_add_static(struct dp *dp, const char *port, uint16_t vlan, const uint
 		return -EINVAL;
 	}
 	if (remote) {
-		rem = ops->remote_get(p->port, remote, false, why, whylen);
+		rem = ops->remote_get(p->port, remote, -1, why, whylen);
 		if (rem < 0)
 			return rem;
 	}

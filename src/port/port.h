@@ -295,16 +295,19 @@ struct port_ops {
 	bool no_ifname;        /* a kernel type without an interface (vxlan) */
 
 	/* Types with remote endpoints (vxlan), control thread: the index
-	 * (1..255) of the remote at address addr, added if it is new (to the
-	 * flood list too when flood), or -errno with a reason in err. */
-	int (*remote_get)(struct port *p, const char *addr, bool flood, char *err, size_t errlen);
-	/* Takes the remote at addr out of the flood list (it stays known). */
-	void (*remote_unflood)(struct port *p, const char *addr);
-	/* Forgets the remotes nothing refers to (refs[i]: references to
+	 * (1..255) of the remote at address addr, added if it is new (and to
+	 * the flood list of VNI flood_vni, unless it is -1), or -errno with a
+	 * reason in err. */
+	int (*remote_get)(struct port *p, const char *addr, int64_t flood_vni, char *err,
+	                  size_t errlen);
+	/* Takes the remote at addr out of VNI vni's flood list (it stays known). */
+	void (*remote_unflood)(struct port *p, const char *addr, uint32_t vni);
+	/* Takes out the remotes nothing refers to (refs[i]: references to
 	 * remote i, 256 entries, from the MAC table and the EVPN sync; the
-	 * flood list and remote= count too); their indices are used again
-	 * later. Returns how many. */
-	unsigned (*remote_gc)(struct port *p, const uint32_t *refs);
+	 * flood lists and remote= count too), and marks dead[i] (256 entries)
+	 * every remote that is out: the caller removes the MAC table's entries
+	 * still referring to one. Returns how many were taken out now. */
+	unsigned (*remote_gc)(struct port *p, const uint32_t *refs, uint8_t *dead);
 	/* Its VNIs (vxlan): up to max, each with the VLAN of its frames (0:
 	 * untagged). Returns how many. */
 	unsigned (*vnis)(struct port *p, uint32_t *vni, uint16_t *vlan, unsigned max);

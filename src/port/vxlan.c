@@ -88,32 +88,38 @@ struct vx {
 	socklen_t salen;
 	uint32_t vni;             /* of untagged frames, when untagged */
 	bool untagged;
-	/* vni-map: VNIs of tagged frames, by VNI (sorted) and by VLAN (VNI + 1,
-	 * 0: none). Set at open, never changed. */
+	/* vni-map: VNIs of tagged frames, by VNI (sorted) and by VLAN (its
+	 * index in map + 1, 0: none). Set at open, never changed. */
 	unsigned nmap;
 	struct vx_map map[VX_MAP_MAX];
-	uint32_t vlan_vni[4096];
+	uint16_t vlan_map[4096];
 	uint16_t dstport;
 	union vx_addr local;
 	int txfd[VX_TXSOCKS];
 	uint8_t hdr[VX_HDR];
 	/* Remotes 1..nrem (entry 0 unused): written by the control thread,
 	 * then published by a release store of nrem (a new one) or of its
-	 * live flag (a slot used again). A remote nothing refers to any more
-	 * (remote_gc) is taken out: not live, its address cleared; its slot is
-	 * used again VX_REUSE_S seconds later at the earliest (a worker holds a
-	 * remote's index for one burst, microseconds). */
+	 * live flag (one taken back into use). A remote nothing refers to any
+	 * more (remote_gc) is taken out: not live (never matched or sent to),
+	 * its address kept (the same remote coming back takes it again); its
+	 * slot goes to another address only once a later remote_gc found
+	 * nothing referring to it either, and VX_REUSE_S seconds after (a
+	 * worker holds a remote's index for one burst, microseconds). */
 	_Atomic unsigned nrem;
 	union vx_addr rem[VX_MAX_REMOTES + 1];
 	_Atomic bool live[VX_MAX_REMOTES + 1];
+	bool reusable[VX_MAX_REMOTES + 1];     /* control */
 	uint64_t freed_ns[VX_MAX_REMOTES + 1]; /* control: when it was taken out */
-	/* The flood list: indices, published the same way by nflood; an entry
-	 * taken out is replaced by the last one, then nflood lowered (a
-	 * worker sending meanwhile may send one frame to the remote taken out,
-	 * or miss the one moved). */
-	_Atomic unsigned nflood;
-	_Atomic uint8_t flood[VX_MAX_REMOTES];
-	bool cfg_flood[VX_MAX_REMOTES + 1]; /* control: in the flood list by remote= */
+	/* The flood lists: one per VNI (0: the untagged one, 1 + k: map[k]'s),
+	 * indices published the same way by n; an entry taken out is replaced
+	 * by the last one, then n lowered (a worker sending meanwhile may send
+	 * one frame to the remote taken out, or miss the one moved). remote=
+	 * endpoints are in every list. */
+	struct vx_flood {
+		_Atomic unsigned n;
+		_Atomic uint8_t idx[VX_MAX_REMOTES];
+	} fl[1 + VX_MAP_MAX];
+	bool cfg_flood[VX_MAX_REMOTES + 1]; /* control: in the flood lists by remote= */
 	uint8_t last;             /* receive: the remote matched last (one poller) */
 	_Atomic uint64_t encap, decap, bad, unknown_vni, unknown_remote, too_big, send_failed;
 };
@@ -252,14 +258,55 @@ static int open_socks(void *arg)
 	return 0;
 }
 
-/* The index of the remote at addr, added if new (to the flood list too
- * with flood; cfg: by the port's own remote=, which unflood leaves). */
-static int remote_add(struct port *p, const char *addr, bool flood, bool cfg, char *err,
+static inline int vni_index(const struct vx *v, uint32_t vni);
+
+static void flood_add(struct vx_flood *f, unsigned i)
+{
+	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed), k;
+
+	for (k = 0; k < n && atomic_load_explicit(&f->idx[k], memory_order_relaxed) != i; k++)
+		;
+	if (k < n)
+		return;
+	atomic_store_explicit(&f->idx[n], (uint8_t)i, memory_order_release);
+	atomic_store_explicit(&f->n, n + 1, memory_order_release);
+}
+
+static void flood_del(struct vx_flood *f, unsigned i)
+{
+	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed), k;
+
+	for (k = 0; k < n && atomic_load_explicit(&f->idx[k], memory_order_relaxed) != i; k++)
+		;
+	if (k == n)
+		return;
+	atomic_store_explicit(&f->idx[k],
+	                      atomic_load_explicit(&f->idx[n - 1], memory_order_relaxed),
+	                      memory_order_release);
+	atomic_store_explicit(&f->n, n - 1, memory_order_release);
+}
+
+/* Whether remote i is in any flood list. */
+static bool flooded(struct vx *v, unsigned i)
+{
+	for (unsigned l = 0; l <= v->nmap; l++) {
+		unsigned n = atomic_load_explicit(&v->fl[l].n, memory_order_relaxed);
+		for (unsigned k = 0; k < n; k++)
+			if (atomic_load_explicit(&v->fl[l].idx[k], memory_order_relaxed) == i)
+				return true;
+	}
+	return false;
+}
+
+/* The index of the remote at addr, added if new, or taken back into use
+ * (with the same address) if it was taken out. flood: -1, none; -2, every
+ * VNI's flood list (remote=: cfg); else the flood list of that VNI too. */
+static int remote_add(struct port *p, const char *addr, int64_t flood, bool cfg, char *err,
                       size_t errlen)
 {
 	struct vx *v = p->priv;
 	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed);
-	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
+	int fk = flood >= 0 ? vni_index(v, (uint32_t)flood) : 0;
 	union vx_addr a;
 	unsigned i;
 
@@ -277,105 +324,99 @@ static int remote_add(struct port *p, const char *addr, bool flood, bool cfg, ch
 		         "multicast, broadcast or IPv4-mapped)", addr);
 		return -EINVAL;
 	}
+	if (fk < 0) {
+		snprintf(err, errlen, "VNI %lld is not the port's", (long long)flood);
+		return -EINVAL;
+	}
 	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
 		;
-	if (i > n && n < VX_MAX_REMOTES) {
+	if (i <= n) {
+		v->reusable[i] = false;
+		atomic_store_explicit(&v->live[i], true, memory_order_release);
+	} else if (n < VX_MAX_REMOTES) {
 		v->rem[i] = a;
 		atomic_store_explicit(&v->live[i], true, memory_order_relaxed);
 		atomic_store_explicit(&v->nrem, i, memory_order_release);
-	} else if (i > n) {
-		/* Full: a slot taken out long enough ago. */
+	} else {
+		/* Full: a slot taken out long enough ago, nothing referring to it. */
 		uint64_t now = clk_now_ns();
 		for (i = 1; i <= n; i++)
-			if (!atomic_load_explicit(&v->live[i], memory_order_relaxed) &&
+			if (!atomic_load_explicit(&v->live[i], memory_order_relaxed) && v->reusable[i] &&
 			    now - v->freed_ns[i] >= (uint64_t)VX_REUSE_S * 1000000000u)
 				break;
 		if (i > n) {
 			snprintf(err, errlen, "the port has %d remote endpoints already", VX_MAX_REMOTES);
 			return -ENOSPC;
 		}
+		v->reusable[i] = false;
 		v->rem[i] = a;
 		atomic_store_explicit(&v->live[i], true, memory_order_release);
 	}
-	if (flood) {
-		unsigned k;
-		for (k = 0; k < nf && atomic_load_explicit(&v->flood[k], memory_order_relaxed) != i;
-		     k++)
-			;
-		if (k == nf) {
-			atomic_store_explicit(&v->flood[nf], (uint8_t)i, memory_order_release);
-			atomic_store_explicit(&v->nflood, nf + 1, memory_order_release);
-		}
+	if (flood == -2) {
+		for (unsigned l = 0; l <= v->nmap; l++)
+			flood_add(&v->fl[l], i);
 		if (cfg)
 			v->cfg_flood[i] = true;
+	} else if (flood >= 0) {
+		flood_add(&v->fl[fk], i);
 	}
 	return (int)i;
 }
 
-static int vx_remote_get(struct port *p, const char *addr, bool flood, char *err, size_t errlen)
+static int vx_remote_get(struct port *p, const char *addr, int64_t flood_vni, char *err,
+                         size_t errlen)
 {
-	return remote_add(p, addr, flood, false, err, errlen);
-}
-
-static bool flooded(struct vx *v, unsigned i)
-{
-	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
-
-	for (unsigned k = 0; k < nf; k++)
-		if (atomic_load_explicit(&v->flood[k], memory_order_relaxed) == i)
-			return true;
-	return false;
+	return remote_add(p, addr, flood_vni >= 0 ? flood_vni : -1, false, err, errlen);
 }
 
 /* Takes out the remotes nothing refers to: refs[i] (the MAC table's
- * entries and the EVPN sync's MACs behind remote i), the flood list,
- * remote=. Returns how many. */
-static unsigned vx_remote_gc(struct port *p, const uint32_t *refs)
+ * entries and the EVPN sync's MACs behind remote i), the flood lists,
+ * remote=; marks dead[i] the remotes that are out (the caller removes the
+ * MAC table's entries still referring to one: learned in the moment it
+ * was taken out). A slot out with nothing referring to it may go to
+ * another address. Returns how many were taken out now. */
+static unsigned vx_remote_gc(struct port *p, const uint32_t *refs, uint8_t *dead)
 {
 	struct vx *v = p->priv;
 	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed), freed = 0;
 
 	for (unsigned i = 1; i <= n; i++) {
-		if (!atomic_load_explicit(&v->live[i], memory_order_relaxed) || refs[i] ||
-		    v->cfg_flood[i] || flooded(v, i))
+		if (!atomic_load_explicit(&v->live[i], memory_order_relaxed)) {
+			dead[i] = 1;
+			v->reusable[i] = !refs[i];
+			continue;
+		}
+		if (refs[i] || v->cfg_flood[i] || flooded(v, i))
 			continue;
 		atomic_store_explicit(&v->live[i], false, memory_order_release);
-		memset(&v->rem[i], 0, sizeof(v->rem[i]));
-		v->rem[i].sa.sa_family = (sa_family_t)v->family;
+		v->reusable[i] = false; /* not before a later pass agrees */
 		v->freed_ns[i] = clk_now_ns();
-		if (v->last == i)
-			v->last = 0; /* (the poller's own cache: it may read it racily, harmlessly) */
+		dead[i] = 1;
 		freed++;
 	}
 	return freed;
 }
 
-static void vx_remote_unflood(struct port *p, const char *addr)
+static void vx_remote_unflood(struct port *p, const char *addr, uint32_t vni)
 {
 	struct vx *v = p->priv;
 	unsigned n = atomic_load_explicit(&v->nrem, memory_order_relaxed);
-	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_relaxed);
+	int fk = vni_index(v, vni);
 	union vx_addr a;
-	unsigned i, k;
+	unsigned i;
 
-	if (parse_addr(addr, v->dstport, &a) != v->family)
+	if (fk < 0 || parse_addr(addr, v->dstport, &a) != v->family)
 		return;
 	for (i = 1; i <= n && !addr_eq(&a, &v->rem[i], v->family); i++)
 		;
-	for (k = 0; k < nf && atomic_load_explicit(&v->flood[k], memory_order_relaxed) != i; k++)
-		;
-	if (i > n || k == nf || v->cfg_flood[i])
+	if (i > n || v->cfg_flood[i])
 		return; /* (remote= endpoints stay: they are the operator's) */
-	atomic_store_explicit(&v->flood[k],
-	                      atomic_load_explicit(&v->flood[nf - 1], memory_order_relaxed),
-	                      memory_order_release);
-	atomic_store_explicit(&v->nflood, nf - 1, memory_order_release);
+	flood_del(&v->fl[fk], i);
 }
 
 static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, bool *flood)
 {
 	struct vx *v = p->priv;
-	unsigned nf = atomic_load_explicit(&v->nflood, memory_order_acquire);
 
 	buf[0] = '\0';
 	*flood = false;
@@ -383,8 +424,7 @@ static void vx_remote_name(struct port *p, uint8_t rem, char *buf, size_t len, b
 	    !atomic_load_explicit(&v->live[rem], memory_order_acquire))
 		return;
 	addr_str(&v->rem[rem], buf, len);
-	for (unsigned k = 0; k < nf; k++)
-		*flood |= atomic_load_explicit(&v->flood[k], memory_order_relaxed) == rem;
+	*flood = flooded(v, rem);
 }
 
 static int map_cmp(const void *a, const void *b)
@@ -398,20 +438,25 @@ static int map_cmp(const void *a, const void *b)
  * equal to vni=. */
 static int parse_map(struct vx *v, const char *s, char *err, size_t errlen)
 {
+	static bool vlan_seen[4096];
 	const char *p = s;
 
+	memset(vlan_seen, 0, sizeof(vlan_seen)); /* (control thread only) */
 	while (*p) {
 		char *end;
-		unsigned long vlan = strtoul(p, &end, 10), vni;
+		unsigned long vlan, vni;
 
-		if (end == p || *end != ':' || vlan < 1 || vlan > 4094)
+		if (*p < '0' || *p > '9')
+			goto bad;
+		vlan = strtoul(p, &end, 10);
+		if (*end != ':' || vlan < 1 || vlan > 4094 || end[1] < '0' || end[1] > '9')
 			goto bad;
 		p = end + 1;
 		vni = strtoul(p, &end, 10);
-		if (end == p || (*end && *end != ',') || vni >= 1ul << 24)
+		if ((*end && *end != ',') || vni >= 1ul << 24)
 			goto bad;
 		p = *end ? end + 1 : end;
-		if (v->vlan_vni[vlan] || (v->untagged && vni == v->vni)) {
+		if (vlan_seen[vlan] || (v->untagged && vni == v->vni)) {
 			snprintf(err, errlen, "vni-map: VLAN %lu or VNI %lu given twice", vlan, vni);
 			return -EINVAL;
 		}
@@ -425,9 +470,15 @@ static int parse_map(struct vx *v, const char *s, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		v->map[v->nmap++] = (struct vx_map){ (uint32_t)vni, (uint16_t)vlan };
-		v->vlan_vni[vlan] = (uint32_t)vni + 1;
+		vlan_seen[vlan] = true;
+		if (*end == ',' && !end[1])
+			goto bad; /* a trailing comma */
 	}
+	if (!v->nmap && !v->untagged)
+		goto bad;
 	qsort(v->map, v->nmap, sizeof(v->map[0]), map_cmp);
+	for (unsigned k = 0; k < v->nmap; k++)
+		v->vlan_map[v->map[k].vlan] = (uint16_t)(k + 1);
 	return 0;
 bad:
 	snprintf(err, errlen, "vni-map: \"%.60s\" is not VLAN:VNI,... (VLAN 1..4094, VNI "
@@ -435,9 +486,9 @@ bad:
 	return -EINVAL;
 }
 
-/* The VLAN a received VNI belongs to: 0 for the untagged VNI, else its
- * vni-map VLAN; -1: none of the port's. */
-static inline int vni_vlan(const struct vx *v, uint32_t vni)
+/* The index of a VNI of the port (0: the untagged one, 1 + k: map[k]),
+ * or -1. */
+static inline int vni_index(const struct vx *v, uint32_t vni)
 {
 	unsigned lo = 0, hi = v->nmap;
 
@@ -446,7 +497,7 @@ static inline int vni_vlan(const struct vx *v, uint32_t vni)
 	while (lo < hi) {
 		unsigned mid = (lo + hi) / 2;
 		if (v->map[mid].vni == vni)
-			return v->map[mid].vlan;
+			return (int)mid + 1;
 		if (v->map[mid].vni < vni)
 			lo = mid + 1;
 		else
@@ -455,18 +506,29 @@ static inline int vni_vlan(const struct vx *v, uint32_t vni)
 	return -1;
 }
 
-/* The VNI a frame leaving with egress tag tci goes in; false: none. */
-static inline bool tci_vni(const struct vx *v, uint16_t tci, uint32_t *vni)
+/* The VLAN frames of VNI index k have in the switch (0: untagged). */
+static inline uint16_t index_vlan(const struct vx *v, int k)
 {
-	uint32_t m;
+	return k ? v->map[k - 1].vlan : 0;
+}
 
-	if (!tci) {
-		*vni = v->vni;
-		return v->untagged;
-	}
-	m = v->vlan_vni[tci & 0xfff];
-	*vni = m - 1;
-	return m != 0;
+/* Where a frame leaving with egress tag tci goes: the index of its VNI
+ * (the VLAN's in vni-map; else the untagged one, the tag kept inside:
+ * *keep), or -1 if the port has none for it. */
+static inline int tci_index(const struct vx *v, uint16_t tci, bool *keep)
+{
+	unsigned m = tci ? v->vlan_map[tci & 0xfff] : 0;
+
+	*keep = false;
+	if (m)
+		return (int)m;
+	*keep = tci != 0;
+	return v->untagged ? 0 : -1;
+}
+
+static inline uint32_t index_vni(const struct vx *v, int k)
+{
+	return k ? v->map[k - 1].vni : v->vni;
 }
 
 static int vx_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
@@ -525,7 +587,7 @@ static int vx_open(struct port *p, const struct port_params *pp, char *err, size
 			goto fail;
 		}
 		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			r = remote_add(p, tok, true, true, err, errlen);
+			r = remote_add(p, tok, -2, true, err, errlen);
 			if (r < 0)
 				goto fail;
 		}
@@ -582,7 +644,9 @@ static void vx_info(struct port *p, struct port_info *pi)
 	addr_str(&v->local, pi->vx_local, sizeof(pi->vx_local));
 	for (unsigned i = 1, n = atomic_load_explicit(&v->nrem, memory_order_acquire); i <= n; i++)
 		pi->vx_remotes += atomic_load_explicit(&v->live[i], memory_order_relaxed);
-	pi->vx_flood = atomic_load_explicit(&v->nflood, memory_order_acquire);
+	for (unsigned i = 1, n = atomic_load_explicit(&v->nrem, memory_order_acquire); i <= n; i++)
+		pi->vx_flood += atomic_load_explicit(&v->live[i], memory_order_relaxed) &&
+		                flooded(v, i);
 	pi->vx_encap = atomic_load_explicit(&v->encap, memory_order_relaxed);
 	pi->vx_decap = atomic_load_explicit(&v->decap, memory_order_relaxed);
 	pi->vx_bad = atomic_load_explicit(&v->bad, memory_order_relaxed);
@@ -646,11 +710,12 @@ static unsigned rx_take(struct vx *v, struct mmsghdr *mm, struct iovec (*iov)[2]
 			(*bad)++;
 			continue;
 		}
-		vlan = vni_vlan(v, vx_hdr_vni(hdr[i]));
+		vlan = vni_index(v, vx_hdr_vni(hdr[i]));
 		if (vlan < 0) {
 			(*other)++;
 			continue;
 		}
+		vlan = index_vlan(v, vlan);
 		/* The frame is 4 bytes into its slot: room for the tag of a
 		 * vni-map VLAN, put after its MACs. */
 		f = (uint8_t *)iov[i][1].iov_base;
@@ -772,8 +837,8 @@ static inline int send_errno(struct vx *v, int e)
  * rem, or to every remote of the flood list (rem 0); with gso, vi holds
  * nseg datagrams of gso bytes each (the last may be shorter) for the kernel
  * to cut (UDP_SEGMENT). 0 if any remote got it, else -errno as tx_one. */
-static int vx_send(struct vx *v, int fd, struct iovec *vi, unsigned niov, uint8_t rem,
-                   uint16_t gso, unsigned nseg)
+static int vx_send(struct vx *v, const struct vx_flood *fl, int fd, struct iovec *vi,
+                   unsigned niov, uint8_t rem, uint16_t gso, unsigned nseg)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -810,13 +875,13 @@ static int vx_send(struct vx *v, int fd, struct iovec *vi, unsigned niov, uint8_
 		return 0;
 	}
 	/* Head-end replication: one datagram per remote of the flood list. */
-	nf = atomic_load_explicit(&v->nflood, memory_order_acquire);
+	nf = atomic_load_explicit(&fl->n, memory_order_acquire);
 	if (!nf)
 		return -ENETDOWN; /* no flood list: counted as drops.down */
 	for (unsigned i = 0; i < nf; i++) {
 		mm[i].msg_hdr = mh;
 		mm[i].msg_hdr.msg_name =
-			&v->rem[atomic_load_explicit(&v->flood[i], memory_order_acquire)];
+			&v->rem[atomic_load_explicit(&fl->idx[i], memory_order_acquire)];
 	}
 	/* sendmmsg stops at a remote it cannot send to: skip that one (counted)
 	 * and go on with the rest, so that one remote's trouble does not cost
@@ -856,7 +921,8 @@ static int vx_tx(struct port *p, unsigned q, const struct iovec *iov, unsigned n
 		return -EINVAL;
 	vi[0] = (struct iovec){ v->hdr, VX_HDR };
 	memcpy(&vi[1], iov, niov * sizeof(*iov));
-	return vx_send(v, v->txfd[flow_hash(iov, niov) % VX_TXSOCKS], vi, niov + 1, rem, 0, 1);
+	return vx_send(v, &v->fl[0], v->txfd[flow_hash(iov, niov) % VX_TXSOCKS], vi, niov + 1, rem,
+	               0, 1);
 }
 
 static inline void tx_count(struct port_txres *res, int r, unsigned nseg, uint64_t bytes)
@@ -878,8 +944,9 @@ static inline void tx_count(struct port_txres *res, int r, unsigned nseg, uint64
  * after its VXLAN header hdr, then handed to the kernel in as few sends as
  * the buffer allows: several segments as one UDP GSO send (the kernel, or
  * the NIC, cuts them into datagrams; a kernel that refuses gets them one by
- * one). The frame leaves untagged (its VLAN is its VNI). */
-static void vx_tx_soft(struct port *p, const struct pkt *pk, const uint8_t *hdr, uint8_t rem,
+ * one). The frame leaves with tag tci (0: untagged). */
+static void vx_tx_soft(struct port *p, const struct pkt *pk, uint16_t tci,
+                       const struct vx_flood *fl, const uint8_t *hdr, uint8_t rem,
                        uint8_t *buf, size_t cap, struct port_txres *res)
 {
 	struct vx *v = p->priv;
@@ -887,7 +954,7 @@ static void vx_tx_soft(struct port *p, const struct pkt *pk, const uint8_t *hdr,
 	uint32_t n, stride, per;
 	int fd = -1;
 
-	if (port_ol_prepare(pk, 0, &x) < 0) {
+	if (port_ol_prepare(pk, tci, &x) < 0) {
 		res->offload++;
 		return;
 	}
@@ -921,12 +988,13 @@ static void vx_tx_soft(struct port *p, const struct pkt *pk, const uint8_t *hdr,
 			fd = v->txfd[flow_hash(&f0, 1) % VX_TXSOCKS];
 		}
 		vi = (struct iovec){ buf, off };
-		r = vx_send(v, fd, &vi, 1, rem, (uint16_t)stride, m);
+		r = vx_send(v, fl, fd, &vi, 1, rem, (uint16_t)stride, m);
 		if (m > 1 && (r == -EINVAL || r == -ENETDOWN)) {
 			/* No UDP GSO here (or on this path): one datagram each. */
 			for (size_t o = 0; o < off; o += stride) {
 				struct iovec one = { buf + o, MIN((size_t)stride, off - o) };
-				tx_count(res, vx_send(v, fd, &one, 1, rem, 0, 1), 1, one.iov_len - VX_HDR);
+				tx_count(res, vx_send(v, fl, fd, &one, 1, rem, 0, 1), 1,
+				         one.iov_len - VX_HDR);
 			}
 			continue;
 		}
@@ -934,9 +1002,11 @@ static void vx_tx_soft(struct port *p, const struct pkt *pk, const uint8_t *hdr,
 	}
 }
 
-/* Each frame in its VNI (the untagged one, or its VLAN's in vni-map: a
- * VLAN without one is not sent, counted as drops.down), untagged: as it is
- * (gathered, one send), or through vx_tx_soft when it needs an offload. */
+/* Each frame in its VNI: a vni-map VLAN's frames untagged in the VLAN's
+ * VNI; others (untagged, or of a VLAN not in vni-map, the tag kept inside)
+ * in the untagged VNI, if the port has one (else not sent: drops.down); as
+ * it is (gathered, one send), or through vx_tx_soft when it needs an
+ * offload. */
 static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                         const uint16_t *tcis, const struct port_txctx *ctx,
                         struct port_txres *res)
@@ -950,22 +1020,25 @@ static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint
 		unsigned i = (unsigned)__builtin_ctz(m), n;
 		const struct pkt *pk = &pkts[i];
 		uint8_t rem = ctx->rem ? ctx->rem[i] : 0;
-		uint32_t vni;
-		int r;
+		bool keep;
+		int k = tci_index(v, tcis[i], &keep), r;
+		uint16_t tci = keep ? tcis[i] : 0;
 
-		if (unlikely(!tci_vni(v, tcis[i], &vni))) {
+		if (unlikely(k < 0)) {
 			res->down++;
 			continue;
 		}
-		vx_hdr_put(hdr, vni);
+		vx_hdr_put(hdr, index_vni(v, k));
 		if (unlikely(pkt_ol_needs(pk) & ~PKT_OL_VALID)) {
-			vx_tx_soft(p, pk, hdr, rem, ctx->scratch->frame, sizeof(ctx->scratch->frame), res);
+			vx_tx_soft(p, pk, tci, &v->fl[k], hdr, rem, ctx->scratch->frame,
+			           sizeof(ctx->scratch->frame), res);
 			continue;
 		}
 		iov[0] = (struct iovec){ hdr, VX_HDR };
-		n = 1 + port_frame_iov(pk, 0, tag, iov + 1);
-		r = vx_send(v, v->txfd[flow_hash(iov + 1, n - 1) % VX_TXSOCKS], iov, n, rem, 0, 1);
-		tx_count(res, r, 1, pkt_out_len(pk, 0));
+		n = 1 + port_frame_iov(pk, tci, tag, iov + 1);
+		r = vx_send(v, &v->fl[k], v->txfd[flow_hash(iov + 1, n - 1) % VX_TXSOCKS], iov, n, rem,
+		            0, 1);
+		tx_count(res, r, 1, pkt_out_len(pk, tci));
 	}
 }
 

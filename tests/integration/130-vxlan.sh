@@ -85,6 +85,16 @@ vctl add-port br0 vx type=vxlan vni=100 vni-map=20:200 local="10.$U.0.1" remote=
 	netns="$HA"
 [ "$(port_info vx type)" = vxlan ] || fail "show: type of vx is $(port_info vx type)"
 [ "$(port_info vx vxlan.vni_map)" = 20:200 ] || fail "show: vni-map of vx"
+# vni-map's VLANs must reach the port tagged; a malformed map is refused.
+vctl set-port vx tag=5 2>"$T/bad.log" && fail "an access port with vni-map was accepted"
+grep -q "must be a trunk" "$T/bad.log" || fail "unclear error: $(cat "$T/bad.log")"
+vctl set-port vx trunks=30 2>"$T/bad.log" && fail "trunks= without vni-map's VLAN accepted"
+grep -q "not among the port's trunks" "$T/bad.log" || fail "unclear error: $(cat "$T/bad.log")"
+for m in "20:200," "20:" ":200" "+20:200" "20:200,20:300" "0:5" "20:16777216"; do
+	vctl add-port br0 vxm type=vxlan vni-map="$m" local="10.$U.0.1" dstport=4790 netns="$HA" \
+		2>"$T/bad.log" && fail "vni-map=$m accepted"
+	grep -q "vni-map" "$T/bad.log" || fail "vni-map=$m: unclear error: $(cat "$T/bad.log")"
+done
 [ "$(port_info vx vxlan.vni)" = 100 ] || fail "show: vni of vx"
 [ "$(port_info vx vxlan.flood)" = 1 ] || fail "show: flood list of vx"
 vctl show >"$T/show.log"
