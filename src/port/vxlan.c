@@ -9,11 +9,13 @@
  * 4789) it receives on, and a table of remote endpoints (VTEPs), 1..255:
  * the MAC table maps a remote MAC to this port and one of those indices
  * (pkt.h rem); a frame to an unknown MAC, broadcast or multicast goes to
- * every remote of the flood list (head-end replication, one sendmmsg).
- * remote= at add-port fills the flood list; fdb-add MAC remote=ADDR adds
- * a remote outside it. Datagrams from an address that is not a remote
- * are dropped (vxlan_unknown_remote): the port takes frames only from
- * the endpoints it was told of.
+ * every remote of its VNI's flood list (head-end replication, one
+ * sendmmsg). remote= at add-port puts remotes in every flood list; fdb-add
+ * MAC remote=ADDR adds a remote outside them; EVPN (src/evpn, via dp)
+ * fills each VNI's own, and remotes nothing refers to any more are taken
+ * out (remote_gc). Datagrams from an address that is not a live remote are
+ * dropped (vxlan_unknown_remote): the port takes frames only from the
+ * endpoints it was told of.
  *
  * Receive: one socket bound to the local address and port, read with
  * recvmmsg straight into the worker's frame slots (the header lands in a
@@ -37,10 +39,10 @@
  * must fit too: give guests an MTU 50 or 70 bytes below the underlay's, as
  * Linux gives its vxlan devices).
  *
- * Threading: the control thread opens, closes and adds remotes (entries
- * are written before the count that publishes them, and never change
- * afterwards); one worker at a time polls the receive socket; any number
- * of workers send (the sockets are theirs to share: sendmsg is atomic). */
+ * Threading: the control thread opens, closes, adds and takes out remotes
+ * and edits flood lists (see struct vx for how each is published); one
+ * worker at a time polls the receive socket; any number of workers send
+ * (the sockets are theirs to share: sendmsg is atomic). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/filter.h>
