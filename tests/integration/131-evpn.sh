@@ -13,7 +13,7 @@
 # reachable from the Linux host again within MOVE_BOUND seconds; vifd A
 # restarted has zebra's entries at once (read from the kernel); a host
 # whose bgpd stops is withdrawn (its MACs and its flood entry leave vifd
-# A's table).
+# A's table), its VTEP forgotten, and back when its bgpd starts again.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/netns.sh"
 . "$(dirname "$0")/../lib/frr.sh"
@@ -166,6 +166,14 @@ log "host C's bgpd stopped: withdrawn from vifd A after $((($(date +%s%N) - t0) 
 # so its learned entries are flushed until they stop.
 forgotten() { vctl fdb-flush vx >/dev/null; sleep 1.5; [ "$(port_info vx vxlan.remotes)" = 1 ]; }
 wait_for 20 "vifd A to forget host C's VTEP ($(port_info vx vxlan.remotes) remotes)" forgotten
+
+# Host C's bgpd comes back: vifd A follows within seconds.
+frr_start_bgpd hc
+t0=$(date +%s%N)
+back() { fdb_evpn "$MC" "10.$U.0.3" && flood_has "10.$U.0.3"; }
+wait_for 60 "host C back in vifd A's table" back
+wait_for 20 "ping CA -> CC after host C's bgpd came back" pings "$CA" "10.$C.0.3"
+log "host C's bgpd restarted: back in vifd A's table after $((($(date +%s%N) - t0) / 1000000)) ms (BGP session included)"
 wait_for 10 "ping CA -> moved CB after C left" pings "$CA" "10.$C.0.2"
 
 # del-port removes the shadow devices.

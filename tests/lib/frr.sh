@@ -9,7 +9,7 @@
 [ -x /usr/lib/frr/zebra ] && [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null ||
 	{ echo "[$TEST_NAME] SKIP: no FRR (apt-get install frr)"; exit 77; }
 
-declare -A FRR_ZEBRA FRR_BGPD
+declare -A FRR_ZEBRA FRR_BGPD FRR_NS
 
 # frr_start NAME NS ROUTER_ID PEER...: zebra and bgpd in NS, iBGP (AS
 # 65000) to every PEER, l2vpn evpn with advertise-all-vni; fast timers
@@ -43,7 +43,15 @@ EOF
 		-i "$d/zebra.pid" -z "$d/zserv.api" --vty_socket "$d" -P 0 -u frr -g frr
 	FRR_ZEBRA[$name]=$LAST_PID
 	wait_for 20 "zebra of $name" test -S "$d/zserv.api"
-	bg "frr-$name-bgpd" ip netns exec "$ns" /usr/lib/frr/bgpd -f "$d/bgpd.conf" \
+	FRR_NS[$name]=$ns
+	frr_start_bgpd "$name"
+}
+
+# frr_start_bgpd NAME: (again) the BGP speaker of NAME, as frr_start made it.
+frr_start_bgpd() {
+	local name=$1 d=$T/frr-$1
+	rm -f "$d/bgpd.vty"
+	bg "frr-$name-bgpd" ip netns exec "${FRR_NS[$name]}" /usr/lib/frr/bgpd -f "$d/bgpd.conf" \
 		-i "$d/bgpd.pid" -z "$d/zserv.api" --vty_socket "$d" -P 0 -u frr -g frr
 	FRR_BGPD[$name]=$LAST_PID
 	wait_for 20 "bgpd of $name" test -S "$d/bgpd.vty"
