@@ -225,6 +225,19 @@ size_t ol_iov_csum_copy(const struct iovec *dst, unsigned ndst, size_t doff,
  * "?" for a value outside the enum. */
 const char *ol_err_str(int err);
 
+/* Receive coalescing (ol_gro.c): TCP connections with a run of segments
+ * open at once. */
+enum { OL_GRO_FLOWS = 8 };
+struct pkt;
+/* Merges, among the n frames of pkts (a kernel port's burst: frames of one
+ * segment without offload metadata are looked at, the others passed on),
+ * the TCP segments of a connection that follow one another into one
+ * segmentation-offload frame each (see ol_gro.c for the rules); frames are
+ * moved up over the ones merged away. Returns the new count; *merged (may
+ * be NULL) gets the number of frames merged into others. The frames'
+ * bytes are rewritten in place (the merged frame's headers). */
+unsigned ol_gro(struct pkt *pkts, unsigned n, unsigned *merged);
+
 /* The metadata of a little-endian virtio-net header (VERSION_1; also the
  * legacy layout on little-endian hosts), first 10 bytes. */
 static inline void ol_meta_from_vnet(const struct virtio_net_hdr *h, struct ol_meta *m)

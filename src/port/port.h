@@ -189,6 +189,8 @@ struct port_txctx {
 	X(vx_encap, "vxlan_encap", "vxlan_encap", \
 	  "VXLAN datagrams sent (a frame flooded to several remote endpoints counts once each).") \
 	X(vx_decap, "vxlan_decap", "vxlan_decap", "VXLAN datagrams received and decapsulated.") \
+	X(vx_coalesced, "vxlan_coalesced", "vxlan_coalesced", \
+	  "Received TCP segments merged into the frame of the segment before them (coalescing).") \
 	X(vx_bad, "vxlan_bad", NULL, \
 	  "VXLAN datagrams without the I flag, or too short for a header and an Ethernet frame") \
 	X(vx_unknown_vni, "vxlan_unknown_vni", NULL, "VXLAN datagrams for a VNI not the port's") \

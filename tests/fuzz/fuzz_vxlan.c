@@ -10,7 +10,9 @@
  * over must be exactly the datagram after its 8-byte header (VNI 200:
  * with a VLAN 10 tag after its MACs), tagged with remote 1, and only when
  * the rules (re-derived here) accept it; the counters must add up to the
- * copies sent. Any mismatch aborts. */
+ * copies sent. Copies of one datagram are never consecutive TCP segments,
+ * so receive coalescing (ol_gro) merges none of them: a frame may only
+ * gain DATA_VALID (its checksums verified). Any mismatch aborts. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -140,6 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (pkts[i].rem != 1 || pkts[i].nseg != 1 ||
 			    !frame_is(&pkts[i], d, n, expect_ok(d, n)))
 				die("the frame handed over is not the datagram's");
+			if (pkts[i].ol.gso_type || (pkts[i].ol.flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
+				die("a copy was coalesced or given offload metadata");
 			got++;
 		}
 		memset(&after, 0, sizeof(after));

@@ -157,6 +157,15 @@ ge "$down" 5 || fail "Linux->vifd TCP only $down Mbit/s"
 seg=$(port_stat vx tx_segmented) enc=$(port_stat vx vxlan_encap) txf=$(port_stat vx tx_pkts)
 [ "$seg" -gt 0 ] || fail "no frame segmented for vx (tx_segmented 0)"
 log "vx: $seg frames segmented, $txf segments and frames sent, $enc datagrams"
+# Receive coalescing: Linux's segments became vifd's 64 KiB frames to the
+# tap, and the bytes came through as they were sent, both directions.
+coal=$(port_stat vx vxlan_coalesced) dec=$(port_stat vx vxlan_decap)
+[ "$coal" -gt 0 ] || fail "no received segment coalesced (vxlan_coalesced 0)"
+log "vx: $coal of $dec datagrams received coalesced into the frame before them"
+tcp_copy "$CA" "10.$C.0.1" "$CB" 24
+tcp_copy "$CA" "fd01:$C::1" "$CB" 24
+tcp_copy "$CB" "10.$C.0.2" "$CA" 24
+[ "$(port_stat vx vxlan_coalesced)" -gt "$coal" ] || fail "tcp_copy was not coalesced"
 v6=$(iperf_mbps "$CB" "fd01:$C::2" "$CA" 2)
 log "iperf3 inner IPv6: $v6 Mbit/s"
 ge "$v6" 5 || fail "inner IPv6 TCP only $v6 Mbit/s"

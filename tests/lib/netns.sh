@@ -52,5 +52,39 @@ iperf_mbps() {
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(round(j["end"]["sum_received"]["bits_per_second"]/1e6, 1))' "$out"
 }
 
+# tcp_copy SERVER_NS SERVER_ADDR CLIENT_NS MBYTES: MBYTES of random bytes
+# over one TCP connection from the client namespace to the server; fails
+# the test unless the server got exactly those bytes (SHA-256 compared):
+# what iperf3 never checks, for paths that rewrite TCP headers (receive
+# coalescing, segmentation).
+tcp_copy() {
+	local sns=$1 addr=$2 cns=$3 mb=$4 want got
+	head -c "$((mb << 20))" /dev/urandom >"$T/tcp_copy.bin"
+	want=$(sha256sum <"$T/tcp_copy.bin" | cut -d' ' -f1)
+	bg tcp-copy-srv ip netns exec "$sns" python3 -c '
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5202)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60); h = hashlib.sha256()
+while True:
+    b = c.recv(1 << 20)
+    if not b: break
+    h.update(b)
+open(sys.argv[2], "w").write(h.hexdigest())' "$addr" "$T/tcp_copy.sum"
+	local spid=$LAST_PID
+	wait_for 10 "tcp_copy server" in_ns "$sns" sh -c "ss -ltn | grep ':5202 ' >/dev/null"
+	in_ns "$cns" timeout 60 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5202), timeout=60)
+s.sendall(open(sys.argv[2], "rb").read()); s.close()' "$addr" "$T/tcp_copy.bin" ||
+		fail "tcp_copy: the client failed"
+	wait "$spid" 2>/dev/null || true
+	forget_pid "$spid"
+	got=$(cat "$T/tcp_copy.sum" 2>/dev/null)
+	[ "$got" = "$want" ] || fail "tcp_copy: $mb MiB to $addr arrived changed (sha256 $got, sent $want)"
+	rm -f "$T/tcp_copy.bin" "$T/tcp_copy.sum"
+}
+
 # ge A B: A >= B for decimals.
 ge() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }
