@@ -76,6 +76,7 @@ enum {
 	VX_RX_ROUNDS = 4,         /* reads in a row of refused datagrams alone */
 	VX_FLOW_BYTES = 96,       /* frame bytes the flow hash looks at */
 	VX_BUF = 4 << 20,         /* socket buffers asked for */
+	VX_BATCH_IOV = 8,         /* iovecs of a frame sent in a batch (more: alone) */
 };
 
 union vx_addr {
@@ -1019,36 +1020,138 @@ static void vx_tx_soft(struct port *p, const struct pkt *pk, uint16_t tci,
 	}
 }
 
+/* A burst's frames to one remote each, gathered for one sendmmsg per run
+ * of frames that hash to the same socket: entries [b0, n) go to fd. */
+struct vx_batch {
+	struct mmsghdr mm[VX_BURST];
+	struct iovec iov[VX_BURST][VX_BATCH_IOV];
+	uint8_t hdr[VX_BURST][VX_HDR];
+	uint8_t tag[VX_BURST][4];
+	uint32_t bytes[VX_BURST];
+	unsigned b0, n;
+	int fd;
+};
+
+static void batch_flush(struct vx *v, struct vx_batch *b, struct port_txres *res)
+{
+	unsigned i = b->b0;
+
+	while (i < b->n) {
+		int k = sendmmsg(b->fd, b->mm + i, b->n - i, MSG_DONTWAIT), r;
+
+		if (k > 0) {
+			for (unsigned j = i; j < i + (unsigned)k; j++)
+				tx_count(res, 0, 1, b->bytes[j]);
+			CNT(v, encap, (unsigned)k);
+			i += (unsigned)k;
+			continue;
+		}
+		/* sendmmsg stops at a datagram it cannot send: a full buffer
+		 * ends the batch, anything else costs that datagram only. */
+		r = send_errno(v, k < 0 ? errno : EAGAIN);
+		if (r == -EAGAIN) {
+			tx_count(res, r, b->n - i, 0);
+			break;
+		}
+		tx_count(res, r, 1, 0);
+		i++;
+	}
+	b->b0 = b->n;
+}
+
 /* Each frame in its VNI: a vni-map VLAN's frames untagged in the VLAN's
  * VNI; others (untagged, or of a VLAN not in vni-map, the tag kept inside)
  * in the untagged VNI, if the port has one (else not sent: drops.down); as
- * it is (gathered, one send), or through vx_tx_soft when it needs an
- * offload. */
+ * it is (gathered; a frame to one remote in a batch, see struct vx_batch;
+ * a flooded one in its own sendmmsg), or through vx_tx_soft when it needs
+ * an offload. Frames leave in the burst's order per socket. */
 static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
                         const uint16_t *tcis, const struct port_txctx *ctx,
                         struct port_txres *res)
 {
 	struct vx *v = p->priv;
 	struct iovec iov[1 + PORT_FRAME_IOV];
-	uint8_t hdr[VX_HDR], tag[4];
+	uint8_t hdr[VX_HDR], tag[4], *sbuf = ctx->scratch->frame;
+	const size_t scap = sizeof(ctx->scratch->frame);
+	size_t soff = 0; /* scratch bytes the batch's software-made frames hold */
+	struct vx_batch b;
+	unsigned nrem = atomic_load_explicit(&v->nrem, memory_order_acquire);
 
 	(void)q;
+	b.b0 = b.n = 0;
+	b.fd = -1;
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m), n;
 		const struct pkt *pk = &pkts[i];
 		uint8_t rem = ctx->rem ? ctx->rem[i] : 0;
-		bool keep;
-		int k = tci_index(v, tcis[i], &keep), r;
+		bool keep, soft = pkt_ol_needs(pk) & ~PKT_OL_VALID;
+		int k = tci_index(v, tcis[i], &keep), r, fd;
 		uint16_t tci = keep ? tcis[i] : 0;
+		struct iovec *bi = b.iov[b.n];
+		struct port_olx x;
 
 		if (unlikely(k < 0)) {
 			res->down++;
 			continue;
 		}
+		/* To one remote: into the batch, gathered as it is, or made in
+		 * the scratch buffer when it needs a checksum finished (or is a
+		 * segmentation-offload frame of one segment). */
+		if (likely(rem && rem <= nrem) && (soft || pk->nseg + 4u <= VX_BATCH_IOV)) {
+			/* (a remote taken out since the lookup: down, as vx_send) */
+			if (!atomic_load_explicit(&v->live[rem], memory_order_acquire)) {
+				res->down++;
+				continue;
+			}
+			if (!soft) {
+				n = 1 + port_frame_iov(pk, tci, b.tag[b.n], bi + 1);
+				b.bytes[b.n] = pkt_out_len(pk, tci);
+			} else if (port_ol_prepare(pk, tci, &x) < 0) {
+				res->offload++;
+				continue;
+			} else if (ol_gso_count(&x.f) == 1) {
+				uint32_t len;
+
+				if (scap - soff < x.f.len) {
+					if (b.n > b.b0)
+						batch_flush(v, &b, res);
+					soff = 0;
+				}
+				bi[1] = (struct iovec){ sbuf + soff, scap - soff };
+				len = ol_gso_write(&x.f, x.head, 0, pk->seg, pk->nseg, x.pay_off,
+				                   &bi[1], 1);
+				if (!len) {
+					res->offload++;
+					continue;
+				}
+				res->segmented += x.f.kind == OL_KIND_TCP || x.f.kind == OL_KIND_UDP;
+				bi[1].iov_len = len;
+				soff += (len + 63) & ~(size_t)63;
+				n = 2;
+				b.bytes[b.n] = len;
+			} else {
+				goto alone;
+			}
+			vx_hdr_put(b.hdr[b.n], index_vni(v, k));
+			bi[0] = (struct iovec){ b.hdr[b.n], VX_HDR };
+			fd = v->txfd[flow_hash(bi + 1, n - 1) % VX_TXSOCKS];
+			if (fd != b.fd && b.n > b.b0)
+				batch_flush(v, &b, res);
+			b.fd = fd;
+			b.mm[b.n++].msg_hdr = (struct msghdr){ .msg_name = &v->rem[rem],
+			                                       .msg_namelen = v->salen,
+			                                       .msg_iov = bi, .msg_iovlen = n };
+			continue;
+		}
+	alone:
+		/* Flooded, long chains, or many segments: after what the batch
+		 * holds (vx_tx_soft takes the whole scratch buffer). */
+		if (b.n > b.b0)
+			batch_flush(v, &b, res);
+		soff = 0;
 		vx_hdr_put(hdr, index_vni(v, k));
-		if (unlikely(pkt_ol_needs(pk) & ~PKT_OL_VALID)) {
-			vx_tx_soft(p, pk, tci, &v->fl[k], hdr, rem, ctx->scratch->frame,
-			           sizeof(ctx->scratch->frame), res);
+		if (unlikely(soft)) {
+			vx_tx_soft(p, pk, tci, &v->fl[k], hdr, rem, sbuf, scap, res);
 			continue;
 		}
 		iov[0] = (struct iovec){ hdr, VX_HDR };
@@ -1057,6 +1160,8 @@ static void vx_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint
 		            0, 1);
 		tx_count(res, r, 1, pkt_out_len(pk, tci));
 	}
+	if (b.n > b.b0)
+		batch_flush(v, &b, res);
 }
 
 static unsigned vx_vnis(struct port *p, uint32_t *vni, uint16_t *vlan, unsigned max)
