@@ -877,21 +877,26 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		return r;
 	}
 	publish(dp);
-	if (pp->vx)
-		vlog_info("%s: vxlan port added (VNI %lld%s%s, local %s, UDP port %u%s%s, "
-		          "remotes %s)", p->name, pp->vx->has_vni ? (long long)pp->vx->vni : -1LL,
+	if (pp->vx) {
+		char vni_txt[32] = "none for untagged frames";
+
+		if (pp->vx->has_vni)
+			snprintf(vni_txt, sizeof(vni_txt), "%lld", (long long)pp->vx->vni);
+		vlog_info("%s: vxlan port added (VNI %s%s%s, local %s, UDP port %u%s%s, "
+		          "remotes %s)", p->name, vni_txt,
 		          pp->vx->vni_map ? ", vni-map " : "", pp->vx->vni_map ? pp->vx->vni_map : "",
 		          pp->vx->local,
 		          pp->vx->dstport ? pp->vx->dstport : 4789,
 		          p->port->netns[0] ? ", netns " : "", p->port->netns,
 		          pp->vx->remote && *pp->vx->remote ? pp->vx->remote : "none yet");
-	else if (p->port->ifname[0])
+	} else if (p->port->ifname[0]) {
 		vlog_info("%s: %s port added (%s%s%s, %u queues)", p->name, pp->type,
 		          p->port->ifname, p->port->netns[0] ? " in netns " : "", p->port->netns,
 		          p->port->nq);
-	else
+	} else {
 		vlog_info("%s: %s port added (%s %s, %u queue pairs)", p->name, pp->type,
 		          pp->client ? "connecting to" : "listening on", pp->path, pp->queues);
+	}
 	if (cfg && memcmp(cfg, &plain, sizeof(plain)))
 		log_policy(p->name, p->cfg);
 	return 0;
