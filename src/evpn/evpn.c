@@ -27,9 +27,13 @@
 #include "xalloc.h"
 
 enum {
-	/* The bridge's ageing, at the kernel's maximum (10^6 s, in clock_t):
-	 * vifd removes the local entries itself. */
-	EVPN_AGEING_CS = 100000000,
+	/* The bridge's ageing (300 s, in clock_t): vifd removes the local
+	 * entries itself as they age or move here, and refreshes each one
+	 * every EVPN_REFRESH_S (NTF_USE: what learning does, as a plain
+	 * replace does not); if vifd is gone for good, they age out and
+	 * zebra withdraws them. */
+	EVPN_AGEING_CS = 30000,
+	EVPN_REFRESH_S = 60,
 	EVPN_REQ_TIMEOUT_MS = 2000,
 	EVPN_READ_MAX = 64,       /* reads of events per call */
 	EVPN_DRAIN_MAX = 4096,    /* reads dropped before a resync */
@@ -66,6 +70,7 @@ struct evpn {
 	uint32_t sweep;          /* resyncs so far */
 	struct macset local_set; /* local MACs vifd wrote */
 	uint32_t round;
+	bool refresh_warned;
 	char *buf;               /* MNL_SOCKET_BUFFER_SIZE */
 };
 
@@ -469,6 +474,19 @@ static int make_link(struct evpn *e, const char *name, const char *kind, int mas
 	r = port_in_netns(e->netns, write_one, e->sysctl);
 	if (r < 0 && r != -ENOENT) /* (ENOENT: a kernel without IPv6) */
 		goto fail;
+	if (!*created && !strcmp(kind, "bridge")) {
+		/* (one kept from an earlier vifd: its ageing as ours now) */
+		nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
+		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
+		data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+		mnl_attr_put_u32(nlh, IFLA_BR_AGEING_TIME, EVPN_AGEING_CS);
+		mnl_attr_nest_end(nlh, data);
+		mnl_attr_nest_end(nlh, li);
+		r = request(e, nlh, NULL, NULL);
+		if (r < 0)
+			goto fail;
+	}
 	if (master) {
 		nlh = link_msg(buf, RTM_NEWLINK, 0, idx, false);
 		li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -503,8 +521,11 @@ static void del_link(struct evpn *e, int idx)
 
 /* A PF_BRIDGE neighbour entry for mac on the local port (the bridge's
  * forwarding table: zebra reads local MACs there). */
-static int local_entry(struct evpn *e, uint64_t k, bool add)
+enum local_op { LOCAL_DEL, LOCAL_ADD, LOCAL_REFRESH };
+
+static int local_entry(struct evpn *e, uint64_t k, enum local_op op)
 {
+	bool add = op != LOCAL_DEL;
 	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ndmsg *nd;
@@ -517,7 +538,7 @@ static int local_entry(struct evpn *e, uint64_t k, bool add)
 	nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
 	nd->ndm_family = AF_BRIDGE;
 	nd->ndm_ifindex = e->lport;
-	nd->ndm_flags = NTF_MASTER;
+	nd->ndm_flags = (uint8_t)(NTF_MASTER | (op == LOCAL_REFRESH ? NTF_USE : 0));
 	nd->ndm_state = NUD_REACHABLE;
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 	return request(e, nlh, NULL, NULL);
@@ -854,8 +875,20 @@ void evpn_local_mark(struct evpn *e, const uint8_t mac[6])
 	uint64_t k = mac_key(mac);
 	int err;
 
-	if (set_add(&e->local_set, k, e->round, &err) && local_entry(e, k, true) < 0)
-		set_del(&e->local_set, k); /* tried again next round */
+	if (set_add(&e->local_set, k, e->round, &err)) {
+		if (local_entry(e, k, LOCAL_ADD) < 0)
+			set_del(&e->local_set, k); /* tried again next round */
+	} else if (!err && (uint32_t)(k % EVPN_REFRESH_S) == e->round % EVPN_REFRESH_S) {
+		/* A 60th of them each round: each one once a minute. */
+		int r = local_entry(e, k, LOCAL_REFRESH);
+
+		if (r < 0 && !e->refresh_warned) {
+			vlog_warn("evpn %s: cannot refresh a local MAC in the shadow bridge (%s): "
+			          "local MACs will age out in %d s", e->brname, strerror(-r),
+			          EVPN_AGEING_CS / 100);
+			e->refresh_warned = true;
+		}
+	}
 }
 
 int evpn_local_end(struct evpn *e)
@@ -869,7 +902,7 @@ int evpn_local_end(struct evpn *e)
 			i++;
 			continue;
 		}
-		r = local_entry(e, k, false);
+		r = local_entry(e, k, LOCAL_DEL);
 		if (r < 0 && r != -ENOENT) {
 			i++; /* kept: tried again next round */
 			continue;

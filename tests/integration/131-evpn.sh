@@ -131,6 +131,13 @@ grep -i "$MC" "$T/fdb-a.txt" | grep -q evpn || fail "vifctl fdb does not show $M
 tx=$(ip -n "$HA" -j -s link show vifx100 | jq '.[0].stats64.tx.packets')
 rx=$(ip -n "$HA" -j -s link show vifx100 | jq '.[0].stats64.rx.packets')
 [ "$tx" = 0 ] && [ "$rx" = 0 ] || fail "shadow vxlan device carried traffic: tx $tx rx $rx"
+# vifd's local MACs are dynamic entries of a bridge that ages them in 300 s
+# (vifd refreshes them each minute): if vifd is gone for good, they go.
+age=$(ip -n "$HA" -j -d link show vifb100 | jq '.[0].linkinfo.info_data.ageing_time')
+[ "$age" = 30000 ] || fail "shadow bridge ageing_time $age, not 30000 (300 s)"
+bridge -n "$HA" -j fdb show br vifb100 | jq -e --arg m "$MA" \
+	'.[] | select(.mac == $m and (.state // "") == "" and (.flags // [] | index("extern_learn") | not))' \
+	>/dev/null || fail "CA's MAC is not a dynamic entry of vifb100: $(bridge -n "$HA" fdb show br vifb100)"
 
 # A container moves from host B to host A: same MAC, same address.
 vctlb del-port tb
@@ -176,6 +183,8 @@ wait_for 20 "ping CA -> CC after host C's bgpd came back" pings "$CA" "10.$C.0.3
 log "host C's bgpd restarted: back in vifd A's table after $((($(date +%s%N) - t0) / 1000000)) ms (BGP session included)"
 wait_for 10 "ping CA -> moved CB after C left" pings "$CA" "10.$C.0.2"
 
+# The refreshes of local MACs (a 60th of them each second) were taken.
+grep -q "cannot refresh" "$T/vifd.log" && fail "$(grep "cannot refresh" "$T/vifd.log")"
 # del-port removes the shadow devices.
 vctl del-port vx
 ip -n "$HA" link show vifx100 >/dev/null 2>&1 && fail "vifx100 left after del-port"
