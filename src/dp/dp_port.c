@@ -736,8 +736,10 @@ static int cfg_install(struct dp *dp, struct dp_port *p, const struct dp_port_cf
 			xfree(nc);
 			return -ENOSPC;
 		}
-		sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : p->mac_limit_dflt);
 	}
+	/* (always: a new port's limit is its type's default, which the
+	 * policy of a port just made need not change) */
+	sw_fdb_set_limit(dp->fdb, p->id, nc->mac_limit ? nc->mac_limit : p->mac_limit_dflt);
 	p->cfg = nc;
 	if (p->port)
 		publish(dp); /* after it, no worker reads the old policy */
