@@ -11,7 +11,8 @@
  * brought up if it was down; removal detaches the program and restores both.
  *
  * Receive copies each frame from the UMEM into the worker's buffer and puts
- * the frame straight back on the fill ring; transmit copies the gathered
+ * the frame straight back on the fill ring (TCP segments of one connection
+ * in a row are then coalesced into one TSO frame, src/offload/ol_gro.c); transmit copies the gathered
  * frame into a free UMEM frame under a per-queue lock (several workers may
  * send on one queue; the rings are single-producer) and kicks the kernel
  * with sendto() (one system call per frame, as on the other kernel ports).
@@ -34,6 +35,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/xsk.h>
 
+#include "ol.h"
 #include "port.h"
 #include "util.h"
 #include "vlog.h"
@@ -314,6 +316,9 @@ static int xsk_open(struct port *p, const struct port_params *pp, char *err, siz
 	}
 	vlog_info("%s: AF_XDP in %s mode, %u queue(s)", p->ifname,
 	          x->xdp_flags & XDP_FLAGS_DRV_MODE ? "native" : "generic", p->nq);
+	/* What receive coalescing makes; transmit takes nothing. */
+	p->ol_in = PKT_OL_CSUM | PKT_OL_VALID | PKT_OL_TSO4 | PKT_OL_TSO6;
+	p->ol_out = 0;
 	return 0;
 fail:
 	xsk_close(p);
@@ -356,7 +361,11 @@ static unsigned xsk_read(struct port *p, unsigned qi, uint8_t *buf, uint32_t *le
 
 static int xsk_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
 {
-	return kport_rx_frames(p, q, pkts, max, buf, xsk_read);
+	int n = kport_rx_frames(p, q, pkts, max, buf, xsk_read);
+
+	/* Frames come from the wire one MTU each: TCP segments of one
+	 * connection in a row become one TSO frame (src/offload/ol_gro.c). */
+	return n > 1 ? (int)ol_gro(pkts, (unsigned)n, NULL) : n;
 }
 
 static int xsk_tx(struct port *p, unsigned qi, const struct iovec *iov, unsigned niov,

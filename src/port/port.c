@@ -248,8 +248,14 @@ void kport_rx_keep(struct port *p, unsigned q, const struct pkt *pkt, unsigned n
 	if (NEVER(n != 1))
 		return; /* kernel ports keep one frame (keeps_bursts false) */
 
-	if (len)
-		memcpy(p->carry + (size_t)q * PORT_FRAME_MAX, pkt->seg[0].iov_base, len);
+	if (len) {
+		/* (gathered: a coalesced frame, ol_gro, has several segments) */
+		struct iovc s;
+
+		iovc_init(&s, pkt->seg, pkt->nseg);
+		len = (uint32_t)iovc_get(&s, p->carry + (size_t)q * PORT_FRAME_MAX,
+		                         MIN(len, (uint32_t)PORT_FRAME_MAX));
+	}
 	p->carry_len[q] = len ? len : UINT32_MAX;
 	p->carry_ol[q] = pkt->ol;
 	p->carry_rem[q] = pkt->rem;

@@ -72,6 +72,15 @@ if [ "$KTYPE" = afpacket ]; then
 		fail "segmented in software between two ports that take TSO"
 	[ "$(port_stat ap drops.offload)" = 0 ] || fail "offload drops on ap"
 fi
+if [ "$KTYPE" = afxdp ]; then
+	# The veth's MTU-sized segments coalesced into TSO frames for the tap
+	# (ol_gro), and every byte through as sent, both ways.
+	log "afxdp: rx_gso $(port_stat ap rx_gso) coalesced frames of $(port_stat ap rx_pkts)"
+	[ "$(port_stat ap rx_gso)" -gt 0 ] || fail "no received segments coalesced"
+	[ "$(port_stat ap drops.offload)" = 0 ] || fail "offload drops on ap"
+	tcp_copy "$NA" "$net.0.1" "$NB" 16
+	tcp_copy "$NB" "$net.0.2" "$NA" 16
+fi
 vctl stats >"$T/stats.log"
 
 vctl del-port ap
