@@ -331,8 +331,15 @@ BURST_INLINE enum resv_res reserve(struct vq_chain *dst, struct vq *q, bool mrg,
 		int r;
 
 		/* Packed: the count is a bounded look ahead; look again. */
-		if (pk && *avail == 0)
+		if (pk && *avail == 0) {
 			*avail = vqx_avail_count(q, pk, DST_CHAINS);
+			if (unlikely(*avail < 0)) {
+				*err = -*avail;
+				*avail = 0;
+				vqx_unpop(q, pk, (uint16_t)nch);
+				return RV_BROKEN;
+			}
+		}
 		if (*avail == 0 || (nch == 1 && !mrg) || base + nch == DST_CHAINS) {
 			enum resv_res why = *avail != 0 && base + nch == DST_CHAINS && base > 0
 			                            ? RV_FULL
@@ -639,8 +646,15 @@ BURST_INLINE void tx_burst(struct port *p, unsigned q, struct vq *vq, const stru
 		uint32_t len = pkt_out_len(&pkts[i], tcis[i]);
 		enum resv_res r;
 
-		if (pk && avail == 0)
+		if (pk && avail == 0) {
 			avail = vqx_avail_count(vq, pk, DST_CHAINS);
+			if (unlikely(avail < 0)) {
+				broke(p, VHU_BROKEN_RING, -avail);
+				res->broke = true;
+				avail = 0;
+				break;
+			}
+		}
 		if (f && !qos_fair_admit(f, ctx->src_port, ctx->weight, (uint16_t)avail, ctx->qnow)) {
 			res->rf.share |= 1u << i;
 			continue;

@@ -105,23 +105,32 @@ static inline void vqp_slot_next(const struct vq *q, uint16_t *slot, bool *wrap)
 }
 
 /* How many chains the driver has made available, counting at most `limit`
- * of them (a hint read from the flags only; vqp_pop_into() checks every
- * slot again). Never negative: a packed ring has no index to be wrong. */
+ * of them (read from the flags only; vqp_pop_into() checks every slot
+ * again), or -VQ_ERR_FLAGS if a chain stops at a slot that is not
+ * available (the driver makes a chain's first slot available last, so once
+ * it is seen the whole chain must be: VIRTIO 1.1 §2.7.13.1), or
+ * -VQ_ERR_LOOP if a chain goes all round the ring. */
 static inline int vqp_avail_count(const struct vq *q, unsigned limit)
 {
 	uint16_t slot = q->last_avail;
-	bool wrap = q->avail_wrap;
-	unsigned n = 0;
+	bool wrap = q->avail_wrap, in_chain = false;
+	unsigned n = 0, seen;
 
-	for (unsigned seen = 0; n < limit && seen < q->size; seen++) {
+	for (seen = 0; n < limit && seen < q->size; seen++) {
 		uint16_t fl = vqp_flags(&q->pdesc[slot]);
 
-		if (!vqp_is_avail(fl, wrap))
+		if (!vqp_is_avail(fl, wrap)) {
+			if (unlikely(in_chain))
+				return -VQ_ERR_FLAGS;
 			break;
-		if (!(fl & VRING_DESC_F_NEXT))
+		}
+		in_chain = (fl & VRING_DESC_F_NEXT) && !(fl & VRING_DESC_F_INDIRECT);
+		if (!in_chain)
 			n++;
 		vqp_slot_next(q, &slot, &wrap);
 	}
+	if (unlikely(in_chain && seen == q->size))
+		return -VQ_ERR_LOOP;
 	return (int)n;
 }
 

@@ -95,7 +95,7 @@ static int pop(bool want_write, struct vq_chain *c)
 {
 	int n = vqp_avail_count(&q, QSZ);
 	if (n <= 0)
-		return 99;
+		return n < 0 ? n : 99;
 	return vqp_pop_into(&q, c->iov, &c->niov, &c->nout, &c->len, &c->head,
 	                    want_write ? VQ_IN : VQ_OUT);
 }
@@ -268,7 +268,7 @@ static const struct bad_case bad[] = {
 	{ "chain continues into an unavailable slot", b_next_not_avail, false, VQ_ERR_FLAGS },
 	{ "chain continues into the previous lap", b_next_wrong_wrap, false, VQ_ERR_FLAGS },
 	{ "chain continues into a used slot", b_next_both_flags, false, VQ_ERR_FLAGS },
-	{ "chain all around the ring", b_chain_around, false, VQ_ERR_SEGS },
+	{ "chain all around the ring", b_chain_around, false, VQ_ERR_LOOP },
 	{ "zero-length buffer", b_zero_len, false, VQ_ERR_ZERO },
 	{ "address below memory", b_addr_below, false, VQ_ERR_ADDR },
 	{ "address above memory", b_addr_above, false, VQ_ERR_ADDR },
@@ -327,10 +327,17 @@ static void test_not_available(void)
 	/* a used descriptor */
 	setd(D(0), BUF(0), 100, AV | US);
 	CHECK_EQ(vqp_avail_count(&q, QSZ), 0);
-	/* the head of a chain whose end is not there yet is not counted */
+	/* a chain whose next slot is not available: the driver broke the
+	 * order (the first slot is made available last) */
 	reset();
 	add(BUF(0), 100, 0, NX);
-	CHECK_EQ(vqp_avail_count(&q, QSZ), 0);
+	CHECK_EQ(vqp_avail_count(&q, QSZ), -VQ_ERR_FLAGS);
+	/* ... also when the limit was reached before */
+	reset();
+	add(BUF(0), 100, 0, 0);
+	add(BUF(1), 100, 1, NX);
+	CHECK_EQ(vqp_avail_count(&q, 1), 1);
+	CHECK_EQ(vqp_avail_count(&q, 2), -VQ_ERR_FLAGS);
 	/* count stops at limit */
 	reset();
 	for (unsigned i = 0; i < 10; i++)
