@@ -42,32 +42,42 @@ for _ in $(seq 50); do [ -S "$T/s/vifd.sock" ] && break; sleep 0.1; done
 ctl() { "$B/src/vifctl/vifctl" --socket "$T/s/vifd.sock" "$@"; }
 for p in 1 2; do ctl add-port br0 p$p type=vhostuser path="$T/p$p.sock"; done
 
-# window KIND SIZE: testpmd for SECS + 4 s; the worker sampled over SECS.
+# window KIND SIZE: testpmd forwarding, the worker sampled over SECS once
+# testpmd says it forwards.
 window() {
 	local kind=$1 sz=$2 pv=0 w0 w1 f1 tp
 	[ "$kind" = packed ] && pv=1
-	(sleep "$((SECS + 4))"; echo) | dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci \
+	rm -f "$T/in"; mkfifo "$T/in"
+	dpdk-testpmd -l 0,1 --no-huge -m 512 --no-pci \
 		--file-prefix="vpk$$" \
 		--vdev "net_virtio_user0,path=$T/p1.sock,mac=02:00:00:00:00:01,packed_vq=$pv" \
 		--vdev "net_virtio_user1,path=$T/p2.sock,mac=02:00:00:00:00:02,packed_vq=$pv" \
 		-- --forward-mode=mac --tx-first --nb-cores=1 --total-num-mbufs=16384 \
 		--txpkts="$sz" --eth-peer=0,02:00:00:00:00:02 --eth-peer=1,02:00:00:00:00:01 \
-		>"$T/testpmd.log" 2>&1 &
+		<"$T/in" >"$T/testpmd.log" 2>&1 &
 	tp=$!
-	sleep 3
+	pids+=("$tp")
+	exec 8>"$T/in" # testpmd's stdin stays open until the window ends
+	# (testpmd sets up 512 MB without huge pages: seconds on a busy machine)
+	for _ in $(seq 100); do grep -q "Press enter" "$T/testpmd.log" && break; sleep 0.1; done
+	sleep 1
 	f1=$(ctl -j show | python3 -c 'import json,sys; print(json.load(sys.stdin)["bridges"][0]["ports"][0]["features"])')
-	w0=$(ctl -j workers); sleep "$SECS"; w1=$(ctl -j workers)
+	w0=$(ctl -j workers); s0=$(ctl -j stats); sleep "$SECS"; w1=$(ctl -j workers); s1=$(ctl -j stats)
+	echo >&8
+	exec 8>&-
 	wait "$tp" || true
-	python3 - "$kind" "$sz" "$SECS" "$w0" "$w1" "$f1" <<'PY' | tee -a "$T/rows"
+	python3 - "$kind" "$sz" "$SECS" "$w0" "$w1" "$f1" "$s0" "$s1" <<'PY' | tee -a "$T/rows"
 import json, sys
 kind, sz, secs, a, b, f = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4]), json.loads(sys.argv[5]), int(sys.argv[6], 16)
+s0, s1 = json.loads(sys.argv[7])['ports'], json.loads(sys.argv[8])['ports']
 assert bool(f & (1 << 34)) == (kind == 'packed'), f"p1 negotiated {f:#x}, wanted {kind}"
 a, b = a['workers'][0], b['workers'][0]
 pk = b['pkts'] - a['pkts']
-print(f"{kind:<7} {sz:>5} {pk / secs / 1e6:8.3f} {pk * sz * 8 / secs / 1e9:8.2f} {(b['busy_cycles'] - a['busy_cycles']) / max(pk, 1):10.0f}")
+drops = sum(sum(p1['drops'].values()) - sum(p0['drops'].values()) for p0, p1 in zip(s0, s1))
+print(f"{kind:<7} {sz:>5} {pk / secs / 1e6:8.3f} {pk * sz * 8 / secs / 1e9:8.2f} {(b['busy_cycles'] - a['busy_cycles']) / max(pk, 1):10.0f} {drops:8d}")
 PY
 }
-echo "kind     size     Mpps     Gbps cyc/frame"
+echo "kind     size     Mpps     Gbps  cyc/frame    drops"
 for r in $(seq "$REPS"); do
 	for sz in $SIZES; do
 		# (which kind goes first alternates between repetitions)
