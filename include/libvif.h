@@ -49,6 +49,9 @@ struct vif_config {
 	                          * offered and hand the control queue to the
 	                          * backend (vring 2 x the backend's GET_QUEUE_NUM,
 	                          * or 2 without MQ); see vif_ctrl_mq_pairs() */
+	bool packed;             /* packed virtqueues (VIRTIO_F_RING_PACKED): vif_open()
+	                          * fails with -EOPNOTSUPP if the backend does not
+	                          * offer them; not with ctrl_vq (-EINVAL) */
 };
 
 /* Fills *c with the defaults above (path NULL). */

@@ -75,6 +75,17 @@ struct vif_vq {
 	uint16_t last_used;    /* next used entry we consume */
 	unsigned index;        /* vring index: 2*pair (rx), 2*pair+1 (tx), or
 	                        * 2*max_qp (control queue) */
+	/* Packed rings (vif.packed): the same three areas hold the descriptor
+	 * ring (desc), the driver event structure (avail: we write) and the
+	 * device event structure (used: the backend writes). */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *drv_event;
+	const struct vring_packed_desc_event *dev_event;
+	uint16_t next_avail;   /* packed: next slot we fill ... */
+	bool avail_wrap;       /* ... and our wrap counter there */
+	uint16_t next_used;    /* packed: next slot a used descriptor comes in ... */
+	bool used_wrap;        /* ... and the backend's wrap counter there */
+	uint16_t nfree;        /* packed: slots neither available nor in flight */
 	int kick_fd;           /* eventfd we write to notify the backend */
 	int call_fd;           /* eventfd the backend writes to notify us */
 	size_t desc_off, avail_off, used_off; /* ring offsets in the memfd */
@@ -129,6 +140,7 @@ struct vif {
 	bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool mrg_rxbuf;        /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool indirect;         /* tx uses indirect tables (asked and negotiated) */
+	bool packed;           /* packed rings (cfg.packed, negotiated) */
 	uint64_t reconnects;   /* written by the connection thread */
 	struct vif_qp *qp;     /* [nqp], cache aligned */
 
@@ -189,6 +201,62 @@ static inline void vif_vq_publish(const struct vif *v, struct vif_vq *vq, uint16
 		kick = !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
 	/* A full eventfd counter (EAGAIN) still means "notified". */
 	if (kick && write(vq->kick_fd, &one, sizeof(one)) < 0)
+		(void)0;
+}
+
+/* ---- packed rings (vif_ring.c) ---- */
+
+enum {
+	VIF_PF_AVAIL = 1 << VRING_PACKED_DESC_F_AVAIL,
+	VIF_PF_USED = 1 << VRING_PACKED_DESC_F_USED,
+};
+
+/* Whether the backend has marked slot next_used used (its flags loaded
+ * once, acquire: the id and length it wrote before are visible after). */
+static inline bool vif_pk_used_at(const struct vif_vq *vq, uint16_t slot, bool wrap,
+				  uint16_t *flags)
+{
+	uint16_t f = __atomic_load_n(&vq->pdesc[slot].flags, __ATOMIC_ACQUIRE);
+
+	*flags = f;
+	return !!(f & VIF_PF_AVAIL) == wrap && !!(f & VIF_PF_USED) == wrap;
+}
+
+/* The flags that make a descriptor available at our current lap. */
+static inline uint16_t vif_pk_avail_flags(const struct vif_vq *vq)
+{
+	return vq->avail_wrap ? VIF_PF_AVAIL : VIF_PF_USED;
+}
+
+static inline void vif_pk_slot_next(const struct vif_vq *vq, uint16_t *slot, bool *wrap)
+{
+	if (++*slot == vq->num) {
+		*slot = 0;
+		*wrap = !*wrap;
+	}
+}
+
+/* Puts one ring in the packed reset state: all slots free, both wrap
+ * counters 1, backend notifications off. */
+void vif_pk_reset(struct vif_vq *vq);
+
+/* Packed tx: reclaims what the backend used and returns the slots still
+ * in flight, or -EIO. Only on the pair's thread (or with no burst running). */
+int vif_pk_tx_inflight(struct vif_qp *qp);
+
+/* Kicks the backend after making descriptors available, unless its device
+ * event structure says DISABLE. */
+static inline void vif_pk_kick(struct vif_vq *vq)
+{
+	uint64_t one = 1;
+
+	/* Our flags stores must be visible before we read the backend's
+	 * suppression state (as vif_vq_publish). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if ((__atomic_load_n(&vq->dev_event->flags, __ATOMIC_RELAXED) & 3) ==
+	    VRING_PACKED_EVENT_FLAG_DISABLE)
+		return;
+	if (write(vq->kick_fd, &one, sizeof(one)) < 0)
 		(void)0;
 }
 

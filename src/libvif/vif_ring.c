@@ -163,6 +163,136 @@ static void tx_fill_chain(const struct vif *v, struct vif_qp *qp, uint16_t head,
 	desc[prev].next = 0;
 }
 
+
+/* ---- packed rings (VIRTIO 1.1 §2.7), the driver's side ----
+ *
+ * Slots are filled in ring order. A tx frame takes 1 slot (its slot
+ * buffer, or an indirect table) or 1 + its segments (tx_seg_size); its
+ * buffer id is the slot of its first descriptor, and tx_chain[id] records
+ * how many slots it holds (0: not in flight), so a used descriptor frees
+ * exactly what we handed out. An rx buffer takes one slot; its buffer id
+ * is its index. Used descriptors are checked as in the split case: the
+ * flags are loaded once (acquire), then id and length once; an id that
+ * names nothing in flight cannot be skipped (the number of slots it took
+ * is unknown) and breaks the pair (-EIO until reset). */
+
+/* Returns completed tx chains' slots. 0 or -EIO (broken). */
+static int pk_tx_reclaim(struct vif_qp *qp)
+{
+	struct vif_vq *vq = &qp->tx;
+	uint16_t f;
+
+	while (vq->nfree < vq->num && vif_pk_used_at(vq, vq->next_used, vq->used_wrap, &f)) {
+		uint16_t id = __atomic_load_n(&vq->pdesc[vq->next_used].id, __ATOMIC_RELAXED);
+		uint16_t k;
+
+		if (unlikely(id >= vq->num || !qp->tx_chain[id] ||
+			     qp->tx_chain[id] > vq->num - vq->nfree)) {
+			qp->broken = true;
+			STAT_ADD(qp, bad, 1);
+			return -EIO;
+		}
+		k = qp->tx_chain[id];
+		qp->tx_chain[id] = 0;
+		vq->nfree = (uint16_t)(vq->nfree + k);
+		vq->next_used = (uint16_t)(vq->next_used + k);
+		if (vq->next_used >= vq->num) {
+			vq->next_used = (uint16_t)(vq->next_used - vq->num);
+			vq->used_wrap = !vq->used_wrap;
+		}
+	}
+	return 0;
+}
+
+int vif_pk_tx_inflight(struct vif_qp *qp)
+{
+	int err = pk_tx_reclaim(qp);
+
+	return err ? err : qp->tx.num - qp->tx.nfree;
+}
+
+/* Writes descriptor `slot` (flags last, release, when it heads a chain:
+ * the backend may take the chain as soon as it sees them). */
+static inline void pk_put(struct vif_vq *vq, uint16_t slot, uint64_t addr, uint32_t len,
+			  uint16_t id, uint16_t flags, bool head)
+{
+	struct vring_packed_desc *d = &vq->pdesc[slot];
+
+	d->addr = addr;
+	d->len = len;
+	d->id = id;
+	if (head)
+		__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+	else
+		d->flags = flags;
+}
+
+static int pk_tx_burst(struct vif *v, struct vif_qp *qp, const struct vif_pkt *pkts, unsigned n)
+{
+	struct vif_vq *vq = &qp->tx;
+	unsigned seg = v->cfg.tx_seg_size, i;
+	uint64_t bytes = 0;
+	int err;
+
+	err = pk_tx_reclaim(qp);
+	if (unlikely(err))
+		return err;
+	for (i = 0; i < n; i++) {
+		uint32_t len = pkts[i].len;
+		unsigned need = v->indirect ? 1 : tx_chain_len(v, len);
+		uint16_t head = vq->next_avail, hflags, slot;
+		bool wrap;
+		uint8_t *buf;
+
+		if (vq->nfree < need || qp->tx_chain[head])
+			break;
+		buf = qp->tx_bufs + (size_t)head * v->tx_slot_size;
+		memset(buf, 0, v->hdr_len);
+		memcpy(buf + v->hdr_len, pkts[i].data, len);
+		hflags = vif_pk_avail_flags(vq);
+		if (v->indirect) {
+			struct vring_packed_desc *t = (struct vring_packed_desc *)(void *)
+				(qp->tx_indir + (size_t)head * v->tx_max_chain);
+			unsigned k = 0, s = seg ? seg : len;
+
+			t[k++] = (struct vring_packed_desc){ .addr = va(buf), .len = v->hdr_len };
+			for (uint32_t off = 0; off < len; off += s)
+				t[k++] = (struct vring_packed_desc){ .addr = va(buf + v->hdr_len + off),
+								     .len = MIN(s, len - off) };
+			pk_put(vq, head, va(t), (uint32_t)(k * sizeof(*t)), head,
+			       (uint16_t)(hflags | VRING_DESC_F_INDIRECT), true);
+		} else if (seg) {
+			/* The header slot last: its flags publish the chain. */
+			slot = head;
+			wrap = vq->avail_wrap;
+			for (uint32_t off = 0; off < len; off += seg) {
+				vif_pk_slot_next(vq, &slot, &wrap);
+				pk_put(vq, slot, va(buf + v->hdr_len + off), MIN(seg, len - off),
+				       head, (uint16_t)((wrap ? VIF_PF_AVAIL : VIF_PF_USED) |
+							(off + seg < len ? VRING_DESC_F_NEXT : 0)),
+				       false);
+			}
+			pk_put(vq, head, va(buf), v->hdr_len, head,
+			       (uint16_t)(hflags | VRING_DESC_F_NEXT), true);
+		} else {
+			pk_put(vq, head, va(buf), v->hdr_len + len, head, hflags, true);
+		}
+		qp->tx_chain[head] = (uint16_t)need;
+		vq->nfree = (uint16_t)(vq->nfree - need);
+		for (unsigned k = 0; k < need; k++)
+			vif_pk_slot_next(vq, &vq->next_avail, &vq->avail_wrap);
+		bytes += len;
+	}
+	if (i) {
+		vif_pk_kick(vq);
+		STAT_ADD(qp, tx_pkts, i);
+		STAT_ADD(qp, tx_bytes, bytes);
+	}
+	if (i < n)
+		STAT_ADD(qp, tx_ring_full, n - i);
+	return (int)i;
+}
+
 int vif_tx_burst(struct vif *v, unsigned q, const struct vif_pkt *pkts, unsigned n)
 {
 	struct vif_qp *qp;
@@ -184,6 +314,11 @@ int vif_tx_burst(struct vif *v, unsigned q, const struct vif_pkt *pkts, unsigned
 			leave(qp);
 			return -EINVAL;
 		}
+	}
+	if (v->packed) {
+		err = pk_tx_burst(v, qp, pkts, n);
+		leave(qp);
+		return err;
 	}
 	vq = &qp->tx;
 	err = tx_reclaim(qp);
@@ -346,6 +481,137 @@ static enum rx_res rx_one(const struct vif *v, struct vif_qp *qp, unsigned avail
 	return RX_OK;
 }
 
+
+/* Packed: gives buffer id to the backend again at the next free slot. */
+static inline void pk_rx_repost(const struct vif *v, struct vif_qp *qp, uint16_t id)
+{
+	struct vif_vq *vq = &qp->rx;
+
+	pk_put(vq, vq->next_avail, va(qp->rx_bufs + (size_t)id * v->cfg.rx_buf_size),
+	       v->cfg.rx_buf_size, id, (uint16_t)(vif_pk_avail_flags(vq) | VRING_DESC_F_WRITE),
+	       true);
+	vif_pk_slot_next(vq, &vq->next_avail, &vq->avail_wrap);
+	vq->nfree--;
+	qp->rx_posted[id] = 1;
+}
+
+/* Consumes the used descriptor at next_used (one slot: rx buffers take
+ * one each). */
+static inline void pk_rx_used_next(struct vif_vq *vq)
+{
+	vif_pk_slot_next(vq, &vq->next_used, &vq->used_wrap);
+	vq->nfree++;
+}
+
+/* Receives the frame whose first used descriptor is at next_used (seen
+ * used). As rx_one(): RX_OK / RX_BAD consume the frame's descriptors and
+ * repost its buffers; RX_WAIT changes nothing. */
+static enum rx_res pk_rx_one(const struct vif *v, struct vif_qp *qp, struct vif_pkt *pkt)
+{
+	struct vif_vq *vq = &qp->rx;
+	uint32_t bs = v->cfg.rx_buf_size, cap = pkt->len, copied = 0, nbuf = 1, ntaken = 0, j;
+	uint64_t total = 0;
+	uint16_t slot = vq->next_used, f, id;
+	bool wrap = vq->used_wrap, ok = true;
+	uint8_t *dst = pkt->data;
+	uint32_t len;
+
+	id = __atomic_load_n(&vq->pdesc[slot].id, __ATOMIC_RELAXED);
+	len = __atomic_load_n(&vq->pdesc[slot].len, __ATOMIC_RELAXED);
+	if (unlikely(id >= vq->num || !qp->rx_posted[id])) {
+		pk_rx_used_next(vq);
+		return RX_BAD;
+	}
+	if (len < v->hdr_len || len > bs) {
+		qp->rx_posted[id] = 0;
+		pk_rx_used_next(vq);
+		pk_rx_repost(v, qp, id);
+		return RX_BAD;
+	}
+	if (v->mrg_rxbuf) {
+		const struct virtio_net_hdr_mrg_rxbuf *h =
+			(const void *)(qp->rx_bufs + (size_t)id * bs);
+
+		nbuf = __atomic_load_n(&h->num_buffers, __ATOMIC_RELAXED);
+		if (nbuf == 0 || nbuf > vq->num) {
+			qp->rx_posted[id] = 0;
+			pk_rx_used_next(vq);
+			pk_rx_repost(v, qp, id);
+			return RX_BAD;
+		}
+		/* Every descriptor of the frame must be used already. */
+		for (j = 1; j < nbuf; j++) {
+			vif_pk_slot_next(vq, &slot, &wrap);
+			if (!vif_pk_used_at(vq, slot, wrap, &f))
+				return RX_WAIT;
+		}
+	}
+	for (j = 0; j < nbuf; j++) {
+		uint32_t skip = 0, n;
+
+		if (j > 0) {
+			uint16_t s = vq->next_used;
+
+			(void)vif_pk_used_at(vq, s, vq->used_wrap, &f); /* (acquire) */
+			id = __atomic_load_n(&vq->pdesc[s].id, __ATOMIC_RELAXED);
+			len = __atomic_load_n(&vq->pdesc[s].len, __ATOMIC_RELAXED);
+		} else {
+			skip = v->hdr_len;
+		}
+		pk_rx_used_next(vq);
+		if (!rx_take(qp, id)) {
+			ok = false;
+			continue;
+		}
+		qp->rx_ids[ntaken++] = id;
+		if (len > bs || len < skip) {
+			ok = false;
+			continue;
+		}
+		len -= skip;
+		total += len;
+		n = MIN(len, cap - copied);
+		if (ok && n) {
+			memcpy(dst + copied, qp->rx_bufs + (size_t)id * bs + skip, n);
+			copied += n;
+		}
+	}
+	for (j = 0; j < ntaken; j++)
+		pk_rx_repost(v, qp, qp->rx_ids[j]);
+	if (!ok || total < 14)
+		return RX_BAD;
+	if (total > cap)
+		STAT_ADD(qp, rx_truncated, 1);
+	pkt->len = copied;
+	STAT_ADD(qp, rx_bytes, copied);
+	return RX_OK;
+}
+
+static int pk_rx_burst(struct vif *v, struct vif_qp *qp, struct vif_pkt *pkts, unsigned n)
+{
+	struct vif_vq *vq = &qp->rx;
+	unsigned got = 0;
+	uint16_t avail0 = vq->next_avail, f;
+	bool wrap0 = vq->avail_wrap;
+
+	while (got < n && vq->nfree < vq->num &&
+	       vif_pk_used_at(vq, vq->next_used, vq->used_wrap, &f)) {
+		enum rx_res r = pk_rx_one(v, qp, &pkts[got]);
+
+		if (r == RX_WAIT)
+			break;
+		if (r == RX_OK)
+			got++;
+		else
+			STAT_ADD(qp, bad, 1);
+	}
+	if (vq->next_avail != avail0 || vq->avail_wrap != wrap0)
+		vif_pk_kick(vq);
+	if (got)
+		STAT_ADD(qp, rx_pkts, got);
+	return (int)got;
+}
+
 int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
 {
 	struct vif_qp *qp;
@@ -357,6 +623,11 @@ int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
 	err = enter(v, q, &qp);
 	if (err)
 		return err;
+	if (v->packed) {
+		err = pk_rx_burst(v, qp, pkts, n);
+		leave(qp);
+		return err;
+	}
 	vq = &qp->rx;
 	avail = vif_vq_used_pending(vq);
 	if (unlikely(avail < 0)) {
@@ -386,10 +657,28 @@ int vif_rx_burst(struct vif *v, unsigned q, struct vif_pkt *pkts, unsigned n)
 	return (int)got;
 }
 
+/* Whether rx has something for vif_rx_burst (a frame, or nonsense it
+ * will report). */
+static bool rx_ready(const struct vif *v, const struct vif_vq *vq)
+{
+	uint16_t f;
+
+	if (v->packed)
+		return vq->nfree < vq->num && vif_pk_used_at(vq, vq->next_used, vq->used_wrap, &f);
+	return vif_vq_used_pending(vq) != 0;
+}
+
 /* Asks the backend to signal call_fd on the next used entry (on=true) or
  * not to bother (on=false). */
 static void rx_notify(const struct vif *v, struct vif_vq *vq, bool on)
 {
+	if (v->packed) {
+		__atomic_store_n(&vq->drv_event->flags,
+				 (uint16_t)(on ? VRING_PACKED_EVENT_FLAG_ENABLE :
+						 VRING_PACKED_EVENT_FLAG_DISABLE),
+				 __ATOMIC_RELAXED);
+		return;
+	}
 	if (v->event_idx) {
 		uint16_t ev = on ? vq->last_used : (uint16_t)(vq->last_used + 0x8000);
 
@@ -412,7 +701,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 	if (err)
 		return err;
 	vq = &qp->rx;
-	if (vif_vq_used_pending(vq) != 0) {
+	if (rx_ready(v, vq)) {
 		leave(qp);
 		return 1;
 	}
@@ -429,7 +718,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 		uint64_t cnt, now;
 		int left = -1;
 
-		if (vif_vq_used_pending(vq) != 0) {
+		if (rx_ready(v, vq)) {
 			r = 1;
 			break;
 		}
@@ -455,7 +744,7 @@ int vif_rx_wait(struct vif *v, unsigned q, int timeout_ms)
 		}
 		if (r == 0) {
 			/* Timed out; a last look in case the signal was lost. */
-			r = vif_vq_used_pending(vq) != 0;
+			r = rx_ready(v, vq);
 			break;
 		}
 		/* Woken (possibly by a stale signal): look again. */

@@ -103,6 +103,10 @@ static void vq_map(struct vif_vq *vq, uint8_t *mem)
 	vq->used = (struct vring_used *)(void *)(mem + vq->used_off);
 	vq->used_event = &vq->avail->ring[vq->num];
 	vq->avail_event = (uint16_t *)(void *)&vq->used->ring[vq->num];
+	/* A packed ring uses the same areas (a page or more each). */
+	vq->pdesc = (struct vring_packed_desc *)(void *)(mem + vq->desc_off);
+	vq->drv_event = (struct vring_packed_desc_event *)(void *)(mem + vq->avail_off);
+	vq->dev_event = (const struct vring_packed_desc_event *)(void *)(mem + vq->used_off);
 }
 
 static size_t layout(struct vif *v)
@@ -151,6 +155,39 @@ void vif_vq_reset(struct vif_vq *vq)
 	vq->last_used = 0;
 }
 
+void vif_pk_reset(struct vif_vq *vq)
+{
+	memset(vq->pdesc, 0, sizeof(struct vring_packed_desc) * vq->num);
+	memset((void *)vq->dev_event, 0, sizeof(*vq->dev_event));
+	vq->drv_event->off_wrap = 0;
+	vq->drv_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	vq->next_avail = vq->next_used = 0;
+	vq->avail_wrap = vq->used_wrap = true;
+	vq->nfree = vq->num;
+}
+
+/* Packed: rx buffer i goes in slot i with buffer id i (all posted). */
+static void pk_rx_post_all(struct vif *v, struct vif_qp *qp)
+{
+	struct vif_vq *vq = &qp->rx;
+	uint32_t bs = v->cfg.rx_buf_size;
+
+	for (uint16_t i = 0; i < vq->num; i++) {
+		struct vring_packed_desc *d = &vq->pdesc[i];
+
+		d->addr = (uint64_t)(uintptr_t)(qp->rx_bufs + (size_t)i * bs);
+		d->len = bs;
+		d->id = i;
+		d->flags = VRING_DESC_F_WRITE | VIF_PF_AVAIL;
+		qp->rx_posted[i] = 1;
+	}
+	/* (the backend starts only after the rings are set up: plain stores
+	 * are visible by then) */
+	vq->nfree = 0;
+	vq->next_avail = 0;
+	vq->avail_wrap = false; /* the next lap */
+}
+
 void vif_rings_reset(struct vif *v)
 {
 	uint32_t bs = v->cfg.rx_buf_size;
@@ -161,6 +198,15 @@ void vif_rings_reset(struct vif *v)
 
 		vif_vq_reset(&qp->rx);
 		vif_vq_reset(&qp->tx);
+		if (v->packed) {
+			vif_pk_reset(&qp->rx);
+			vif_pk_reset(&qp->tx);
+			pk_rx_post_all(v, qp);
+			memset(qp->tx_chain, 0, sizeof(uint16_t) * num);
+			qp->tx_nfree = num;
+			qp->broken = false;
+			continue;
+		}
 		for (uint16_t i = 0; i < num; i++) {
 			qp->rx.desc[i].addr = (uint64_t)(uintptr_t)(qp->rx_bufs + (size_t)i * bs);
 			qp->rx.desc[i].len = bs;
@@ -305,8 +351,10 @@ static int vring_setup(struct vif *v, struct vif_vq *vq)
 	int err;
 
 	err = vring_state(v, VU_SET_VRING_NUM, vq->index, vq->num);
+	/* Packed (vhost-user.rst): both positions 0, both wrap counters 1. */
 	if (!err)
-		err = vring_state(v, VU_SET_VRING_BASE, vq->index, 0);
+		err = vring_state(v, VU_SET_VRING_BASE, vq->index,
+				  v->packed ? 1u << 15 | 1u << 31 : 0);
 	if (!err)
 		err = request(v, VU_SET_VRING_ADDR, (int)vq->index, &a, sizeof(a), -1, NULL);
 	if (!err)
@@ -332,6 +380,8 @@ static uint64_t wanted_features(const struct vif *v)
 		f |= 1ull << VIRTIO_NET_F_MQ;
 	if (v->cfg.ctrl_vq)
 		f |= 1ull << VIRTIO_NET_F_CTRL_VQ | 1ull << VIRTIO_NET_F_CTRL_RX;
+	if (v->cfg.packed)
+		f |= 1ull << VIRTIO_F_RING_PACKED;
 	return f;
 }
 
@@ -383,6 +433,10 @@ int vif_setup(struct vif *v)
 	if (err)
 		return err;
 	v->features = offered & wanted_features(v);
+	if (v->cfg.packed && !(v->features & 1ull << VIRTIO_F_RING_PACKED)) {
+		vif_set_error("backend does not offer packed rings");
+		return -EOPNOTSUPP;
+	}
 	/* VIRTIO 1.1 5.1.3.1: CTRL_RX requires CTRL_VQ. */
 	if (!(v->features & 1ull << VIRTIO_NET_F_CTRL_VQ))
 		v->features &= ~(1ull << VIRTIO_NET_F_CTRL_RX);
@@ -530,6 +584,10 @@ static int check_config(const struct vif_config *c)
 		vif_set_error("config: tx_seg_size %u above %d", c->tx_seg_size, VIF_MAX_FRAME);
 		return -EINVAL;
 	}
+	if (c->packed && c->ctrl_vq) {
+		vif_set_error("config: packed rings with a control queue are not supported");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -591,6 +649,7 @@ int vif_open_raw(const struct vif_config *c, struct vif **out)
 	if (!v->cfg.timeout_ms)
 		v->cfg.timeout_ms = VIF_DEFAULT_TIMEOUT_MS;
 	v->nqp = v->cfg.queue_pairs;
+	v->packed = v->cfg.packed;
 	v->ring_num = (uint16_t)v->cfg.ring_size; /* <= 32768 */
 	v->tx_slot_size = (uint32_t)round_up(sizeof(struct virtio_net_hdr_mrg_rxbuf) + VIF_MAX_FRAME,
 					     CACHE_LINE);
@@ -737,6 +796,12 @@ static void tx_drain(struct vif *v)
 	for (unsigned q = 0; q < v->nqp; q++) {
 		struct vif_vq *vq = &v->qp[q].tx;
 
+		if (v->packed) {
+			while (vif_pk_tx_inflight(&v->qp[q]) > 0 && clk_now_ns() < deadline &&
+			       !conn_lost(v))
+				nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 }, NULL);
+			continue;
+		}
 		while (__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->avail_idx &&
 		       !v->qp[q].broken && clk_now_ns() < deadline && !conn_lost(v))
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 }, NULL);

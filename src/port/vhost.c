@@ -1,6 +1,8 @@
 /* vhost.c - the vhost-user port driver: a guest's (QEMU, DPDK virtio-user,
  * libvif) virtio-net device served over a unix socket (src/vhost) with
- * split virtqueues in its memory (src/virtio). Queue q of the port is queue
+ * split or packed virtqueues in its memory (src/virtio: vq.h, vqp.h). The
+ * ring kind is tested once per burst: each burst function is inlined once
+ * per kind. Queue q of the port is queue
  * pair q: frames come from the guest's transmit ring 2q+1 and go to its
  * receive ring 2q.
  *
@@ -52,6 +54,9 @@ enum {
 
 static_assert((int)PKT_MAX_SEGS == (int)VQ_MAX_IOV, "a chain's iovecs fit a packet");
 static_assert(DST_CHAINS <= 255, "struct resv holds 8-bit indices");
+/* A packed ring tracks the chains taken and not yet used (a burst's, at
+ * most the datapath's burst of 32 on receive, DST_CHAINS on transmit). */
+static_assert((int)DST_CHAINS <= (int)VQ_INFLIGHT, "a packed ring tracks every chain a burst holds");
 
 /* A receive ring may be filled by several workers: each burst's writes to
  * it run under this lock (never per packet; never two held at once). */
@@ -136,18 +141,20 @@ static inline void strip_hdr(struct pkt *pk, uint32_t hdr)
 	}
 }
 
-static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+/* The burst functions below take `pk` (packed ring) as a constant: each
+ * is inlined twice into its port op, which tests the ring's kind once per
+ * burst, so no packet pays for the choice (vqp.h, vqx_*). */
+#define BURST_INLINE static inline __attribute__((always_inline))
+
+BURST_INLINE int rx_burst(struct port *p, struct vq *vq, struct pkt *pkts, unsigned max,
+                          const bool pk)
 {
 	struct vhu_dev *d = vp(p)->dev;
-	struct vq *vq = &d->vr[2 * q + 1].vq;
 	uint32_t hdr = d->hdr_len;
 	int avail;
 	unsigned n;
 
-	(void)buf;
-	if (unlikely(vhu_dev_is_broken(d)))
-		return 0;
-	avail = vq_avail_count(vq);
+	avail = vqx_avail_count(vq, pk, max);
 	if (avail <= 0) {
 		if (unlikely(avail < 0)) {
 			broke(p, VHU_BROKEN_RING, -avail);
@@ -156,55 +163,78 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 		return 0;
 	}
 	n = MIN((unsigned)avail, max);
-	vq_prefetch(vq, n);
+	vqx_prefetch(vq, pk, n);
 	for (unsigned i = 0; i < n; i++) {
-		struct pkt *pk = &pkts[i];
+		struct pkt *pt = &pkts[i];
 		uint16_t nout;
-		int r = vq_pop_into(vq, pk->seg, &pk->nseg, &nout, &pk->len, &pk->id, VQ_OUT);
+		int r = vqx_pop_into(vq, pk, pt->seg, &pt->nseg, &nout, &pt->len, &pt->id, VQ_OUT);
 
 		if (unlikely(r < 0)) {
 			/* The chains popped so far stay taken: the port stops. */
 			broke(p, VHU_BROKEN_RING, -r);
 			return -1;
 		}
-		strip_hdr(pk, hdr);
-		pk->rem = 0;
+		strip_hdr(pt, hdr);
+		pt->rem = 0;
 	}
 	return (int)n;
 }
 
+static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
+{
+	struct vhu_dev *d = vp(p)->dev;
+	struct vq *vq = &d->vr[2 * q + 1].vq;
+
+	(void)buf;
+	if (unlikely(vhu_dev_is_broken(d)))
+		return 0;
+	return vq->packed ? rx_burst(p, vq, pkts, max, true) : rx_burst(p, vq, pkts, max, false);
+}
+
 static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
+	struct vq *vq = &vp(p)->dev->vr[2 * q + 1].vq;
+
 	/* The chains stay available: the guest's ring holds them. */
 	(void)pkts;
-	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, (uint16_t)n);
+	vqx_unpop(vq, vq->packed, (uint16_t)n);
+}
+
+BURST_INLINE void rx_done(struct port *p, struct vq *vq, const struct pkt *pkts, unsigned n,
+                          const bool pk)
+{
+	/* Nothing was written into transmit buffers: used length 0. */
+	for (unsigned i = 0; i < n; i++)
+		vqx_used_put(vq, pk, pkts[i].id, 0);
+	vqx_used_publish(vq, pk);
+	if (!vqx_call(vq, pk))
+		broke(p, VHU_BROKEN_CALL, 0);
 }
 
 static void vhost_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
 	struct vq *vq = &vp(p)->dev->vr[2 * q + 1].vq;
 
-	/* Nothing was written into transmit buffers: used length 0. */
-	for (unsigned i = 0; i < n; i++)
-		vq_used_put(vq, pkts[i].id, 0);
-	vq_used_publish(vq);
-	if (!vq_call(vq))
-		broke(p, VHU_BROKEN_CALL, 0);
+	if (vq->packed)
+		rx_done(p, vq, pkts, n, true);
+	else
+		rx_done(p, vq, pkts, n, false);
 }
 
 static bool vhost_rx_arm(struct port *p, unsigned q, bool on)
 {
 	struct vhu_vring *vr = &vp(p)->dev->vr[2 * q + 1];
+	bool pk = vr->vq.packed;
 
 	if (!on) {
-		vq_kicks_disable(&vr->vq);
+		vqx_kicks_disable(&vr->vq, pk);
 		return true;
 	}
 	/* Ask for kicks, then look again: a frame may have come before the
 	 * guest saw the request. (A ring without a kick fd cannot wake the
 	 * worker: it polls it on a timer, see queue_fd.) */
-	vq_kicks_enable(&vr->vq);
-	return vq_avail_count(&vr->vq) == 0;
+	vqx_kicks_enable(&vr->vq, pk);
+	return vqx_avail_count(&vr->vq, pk, 1) == 0;
 }
 
 /* ---- transmit: the guest's receive ring ---- */
@@ -289,9 +319,9 @@ static inline void prefetch_w(bool pw, const void *p)
  * no room left after base > 0 (write what is reserved, then try again from
  * 0); RV_NO_ROOM: the ring has not enough buffers, or the frame needs more
  * than DST_CHAINS. Nothing stays reserved unless RV_OK. */
-static inline enum resv_res reserve(struct vq_chain *dst, struct vq *q, bool mrg, bool pw,
-                                    int *avail, unsigned base, uint32_t need, unsigned *nch_out,
-                                    int *err)
+BURST_INLINE enum resv_res reserve(struct vq_chain *dst, struct vq *q, bool mrg, bool pw,
+                                   int *avail, unsigned base, uint32_t need, unsigned *nch_out,
+                                   int *err, const bool pk)
 {
 	uint32_t cap = 0;
 	unsigned nch = 0;
@@ -300,15 +330,25 @@ static inline enum resv_res reserve(struct vq_chain *dst, struct vq *q, bool mrg
 		struct vq_chain *c = &dst[base + nch];
 		int r;
 
+		/* Packed: the count is a bounded look ahead; look again. */
+		if (pk && *avail == 0) {
+			*avail = vqx_avail_count(q, pk, DST_CHAINS);
+			if (unlikely(*avail < 0)) {
+				*err = -*avail;
+				*avail = 0;
+				vqx_unpop(q, pk, (uint16_t)nch);
+				return RV_BROKEN;
+			}
+		}
 		if (*avail == 0 || (nch == 1 && !mrg) || base + nch == DST_CHAINS) {
 			enum resv_res why = *avail != 0 && base + nch == DST_CHAINS && base > 0
 			                            ? RV_FULL
 			                            : RV_NO_ROOM;
-			vq_unpop(q, (uint16_t)nch);
+			vqx_unpop(q, pk, (uint16_t)nch);
 			*avail += (int)nch;
 			return why;
 		}
-		r = vq_pop(q, c, VQ_IN);
+		r = vqx_pop(q, pk, c, VQ_IN);
 		(*avail)--;
 		if (unlikely(r < 0)) {
 			*err = -r;
@@ -340,13 +380,14 @@ static inline void hdr_fill(struct virtio_net_hdr_mrg_rxbuf *h, const struct pkt
 /* Puts the used entries of a frame of len bytes (header included) written
  * into chains ch[0..nch); while the device logs, the pages written are
  * marked (vq.h). */
-static inline void used_put(struct vq *q, const struct vq_chain *ch, unsigned nch, uint32_t need)
+BURST_INLINE void used_put(struct vq *q, const struct vq_chain *ch, unsigned nch, uint32_t need,
+                           const bool pk)
 {
 	for (unsigned k = 0; k < nch; k++) {
 		uint32_t part = MIN(ch[k].len, need);
 		if (unlikely(q->log) && part)
 			vq_log_iov(q, ch[k].iov, ch[k].niov, part);
-		vq_used_put(q, ch[k].head, part);
+		vqx_used_put(q, pk, ch[k].head, part);
 		need -= part;
 	}
 }
@@ -357,7 +398,8 @@ static inline void used_put(struct vq *q, const struct vq_chain *ch, unsigned nc
  * length as it leaves. */
 static inline __attribute__((always_inline)) void
 write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned nch,
-            const struct pkt *pk, uint16_t tci, uint32_t len, const struct pkt_ol *ol)
+            const struct pkt *pk, uint16_t tci, uint32_t len, const struct pkt_ol *ol,
+            const bool packed)
 {
 	uint32_t need = hdr_len + len;
 	uint32_t plen = MIN(pk->len, (uint32_t)PKT_HEAD);
@@ -406,7 +448,7 @@ write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned 
 		dcur_put(&d, pk->head + pk->l2skip, plen - pk->l2skip);
 		dcur_copy(&d, &s, pk->len - plen);
 	}
-	used_put(q, ch, nch, need);
+	used_put(q, ch, nch, need, packed);
 }
 
 /* Output frame k of x (a frame going through the software offload path)
@@ -418,7 +460,7 @@ write_frame(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned 
  * with length 0. */
 static bool write_soft(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch, unsigned nch,
                        const struct pkt *pk, const struct port_olx *x, uint32_t k,
-                       uint32_t ol_rx)
+                       uint32_t ol_rx, bool packed)
 {
 	struct pkt_ol o = { .flags = (ol_rx & PKT_OL_VALID) ? PKT_F_DATA_VALID : 0 };
 	struct virtio_net_hdr_mrg_rxbuf hdr;
@@ -445,7 +487,7 @@ static bool write_soft(struct vq *q, uint32_t hdr_len, const struct vq_chain *ch
 	}
 	if (ol_gso_write(&x->f, x->head, k, pk->seg, pk->nseg, x->pay_off, iov, n) != len)
 		goto fail;
-	used_put(q, ch, nch, hdr_len + len);
+	used_put(q, ch, nch, hdr_len + len, packed);
 	return true;
 fail:
 	/* The buffers go back empty, but the header and perhaps part of the
@@ -453,7 +495,7 @@ fail:
 	if (unlikely(q->log))
 		for (unsigned c = 0; c < nch; c++)
 			vq_log_iov(q, ch[c].iov, ch[c].niov, ch[c].len);
-	used_put(q, ch, nch, 0);
+	used_put(q, ch, nch, 0, packed);
 	return false;
 }
 
@@ -466,9 +508,9 @@ struct resv {
 /* Writes the nfr reserved frames of rv into their chains, in order (the
  * used entries follow the reservation order), with the offload fields the
  * guest takes (ol_rx). */
-static inline void flush_reserved(const struct vq_chain *dst, struct vq *q, uint32_t hdr_len,
-                                  const struct resv *rv, unsigned nfr, const struct pkt *pkts,
-                                  const uint16_t *tcis, uint32_t ol_rx)
+BURST_INLINE void flush_reserved(const struct vq_chain *dst, struct vq *q, uint32_t hdr_len,
+                                 const struct resv *rv, unsigned nfr, const struct pkt *pkts,
+                                 const uint16_t *tcis, uint32_t ol_rx, const bool packed)
 {
 	for (unsigned k = 0; k < nfr; k++) {
 		const struct pkt *pk = &pkts[rv[k].i];
@@ -476,7 +518,7 @@ static inline void flush_reserved(const struct vq_chain *dst, struct vq *q, uint
 		struct pkt_ol o = port_ol_out(pk, tci, ol_rx);
 
 		write_frame(q, hdr_len, &dst[rv[k].ch0], rv[k].nch, pk, tci, pkt_out_len(pk, tci),
-		            &o);
+		            &o, packed);
 	}
 }
 
@@ -499,7 +541,7 @@ static inline void unlock(struct rxq_lock *l, bool shared)
  * Counts into res; returns false if the ring broke. */
 static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_t tci,
                     struct qos_fair *f, const struct port_txctx *ctx, int *avail,
-                    struct port_txres *res)
+                    struct port_txres *res, bool packed)
 {
 	struct vhu_dev *d = vp(p)->dev;
 	struct vq_chain *dst = ctx->scratch->chains;
@@ -515,7 +557,7 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 		unsigned nch = 0;
 		int err = 0;
 		enum resv_res r = reserve(dst, vq, d->mrg_rxbuf, prefetchw, avail, 0,
-		                          d->hdr_len + len, &nch, &err);
+		                          d->hdr_len + len, &nch, &err, packed);
 
 		if (r == RV_BROKEN) {
 			broke(p, VHU_BROKEN_RING, err);
@@ -528,7 +570,7 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 		}
 		if (f)
 			qos_fair_add(f, ctx->src_port, nch);
-		if (write_soft(vq, d->hdr_len, dst, nch, pk, &x, k, d->ol_rx)) {
+		if (write_soft(vq, d->hdr_len, dst, nch, pk, &x, k, d->ol_rx, packed)) {
 			res->pkts++;
 			res->bytes += len;
 		} else {
@@ -569,27 +611,24 @@ static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx 
  * reported in res->rf for the datapath to settle (the end of a burst that
  * went to this port alone may wait in the sender's ring); frames that find
  * no room otherwise are no_room. */
-static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
-                           const uint16_t *tcis, const struct port_txctx *ctx,
-                           struct port_txres *res)
+BURST_INLINE void tx_burst(struct port *p, unsigned q, struct vq *vq, const struct pkt *pkts,
+                           uint32_t mask, const uint16_t *tcis, const struct port_txctx *ctx,
+                           struct port_txres *res, const bool pk)
 {
 	struct vhost_port *v = vp(p);
 	struct vhu_dev *d = v->dev;
 	bool shared = p->env->shared, call = false, pw = prefetchw;
 	struct qos_fair *f = v->fair[q];
-	struct vq *vq = &d->vr[2 * q].vq;
 	uint32_t hdr_len = d->hdr_len;
 	struct vq_chain *dst = ctx->scratch->chains;
 	struct resv rv[32];
 	unsigned nres = 0, nfr = 0;
 	int avail, err = 0;
 
-	if (unlikely(vhu_dev_is_broken(d))) {
-		res->down += (uint32_t)__builtin_popcount(mask);
-		return;
-	}
 	lock(&v->lock[q], shared);
-	avail = vq_avail_count(vq);
+	/* (packed: the free buffers are counted up to what the reservation
+	 * can take, so the fair share sees at most that many) */
+	avail = vqx_avail_count(vq, pk, DST_CHAINS);
 	if (unlikely(avail < 0)) {
 		broke(p, VHU_BROKEN_RING, -avail);
 		res->broke = true;
@@ -601,12 +640,21 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 	 * descriptors prefetched together, each buffer's first line prefetched
 	 * as soon as it is known), then write them: the burst's cache misses
 	 * on the receiver's ring and buffers overlap. */
-	vq_prefetch(vq, MIN((unsigned)avail, (unsigned)__builtin_popcount(mask)));
+	vqx_prefetch(vq, pk, MIN((unsigned)avail, (unsigned)__builtin_popcount(mask)));
 	for (uint32_t m = mask; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctz(m), nch = 0;
 		uint32_t len = pkt_out_len(&pkts[i], tcis[i]);
 		enum resv_res r;
 
+		if (pk && avail == 0) {
+			avail = vqx_avail_count(vq, pk, DST_CHAINS);
+			if (unlikely(avail < 0)) {
+				broke(p, VHU_BROKEN_RING, -avail);
+				res->broke = true;
+				avail = 0;
+				break;
+			}
+		}
 		if (f && !qos_fair_admit(f, ctx->src_port, ctx->weight, (uint16_t)avail, ctx->qnow)) {
 			res->rf.share |= 1u << i;
 			continue;
@@ -620,17 +668,18 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			/* Segments (or the checksum) made in software, each
 			 * written as soon as its chains are reserved: what is
 			 * reserved before goes first, to keep the order. */
-			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx, pk);
 			nres = nfr = 0;
-			if (!tx_soft(p, vq, &pkts[i], tcis[i], f, ctx, &avail, res))
+			if (!tx_soft(p, vq, &pkts[i], tcis[i], f, ctx, &avail, res, pk))
 				break;
 			continue;
 		}
-		r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err);
+		r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, nres, hdr_len + len, &nch, &err, pk);
 		if (r == RV_FULL) {
-			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+			flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx, pk);
 			nres = nfr = 0;
-			r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err);
+			r = reserve(dst, vq, d->mrg_rxbuf, pw, &avail, 0, hdr_len + len, &nch, &err,
+			            pk);
 		}
 		if (r == RV_OK) {
 			if (f)
@@ -662,17 +711,17 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 			port_refused_ready(rf, qos_fair_ready(f, (uint16_t)avail, ctx->qnow, false));
 		}
 	}
-	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
+	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx, pk);
 	if (vq->used_pending) {
 		/* (used entries, not frames: a buffer handed back empty after a
 		 * failed copy is one too, and the guest must hear of it) */
 		unsigned nused = vq->used_pending;
 
-		vq_used_publish(vq);
+		vqx_used_publish(vq, pk);
 		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused))
 			res->held = true;
 		else
-			call = vq_need_call(vq);
+			call = vqx_need_call(vq, pk);
 	}
 	if (f)
 		qos_fair_done(f, vq->used_idx, (uint16_t)avail);
@@ -684,6 +733,23 @@ out:
 			broke(p, VHU_BROKEN_CALL, 0);
 		res->calls++;
 	}
+}
+
+static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, uint32_t mask,
+                           const uint16_t *tcis, const struct port_txctx *ctx,
+                           struct port_txres *res)
+{
+	struct vhu_dev *d = vp(p)->dev;
+	struct vq *vq = &d->vr[2 * q].vq;
+
+	if (unlikely(vhu_dev_is_broken(d))) {
+		res->down += (uint32_t)__builtin_popcount(mask);
+		return;
+	}
+	if (vq->packed)
+		tx_burst(p, q, vq, pkts, mask, tcis, ctx, res, true);
+	else
+		tx_burst(p, q, vq, pkts, mask, tcis, ctx, res, false);
 }
 
 static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force,
@@ -700,7 +766,7 @@ static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force
 		v->coal[q].pending = 0;
 	} else if (v->coal[q].pending && (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
 		v->coal[q].pending = 0;
-		call = vq_need_call(vq);
+		call = vqx_need_call(vq, vq->packed);
 	}
 	still = v->coal[q].pending != 0;
 	*due = v->coal[q].since;

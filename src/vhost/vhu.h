@@ -27,7 +27,7 @@
 #include "pkt.h"
 #include "port_keys.h"
 #include "vlog.h"
-#include "vq.h"
+#include "vqp.h"
 #include "vu_wire.h"
 
 enum {
@@ -61,7 +61,8 @@ struct vhu_vring {
 	uint32_t num;          /* ring size from SET_VRING_NUM (0: not set) */
 	struct vu_vring_addr addr;
 	bool addr_set;
-	uint16_t base;         /* next avail index when (re)started */
+	uint32_t base;         /* next avail index when (re)started; packed:
+	                        * both positions and wrap counters (vqp.h) */
 	bool started;          /* SET_VRING_KICK seen since the last stop */
 	bool enable_msg;       /* last SET_VRING_ENABLE value */
 	bool live;             /* set up; the datapath may serve it */

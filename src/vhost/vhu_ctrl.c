@@ -43,7 +43,7 @@ static bool ctrl_call(struct vq *q)
 {
 	bool ok;
 
-	if (!vq_need_call(q))
+	if (!vqx_need_call(q, q->packed))
 		return true;
 	if (!call_wdog_made) {
 		if (wdog_init(&call_wdog) < 0)
@@ -121,7 +121,7 @@ static void ctrl_kick(void *arg, int fd, uint32_t events)
 	if (!vr->live || vhu_dev_is_broken(d))
 		return;
 again:
-	n = vq_avail_count(q);
+	n = vqx_avail_count(q, q->packed, q->size);
 	if (n < 0) {
 		vhu_dev_mark_broken(d, VHU_BROKEN_RING, -n);
 		vhu_dev_check(d);
@@ -130,7 +130,7 @@ again:
 	for (int i = 0; i < n; i++) {
 		uint8_t buf[CTRL_MAX], ack;
 		size_t len = 0;
-		int r = vq_pop(q, &c, VQ_MIXED);
+		int r = vqx_pop(q, q->packed, &c, VQ_MIXED);
 
 		if (r == 0 && c.nout == c.niov)
 			r = -VQ_ERR_DIRECTION; /* no room for the ack */
@@ -150,14 +150,14 @@ again:
 		*(volatile uint8_t *)c.iov[c.nout].iov_base = ack;
 		if (unlikely(q->log))
 			vq_log_iov(q, &c.iov[c.nout], 1, 1);
-		vq_used_put(q, c.head, 1);
+		vqx_used_put(q, q->packed, c.head, 1);
 		d->cnt.ctrl_cmds++;
 	}
-	/* Ask for the next kick (with EVENT_IDX: avail_event = last_avail),
+	/* Ask for the next kick (split with EVENT_IDX: avail_event = last_avail),
 	 * then look again: a command published before that store was not
 	 * kicked for. */
-	vq_kicks_enable(q);
-	if (vq_avail_count(q) != 0) {
+	vqx_kicks_enable(q, q->packed);
+	if (vqx_avail_count(q, q->packed, 1) != 0) {
 		if (++rounds < CTRL_ROUNDS)
 			goto again;
 		if (!d->ctrl_timer)
@@ -172,7 +172,7 @@ again:
 		VHU_LOG(LOG_INFO, d, "control queue: %d queue pair(s) active", want_qp);
 	}
 	if (q->used_pending) {
-		vq_used_publish(q);
+		vqx_used_publish(q, q->packed);
 		if (!ctrl_call(q)) {
 			vhu_dev_mark_broken(d, VHU_BROKEN_CALL, 0);
 			vhu_dev_check(d);

@@ -37,6 +37,7 @@
 #include "closer.h"
 #include "vhu_impl.h"
 #include "vlog.h"
+#include "vqp.h"
 
 struct vlog_rl vhu_log_all;
 
@@ -99,7 +100,8 @@ uint64_t vhu_features_offered(void)
 	       (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_MTU) |
 	       (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MAC) |
 	       (1ull << VIRTIO_NET_F_CTRL_VQ) | (1ull << VIRTIO_NET_F_CTRL_RX) |
-	       (1ull << VU_F_PROTOCOL_FEATURES) | (VHU_OFFER_LOG ? 1ull << VU_F_LOG_ALL : 0);
+	       (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_F_RING_PACKED) |
+	       (VHU_OFFER_LOG ? 1ull << VU_F_LOG_ALL : 0);
 }
 
 uint64_t vhu_protocol_features_offered(void)
@@ -152,7 +154,7 @@ void vhu_rings_stop(struct vhu_dev *d)
 	for (unsigned i = 0; i < VHU_MAX_VRINGS; i++) {
 		struct vhu_vring *vr = &d->vr[i];
 		if (vr->live) {
-			vr->base = vr->vq.last_avail;
+			vr->base = vqx_base(&vr->vq);
 			vr->live = false;
 		}
 	}
@@ -183,8 +185,21 @@ int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 	q->logc_n = 0;
 	q->max_len = max_len;
 	q->callfd = vr->callfd;
+	if (d->features & (1ull << VIRTIO_F_RING_PACKED)) {
+		/* Packed: the base carries both positions (vqp.h); there is
+		 * no index in memory to check it against. */
+		if (vq_setup_packed(q, &d->mem, vr->num, vr->addr.desc_user_addr,
+		                    vr->addr.avail_user_addr, vr->addr.used_user_addr, vr->base,
+		                    err, sizeof(err)) < 0) {
+			VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
+			vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
+			return -EINVAL;
+		}
+		vr->live = true;
+		return 0;
+	}
 	if (vq_setup(q, &d->mem, vr->num, vr->addr.desc_user_addr, vr->addr.avail_user_addr,
-	             vr->addr.used_user_addr, vr->base, err, sizeof(err)) < 0) {
+	             vr->addr.used_user_addr, (uint16_t)vr->base, err, sizeof(err)) < 0) {
 		VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
 		vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
 		return -EINVAL;
@@ -222,7 +237,7 @@ void vhu_rings_refresh(struct vhu_dev *d)
 		/* vifd never waits for rx buffers, so it asks guests not to
 		 * kick their rx rings (tx rings are the workers' business). */
 		if (!tx)
-			vq_kicks_disable(&d->vr[i].vq);
+			vqx_kicks_disable(&d->vr[i].vq, d->vr[i].vq.packed);
 	}
 	vhu_ctrl_refresh(d);
 }
@@ -500,11 +515,15 @@ static int h_set_log_fd(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned 
 static int h_vring_num(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
 {
 	uint32_t num = m->p.state.num;
+	bool packed = d->features & (1ull << VIRTIO_F_RING_PACKED);
 
 	(void)fds, (void)nfds, (void)reply;
-	if (!is_pow2(num) || num > VQ_MAX_SIZE) {
-		VHU_LOG(LOG_ERR, d, "vring %u: size %u is not a power of two in 1..%d",
-		        m->p.state.index, num, VQ_MAX_SIZE);
+	/* Split rings: a power of two (VIRTIO 1.1 §2.6); packed: any size
+	 * (§2.7.10.1). Both at most 32768. (A packed ring's size given
+	 * before the features is checked again when the ring starts.) */
+	if (num == 0 || num > VQ_MAX_SIZE || (!packed && !is_pow2(num))) {
+		VHU_LOG(LOG_ERR, d, "vring %u: size %u is not a %s in 1..%d",
+		        m->p.state.index, num, packed ? "size" : "power of two", VQ_MAX_SIZE);
 		return -EINVAL;
 	}
 	d->vr[m->p.state.index].num = num;
@@ -523,13 +542,23 @@ static int h_vring_addr(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned 
 
 static int h_vring_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
 {
+	uint32_t num = m->p.state.num;
+	struct vhu_vring *vr = &d->vr[m->p.state.index];
+
 	(void)fds, (void)nfds, (void)reply;
-	if (m->p.state.num > UINT16_MAX) {
-		VHU_LOG(LOG_ERR, d, "vring %u: base %u out of range", m->p.state.index,
-		        m->p.state.num);
+	if (d->features & (1ull << VIRTIO_F_RING_PACKED)) {
+		/* Packed (vhost-user.rst): bits 0-14 next avail slot, 15 its
+		 * wrap counter, 16-30 next used slot, 31 its wrap counter. */
+		if (vr->num && ((num & 0x7fff) >= vr->num || ((num >> 16) & 0x7fff) >= vr->num)) {
+			VHU_LOG(LOG_ERR, d, "vring %u: packed base 0x%x outside a ring of %u",
+			        m->p.state.index, num, vr->num);
+			return -EINVAL;
+		}
+	} else if (num > UINT16_MAX) {
+		VHU_LOG(LOG_ERR, d, "vring %u: base %u out of range", m->p.state.index, num);
 		return -EINVAL;
 	}
-	d->vr[m->p.state.index].base = (uint16_t)m->p.state.num;
+	vr->base = num;
 	return 0;
 }
 

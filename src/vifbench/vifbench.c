@@ -104,6 +104,7 @@ struct bench_opts {
 	unsigned seg;
 	bool indirect;
 	bool no_mrg;
+	bool packed;
 	bool no_event_idx;
 	bool announce;
 	bool busy_poll;
@@ -945,6 +946,7 @@ static void usage(FILE *f)
 "  --seg N            tx: header in its own descriptor, frame split in N-byte ones\n"
 "  --indirect         tx: chains in indirect tables when negotiated\n"
 "  --no-mrg           do not negotiate VIRTIO_NET_F_MRG_RXBUF\n"
+"  --packed           packed virtqueues (VIRTIO_F_RING_PACKED; fails if not offered)\n"
 "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
 "  --no-announce      do not send the initial broadcast from --src-mac\n"
 "  --busy-poll        never sleep on rx notifications\n"
@@ -985,7 +987,7 @@ static int parse_opts(int argc, char **argv)
 {
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
-	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
+	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_PACKED, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
 	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_SPINS, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
@@ -1011,6 +1013,7 @@ static int parse_opts(int argc, char **argv)
 		{ "seg", required_argument, NULL, O_SEG },
 		{ "indirect", no_argument, NULL, O_INDIRECT },
 		{ "no-mrg", no_argument, NULL, O_NOMRG },
+		{ "packed", no_argument, NULL, O_PACKED },
 		{ "no-event-idx", no_argument, NULL, O_NOEVIDX },
 		{ "announce", no_argument, NULL, O_ANNOUNCE },
 		{ "no-announce", no_argument, NULL, O_NOANNOUNCE },
@@ -1099,6 +1102,7 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case O_INDIRECT: opt.indirect = true; break;
 		case O_NOMRG: opt.no_mrg = true; break;
+		case O_PACKED: opt.packed = true; break;
 		case O_NOEVIDX: opt.no_event_idx = true; break;
 		case O_ANNOUNCE: opt.announce = true; break;
 		case O_NOANNOUNCE: opt.announce = false; break;
@@ -1536,6 +1540,7 @@ int main(int argc, char **argv)
 	cfg.tx_seg_size = opt.seg;
 	cfg.tx_indirect = opt.indirect;
 	cfg.no_mrg_rxbuf = opt.no_mrg;
+	cfg.packed = opt.packed;
 	cfg.no_event_idx = opt.no_event_idx;
 	if (opt.ring_size)
 		cfg.ring_size = opt.ring_size;

@@ -33,6 +33,7 @@ enum {
 	VQ_MAX_SIZE = 32768, /* VIRTIO 1.1 §2.6: Queue Size max 32768 */
 	VQ_MAX_IOV = 64,     /* segments one chain may map to */
 	VQ_LOGC = 32,        /* dirty-log bytes a queue gathers before it sets them */
+	VQ_INFLIGHT = 256,   /* packed: chains popped and not yet used, at most */
 };
 
 /* Why a chain or ring was refused; the port that did it is stopped. */
@@ -47,6 +48,8 @@ enum vq_err {
 	VQ_ERR_SEGS,          /* chain maps to more than VQ_MAX_IOV segments */
 	VQ_ERR_LEN,           /* chain longer than allowed */
 	VQ_ERR_ZERO,          /* zero-length buffer (bounds the walk by VQ_MAX_IOV) */
+	VQ_ERR_FLAGS,         /* packed: a chain's descriptor not available (flags, wrap) */
+	VQ_ERR_INFLIGHT,      /* packed: more chains taken than VQ_INFLIGHT (our bug) */
 	VQ_ERR__MAX
 };
 
@@ -60,7 +63,8 @@ enum vq_dir {
 };
 
 struct vq_chain {
-	uint16_t head;  /* descriptor index to return in the used ring */
+	uint16_t head;  /* split: descriptor index to return in the used ring;
+	                 * packed: the buffer id */
 	uint16_t niov;  /* mapped segments */
 	uint16_t nout;  /* the first nout segments are device-readable */
 	uint32_t len;   /* total bytes of the chain */
@@ -74,8 +78,12 @@ struct vq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	const struct gmem *mem;
-	uint16_t size;       /* power of two, <= VQ_MAX_SIZE (32768 fits) */
-	uint16_t mask;
+	uint16_t size;       /* split: power of two; packed: any; <= VQ_MAX_SIZE */
+	uint16_t mask;       /* split only */
+	bool packed;         /* VIRTIO_F_RING_PACKED: the fields below, vqp.h */
+	volatile struct vring_packed_desc *pdesc;        /* packed descriptor ring */
+	const struct vring_packed_desc_event *drv_event; /* driver area (guest writes) */
+	struct vring_packed_desc_event *dev_event;       /* device area (we write) */
 	bool event_idx;      /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;       /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	uint32_t max_len;    /* longest chain accepted (bytes) */
@@ -83,11 +91,23 @@ struct vq {
 
 	/* Datapath state: owned by the worker serving the queue; the control
 	 * thread reads it only while the queue is detached. */
-	uint16_t last_avail;     /* next avail entry to consume */
-	uint16_t used_idx;       /* shadow of used->idx (next entry to fill) */
+	uint16_t last_avail;     /* next avail entry to consume (packed: ring slot) */
+	uint16_t used_idx;       /* shadow of used->idx (next entry to fill);
+	                          * packed: used descriptors written, mod 2^16 */
 	uint16_t signalled_used; /* used_idx at the last call */
 	bool signalled_valid;    /* signalled_used means something */
 	uint16_t used_pending;   /* entries written since the last publish */
+	/* Packed ring position (vqp.h): wrap counters, the slot the next used
+	 * descriptor goes to, the slot last signalled, the first used
+	 * descriptor of the batch (its flags are stored at the publish, last),
+	 * and a FIFO of the ring slots each chain popped and not yet used
+	 * took (the device skips that many slots when it uses it). */
+	bool avail_wrap, used_wrap;
+	uint16_t used_slot;
+	uint16_t signalled_slot;
+	uint16_t first_slot, first_flags;
+	uint16_t infl_head, infl_n;
+	uint16_t infl[VQ_INFLIGHT];
 
 	/* Dirty-page logging (live migration): while the device logs (set by
 	 * the control thread with the queue detached), every page of guest

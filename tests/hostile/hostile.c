@@ -11,7 +11,8 @@
  *  - msg:  a raw connection sends a malformed or forbidden message sequence;
  *          the case passes when vifd drops the connection within 3 s.
  *  - ring: a normally negotiated device then breaks the virtqueue rules in
- *          its own shared memory and kicks; vifd must stop the port (the
+ *          its own shared memory and kicks (pring-*: the same on packed
+ *          rings, plus wrap counters, buffer ids and event suppression); vifd must stop the port (the
  *          script checks the port's guest_stops counter; this program only
  *          performs the attack).
  *  - hdr:  a normally negotiated device sends frames whose virtio-net
@@ -657,6 +658,179 @@ static int r_desc_race(void)
 	return 0;
 }
 
+
+/* ---------------------------------------------------------- packed ring */
+
+/* The ring cases again on packed rings (VIRTIO_F_RING_PACKED): a device
+ * that negotiated packed rings, then writes one bad chain at the start of
+ * its tx ring (vring 1; wrap counter 1: AVAIL set, USED clear) and kicks. */
+static struct vif *good_open_packed(void)
+{
+	struct vif_config c;
+	struct vif *v;
+
+	vif_config_init(&c);
+	c.path = sock_path;
+	c.packed = true;
+	c.tx_indirect = true;
+	c.mac[0] = 0x02;
+	c.mac[5] = 0x67;
+	if (vif_open(&c, &v) < 0)
+		return NULL;
+	return v;
+}
+
+/* Writes tx slot s (flags as given: the test chooses the wrap bits). */
+static void psetd(struct vif *v, unsigned s, uint64_t addr, uint32_t len, uint16_t id,
+		  uint16_t flags)
+{
+	struct vring_packed_desc *d = &vif_vring(v, 1)->pdesc[s];
+
+	d->addr = addr;
+	d->len = len;
+	d->id = id;
+	__atomic_store_n(&d->flags, flags, __ATOMIC_RELEASE);
+}
+
+static void pkick(struct vif *v)
+{
+	static const uint64_t one = 1;
+
+	if (write(vif_vring(v, 1)->kick_fd, &one, sizeof(one)) < 0) {
+		/* vifd polls anyway */
+	}
+}
+
+enum { PA = VIF_PF_AVAIL, PU = VIF_PF_USED };
+
+static int pring_attack(void (*build)(struct vif *v))
+{
+	struct vif *v = good_open_packed();
+
+	if (!v)
+		return fail("open (packed)");
+	usleep(100000);
+	build(v);
+	pkick(v);
+	usleep(500000);
+	vif_close(v);
+	return 0;
+}
+
+static uint64_t txbuf(struct vif *v) { return gpa(v, v->qp[0].tx_bufs_off); }
+
+static void pb_addr_oob(struct vif *v) { psetd(v, 0, gpa(v, v->mem_size + 8192), 100, 0, PA); }
+static void pb_len_overflow(struct vif *v) { psetd(v, 0, gpa(v, v->mem_size - 50), 100, 0, PA); }
+static void pb_addr_wrap(struct vif *v) { psetd(v, 0, UINT64_MAX - 10, 100, 0, PA); }
+static void pb_zero_len(struct vif *v) { psetd(v, 0, txbuf(v), 0, 0, PA); }
+static void pb_writable_tx(struct vif *v) { psetd(v, 0, txbuf(v), 100, 0, PA | VRING_DESC_F_WRITE); }
+static void pb_bad_id(struct vif *v) { psetd(v, 0, txbuf(v), 100, 60000, PA); }
+/* Every slot says NEXT: a chain all round the ring. */
+static void pb_chain_around(struct vif *v)
+{
+	struct vif_vq *q = vif_vring(v, 1);
+
+	for (unsigned i = q->num; i-- > 0;)
+		psetd(v, i, txbuf(v), 1, 0, PA | VRING_DESC_F_NEXT);
+}
+/* The chain continues into a slot the driver never made available. */
+static void pb_next_unavailable(struct vif *v)
+{
+	psetd(v, 0, txbuf(v), 12, 0, PA | VRING_DESC_F_NEXT);
+}
+/* ... into a slot with the other lap's wrap bits. */
+static void pb_next_wrong_wrap(struct vif *v)
+{
+	psetd(v, 1, txbuf(v), 60, 0, PU);
+	psetd(v, 0, txbuf(v), 12, 0, PA | VRING_DESC_F_NEXT);
+}
+static void pb_indirect_oob(struct vif *v)
+{
+	psetd(v, 0, gpa(v, v->mem_size - 16), 64, 0, PA | VRING_DESC_F_INDIRECT);
+}
+static void pb_indirect_nested(struct vif *v)
+{
+	struct vring_packed_desc *t = (struct vring_packed_desc *)(v->mem + v->qp[0].tx_bufs_off);
+
+	t[0] = (struct vring_packed_desc){ .addr = txbuf(v), .len = 32,
+					   .flags = VRING_DESC_F_INDIRECT };
+	t[1] = (struct vring_packed_desc){ .addr = txbuf(v), .len = 32 };
+	psetd(v, 0, txbuf(v), 32, 0, PA | VRING_DESC_F_INDIRECT);
+}
+static void pb_indirect_badlen(struct vif *v)
+{
+	psetd(v, 0, txbuf(v), 24, 0, PA | VRING_DESC_F_INDIRECT);
+}
+static void pb_indirect_in_chain(struct vif *v)
+{
+	psetd(v, 1, txbuf(v), 32, 0, PA | VRING_DESC_F_INDIRECT);
+	psetd(v, 0, txbuf(v), 12, 0, PA | VRING_DESC_F_NEXT);
+}
+
+static int p_addr_oob(void) { return pring_attack(pb_addr_oob); }
+static int p_len_overflow(void) { return pring_attack(pb_len_overflow); }
+static int p_addr_wrap(void) { return pring_attack(pb_addr_wrap); }
+static int p_zero_len(void) { return pring_attack(pb_zero_len); }
+static int p_writable_tx(void) { return pring_attack(pb_writable_tx); }
+static int p_bad_id(void) { return pring_attack(pb_bad_id); }
+static int p_chain_around(void) { return pring_attack(pb_chain_around); }
+static int p_next_unavailable(void) { return pring_attack(pb_next_unavailable); }
+static int p_next_wrong_wrap(void) { return pring_attack(pb_next_wrong_wrap); }
+static int p_indirect_oob(void) { return pring_attack(pb_indirect_oob); }
+static int p_indirect_nested(void) { return pring_attack(pb_indirect_nested); }
+static int p_indirect_badlen(void) { return pring_attack(pb_indirect_badlen); }
+static int p_indirect_in_chain(void) { return pring_attack(pb_indirect_in_chain); }
+
+/* Packed rx ring whose posted buffers all point outside memory: the first
+ * frame vifd delivers (the script floods one) stops the port. */
+static int p_rx_bad(void)
+{
+	struct vif *v = good_open_packed();
+	struct vif_vq *q;
+
+	if (!v)
+		return fail("open (packed)");
+	q = vif_vring(v, 0);
+	for (unsigned i = 0; i < q->num; i++)
+		q->pdesc[i].addr = gpa(v, v->mem_size + 65536);
+	printf("READY\n");
+	fflush(stdout);
+	sleep(3);
+	vif_close(v);
+	return 0;
+}
+
+/* Garbage in the driver's event suppression structures (the reserved
+ * flags value, DESC with an offset outside the ring, reserved bits), on
+ * both rings, while frames go both ways: vifd reads them as "notify" and
+ * nothing breaks. */
+static int p_event_garbage(void)
+{
+	static const uint16_t flags[] = { 3, VRING_PACKED_EVENT_FLAG_DESC, 0xfffe, 0xffff };
+	struct vif *v = good_open_packed();
+	uint8_t frame[64] = { 0 };
+	struct vif_pkt pk = { frame, sizeof(frame) };
+
+	if (!v)
+		return fail("open (packed)");
+	memset(frame, 0xff, 6); /* broadcast */
+	frame[6] = 0x02;
+	frame[11] = 0x67;
+	for (int round = 0; round < 200; round++) {
+		for (unsigned r = 0; r < 2; r++) {
+			struct vring_packed_desc_event *e = vif_vring(v, r)->drv_event;
+
+			e->off_wrap = (uint16_t)(0xffff - round);
+			e->flags = flags[round % 4];
+		}
+		if (vif_tx_burst(v, 0, &pk, 1) < 0)
+			return fail("tx");
+		usleep(1000);
+	}
+	vif_close(v);
+	return 0;
+}
+
 /* A frame whose virtio-net header asks for an offload the device never
  * negotiated (libvif negotiates none): a 1514-byte IPv4/TCP frame, eight
  * times, with the header hdr. vifd drops each one as drops.offload on this
@@ -1232,6 +1406,21 @@ static const struct hcase cases[] = {
 	{ "ring-broken-with-interrupt-held", r_break_with_call_held, "stop-rx" },
 	{ "ring-descriptor-changed-after-kick", r_desc_race, "alive" },
 	{ "ring-call-reader-gone", r_call_reader_gone, "alive" },
+	{ "pring-addr-outside-memory", p_addr_oob, "stop" },
+	{ "pring-len-overflows-region", p_len_overflow, "stop" },
+	{ "pring-addr-wraps", p_addr_wrap, "stop" },
+	{ "pring-zero-length", p_zero_len, "stop" },
+	{ "pring-writable-tx-buffer", p_writable_tx, "stop" },
+	{ "pring-buffer-id-outside-ring", p_bad_id, "stop" },
+	{ "pring-chain-around-the-ring", p_chain_around, "stop" },
+	{ "pring-chain-into-unavailable-slot", p_next_unavailable, "stop" },
+	{ "pring-chain-into-previous-lap", p_next_wrong_wrap, "stop" },
+	{ "pring-indirect-outside-memory", p_indirect_oob, "stop" },
+	{ "pring-indirect-nested", p_indirect_nested, "stop" },
+	{ "pring-indirect-bad-length", p_indirect_badlen, "stop" },
+	{ "pring-indirect-inside-chain", p_indirect_in_chain, "stop" },
+	{ "pring-rx-buffers-outside-memory", p_rx_bad, "stop-rx" },
+	{ "pring-event-suppression-garbage", p_event_garbage, "alive" },
 	{ "hdr-gso-not-negotiated", o_gso_not_negotiated, "offload" },
 	{ "hdr-csum-not-negotiated", o_csum_not_negotiated, "offload" },
 	{ "hdr-gso-unknown-type", o_gso_unknown_type, "offload" },

@@ -7,7 +7,8 @@
  *  - messages that change a live ring, sent together, quiesce and
  *    republish once for the whole wake-up's batch;
  *  - a message that changes a ring no worker uses quiesces nothing;
- *  - one wake-up handles at most VHU_MSG_BUDGET messages of a connection. */
+ *  - one wake-up handles at most VHU_MSG_BUDGET messages of a connection;
+ * and packed rings' sizes and 32-bit bases (SET and GET_VRING_BASE). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,75 @@ static unsigned drain(void)
 		CHECK_EQ(ioctl(sp[0], FIONREAD, &q), 0);
 	} while (q > 0 && rounds < 1000);
 	return rounds;
+}
+
+
+/* Reads one reply (header + vring state) from the frontend's end. */
+static bool get_state(struct vu_vring_state *st)
+{
+	struct {
+		struct vu_hdr h;
+		struct vu_vring_state s;
+	} __attribute__((packed)) r;
+
+	if (recv(sp[1], &r, sizeof(r), MSG_DONTWAIT) != (ssize_t)sizeof(r))
+		return false;
+	*st = r.s;
+	return r.h.request == VU_GET_VRING_BASE && r.h.size == sizeof(r.s);
+}
+
+/* Packed rings (VIRTIO_F_RING_PACKED): any ring size up to 32768, the
+ * 32-bit base both ways, a base outside the ring refused. */
+static void test_packed(const char *dir, int mfd, uint64_t mem, uint64_t uva)
+{
+	uint64_t feat = 1ull << 32 | 1ull << 34; /* VERSION_1, RING_PACKED */
+	struct vu_vring_state st;
+	struct vu_mem_table t;
+	struct vhu_dev *d;
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/p", dir);
+	CHECK_EQ(vhu_dev_create(ev, "p", path, false, 1, &ops, NULL, &d), 0);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	CHECK_EQ(vhu_conn_adopt(d, sp[0]), 0);
+	CHECK(vhu_features_offered() & 1ull << 34);
+	put(VU_SET_FEATURES, &feat, 8, -1);
+	memset(&t, 0, sizeof(t));
+	t.nregions = 1;
+	t.regions[0] = (struct vu_mem_region){ 0, mem, uva, 0 };
+	put(VU_SET_MEM_TABLE, &t, 8 + sizeof(struct vu_mem_region), mfd);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct vu_vring_addr a = { .index = i, .desc_user_addr = uva + 0x4000 * i,
+		                           .avail_user_addr = uva + 0x4000 * i + 0x1000,
+		                           .used_user_addr = uva + 0x4000 * i + 0x2000 };
+		state(VU_SET_VRING_NUM, i, 10); /* not a power of two */
+		put(VU_SET_VRING_ADDR, &a, sizeof(a), -1);
+		/* ring 0: both halves; ring 1: the avail half only (DPDK) */
+		state(VU_SET_VRING_BASE, i, i ? 3u | 1u << 15 : 7u | (5u | 1u << 15) << 16);
+		vring_file(VU_SET_VRING_CALL, i);
+		vring_file(VU_SET_VRING_KICK, i);
+	}
+	drain();
+	CHECK(d->vr[0].live && d->vr[1].live);
+	CHECK(d->vr[0].vq.packed && d->vr[0].vq.size == 10);
+	/* ring 0 had chains in flight (used 5, avail 7): resumes at 5 */
+	CHECK_EQ(d->vr[0].vq.last_avail, 5);
+	CHECK_EQ(d->vr[1].vq.last_avail, 3);
+	CHECK_EQ(d->cnt.msg_errors, 0);
+	state(VU_GET_VRING_BASE, 0, 0);
+	state(VU_GET_VRING_BASE, 1, 0);
+	drain();
+	CHECK(get_state(&st));
+	CHECK_EQ(st.num, 5u | 1u << 15 | (5u | 1u << 15) << 16);
+	CHECK(get_state(&st));
+	CHECK_EQ(st.num, 3u | 1u << 15 | (3u | 1u << 15) << 16);
+	CHECK(!d->vr[0].live);
+	/* A base outside the ring drops the connection. */
+	state(VU_SET_VRING_BASE, 0, 10u | 1u << 15);
+	drain();
+	CHECK_EQ(d->cnt.msg_errors, 1);
+	vhu_dev_destroy(d);
+	close(sp[1]);
 }
 
 int main(void)
@@ -177,6 +247,7 @@ int main(void)
 
 	vhu_dev_destroy(d);
 	close(sp[1]);
+	test_packed(dir, mfd, MEM, UVA);
 	closer_stop(1000);
 	evloop_destroy(ev);
 	munmap(p, MEM);
