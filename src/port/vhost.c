@@ -563,6 +563,23 @@ static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx 
 	return true;
 }
 
+/* Under ring q's lock: publishes the used entries written to vq; returns
+ * whether the guest is to be called now (or res->held). */
+static bool publish(struct vhost_port *v, unsigned q, struct vq *vq, const struct port_txctx *ctx,
+                    struct port_txres *res)
+{
+	/* (used entries, not frames: a buffer handed back empty after a
+	 * failed copy is one too, and the guest must hear of it) */
+	unsigned nused = vq->used_pending;
+
+	vq_used_publish(vq);
+	if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused)) {
+		res->held = true;
+		return false;
+	}
+	return vq_need_call(vq);
+}
+
 /* Policy at the ring: its fair share (deficit round robin over the
  * buffers the guest gives back, qos.h), then room. What the fair share
  * refuses, and what finds no room while several senders take turns, is
@@ -663,22 +680,36 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 		}
 	}
 	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx);
-	if (vq->used_pending) {
-		/* (used entries, not frames: a buffer handed back empty after a
-		 * failed copy is one too, and the guest must hear of it) */
-		unsigned nused = vq->used_pending;
-
-		vq_used_publish(vq);
-		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused))
-			res->held = true;
-		else
-			call = vq_need_call(vq);
-	}
+	if (vq->used_pending && ctx->defer)
+		res->commit = true; /* published by vhost_tx_commit */
+	else if (vq->used_pending)
+		call = publish(v, q, vq, ctx, res);
 	if (f)
 		qos_fair_done(f, vq->used_idx, (uint16_t)avail);
 out:
 	unlock(&v->lock[q], shared);
 	/* The eventfd write may block (see vq_call_fd): never under the lock. */
+	if (call) {
+		if (!vq_call_fd(vq))
+			broke(p, VHU_BROKEN_CALL, 0);
+		res->calls++;
+	}
+}
+
+/* What vhost_tx_burst wrote with ctx->defer, published once the sender
+ * has completed its chains (port.h rx_in_ring). With several workers,
+ * another one's publish may have covered it already. */
+static void vhost_tx_commit(struct port *p, unsigned q, const struct port_txctx *ctx,
+                            struct port_txres *res)
+{
+	struct vhost_port *v = vp(p);
+	struct vq *vq = &v->dev->vr[2 * q].vq;
+	bool call = false;
+
+	lock(&v->lock[q], p->env->shared);
+	if (vq->used_pending)
+		call = publish(v, q, vq, ctx, res);
+	unlock(&v->lock[q], p->env->shared);
 	if (call) {
 		if (!vq_call_fd(vq))
 			broke(p, VHU_BROKEN_CALL, 0);
@@ -859,8 +890,10 @@ const struct port_ops port_vhost_ops = {
 	.rx_burst = vhost_rx_burst,
 	.rx_keep = vhost_rx_keep,
 	.keeps_bursts = true,
+	.rx_in_ring = true,
 	.rx_done = vhost_rx_done,
 	.rx_arm = vhost_rx_arm,
 	.tx_burst = vhost_tx_burst,
 	.tx_flush = vhost_tx_flush,
+	.tx_commit = vhost_tx_commit,
 };
