@@ -105,6 +105,7 @@ struct bench_opts {
 	bool indirect;
 	bool no_mrg;
 	bool no_event_idx;
+	bool no_inflight;
 	bool announce;
 	bool busy_poll;
 	unsigned idle_spins;    /* empty polls before sleeping on notifications */
@@ -946,6 +947,8 @@ static void usage(FILE *f)
 "  --indirect         tx: chains in indirect tables when negotiated\n"
 "  --no-mrg           do not negotiate VIRTIO_NET_F_MRG_RXBUF\n"
 "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
+"  --no-inflight      do not negotiate INFLIGHT_SHMFD (a reconnect then\n"
+"                     drops the frames in flight: see vif_conn_poll)\n"
 "  --no-announce      do not send the initial broadcast from --src-mac\n"
 "  --busy-poll        never sleep on rx notifications\n"
 "  --idle-spins N     empty polls before sleeping on rx notifications (default\n"
@@ -985,7 +988,7 @@ static int parse_opts(int argc, char **argv)
 {
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
-	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
+	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_NOEVIDX, O_NOINFL, O_ANNOUNCE, O_NOANNOUNCE,
 	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_SPINS, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
@@ -1012,6 +1015,7 @@ static int parse_opts(int argc, char **argv)
 		{ "indirect", no_argument, NULL, O_INDIRECT },
 		{ "no-mrg", no_argument, NULL, O_NOMRG },
 		{ "no-event-idx", no_argument, NULL, O_NOEVIDX },
+		{ "no-inflight", no_argument, NULL, O_NOINFL },
 		{ "announce", no_argument, NULL, O_ANNOUNCE },
 		{ "no-announce", no_argument, NULL, O_NOANNOUNCE },
 		{ "busy-poll", no_argument, NULL, O_BUSY },
@@ -1100,6 +1104,7 @@ static int parse_opts(int argc, char **argv)
 		case O_INDIRECT: opt.indirect = true; break;
 		case O_NOMRG: opt.no_mrg = true; break;
 		case O_NOEVIDX: opt.no_event_idx = true; break;
+		case O_NOINFL: opt.no_inflight = true; break;
 		case O_ANNOUNCE: opt.announce = true; break;
 		case O_NOANNOUNCE: opt.announce = false; break;
 		case O_ANYFLOWS: opt.any_flows = true; break;
@@ -1537,6 +1542,7 @@ int main(int argc, char **argv)
 	cfg.tx_indirect = opt.indirect;
 	cfg.no_mrg_rxbuf = opt.no_mrg;
 	cfg.no_event_idx = opt.no_event_idx;
+	cfg.no_inflight = opt.no_inflight;
 	if (opt.ring_size)
 		cfg.ring_size = opt.ring_size;
 	if (opt.rx_buf)
