@@ -355,6 +355,13 @@ static void port_changed(void *ctx)
 		publish(p->dp);
 }
 
+static void port_wake(void *ctx)
+{
+	struct dp_port *p = ctx;
+
+	wake_workers(p->dp);
+}
+
 /* Workers signal here when a guest broke the rules. */
 static void broken_event(void *arg, int fd, uint32_t events)
 {
@@ -894,7 +901,7 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		p->mac_limit_dflt = pp->vx->evpn ? UINT16_MAX : DP_VXLAN_MAC_LIMIT;
 	p->env = (struct port_env){ .ev = dp->ev, .broken_fd = dp->eventfd,
 	                            .shared = dp->nworkers > 1, .quiesce = port_quiesce,
-	                            .changed = port_changed, .ctx = p };
+	                            .changed = port_changed, .wake = port_wake, .ctx = p };
 	dp->ports[id] = p;
 	if (id == dp->nports)
 		dp->nports++;

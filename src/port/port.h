@@ -95,6 +95,9 @@ struct port_env {
 	 * queues are live (changed: republish). Control thread. */
 	void (*quiesce)(void *ctx);
 	void (*changed)(void *ctx);
+	/* Any thread: wake the workers so they poll every queue again (a
+	 * driver queued a frame of its own: vhost-user's SEND_RARP). */
+	void (*wake)(void *ctx);
 	void *ctx;
 };
 

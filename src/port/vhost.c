@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clk.h"
 #include "iovc.h"
 #include "port.h"
 #include "qos.h"
@@ -48,7 +49,14 @@
 
 enum {
 	DST_CHAINS = PORT_TX_CHAINS, /* rx chains reserved at a time (a burst of small frames) */
+	ANNOUNCE_ID = 0xffff,        /* pkt.id of the announce frame (no ring head is) */
+	ANNOUNCE_LEN = 60,
+	/* SEND_RARP: one announce in flight per port; at most this often. */
+	ANNOUNCE_GAP_NS = 100 * 1000 * 1000,
 };
+
+/* announce.state: the RARP frame the control thread made for SEND_RARP. */
+enum { ANN_IDLE, ANN_READY, ANN_TAKEN };
 
 static_assert((int)PKT_MAX_SEGS == (int)VQ_MAX_IOV, "a chain's iovecs fit a packet");
 static_assert(DST_CHAINS <= 255, "struct resv holds 8-bit indices");
@@ -74,6 +82,16 @@ struct vhost_port {
 		uint16_t pending;
 		uint64_t since, last;
 	} coal[VHU_MAX_QUEUE_PAIRS];
+	/* SEND_RARP's frame, received on queue 0 as if the guest had sent it:
+	 * the control thread writes frame while state is ANN_IDLE and then
+	 * stores ANN_READY (release); queue 0's poller takes it (acquire),
+	 * ANN_TAKEN until rx_done (back to ANN_IDLE, release) or rx_keep
+	 * (ANN_READY again). last_ns: control thread only. */
+	struct {
+		_Atomic int state;
+		uint64_t last_ns;
+		uint8_t frame[ANNOUNCE_LEN];
+	} ann;
 };
 
 static struct vhost_port *vp(struct port *p)
@@ -136,34 +154,56 @@ static inline void strip_hdr(struct pkt *pk, uint32_t hdr)
 	}
 }
 
+/* Queue 0's poller: hands out the announce frame (SEND_RARP) if one is
+ * ready, as pkts[0]. Returns 1 if it did. */
+static inline unsigned take_announce(struct vhost_port *v, unsigned q, struct pkt *pk)
+{
+	if (likely(q != 0 ||
+	           atomic_load_explicit(&v->ann.state, memory_order_acquire) != ANN_READY))
+		return 0;
+	atomic_store_explicit(&v->ann.state, ANN_TAKEN, memory_order_relaxed);
+	pk->seg[0] = (struct iovec){ v->ann.frame, ANNOUNCE_LEN };
+	pk->nseg = 1;
+	pk->len = ANNOUNCE_LEN;
+	pk->ol = (struct pkt_ol){ 0 };
+	pk->rem = 0;
+	pk->id = ANNOUNCE_ID;
+	return 1;
+}
+
 static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned max, uint8_t *buf)
 {
 	struct vhu_dev *d = vp(p)->dev;
 	struct vq *vq = &d->vr[2 * q + 1].vq;
 	uint32_t hdr = d->hdr_len;
 	int avail;
-	unsigned n;
+	unsigned n, a;
 
 	(void)buf;
 	if (unlikely(vhu_dev_is_broken(d)))
 		return 0;
+	a = take_announce(vp(p), q, pkts);
 	avail = vq_avail_count(vq);
 	if (avail <= 0) {
 		if (unlikely(avail < 0)) {
+			if (a)
+				atomic_store(&vp(p)->ann.state, ANN_IDLE);
 			broke(p, VHU_BROKEN_RING, -avail);
 			return -1;
 		}
-		return 0;
+		return (int)a;
 	}
-	n = MIN((unsigned)avail, max);
-	vq_prefetch(vq, n);
-	for (unsigned i = 0; i < n; i++) {
+	n = a + MIN((unsigned)avail, max - a);
+	vq_prefetch(vq, n - a);
+	for (unsigned i = a; i < n; i++) {
 		struct pkt *pk = &pkts[i];
 		uint16_t nout;
 		int r = vq_pop_into(vq, pk->seg, &pk->nseg, &nout, &pk->len, &pk->id, VQ_OUT);
 
 		if (unlikely(r < 0)) {
 			/* The chains popped so far stay taken: the port stops. */
+			if (a)
+				atomic_store(&vp(p)->ann.state, ANN_IDLE);
 			broke(p, VHU_BROKEN_RING, -r);
 			return -1;
 		}
@@ -175,18 +215,33 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 
 static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
-	/* The chains stay available: the guest's ring holds them. */
-	(void)pkts;
-	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, (uint16_t)n);
+	/* The chains stay available: the guest's ring holds them; the
+	 * announce frame (never a chain) is handed out again. */
+	unsigned chains = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (pkts[i].id == ANNOUNCE_ID)
+			atomic_store_explicit(&vp(p)->ann.state, ANN_READY, memory_order_relaxed);
+		else
+			chains++;
+	}
+	vq_unpop(&vp(p)->dev->vr[2 * q + 1].vq, (uint16_t)chains);
 }
 
 static void vhost_rx_done(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
 	struct vq *vq = &vp(p)->dev->vr[2 * q + 1].vq;
 
-	/* Nothing was written into transmit buffers: used length 0. */
-	for (unsigned i = 0; i < n; i++)
-		vq_used_put(vq, pkts[i].id, 0);
+	/* Nothing was written into transmit buffers: used length 0. The
+	 * announce frame (ANNOUNCE_ID, never a ring head) is vifd's own. */
+	for (unsigned i = 0; i < n; i++) {
+		if (unlikely(pkts[i].id == ANNOUNCE_ID))
+			atomic_store_explicit(&vp(p)->ann.state, ANN_IDLE, memory_order_release);
+		else
+			vq_used_put(vq, pkts[i].id, 0);
+	}
+	if (!vq->used_pending)
+		return;
 	vq_used_publish(vq);
 	if (!vq_call(vq))
 		broke(p, VHU_BROKEN_CALL, 0);
@@ -202,9 +257,11 @@ static bool vhost_rx_arm(struct port *p, unsigned q, bool on)
 	}
 	/* Ask for kicks, then look again: a frame may have come before the
 	 * guest saw the request. (A ring without a kick fd cannot wake the
-	 * worker: it polls it on a timer, see queue_fd.) */
+	 * worker: it polls it on a timer, see queue_fd.) An announce made
+	 * after this look wakes the workers itself. */
 	vq_kicks_enable(&vr->vq);
-	return vq_avail_count(&vr->vq) == 0;
+	return vq_avail_count(&vr->vq) == 0 &&
+	       (q || atomic_load_explicit(&vp(p)->ann.state, memory_order_acquire) != ANN_READY);
 }
 
 /* ---- transmit: the guest's receive ring ---- */
@@ -755,6 +812,9 @@ static void dev_quiesce(struct vhu_dev *d, void *ctx)
 	/* No worker holds an interrupt of it now (they send or drop them
 	 * before a quiescent point): rings that come back start afresh. */
 	memset(vp(p)->coal, 0, sizeof(vp(p)->coal));
+	/* Nor an announce frame (a poller that broke may have left it taken). */
+	if (atomic_load(&vp(p)->ann.state) == ANN_TAKEN)
+		atomic_store(&vp(p)->ann.state, ANN_IDLE);
 }
 
 static void dev_changed(struct vhu_dev *d, void *ctx)
@@ -767,9 +827,45 @@ static void dev_changed(struct vhu_dev *d, void *ctx)
 	p->env->changed(p->env->ctx);
 }
 
+/* SEND_RARP (vhu_msg.c): a RARP request from the guest's MAC, as QEMU's
+ * announce_self makes them (broadcast, ethertype 0x8035, "reverse request
+ * from mac to mac", no addresses), received on queue 0 as if the guest had
+ * sent it, so the switch learns the MAC through its own policy (binding,
+ * anti-spoofing, MAC limit) and floods it. One at a time, at most one per
+ * ANNOUNCE_GAP_NS: a frontend repeating itself costs nothing. */
+static void dev_announce(struct vhu_dev *d, void *ctx, const uint8_t mac[6])
+{
+	struct port *p = ctx;
+	struct vhost_port *v = vp(p);
+	uint64_t now = clk_now_ns();
+	uint8_t *f = v->ann.frame;
+
+	if (atomic_load_explicit(&v->ann.state, memory_order_acquire) != ANN_IDLE ||
+	    (v->ann.last_ns && now - v->ann.last_ns < ANNOUNCE_GAP_NS)) {
+		VLOG_RL(LOG_INFO, "%s: SEND_RARP: an announce is still pending or too recent: skipped",
+		        d->name);
+		return;
+	}
+	v->ann.last_ns = now;
+	memset(f, 0, ANNOUNCE_LEN);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80, f[13] = 0x35;         /* RARP */
+	f[14] = 0, f[15] = 1;               /* hardware: Ethernet */
+	f[16] = 0x08, f[17] = 0x00;         /* protocol: IPv4 */
+	f[18] = 6, f[19] = 4;
+	f[20] = 0, f[21] = 3;               /* reverse request */
+	memcpy(f + 22, mac, 6);             /* sender hardware address */
+	memcpy(f + 32, mac, 6);             /* target hardware address */
+	atomic_store_explicit(&v->ann.state, ANN_READY, memory_order_release);
+	if (p->env->wake)
+		p->env->wake(p->env->ctx);
+}
+
 static const struct vhu_dev_ops dev_ops = {
 	.quiesce = dev_quiesce,
 	.changed = dev_changed,
+	.announce = dev_announce,
 };
 
 static int vhost_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)

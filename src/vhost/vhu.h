@@ -49,6 +49,10 @@ struct vhu_dev_ops {
 	void (*quiesce)(struct vhu_dev *d, void *ctx);
 	/* d's set of live rings may have changed; republish. */
 	void (*changed)(struct vhu_dev *d, void *ctx);
+	/* Optional: the frontend announced the guest's MAC (SEND_RARP without
+	 * VIRTIO_NET_F_GUEST_ANNOUNCE): the embedder sends a RARP from it
+	 * into the switch as if the guest had. */
+	void (*announce)(struct vhu_dev *d, void *ctx, const uint8_t mac[6]);
 };
 
 /* One virtqueue as negotiated. Written by the control thread only while the

@@ -757,6 +757,10 @@ static int h_send_rarp(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned n
 	memcpy(d->mac, &m->p.u64, 6);
 	VHU_LOG(LOG_INFO, d, "guest announced MAC %02x:%02x:%02x:%02x:%02x:%02x", d->mac[0],
 	        d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5]);
+	/* vhost-user.rst: the backend broadcasts a RARP for the guest unless
+	 * the guest announces itself (GUEST_ANNOUNCE, never offered here). */
+	if (!(d->features & (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE)) && d->ops->announce)
+		d->ops->announce(d, d->ctx, d->mac);
 	return 0;
 }
 
