@@ -343,7 +343,7 @@ static uint64_t wanted_features(const struct vif *v)
 
 static uint64_t wanted_proto(const struct vif *v)
 {
-	return 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | 1ull << VU_PF_MTU |
+	return 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | 1ull << VU_PF_MTU | 1ull << VU_PF_RARP |
 	       1ull << VU_PF_CONFIG | 1ull << VU_PF_STATUS |
 	       (v->cfg.no_inflight ? 0 : 1ull << VU_PF_INFLIGHT_SHMFD);
 }
