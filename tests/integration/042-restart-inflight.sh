@@ -6,9 +6,12 @@
 #
 #   vifbench tx --server --verify <--p1.sock-- vifd br0 --p2.sock--> vifbench rx --server --verify
 #
-# To have frames in flight at the kill, vifd is first stopped (SIGSTOP) for
-# 0.3 s while the sender goes on queueing (its ring fills: 256 frames), and
-# killed while stopped: wherever the stop caught it, inside a burst or not.
+# To have frames in flight at the kill, vifd is stopped (SIGSTOP) and
+# continued until a stop catches it inside a burst: the sender's inflight
+# region (read through /proc/PID/fd) then marks chains vifd has taken and
+# not completed (with INFLIGHT; 1000 tries at most, else the kill comes at
+# any point). It stays stopped 0.3 s while the sender goes on queueing (its
+# ring fills: 256 frames), and is killed.
 #
 # Case A (INFLIGHT negotiated): no frame is duplicated (no sequence number
 # comes twice or out of order), and none is lost but those vifd had already
@@ -25,8 +28,38 @@ connected() { [ "$(port_info "$1" connected)" = True ]; }
 stat_at_least() { [ "$(port_stat "$1" "$2")" -ge "$3" ]; }
 CLEANUP_HOOKS+=('[ -n "$VIFD_PID" ] && kill -CONT "$VIFD_PID" 2>/dev/null')
 
-COUNT=60000
-RATE=20000
+COUNT=100000
+RATE=40000
+
+# stop_in_burst TXPID: SIGSTOPs vifd, continuing it again until the tx
+# ring's part of the sender's inflight region has chains marked (or 1000
+# tries); leaves vifd stopped; prints how many chains were marked.
+stop_in_burst() {
+	python3 - "$1" "$VIFD_PID" <<'EOF'
+import os, signal, struct, sys, time
+tx, vifd = sys.argv[1], int(sys.argv[2])
+path = None
+for fd in os.listdir(f"/proc/{tx}/fd"):
+    if "vifd-inflight" in os.readlink(f"/proc/{tx}/fd/{fd}"):
+        path = f"/proc/{tx}/fd/{fd}"
+marked = 0
+for i in range(1000):
+    os.kill(vifd, signal.SIGSTOP)
+    time.sleep(0.001)
+    if not path:
+        break
+    data = open(path, "rb").read()
+    num = struct.unpack_from("<H", data, 10)[0]
+    stride = (16 + 16 * num + 63) // 64 * 64
+    ring = data[stride:2 * stride]  # vring 1: the sender's tx ring
+    marked = sum(ring[16 + 16 * k] for k in range(num))
+    if marked:
+        break
+    os.kill(vifd, signal.SIGCONT)
+    time.sleep(0.002)
+print(marked)
+EOF
+}
 
 # drops: every drop counter of p1 and p2 summed (congestion, not restarts).
 drops() {
@@ -55,7 +88,7 @@ run_case() {
 	wait_for 15 "traffic before the kill" stat_at_least p2 tx_pkts 5000
 
 	DROPS=$(drops)
-	kill -STOP "$VIFD_PID"
+	MARKED=$(stop_in_burst "$txpid")
 	sleep 0.3
 	kill_vifd "$name"
 	restart_vifd
@@ -82,6 +115,7 @@ run_case() {
 	# Every frame the receiver got once or more: got - DUP distinct ones.
 	LOST=$((sent - (got - DUP)))
 	RESUB=$( (grep -ho "[0-9]* chains were in flight" "$T/vifd.log" || true) | awk '{s += $1} END {print s + 0}')
+	log "$name: killed with $MARKED chains marked in flight on the sender's ring"
 	log "$name: sent $sent, received $got ($gaps in sequence gaps), lost $LOST," \
 		"duplicated or reordered $DUP; dropped by vifd (counters): $DROPS;" \
 		"chains vifd found in flight at its restart: $RESUB"
@@ -96,10 +130,13 @@ run_case A
 [ "$DUP" = 0 ] || fail "A: $DUP frames duplicated or out of order with INFLIGHT"
 [ "$LOST" -le 32 ] || fail "A: $LOST frames lost with INFLIGHT (at most one burst expected)"
 grep -q "inflight region" "$T/vifd-before-restart-A.log" || fail "A: no inflight region was set up"
-A_LOST=$LOST
+# (RESUB also counts the receiver's rx buffers vifd had taken)
+[ "$RESUB" -ge "$MARKED" ] || fail "A: $MARKED chains marked at the kill, $RESUB found again"
+A_LOST=$LOST A_MARKED=$MARKED
 
 run_case B --no-inflight
 [ "$DUP" = 0 ] || fail "B: $DUP frames duplicated or out of order"
 [ "$LOST" -ge 1 ] || fail "B: nothing lost without INFLIGHT: the ring was not full at the kill?"
-log "restart figures: with INFLIGHT $A_LOST lost, 0 duplicated; without, $LOST lost"
+log "restart figures: with INFLIGHT $A_LOST lost, 0 duplicated ($A_MARKED chains in flight" \
+	"at the kill served again); without, $LOST lost"
 log "PASS"
