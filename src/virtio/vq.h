@@ -334,7 +334,7 @@ static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
 	e->id = head;
 	e->len = len;
 	if (q->infl)
-		vq_infl_put(q->infl, head);
+		vq_infl_put(q->infl, head & q->mask);
 	if (unlikely(q->log))
 		vq_log_used(q, 4 + 8ull * (q->used_idx & q->mask), 8);
 	q->used_idx++;
