@@ -194,6 +194,8 @@ struct port_txctx {
 	X(connects, "connects", "connects", "Frontend connections accepted or made.") \
 	X(close_stuck, "close_stuck", "close_stuck", \
 	  "Times closing a file the guest handed over got stuck (the frontend was kept off).") \
+	X(infl_resubmitted, "inflight_resubmitted", "inflight_resubmitted", \
+	  "Chains a restarted vifd found in flight in the frontend's inflight region and served again.") \
 	X(vx_encap, "vxlan_encap", "vxlan_encap", \
 	  "VXLAN datagrams sent (a frame flooded to several remote endpoints counts once each).") \
 	X(vx_decap, "vxlan_decap", "vxlan_decap", "VXLAN datagrams received and decapsulated.") \

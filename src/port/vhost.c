@@ -962,6 +962,7 @@ static void vhost_info(struct port *p, struct port_info *pi)
 	pi->msg_errors = d->cnt.msg_errors;
 	pi->connects = d->cnt.connects;
 	pi->close_stuck = d->cnt.close_stuck;
+	pi->infl_resubmitted = d->cnt.infl_resubmitted;
 }
 
 static bool vhost_check(struct port *p)

@@ -114,7 +114,10 @@ run_case() {
 	[ "$sent" = "$COUNT" ] || fail "$name: sender queued $sent of $COUNT"
 	# Every frame the receiver got once or more: got - DUP distinct ones.
 	LOST=$((sent - (got - DUP)))
-	RESUB=$( (grep -ho "[0-9]* chains were in flight" "$T/vifd.log" || true) | awk '{s += $1} END {print s + 0}')
+	RESUB=$(($(port_stat p1 inflight_resubmitted) + $(port_stat p2 inflight_resubmitted)))
+	local logged
+	logged=$( (grep -ho "[0-9]* chains were in flight" "$T/vifd.log" || true) | awk '{s += $1} END {print s + 0}')
+	[ "$logged" = "$RESUB" ] || fail "$name: $RESUB chains counted in flight, $logged logged"
 	log "$name: killed with $MARKED chains marked in flight on the sender's ring"
 	log "$name: sent $sent, received $got ($gaps in sequence gaps), lost $LOST," \
 		"duplicated or reordered $DUP; dropped by vifd (counters): $DROPS;" \
