@@ -182,7 +182,7 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 	(void)buf;
 	if (unlikely(vhu_dev_is_broken(d)))
 		return 0;
-	a = take_announce(vp(p), q, pkts);
+	a = max ? take_announce(vp(p), q, pkts) : 0;
 	avail = vq_avail_count(vq);
 	if (avail <= 0) {
 		if (unlikely(avail < 0)) {
