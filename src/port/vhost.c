@@ -788,6 +788,12 @@ static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force
 		v->coal[q].pending = 0;
 	} else if (v->coal[q].pending && (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
 		v->coal[q].pending = 0;
+		/* Another worker's deferred delivery (tx_commit not run yet)
+		 * goes with this call: vq_need_call counts from the shadow
+		 * index, so the entries behind it must be published first, or
+		 * that worker's commit would find no interrupt due for them. */
+		if (vq->used_pending)
+			vq_used_publish(vq);
 		call = vq_need_call(vq);
 	}
 	still = v->coal[q].pending != 0;
