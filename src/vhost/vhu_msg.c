@@ -188,8 +188,10 @@ static int infl_attach(struct vhu_dev *d, unsigned i, struct vq *q)
 	char err[128];
 
 	q->infl = NULL;
+	/* Split rings only: a packed ring (once offered) is not tracked. */
 	if (!d->infl.base || !(d->pfeatures & (1ull << VU_PF_INFLIGHT_SHMFD)) ||
-	    i >= 2 * d->max_qp || i >= d->infl.num_queues)
+	    (d->features & (1ull << VIRTIO_F_RING_PACKED)) || i >= 2 * d->max_qp ||
+	    i >= d->infl.num_queues)
 		return 0;
 	if (d->infl.queue_size != q->size) {
 		VHU_LOG(LOG_ERR, d, "vring %u: %u entries, but the inflight region is for %u", i,
