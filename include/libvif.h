@@ -52,6 +52,8 @@ struct vif_config {
 	bool packed;             /* packed virtqueues (VIRTIO_F_RING_PACKED): vif_open()
 	                          * fails with -EOPNOTSUPP if the backend does not
 	                          * offer them; not with ctrl_vq (-EINVAL) */
+	bool no_inflight;        /* do not negotiate VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD
+	                          * (see vif_conn_poll) */
 };
 
 /* Fills *c with the defaults above (path NULL). */
@@ -100,7 +102,13 @@ int vif_rx_fd(const struct vif *v, unsigned q);
 /* Connection upkeep, to be called now and then (e.g. each second or when
  * vif_conn_fd() is readable). Detects that the backend went away; in server
  * mode it then accepts the backend's next connection and sets the device up
- * again (rings restart empty; frames in flight at the loss are dropped).
+ * again. With INFLIGHT_SHMFD negotiated (the backend offers it, and not
+ * cfg.no_inflight) the rings are kept: libvif hands the backend back the
+ * inflight region it got at the first setup, every ring resumes at its used
+ * index, and the backend serves again exactly the chains it had not
+ * completed (tx frames queued before the loss are sent, none twice; rx
+ * frames already received stay to be read). Otherwise the rings restart
+ * empty and frames in flight at the loss are dropped.
  * Returns 0 when connected, -ENOTCONN while waiting for the backend, or
  * another -errno. In client mode a lost backend stays -ENOTCONN. */
 int vif_conn_poll(struct vif *v);

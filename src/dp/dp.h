@@ -243,6 +243,12 @@ bool dp_get_unknown_unicast_drop(const struct dp *dp);
  * traffic comes at least that often; an idle vifd still sleeps. 0 or
  * -EINVAL (above DP_BUSY_POLL_MAX_US). */
 int dp_set_busy_poll(struct dp *dp, uint32_t us);
+/* After the persisted ports were restored at startup: the ports whose
+ * frames wait in the sender's ring (vhost-user) are not polled until all
+ * of them have their rings back, or for ms at most, so that what a guest
+ * queued while vifd was away is not flooded before its destination has
+ * reconnected. */
+void dp_settle(struct dp *dp, unsigned ms);
 uint32_t dp_get_busy_poll(const struct dp *dp);
 
 /* Iteration over ports for show/stats: fills info/stats of the i-th port

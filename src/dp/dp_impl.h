@@ -203,6 +203,15 @@ struct dp_worker {
 		uint16_t port, q;
 	} pend[DP_MAX_PORTS * PORT_MAX_QUEUES];
 	uint8_t pend_on[DP_MAX_PORTS][PORT_MAX_QUEUES];
+	/* The burst being switched comes from a ring that keeps its frames
+	 * until rx_done (port.h rx_in_ring): deliveries are written at once
+	 * and committed after that (dp_commit), to the queues listed here. */
+	bool defer;
+	unsigned ncommit;
+	struct dp_commit {
+		uint16_t port, q;
+	} commit[DP_MAX_PORTS * PORT_MAX_QUEUES];
+	uint8_t commit_on[DP_MAX_PORTS][PORT_MAX_QUEUES];
 
 	struct dp_reply reply;       /* who answers what it sends (dp_reply.h) */
 
@@ -212,6 +221,13 @@ struct dp_worker {
 
 struct dp {
 	struct evloop *ev;
+	/* After a restart (dp_settle, control thread): until settle_until_ns
+	 * or until every port that keeps its frames in the sender's ring
+	 * (rx_in_ring) has its rings back, those ports are not polled, so
+	 * frames queued in a guest's ring before the restart do not go out
+	 * while their destination is still reconnecting. */
+	bool settling;
+	uint64_t settle_until_ns;
 	_Atomic(const struct dp_conf *) conf;
 	struct qsbr qsbr;
 	unsigned nworkers;
@@ -266,6 +282,8 @@ void dp_capture_port_gone(struct dp *dp, struct dp_port *p);
 void dp_capture_free_all(struct dp *dp);
 /* Switches the n frames of w->pkts that port scp's queue q received
  * (dp_switch.c): classification, then delivery per destination. */
+/* Commits the deliveries of the burst just completed (w->commit). */
+void dp_commit(struct dp_worker *w, const struct dp_conf *conf, uint64_t qnow);
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,
                      const struct dp_conf_port *scp, unsigned q, unsigned n, uint32_t now_s,
                      uint64_t qnow);

@@ -34,6 +34,33 @@ static bool port_live(const struct dp_port *p)
 	return p && !p->frozen && p->port;
 }
 
+/* Whether the restart hold (dp_settle) is over; ends it when every port
+ * that waits has receive and transmit queues, or time is up. */
+static bool settled(struct dp *dp)
+{
+	unsigned away = 0;
+
+	if (!dp->settling)
+		return true;
+	for (unsigned i = 0; i < dp->nports; i++) {
+		struct dp_port *p = dp->ports[i];
+		uint16_t ids[PORT_MAX_QUEUES];
+
+		if (p && p->port && p->port->ops->rx_in_ring &&
+		    (!port_live(p) || !p->port->ops->queues(p->port, false, ids) ||
+		     !p->port->ops->queues(p->port, true, ids)))
+			away++;
+	}
+	if (away && clk_now_ns() < dp->settle_until_ns)
+		return false;
+	dp->settling = false;
+	if (away)
+		vlog_warn("restart: %u port(s) not back yet: forwarding without them", away);
+	else
+		vlog_info("restart: every port is back: forwarding");
+	return true;
+}
+
 /* Frees a port that no snapshot lists (its driver already closed). */
 static void port_free(struct dp_port *p)
 {
@@ -148,6 +175,15 @@ static struct dp_conf *conf_build(struct dp *dp, const struct dp_conf *prev, uns
 	}
 	memset(c->where, -1, sizeof(c->where));
 	n = place_queues(dp, tab, false);
+	if (!settled(dp)) {
+		/* Leave out the queues of ports that wait (the restart hold). */
+		unsigned k = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			if (!dp->ports[tab[i].port]->port->ops->rx_in_ring)
+				tab[k++] = tab[i];
+		n = k;
+	}
 	c->gen = ++dp->gen;
 	c->nports = dp->nports;
 	for (unsigned i = 0; i < n; i++) {
@@ -273,6 +309,19 @@ void dp_publish(struct dp *dp)
 	publish(dp);
 }
 
+void dp_settle(struct dp *dp, unsigned ms)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < dp->nports; i++)
+		n += dp->ports[i] && dp->ports[i]->port && dp->ports[i]->port->ops->rx_in_ring;
+	if (!n)
+		return;
+	dp->settling = true;
+	dp->settle_until_ns = clk_now_ns() + ms * 1000000ull;
+	publish(dp);
+}
+
 /* Whether a snapshot built now would list the port's queues. */
 static bool port_has_queues(struct dp_port *p)
 {
@@ -304,6 +353,13 @@ static void port_changed(void *ctx)
 	p->frozen = false;
 	if (p->listed || port_has_queues(p))
 		publish(p->dp);
+}
+
+static void port_wake(void *ctx)
+{
+	struct dp_port *p = ctx;
+
+	wake_workers(p->dp);
 }
 
 /* Workers signal here when a guest broke the rules. */
@@ -377,8 +433,9 @@ static void periodic_check(void *arg)
 		}
 	}
 	/* A publication that ran out of memory left the empty snapshot:
-	 * nothing forwards until the next one succeeds, so try again. */
-	if (atomic_load(&dp->conf)->gen == 0)
+	 * nothing forwards until the next one succeeds, so try again. The
+	 * same when the restart hold ends on its deadline. */
+	if (atomic_load(&dp->conf)->gen == 0 || (dp->settling && settled(dp)))
 		publish(dp);
 	dp->check_timer = evloop_timer(dp->ev, DP_CHECK_MS, periodic_check, dp);
 }
@@ -846,7 +903,7 @@ int dp_port_add(struct dp *dp, const struct port_params *pp, const struct dp_por
 		p->mac_limit_dflt = pp->vx->evpn ? UINT16_MAX : DP_VXLAN_MAC_LIMIT;
 	p->env = (struct port_env){ .ev = dp->ev, .broken_fd = dp->eventfd,
 	                            .shared = dp->nworkers > 1, .quiesce = port_quiesce,
-	                            .changed = port_changed, .ctx = p };
+	                            .changed = port_changed, .wake = port_wake, .ctx = p };
 	dp->ports[id] = p;
 	if (id == dp->nports)
 		dp->nports++;

@@ -114,7 +114,8 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 	struct port_txres res = { 0 };
 	struct port_txctx ctx = { .src_port = scp->port->id, .weight = scp->weight,
 	                          .limited = dcp->qeg.on, .qnow = qnow, .coal = &dcp->coal,
-	                          .rem = w->rem, .scratch = w->scratch };
+	                          .rem = w->rem, .scratch = w->scratch,
+	                          .defer = w->defer && dcp->drv->ops->tx_commit };
 	unsigned txq;
 	uint16_t tcis[DP_BURST];
 	uint32_t policed = 0, congested = 0;
@@ -138,6 +139,10 @@ static void deliver(struct dp_worker *w, const struct dp_conf *conf, unsigned ds
 		dcp->drv->ops->tx_burst(dcp->drv, txq, w->burst, mask, tcis, &ctx, &res);
 	if (unlikely(dcp->cap_tx != NULL) && (mask & ~res.rf.room))
 		dp_cap_tx(w, dcp->cap_tx, w->burst, mask & ~res.rf.room, tcis, dcp->drv->ol_out);
+	if (res.commit && !w->commit_on[dst][txq]) {
+		w->commit_on[dst][txq] = 1;
+		w->commit[w->ncommit++] = (struct dp_commit){ (uint16_t)dst, (uint16_t)txq };
+	}
 	if (res.held)
 		dp_pend_add(w, conf, dst, txq, qnow);
 	if (res.calls)
@@ -182,6 +187,24 @@ static inline void head_copy(struct pkt *pk)
 		iovc_init(&s, pk->seg, pk->nseg);
 		iovc_get(&s, pk->head, n);
 	}
+}
+
+void dp_commit(struct dp_worker *w, const struct dp_conf *conf, uint64_t qnow)
+{
+	for (unsigned i = 0; i < w->ncommit; i++) {
+		unsigned dst = w->commit[i].port, q = w->commit[i].q;
+		const struct dp_conf_port *dcp = &conf->ports[dst];
+		struct port_txctx ctx = { .qnow = qnow, .coal = &dcp->coal };
+		struct port_txres res = { 0 };
+
+		w->commit_on[dst][q] = 0;
+		dcp->drv->ops->tx_commit(dcp->drv, q, &ctx, &res);
+		if (res.held)
+			dp_pend_add(w, conf, dst, q, qnow);
+		if (res.calls)
+			STAT_ADD(w, dst, tx_calls, res.calls);
+	}
+	w->ncommit = 0;
 }
 
 void dp_switch_burst(struct dp_worker *w, const struct dp_conf *conf,

@@ -196,6 +196,7 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	 * with the source (a guest's ring), unless its ingress limit has
 	 * charged them already. */
 	w->can_keep = pl->drv->ops->keeps_bursts && !scp->qin.on;
+	w->defer = pl->drv->ops->rx_in_ring;
 	dp_switch_burst(w, conf, scp, pl->q, (unsigned)n, now_s, qnow);
 	if (w->hold_on) {
 		hold_queue(w, pl->port, slot);
@@ -206,6 +207,9 @@ static unsigned poll_queue(struct dp_worker *w, const struct dp_conf *conf, unsi
 	}
 	if (n)
 		pl->drv->ops->rx_done(pl->drv, pl->q, w->burst, (unsigned)n);
+	/* Only now may the receivers see the frames (port.h rx_in_ring). */
+	if (w->ncommit)
+		dp_commit(w, conf, qnow);
 	return (unsigned)n;
 }
 

@@ -142,6 +142,12 @@ struct vif {
 	bool indirect;         /* tx uses indirect tables (asked and negotiated) */
 	bool packed;           /* packed rings (cfg.packed, negotiated) */
 	uint64_t reconnects;   /* written by the connection thread */
+	/* Inflight region (INFLIGHT_SHMFD): the memfd the backend gave with
+	 * GET_INFLIGHT_FD (-1: none), kept for the endpoint's life and handed
+	 * back with SET_INFLIGHT_FD at every setup; its geometry. Connection
+	 * thread only. */
+	int infl_fd;
+	struct vu_inflight infl;
 	struct vif_qp *qp;     /* [nqp], cache aligned */
 
 	/* Control queue (vif_ctrl.c). Everything below is written and read by
@@ -279,10 +285,12 @@ int vif_sock_accept(struct vif *v, int timeout_ms);
 int vif_msg_send(int sock, const struct vu_msg *m, const int *fds, unsigned nfds);
 
 /* Reads one message within timeout_ms; any fds that came with it are
- * closed (the frontend never expects any). Checks only that the header is
+ * closed (the frontend expects one only with GET_INFLIGHT_FD's reply). Checks only that the header is
  * complete and the payload fits union vu_payload. Returns 0 or -errno
  * (-ETIMEDOUT, -ECONNRESET on EOF, -EPROTO on a payload too large). */
 int vif_msg_recv(int sock, struct vu_msg *m, int timeout_ms);
+/* The same, keeping the first fd that came with it in *fd (-1: none). */
+int vif_msg_recv_fd(int sock, struct vu_msg *m, int timeout_ms, int *fd);
 
 /* Test hook: sends `total_len` bytes of *m as they are (the header is not
  * fixed up, so a test can lie in hdr.size) with nfds descriptors, then if

@@ -218,7 +218,9 @@ int vif_msg_send(int sock, const struct vu_msg *m, const int *fds, unsigned nfds
 	return send_all(sock, m, sizeof(m->hdr) + m->hdr.size, fds, nfds);
 }
 
-static void close_fds(struct msghdr *mh)
+/* Closes the fds that came with a message, but the first when keep is
+ * non-NULL and *keep < 0: that one goes to *keep. */
+static void close_fds(struct msghdr *mh, int *keep)
 {
 	struct cmsghdr *c;
 
@@ -230,13 +232,16 @@ static void close_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			close(fd);
+			if (keep && *keep < 0)
+				*keep = fd;
+			else
+				close(fd);
 		}
 	}
 }
 
 /* Reads exactly len bytes before the deadline. */
-static int recv_exact(int sock, void *buf, size_t len, uint64_t deadline)
+static int recv_exact(int sock, void *buf, size_t len, uint64_t deadline, int *keep)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
@@ -268,7 +273,7 @@ static int recv_exact(int sock, void *buf, size_t len, uint64_t deadline)
 				continue;
 			return -errno;
 		}
-		close_fds(&mh);
+		close_fds(&mh, keep);
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;
@@ -277,19 +282,30 @@ static int recv_exact(int sock, void *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
-int vif_msg_recv(int sock, struct vu_msg *m, int timeout_ms)
+int vif_msg_recv_fd(int sock, struct vu_msg *m, int timeout_ms, int *fd)
 {
 	uint64_t deadline = clk_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
 	int err;
 
-	err = recv_exact(sock, &m->hdr, sizeof(m->hdr), deadline);
-	if (err)
-		return err;
+	if (fd)
+		*fd = -1;
+	err = recv_exact(sock, &m->hdr, sizeof(m->hdr), deadline, fd);
 	/* A payload larger than anything defined cannot be resynchronised
 	 * on a stream socket: the connection is unusable. */
-	if (m->hdr.size > sizeof(m->p))
-		return -EPROTO;
-	return recv_exact(sock, &m->p, m->hdr.size, deadline);
+	if (!err && m->hdr.size > sizeof(m->p))
+		err = -EPROTO;
+	if (!err)
+		err = recv_exact(sock, &m->p, m->hdr.size, deadline, fd);
+	if (err && fd && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return err;
+}
+
+int vif_msg_recv(int sock, struct vu_msg *m, int timeout_ms)
+{
+	return vif_msg_recv_fd(sock, m, timeout_ms, NULL);
 }
 
 int vif_raw_msg(struct vif *v, const struct vu_msg *m, size_t total_len,

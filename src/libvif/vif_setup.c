@@ -247,6 +247,8 @@ static const char *req_name(uint32_t req)
 	case VU_GET_QUEUE_NUM: return "GET_QUEUE_NUM";
 	case VU_SET_VRING_ENABLE: return "SET_VRING_ENABLE";
 	case VU_SET_STATUS: return "SET_STATUS";
+	case VU_GET_INFLIGHT_FD: return "GET_INFLIGHT_FD";
+	case VU_SET_INFLIGHT_FD: return "SET_INFLIGHT_FD";
 	default: return "request";
 	}
 }
@@ -351,10 +353,16 @@ static int vring_setup(struct vif *v, struct vif_vq *vq)
 	int err;
 
 	err = vring_state(v, VU_SET_VRING_NUM, vq->index, vq->num);
-	/* Packed (vhost-user.rst): both positions 0, both wrap counters 1. */
+	/* Where the backend resumes. Packed (vhost-user.rst): both positions 0,
+	 * both wrap counters 1 (packed rings are never kept across a backend's
+	 * restart: no inflight region for them). Split: the used index (0 on
+	 * reset rings; on rings kept across a backend's restart, what it last
+	 * completed: whatever it had taken since is served again, see
+	 * setup_inflight). */
 	if (!err)
 		err = vring_state(v, VU_SET_VRING_BASE, vq->index,
-				  v->packed ? 1u << 15 | 1u << 31 : 0);
+				  v->packed ? 1u << 15 | 1u << 31
+				            : __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
 	if (!err)
 		err = request(v, VU_SET_VRING_ADDR, (int)vq->index, &a, sizeof(a), -1, NULL);
 	if (!err)
@@ -385,9 +393,56 @@ static uint64_t wanted_features(const struct vif *v)
 	return f;
 }
 
-static const uint64_t wanted_proto = 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK |
-				     1ull << VU_PF_MTU | 1ull << VU_PF_CONFIG |
-				     1ull << VU_PF_STATUS;
+static uint64_t wanted_proto(const struct vif *v)
+{
+	return 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | 1ull << VU_PF_MTU | 1ull << VU_PF_RARP |
+	       1ull << VU_PF_CONFIG | 1ull << VU_PF_STATUS |
+	       (v->cfg.no_inflight || v->cfg.packed ? 0 : 1ull << VU_PF_INFLIGHT_SHMFD);
+}
+
+/* INFLIGHT_SHMFD (vhost-user.rst "Inflight I/O tracking"), after
+ * SET_FEATURES as QEMU does: the first setup asks the backend for a region
+ * covering the data rings (GET_INFLIGHT_FD; a size of 0 means the backend
+ * will not track), every setup hands it back (SET_INFLIGHT_FD). libvif
+ * never reads the region: it keeps it alive across the backend's deaths. */
+static int setup_inflight(struct vif *v)
+{
+	struct vu_inflight in = { .num_queues = (uint16_t)(2 * v->nqp), .queue_size = v->ring_num };
+	int timeout = (int)MIN(v->cfg.timeout_ms, (unsigned)INT_MAX), fd = -1, err;
+	struct vu_msg m, r;
+
+	if (v->infl_fd < 0) {
+		memset(&m, 0, sizeof(m));
+		m.hdr.request = VU_GET_INFLIGHT_FD;
+		m.hdr.flags = VU_VERSION;
+		m.hdr.size = sizeof(in);
+		m.p.inflight = in;
+		err = vif_msg_send(v->sock, &m, NULL, 0);
+		if (!err)
+			err = vif_msg_recv_fd(v->sock, &r, timeout, &fd);
+		if (err) {
+			vif_set_error("GET_INFLIGHT_FD: %s", strerror(-err));
+			return err;
+		}
+		if (r.hdr.request != VU_GET_INFLIGHT_FD || !(r.hdr.flags & VU_FLAG_REPLY) ||
+		    r.hdr.size != sizeof(in) || r.p.inflight.num_queues != in.num_queues ||
+		    r.p.inflight.queue_size != in.queue_size ||
+		    (r.p.inflight.mmap_size && fd < 0)) {
+			if (fd >= 0)
+				close(fd);
+			vif_set_error("GET_INFLIGHT_FD: malformed reply (size %u)", r.hdr.size);
+			return -EPROTO;
+		}
+		if (!r.p.inflight.mmap_size) {
+			if (fd >= 0)
+				close(fd);
+			return 0; /* not tracked */
+		}
+		v->infl_fd = fd;
+		v->infl = r.p.inflight;
+	}
+	return request(v, VU_SET_INFLIGHT_FD, -1, &v->infl, sizeof(v->infl), v->infl_fd, NULL);
+}
 
 /* The sequence QEMU uses, see the file comment in vif_impl.h and
  * docs/interop/vhost-user.rst "Starting and stopping rings". */
@@ -407,7 +462,7 @@ int vif_setup(struct vif *v)
 		err = request(v, VU_GET_PROTOCOL_FEATURES, -1, NULL, 0, -1, &proto);
 		if (err)
 			return err;
-		proto &= wanted_proto;
+		proto &= wanted_proto(v);
 		err = set_u64(v, VU_SET_PROTOCOL_FEATURES, proto);
 		if (err)
 			return err;
@@ -457,6 +512,11 @@ int vif_setup(struct vif *v)
 	err = set_u64(v, VU_SET_FEATURES, v->features);
 	if (err)
 		return err;
+	if (proto & 1ull << VU_PF_INFLIGHT_SHMFD) {
+		err = setup_inflight(v);
+		if (err)
+			return err;
+	}
 	v->event_idx = v->features & 1ull << VIRTIO_RING_F_EVENT_IDX;
 	v->mrg_rxbuf = v->features & 1ull << VIRTIO_NET_F_MRG_RXBUF;
 	v->indirect = v->cfg.tx_indirect && (v->features & 1ull << VIRTIO_RING_F_INDIRECT_DESC);
@@ -527,6 +587,8 @@ static void vif_free(struct vif *v)
 {
 	if (v->sock >= 0)
 		close(v->sock);
+	if (v->infl_fd >= 0)
+		close(v->infl_fd);
 	if (v->listen_fd >= 0) {
 		close(v->listen_fd);
 		unlink(v->path);
@@ -636,7 +698,7 @@ int vif_open_raw(const struct vif_config *c, struct vif **out)
 		return -ENOMEM;
 	}
 	v->cfg = *c;
-	v->sock = v->listen_fd = v->mem_fd = -1;
+	v->sock = v->listen_fd = v->mem_fd = v->infl_fd = -1;
 	v->cvq.kick_fd = v->cvq.call_fd = -1;
 	strcpy(v->path, c->path);
 	v->cfg.path = v->path;
@@ -817,6 +879,15 @@ void vif_close(struct vif *v)
 	vif_free(v);
 }
 
+/* A backend made nonsense of some ring: it cannot be resumed. */
+static bool any_broken(const struct vif *v)
+{
+	for (unsigned q = 0; q < v->nqp; q++)
+		if (v->qp[q].broken)
+			return true;
+	return false;
+}
+
 int vif_conn_poll(struct vif *v)
 {
 	int err;
@@ -837,8 +908,21 @@ int vif_conn_poll(struct vif *v)
 	if (err)
 		return err;
 	/* No burst runs (state is DOWN and go_down waited): the rings are
-	 * ours to reset. Frames in flight at the loss are gone. */
-	vif_rings_reset(v);
+	 * ours. With an inflight region they stay as they are (the backend
+	 * resumes at each used index and serves again what it had not
+	 * completed); without, they restart empty and frames in flight at the
+	 * loss are gone. The control queue restarts empty either way (its
+	 * commands are the connection thread's, answered or timed out). */
+	if (v->infl_fd >= 0 && !any_broken(v)) {
+		if (v->cfg.ctrl_vq)
+			vif_ctrl_reset(v);
+	} else {
+		/* Empty rings: an old region's marks would not match them. */
+		if (v->infl_fd >= 0)
+			close(v->infl_fd);
+		v->infl_fd = -1;
+		vif_rings_reset(v);
+	}
 	err = vif_setup(v);
 	if (err) {
 		vlog_warn("libvif %s: setup after reconnect failed: %s", v->path, vif_last_error());

@@ -95,6 +95,9 @@ struct port_env {
 	 * queues are live (changed: republish). Control thread. */
 	void (*quiesce)(void *ctx);
 	void (*changed)(void *ctx);
+	/* Any thread: wake the workers so they poll every queue again (a
+	 * driver queued a frame of its own: vhost-user's SEND_RARP). */
+	void (*wake)(void *ctx);
 	void *ctx;
 };
 
@@ -136,6 +139,7 @@ struct port_txres {
 	bool held;             /* the interrupt for these frames was held back
 	                        * (port_coal): the worker must tx_flush the queue */
 	bool broke;            /* the receiver broke the rules (counted once) */
+	bool commit;           /* (ctx->defer) frames written, not yet committed */
 };
 
 /* Interrupt moderation of a port's receive rings (ethtool's rx-frames,
@@ -175,6 +179,10 @@ struct port_txctx {
 	                        * (VXLAN: the MAC table's answer; 0: every remote of
 	                        * the flood list) */
 	struct port_scratch *scratch; /* the calling worker's */
+	bool defer;            /* the sender completes its frames after the
+	                        * delivery (rx_in_ring): write them but leave the
+	                        * commit (publish, notification) to tx_commit,
+	                        * which runs after the sender's rx_done */
 };
 
 /* Counters a driver keeps (the control thread reads them through info):
@@ -186,6 +194,8 @@ struct port_txctx {
 	X(connects, "connects", "connects", "Frontend connections accepted or made.") \
 	X(close_stuck, "close_stuck", "close_stuck", \
 	  "Times closing a file the guest handed over got stuck (the frontend was kept off).") \
+	X(infl_resubmitted, "inflight_resubmitted", "inflight_resubmitted", \
+	  "Chains a restarted vifd found in flight in the frontend's inflight region and served again.") \
 	X(vx_encap, "vxlan_encap", "vxlan_encap", \
 	  "VXLAN datagrams sent (a frame flooded to several remote endpoints counts once each).") \
 	X(vx_decap, "vxlan_decap", "vxlan_decap", "VXLAN datagrams received and decapsulated.") \
@@ -263,6 +273,12 @@ struct port_ops {
 	 * out first. n is 1 unless keeps_bursts. */
 	void (*rx_keep)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
 	bool keeps_bursts;       /* rx_keep takes back any number of frames */
+	/* The frames received point into the sender's ring until rx_done
+	 * gives them back (vhost-user): its deliveries to drivers with
+	 * tx_commit are committed only after rx_done, so a sender that dies
+	 * (vifd killed) in between never finds a frame both delivered and
+	 * still its own (it would be sent again after a restart). */
+	bool rx_in_ring;
 	/* The datapath is done with frames pkts[0..n) of q (delivered or
 	 * dropped): a guest gets its buffers back and is notified. */
 	void (*rx_done)(struct port *p, unsigned q, const struct pkt *pkts, unsigned n);
@@ -285,6 +301,11 @@ struct port_ops {
 	 * it before it passes a quiescent point after a new snapshot. */
 	bool (*tx_flush)(struct port *p, unsigned q, uint64_t qnow, bool force, uint32_t *calls,
 	                 uint64_t *due);
+	/* Optional: commits what tx_burst wrote to queue q with ctx->defer
+	 * (res->commit): publishes it and notifies the receiver (calls, held
+	 * into res as tx_burst would). */
+	void (*tx_commit)(struct port *p, unsigned q, const struct port_txctx *ctx,
+	                  struct port_txres *res);
 
 	/* Kernel types: sends one frame gathered from iov (the generic
 	 * kport_tx_burst calls it per frame) to remote endpoint rem (VXLAN;

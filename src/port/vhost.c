@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clk.h"
 #include "iovc.h"
 #include "port.h"
 #include "qos.h"
@@ -50,7 +51,14 @@
 
 enum {
 	DST_CHAINS = PORT_TX_CHAINS, /* rx chains reserved at a time (a burst of small frames) */
+	ANNOUNCE_ID = 0xffff,        /* pkt.id of the announce frame (no ring head is) */
+	ANNOUNCE_LEN = 60,
+	/* SEND_RARP: one announce in flight per port; at most this often. */
+	ANNOUNCE_GAP_NS = 100 * 1000 * 1000,
 };
+
+/* announce.state: the RARP frame the control thread made for SEND_RARP. */
+enum { ANN_IDLE, ANN_READY, ANN_TAKEN };
 
 static_assert((int)PKT_MAX_SEGS == (int)VQ_MAX_IOV, "a chain's iovecs fit a packet");
 static_assert(DST_CHAINS <= 255, "struct resv holds 8-bit indices");
@@ -79,6 +87,16 @@ struct vhost_port {
 		uint16_t pending;
 		uint64_t since, last;
 	} coal[VHU_MAX_QUEUE_PAIRS];
+	/* SEND_RARP's frame, received on queue 0 as if the guest had sent it:
+	 * the control thread writes frame while state is ANN_IDLE and then
+	 * stores ANN_READY (release); queue 0's poller takes it (acquire),
+	 * ANN_TAKEN until rx_done (back to ANN_IDLE, release) or rx_keep
+	 * (ANN_READY again). last_ns: control thread only. */
+	struct {
+		_Atomic int state;
+		uint64_t last_ns;
+		uint8_t frame[ANNOUNCE_LEN];
+	} ann;
 };
 
 static struct vhost_port *vp(struct port *p)
@@ -146,31 +164,53 @@ static inline void strip_hdr(struct pkt *pk, uint32_t hdr)
  * burst, so no packet pays for the choice (vqp.h, vqx_*). */
 #define BURST_INLINE static inline __attribute__((always_inline))
 
-BURST_INLINE int rx_burst(struct port *p, struct vq *vq, struct pkt *pkts, unsigned max,
-                          const bool pk)
+/* Queue 0's poller: hands out the announce frame (SEND_RARP) if one is
+ * ready, as pkts[0]. Returns 1 if it did. */
+static inline unsigned take_announce(struct vhost_port *v, unsigned q, struct pkt *pk)
+{
+	if (likely(q != 0 ||
+	           atomic_load_explicit(&v->ann.state, memory_order_acquire) != ANN_READY))
+		return 0;
+	atomic_store_explicit(&v->ann.state, ANN_TAKEN, memory_order_relaxed);
+	pk->seg[0] = (struct iovec){ v->ann.frame, ANNOUNCE_LEN };
+	pk->nseg = 1;
+	pk->len = ANNOUNCE_LEN;
+	pk->ol = (struct pkt_ol){ 0 };
+	pk->rem = 0;
+	pk->id = ANNOUNCE_ID;
+	return 1;
+}
+
+BURST_INLINE int rx_burst(struct port *p, unsigned q, struct vq *vq, struct pkt *pkts,
+                          unsigned max, const bool pk)
 {
 	struct vhu_dev *d = vp(p)->dev;
 	uint32_t hdr = d->hdr_len;
 	int avail;
-	unsigned n;
+	unsigned n, a;
 
+	a = max ? take_announce(vp(p), q, pkts) : 0;
 	avail = vqx_avail_count(vq, pk, max);
 	if (avail <= 0) {
 		if (unlikely(avail < 0)) {
+			if (a)
+				atomic_store(&vp(p)->ann.state, ANN_IDLE);
 			broke(p, VHU_BROKEN_RING, -avail);
 			return -1;
 		}
-		return 0;
+		return (int)a;
 	}
-	n = MIN((unsigned)avail, max);
-	vqx_prefetch(vq, pk, n);
-	for (unsigned i = 0; i < n; i++) {
+	n = a + MIN((unsigned)avail, max - a);
+	vqx_prefetch(vq, pk, n - a);
+	for (unsigned i = a; i < n; i++) {
 		struct pkt *pt = &pkts[i];
 		uint16_t nout;
 		int r = vqx_pop_into(vq, pk, pt->seg, &pt->nseg, &nout, &pt->len, &pt->id, VQ_OUT);
 
 		if (unlikely(r < 0)) {
 			/* The chains popped so far stay taken: the port stops. */
+			if (a)
+				atomic_store(&vp(p)->ann.state, ANN_IDLE);
 			broke(p, VHU_BROKEN_RING, -r);
 			return -1;
 		}
@@ -188,24 +228,42 @@ static int vhost_rx_burst(struct port *p, unsigned q, struct pkt *pkts, unsigned
 	(void)buf;
 	if (unlikely(vhu_dev_is_broken(d)))
 		return 0;
-	return vq->packed ? rx_burst(p, vq, pkts, max, true) : rx_burst(p, vq, pkts, max, false);
+	return vq->packed ? rx_burst(p, q, vq, pkts, max, true) : rx_burst(p, q, vq, pkts, max, false);
 }
 
 static void vhost_rx_keep(struct port *p, unsigned q, const struct pkt *pkts, unsigned n)
 {
 	struct vq *vq = &vp(p)->dev->vr[2 * q + 1].vq;
+	unsigned chains = 0;
 
-	/* The chains stay available: the guest's ring holds them. */
-	(void)pkts;
-	vqx_unpop(vq, vq->packed, (uint16_t)n);
+	/* The chains stay available: the guest's ring holds them; the
+	 * announce frame (never a chain) is handed out again. */
+	for (unsigned i = 0; i < n; i++) {
+		if (pkts[i].id == ANNOUNCE_ID)
+			atomic_store_explicit(&vp(p)->ann.state, ANN_READY, memory_order_relaxed);
+		else
+			chains++;
+	}
+	vqx_unpop(vq, vq->packed, (uint16_t)chains);
 }
 
 BURST_INLINE void rx_done(struct port *p, struct vq *vq, const struct pkt *pkts, unsigned n,
                           const bool pk)
 {
-	/* Nothing was written into transmit buffers: used length 0. */
-	for (unsigned i = 0; i < n; i++)
-		vqx_used_put(vq, pk, pkts[i].id, 0);
+	/* Nothing was written into transmit buffers: used length 0. The
+	 * announce frame (ANNOUNCE_ID, never a ring head) is vifd's own. */
+	unsigned used = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (unlikely(pkts[i].id == ANNOUNCE_ID)) {
+			atomic_store_explicit(&vp(p)->ann.state, ANN_IDLE, memory_order_release);
+		} else {
+			vqx_used_put(vq, pk, pkts[i].id, 0);
+			used++;
+		}
+	}
+	if (!used)
+		return;
 	vqx_used_publish(vq, pk);
 	if (!vqx_call(vq, pk))
 		broke(p, VHU_BROKEN_CALL, 0);
@@ -232,9 +290,11 @@ static bool vhost_rx_arm(struct port *p, unsigned q, bool on)
 	}
 	/* Ask for kicks, then look again: a frame may have come before the
 	 * guest saw the request. (A ring without a kick fd cannot wake the
-	 * worker: it polls it on a timer, see queue_fd.) */
+	 * worker: it polls it on a timer, see queue_fd.) An announce made
+	 * after this look wakes the workers itself. */
 	vqx_kicks_enable(&vr->vq, pk);
-	return vqx_avail_count(&vr->vq, pk, 1) == 0;
+	return vqx_avail_count(&vr->vq, pk, 1) == 0 &&
+	       (q || atomic_load_explicit(&vp(p)->ann.state, memory_order_acquire) != ANN_READY);
 }
 
 /* ---- transmit: the guest's receive ring ---- */
@@ -583,6 +643,25 @@ static bool tx_soft(struct port *p, struct vq *vq, const struct pkt *pk, uint16_
 /* Under ring q's lock, after n frames were published to it: whether their
  * interrupt waits (port_coal). The ring's `since` then becomes the time
  * the held interrupt is due (vhost_tx_flush). */
+static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx *ctx, unsigned n);
+
+/* Under ring q's lock: publishes the used entries written to vq; returns
+ * whether the guest is to be called now (or res->held). */
+BURST_INLINE bool publish(struct vhost_port *v, unsigned q, struct vq *vq,
+                          const struct port_txctx *ctx, struct port_txres *res, const bool pk)
+{
+	/* (used entries, not frames: a buffer handed back empty after a
+	 * failed copy is one too, and the guest must hear of it) */
+	unsigned nused = vq->used_pending;
+
+	vqx_used_publish(vq, pk);
+	if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused)) {
+		res->held = true;
+		return false;
+	}
+	return vqx_need_call(vq, pk);
+}
+
 static bool coal_hold(struct vhost_port *v, unsigned q, const struct port_txctx *ctx, unsigned n)
 {
 	const struct port_coal *c = ctx->coal;
@@ -712,17 +791,10 @@ BURST_INLINE void tx_burst(struct port *p, unsigned q, struct vq *vq, const stru
 		}
 	}
 	flush_reserved(dst, vq, hdr_len, rv, nfr, pkts, tcis, d->ol_rx, pk);
-	if (vq->used_pending) {
-		/* (used entries, not frames: a buffer handed back empty after a
-		 * failed copy is one too, and the guest must hear of it) */
-		unsigned nused = vq->used_pending;
-
-		vqx_used_publish(vq, pk);
-		if (ctx->coal && ctx->coal->on && coal_hold(v, q, ctx, nused))
-			res->held = true;
-		else
-			call = vqx_need_call(vq, pk);
-	}
+	if (vq->used_pending && ctx->defer)
+		res->commit = true; /* published by vhost_tx_commit */
+	else if (vq->used_pending)
+		call = publish(v, q, vq, ctx, res, pk);
 	if (f)
 		qos_fair_done(f, vq->used_idx, (uint16_t)avail);
 out:
@@ -752,6 +824,28 @@ static void vhost_tx_burst(struct port *p, unsigned q, const struct pkt *pkts, u
 		tx_burst(p, q, vq, pkts, mask, tcis, ctx, res, false);
 }
 
+/* What vhost_tx_burst wrote with ctx->defer, published once the sender
+ * has completed its chains (port.h rx_in_ring). With several workers,
+ * another one's publish may have covered it already. */
+static void vhost_tx_commit(struct port *p, unsigned q, const struct port_txctx *ctx,
+                            struct port_txres *res)
+{
+	struct vhost_port *v = vp(p);
+	struct vq *vq = &v->dev->vr[2 * q].vq;
+	bool call = false;
+
+	lock(&v->lock[q], p->env->shared);
+	if (vq->used_pending)
+		call = vq->packed ? publish(v, q, vq, ctx, res, true)
+		                  : publish(v, q, vq, ctx, res, false);
+	unlock(&v->lock[q], p->env->shared);
+	if (call) {
+		if (!vq_call_fd(vq))
+			broke(p, VHU_BROKEN_CALL, 0);
+		res->calls++;
+	}
+}
+
 static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force,
                            uint32_t *calls, uint64_t *due)
 {
@@ -766,6 +860,12 @@ static bool vhost_tx_flush(struct port *p, unsigned q, uint64_t qnow, bool force
 		v->coal[q].pending = 0;
 	} else if (v->coal[q].pending && (force || qos_diff(qnow, v->coal[q].since) >= 0)) {
 		v->coal[q].pending = 0;
+		/* Another worker's deferred delivery (tx_commit not run yet)
+		 * goes with this call: vqx_need_call counts from the shadow
+		 * position, so the entries behind it must be published first, or
+		 * that worker's commit would find no interrupt due for them. */
+		if (vq->used_pending)
+			vqx_used_publish(vq, vq->packed);
 		call = vqx_need_call(vq, vq->packed);
 	}
 	still = v->coal[q].pending != 0;
@@ -790,6 +890,9 @@ static void dev_quiesce(struct vhu_dev *d, void *ctx)
 	/* No worker holds an interrupt of it now (they send or drop them
 	 * before a quiescent point): rings that come back start afresh. */
 	memset(vp(p)->coal, 0, sizeof(vp(p)->coal));
+	/* Nor an announce frame (a poller that broke may have left it taken). */
+	if (atomic_load(&vp(p)->ann.state) == ANN_TAKEN)
+		atomic_store(&vp(p)->ann.state, ANN_IDLE);
 }
 
 static void dev_changed(struct vhu_dev *d, void *ctx)
@@ -802,9 +905,45 @@ static void dev_changed(struct vhu_dev *d, void *ctx)
 	p->env->changed(p->env->ctx);
 }
 
+/* SEND_RARP (vhu_msg.c): a RARP request from the guest's MAC, as QEMU's
+ * announce_self makes them (broadcast, ethertype 0x8035, "reverse request
+ * from mac to mac", no addresses), received on queue 0 as if the guest had
+ * sent it, so the switch learns the MAC through its own policy (binding,
+ * anti-spoofing, MAC limit) and floods it. One at a time, at most one per
+ * ANNOUNCE_GAP_NS: a frontend repeating itself costs nothing. */
+static void dev_announce(struct vhu_dev *d, void *ctx, const uint8_t mac[6])
+{
+	struct port *p = ctx;
+	struct vhost_port *v = vp(p);
+	uint64_t now = clk_now_ns();
+	uint8_t *f = v->ann.frame;
+
+	if (atomic_load_explicit(&v->ann.state, memory_order_acquire) != ANN_IDLE ||
+	    (v->ann.last_ns && now - v->ann.last_ns < ANNOUNCE_GAP_NS)) {
+		VLOG_RL(LOG_INFO, "%s: SEND_RARP: an announce is still pending or too recent: skipped",
+		        d->name);
+		return;
+	}
+	v->ann.last_ns = now;
+	memset(f, 0, ANNOUNCE_LEN);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80, f[13] = 0x35;         /* RARP */
+	f[14] = 0, f[15] = 1;               /* hardware: Ethernet */
+	f[16] = 0x08, f[17] = 0x00;         /* protocol: IPv4 */
+	f[18] = 6, f[19] = 4;
+	f[20] = 0, f[21] = 3;               /* reverse request */
+	memcpy(f + 22, mac, 6);             /* sender hardware address */
+	memcpy(f + 32, mac, 6);             /* target hardware address */
+	atomic_store_explicit(&v->ann.state, ANN_READY, memory_order_release);
+	if (p->env->wake)
+		p->env->wake(p->env->ctx);
+}
+
 static const struct vhu_dev_ops dev_ops = {
 	.quiesce = dev_quiesce,
 	.changed = dev_changed,
+	.announce = dev_announce,
 };
 
 static int vhost_open(struct port *p, const struct port_params *pp, char *err, size_t errlen)
@@ -901,6 +1040,7 @@ static void vhost_info(struct port *p, struct port_info *pi)
 	pi->msg_errors = d->cnt.msg_errors;
 	pi->connects = d->cnt.connects;
 	pi->close_stuck = d->cnt.close_stuck;
+	pi->infl_resubmitted = d->cnt.infl_resubmitted;
 }
 
 static bool vhost_check(struct port *p)
@@ -925,8 +1065,10 @@ const struct port_ops port_vhost_ops = {
 	.rx_burst = vhost_rx_burst,
 	.rx_keep = vhost_rx_keep,
 	.keeps_bursts = true,
+	.rx_in_ring = true,
 	.rx_done = vhost_rx_done,
 	.rx_arm = vhost_rx_arm,
 	.tx_burst = vhost_tx_burst,
 	.tx_flush = vhost_tx_flush,
+	.tx_commit = vhost_tx_commit,
 };

@@ -49,6 +49,10 @@ struct vhu_dev_ops {
 	void (*quiesce)(struct vhu_dev *d, void *ctx);
 	/* d's set of live rings may have changed; republish. */
 	void (*changed)(struct vhu_dev *d, void *ctx);
+	/* Optional: the frontend announced the guest's MAC (SEND_RARP without
+	 * VIRTIO_NET_F_GUEST_ANNOUNCE): the embedder sends a RARP from it
+	 * into the switch as if the guest had. */
+	void (*announce)(struct vhu_dev *d, void *ctx, const uint8_t mac[6]);
 };
 
 /* One virtqueue as negotiated. Written by the control thread only while the
@@ -83,6 +87,7 @@ struct vhu_counters {
 	uint64_t connects;    /* connections established */
 	uint64_t broken;      /* times the guest got its port stopped */
 	uint64_t ctrl_cmds;   /* control queue commands handled */
+	uint64_t infl_resubmitted; /* chains found in flight at ring starts */
 	uint64_t close_stuck; /* times closing one of its fds got stuck: the
 	                       * frontend was kept off until the close returned */
 };
@@ -116,6 +121,8 @@ struct vhu_dev {
 	struct ev_timer *retry;  /* client mode: pending reconnect */
 	unsigned backoff_ms;
 	uint8_t rbuf[sizeof(struct vu_msg)];
+	int reply_fd;            /* with has_reply_fd: an fd the handler made, */
+	bool has_reply_fd;       /* sent with its reply, then closed */
 	uint32_t rlen;           /* bytes of the current message received */
 	int rfds[VU_MAX_FDS];
 	unsigned nrfds;
@@ -143,6 +150,17 @@ struct vhu_dev {
 	/* The frontend's dirty-page log (SET_LOG_BASE; bits NULL: none): the
 	 * datapath marks into it while VHOST_F_LOG_ALL is negotiated. */
 	struct dirty_log log;
+	/* The frontend's inflight region (SET_INFLIGHT_FD, vq_inflight.h;
+	 * map_base NULL: none): num_queues parts of `stride` bytes from base,
+	 * for rings of queue_size entries; each data ring below num_queues
+	 * tracks its chains in its part while live. */
+	struct {
+		void *map_base;
+		size_t map_len;
+		uint8_t *base;
+		uint64_t stride;
+		uint16_t num_queues, queue_size;
+	} infl;
 	/* One wake-up's messages (vhu_sock.c conn_read) are a batch: the first
 	 * one that changes what a live ring uses takes the device out of the
 	 * datapath (batch_frozen), and the batch's end puts it back once;

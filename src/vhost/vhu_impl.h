@@ -33,6 +33,8 @@ void vhu_ctrl_stop(struct vhu_dev *d);
 
 /* vhu_sock.c: sends a reply; returns 0 or -errno. */
 int vhu_send(struct vhu_dev *d, const struct vu_msg *m);
+/* The same with one fd in SCM_RIGHTS (fd < 0: none). */
+int vhu_send_fd(struct vhu_dev *d, const struct vu_msg *m, int fd);
 /* Uses an already connected socket as the frontend connection (tests and
  * fuzz targets drive the device through a socketpair). 0 or -errno. */
 int vhu_conn_adopt(struct vhu_dev *d, int fd);

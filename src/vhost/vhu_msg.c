@@ -108,7 +108,8 @@ uint64_t vhu_protocol_features_offered(void)
 {
 	return (1ull << VU_PF_MQ) | (1ull << VU_PF_RARP) | (1ull << VU_PF_REPLY_ACK) |
 	       (1ull << VU_PF_MTU) | (1ull << VU_PF_CONFIG) | (1ull << VU_PF_RESET_DEVICE) |
-	       (1ull << VU_PF_STATUS) | (VHU_OFFER_LOG ? 1ull << VU_PF_LOG_SHMFD : 0);
+	       (1ull << VU_PF_STATUS) | (1ull << VU_PF_INFLIGHT_SHMFD) |
+	       (VHU_OFFER_LOG ? 1ull << VU_PF_LOG_SHMFD : 0);
 }
 
 static void log_unmap(struct vhu_dev *d)
@@ -118,6 +119,15 @@ static void log_unmap(struct vhu_dev *d)
 		munmap(d->log.map_base, d->log.map_len);
 	}
 	memset(&d->log, 0, sizeof(d->log));
+}
+
+static void infl_unmap(struct vhu_dev *d)
+{
+	if (d->infl.map_base) {
+		gmem_unguard(d->infl.map_base);
+		munmap(d->infl.map_base, d->infl.map_len);
+	}
+	memset(&d->infl, 0, sizeof(d->infl));
 }
 
 static bool fd_is_eventfd(int fd)
@@ -167,6 +177,47 @@ bool vhu_vring_ready(const struct vhu_dev *d, unsigned i)
 	return d->mem_set && vr->num && vr->addr_set && vr->started && vring_enabled(d, vr);
 }
 
+/* Gives data ring i (just set up, resuming at its used index) its part of
+ * the inflight region, if the frontend set one that covers it, after
+ * recovering what the last backend left in flight (vq_inflight.h). The
+ * control queue is not tracked (its commands are done at once, on the
+ * control thread). Returns 0, or -EINVAL if the region disagrees with the
+ * ring. */
+static int infl_attach(struct vhu_dev *d, unsigned i, struct vq *q)
+{
+	struct vq_infl_region *r;
+	uint16_t n;
+	char err[128];
+
+	q->infl = NULL;
+	/* Split rings only: a packed ring (once offered) is not tracked. */
+	if (!d->infl.base || !(d->pfeatures & (1ull << VU_PF_INFLIGHT_SHMFD)) ||
+	    (d->features & (1ull << VIRTIO_F_RING_PACKED)) || i >= 2 * d->max_qp ||
+	    i >= d->infl.num_queues)
+		return 0;
+	/* (without MQ the control queue is vring 2, below 2 * max_qp) */
+	if ((d->features & (1ull << VIRTIO_NET_F_CTRL_VQ)) && i == vhu_ctrl_index(d))
+		return 0;
+	if (d->infl.queue_size != q->size) {
+		VHU_LOG(LOG_ERR, d, "vring %u: %u entries, but the inflight region is for %u", i,
+		        q->size, d->infl.queue_size);
+		return -EINVAL;
+	}
+	r = (struct vq_infl_region *)(void *)(d->infl.base + d->infl.stride * i);
+	if (vq_infl_recover(r, q->avail, q->size, q->used_idx, q->last_avail, &n,
+	                    &q->infl_counter, err, sizeof(err)) < 0) {
+		VHU_LOG(LOG_ERR, d, "vring %u: %s", i, err);
+		return -EINVAL;
+	}
+	if (n) {
+		d->cnt.infl_resubmitted += n;
+		VHU_LOG(LOG_INFO, d, "vring %u: %u chains were in flight when the last backend "
+		        "stopped: served again from avail entry %u", i, n, q->last_avail);
+	}
+	q->infl = r;
+	return 0;
+}
+
 int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 {
 	struct vhu_vring *vr = &d->vr[i];
@@ -187,7 +238,9 @@ int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 	q->callfd = vr->callfd;
 	if (d->features & (1ull << VIRTIO_F_RING_PACKED)) {
 		/* Packed: the base carries both positions (vqp.h); there is
-		 * no index in memory to check it against. */
+		 * no index in memory to check it against, and no inflight
+		 * tracking (a region from an earlier split start goes). */
+		q->infl = NULL;
 		if (vq_setup_packed(q, &d->mem, vr->num, vr->addr.desc_user_addr,
 		                    vr->addr.avail_user_addr, vr->addr.used_user_addr, vr->base,
 		                    err, sizeof(err)) < 0) {
@@ -211,6 +264,10 @@ int vhu_vring_start(struct vhu_dev *d, unsigned i, uint32_t max_len)
 		VHU_LOG(LOG_INFO, d, "vring %u: base %u but used index %u, resuming at %u",
 		        i, vr->base, used, used);
 		q->last_avail = q->used_idx = used;
+	}
+	if (infl_attach(d, i, q) < 0) {
+		vhu_dev_mark_broken(d, VHU_BROKEN_SETUP, 0);
+		return -EINVAL;
 	}
 	vr->live = true;
 	return 0;
@@ -261,6 +318,7 @@ void vhu_state_reset(struct vhu_dev *d)
 		gmem_unmap(&d->mem);
 	d->mem_set = false;
 	log_unmap(d);
+	infl_unmap(d);
 	d->features = 0;
 	d->pfeatures = 0;
 	d->features_set = false;
@@ -502,6 +560,103 @@ static int h_set_log_base(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigne
 	return 0;
 }
 
+/* Checks GET/SET_INFLIGHT_FD's geometry; returns the region's size or 0. */
+static uint64_t infl_size(struct vhu_dev *d, const struct vu_inflight *in)
+{
+	if (in->num_queues == 0 || in->num_queues > VHU_MAX_VRINGS || !is_pow2(in->queue_size) ||
+	    in->queue_size > VQ_MAX_SIZE) {
+		VHU_LOG(LOG_ERR, d, "%s_INFLIGHT_FD: %u queues of %u entries (at most %u queues, "
+		        "a power of two <= %d entries)", in->mmap_size ? "SET" : "GET",
+		        in->num_queues, in->queue_size, VHU_MAX_VRINGS, VQ_MAX_SIZE);
+		return 0;
+	}
+	return in->num_queues * vq_infl_queue_bytes(in->queue_size);
+}
+
+/* GET_INFLIGHT_FD: a new zeroed region for num_queues rings of queue_size
+ * entries, in a memfd sealed against shrinking and growing (it cannot be
+ * truncated under us), handed to the frontend, which keeps it across our
+ * restarts and gives it back with SET_INFLIGHT_FD. vifd keeps no fd. */
+static int h_get_inflight_fd(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	uint64_t size = infl_size(d, &m->p.inflight);
+	int fd, r;
+
+	(void)fds, (void)nfds;
+	if (!size)
+		return -EINVAL;
+	fd = memfd_create("vifd-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		r = -errno;
+		VHU_LOG(LOG_ERR, d, "GET_INFLIGHT_FD: memfd of %llu bytes: %s",
+		        (unsigned long long)size, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	m->p.inflight.mmap_size = size;
+	m->p.inflight.mmap_offset = 0;
+	m->hdr.size = sizeof(m->p.inflight);
+	d->reply_fd = fd;
+	d->has_reply_fd = true;
+	*reply = true;
+	VHU_LOG(LOG_INFO, d, "inflight region: %u queues of %u entries, %llu bytes",
+	        m->p.inflight.num_queues, m->p.inflight.queue_size, (unsigned long long)size);
+	return 0;
+}
+
+/* SET_INFLIGHT_FD: the region to track the rings in (the device is
+ * quiesced; the rings restart with it and recover from it). Checked like
+ * the dirty log: a memfd or tmpfs file (F_GET_SEALS answered), at least
+ * offset + size long, exactly the size its geometry needs; its mapping is
+ * guarded (gmem_guard) so that a frontend truncating a file it did not
+ * seal stops this port, not vifd. */
+static int h_set_inflight_fd(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfds, bool *reply)
+{
+	const struct vu_inflight *in = &m->p.inflight;
+	uint64_t size = infl_size(d, in), off = in->mmap_offset, pg = (uint64_t)getpagesize();
+	struct statfs sfs;
+	struct stat st;
+	void *p;
+
+	(void)nfds, (void)reply;
+	if (!size || in->mmap_size != size || off > UINT64_MAX - size - pg) {
+		VHU_LOG(LOG_ERR, d, "SET_INFLIGHT_FD: size %llu offset %llu (%llu needed)",
+		        (unsigned long long)in->mmap_size, (unsigned long long)off,
+		        (unsigned long long)size);
+		return -EINVAL;
+	}
+	if (fcntl(fds[0], F_GET_SEALS) < 0 || fstatfs(fds[0], &sfs) < 0 ||
+	    sfs.f_type != TMPFS_MAGIC) {
+		VHU_LOG(LOG_ERR, d, "SET_INFLIGHT_FD: the region must be a memfd or tmpfs file");
+		return -EINVAL;
+	}
+	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size < off + size) {
+		VHU_LOG(LOG_ERR, d, "SET_INFLIGHT_FD: the file is smaller than offset + size");
+		return -EINVAL;
+	}
+	uint64_t skip = off % pg, len = size + skip;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], (off_t)(off - skip));
+	if (p == MAP_FAILED) {
+		VHU_LOG(LOG_ERR, d, "SET_INFLIGHT_FD: mmap: %s", strerror(errno));
+		return -errno;
+	}
+	if (!gmem_guard(&d->mem, p, len)) {
+		munmap(p, len);
+		VHU_LOG(LOG_ERR, d, "SET_INFLIGHT_FD: too many guarded mappings");
+		return -ENOSPC;
+	}
+	infl_unmap(d);
+	d->infl.map_base = p;
+	d->infl.map_len = len;
+	d->infl.base = (uint8_t *)p + skip;
+	d->infl.stride = vq_infl_queue_bytes(in->queue_size);
+	d->infl.num_queues = in->num_queues;
+	d->infl.queue_size = in->queue_size;
+	return 0;
+}
+
 /* SET_LOG_FD (logging with a non-shared log, which needs no SHMFD): never
  * offered; accepted and ignored so that a frontend that sends it anyway
  * is not cut off. */
@@ -638,6 +793,10 @@ static int h_send_rarp(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned n
 	memcpy(d->mac, &m->p.u64, 6);
 	VHU_LOG(LOG_INFO, d, "guest announced MAC %02x:%02x:%02x:%02x:%02x:%02x", d->mac[0],
 	        d->mac[1], d->mac[2], d->mac[3], d->mac[4], d->mac[5]);
+	/* vhost-user.rst: the backend broadcasts a RARP for the guest unless
+	 * the guest announces itself (GUEST_ANNOUNCE, never offered here). */
+	if (!(d->features & (1ull << VIRTIO_NET_F_GUEST_ANNOUNCE)) && d->ops->announce)
+		d->ops->announce(d, d->ctx, d->mac);
 	return 0;
 }
 
@@ -747,6 +906,12 @@ static const struct msg_type msg_table[VU_REQ_MAX] = {
 	                    SC_NONE, VU_PF_CONFIG },
 	[VU_SET_CONFIG] = { "SET_CONFIG", h_set_config, 12, 12 + VU_CONFIG_MAX, 0, 0, VR_NONE,
 	                    SC_NONE, VU_PF_CONFIG },
+	[VU_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD", h_get_inflight_fd, sizeof(struct vu_inflight),
+	                         sizeof(struct vu_inflight), 0, 0, VR_NONE, SC_NONE,
+	                         VU_PF_INFLIGHT_SHMFD },
+	[VU_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD", h_set_inflight_fd, sizeof(struct vu_inflight),
+	                         sizeof(struct vu_inflight), 1, 1, VR_NONE, SC_DEV,
+	                         VU_PF_INFLIGHT_SHMFD },
 	[VU_RESET_DEVICE] = { "RESET_DEVICE", h_reset, 0, U64, 0, 0, VR_NONE, SC_DEV,
 	                      VU_PF_RESET_DEVICE },
 	[VU_SET_STATUS] = { "SET_STATUS", h_set_status, U64, U64, 0, 0, VR_NONE, SC_DEV, VU_PF_STATUS },
@@ -892,6 +1057,13 @@ int vhu_msg_dispatch(struct vhu_dev *d, struct vu_msg *m, int *fds, unsigned nfd
 	r = t->fn(d, m, fds, nfds, &reply);
 	if (r == 0 && reply) {
 		m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+		if (d->has_reply_fd) {
+			/* (an fd the handler made for the frontend: ours to close) */
+			r = vhu_send_fd(d, m, d->reply_fd);
+			close(d->reply_fd);
+			d->has_reply_fd = false;
+			return r;
+		}
 		return vhu_send(d, m);
 	}
 	if (need_ack) {

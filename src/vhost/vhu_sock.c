@@ -289,8 +289,33 @@ static void conn_event(void *arg, int fd, uint32_t events)
 
 int vhu_send(struct vhu_dev *d, const struct vu_msg *m)
 {
+	return vhu_send_fd(d, m, -1);
+}
+
+int vhu_send_fd(struct vhu_dev *d, const struct vu_msg *m, int fd)
+{
 	size_t len = sizeof(struct vu_hdr) + m->hdr.size;
-	ssize_t n = send(d->conn_fd, m, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)m, .iov_len = len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	n = sendmsg(d->conn_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 	if (n == (ssize_t)len)
 		return 0;

@@ -106,6 +106,7 @@ struct bench_opts {
 	bool no_mrg;
 	bool packed;
 	bool no_event_idx;
+	bool no_inflight;
 	bool announce;
 	bool busy_poll;
 	unsigned idle_spins;    /* empty polls before sleeping on notifications */
@@ -948,6 +949,8 @@ static void usage(FILE *f)
 "  --no-mrg           do not negotiate VIRTIO_NET_F_MRG_RXBUF\n"
 "  --packed           packed virtqueues (VIRTIO_F_RING_PACKED; fails if not offered)\n"
 "  --no-event-idx     do not negotiate VIRTIO_RING_F_EVENT_IDX\n"
+"  --no-inflight      do not negotiate INFLIGHT_SHMFD (a reconnect then\n"
+"                     drops the frames in flight: see vif_conn_poll)\n"
 "  --no-announce      do not send the initial broadcast from --src-mac\n"
 "  --busy-poll        never sleep on rx notifications\n"
 "  --idle-spins N     empty polls before sleeping on rx notifications (default\n"
@@ -987,7 +990,8 @@ static int parse_opts(int argc, char **argv)
 {
 	enum { O_SOCK = 256, O_SERVER, O_MODE, O_QUEUES, O_SIZE, O_SIZES, O_RATE, O_RX_RATE, O_COUNT,
 	       O_DURATION, O_BURST, O_SRC, O_DST, O_VERIFY, O_EXPECT, O_IDLE_END, O_LOSS_OK, O_TIMEOUT, O_JSON,
-	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_PACKED, O_NOEVIDX, O_ANNOUNCE, O_NOANNOUNCE,
+	       O_INTERVAL, O_SEG, O_INDIRECT, O_NOMRG, O_PACKED, O_NOEVIDX, O_NOINFL, O_ANNOUNCE,
+	       O_NOANNOUNCE,
 	       O_BUSY, O_RING, O_RXBUF, O_CTRLMQ, O_WARMUP, O_CPUPID, O_ANYFLOWS, O_WINSIG, O_NAP, O_SPINS, O_HELP };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, O_SOCK },
@@ -1015,6 +1019,7 @@ static int parse_opts(int argc, char **argv)
 		{ "no-mrg", no_argument, NULL, O_NOMRG },
 		{ "packed", no_argument, NULL, O_PACKED },
 		{ "no-event-idx", no_argument, NULL, O_NOEVIDX },
+		{ "no-inflight", no_argument, NULL, O_NOINFL },
 		{ "announce", no_argument, NULL, O_ANNOUNCE },
 		{ "no-announce", no_argument, NULL, O_NOANNOUNCE },
 		{ "busy-poll", no_argument, NULL, O_BUSY },
@@ -1104,6 +1109,7 @@ static int parse_opts(int argc, char **argv)
 		case O_NOMRG: opt.no_mrg = true; break;
 		case O_PACKED: opt.packed = true; break;
 		case O_NOEVIDX: opt.no_event_idx = true; break;
+		case O_NOINFL: opt.no_inflight = true; break;
 		case O_ANNOUNCE: opt.announce = true; break;
 		case O_NOANNOUNCE: opt.announce = false; break;
 		case O_ANYFLOWS: opt.any_flows = true; break;
@@ -1542,6 +1548,7 @@ int main(int argc, char **argv)
 	cfg.no_mrg_rxbuf = opt.no_mrg;
 	cfg.packed = opt.packed;
 	cfg.no_event_idx = opt.no_event_idx;
+	cfg.no_inflight = opt.no_inflight;
 	if (opt.ring_size)
 		cfg.ring_size = opt.ring_size;
 	if (opt.rx_buf)

@@ -31,6 +31,10 @@
 #define VIFD_VERSION "unknown"
 #endif
 
+/* How long vhost-user ports restored at startup wait for each other before
+ * forwarding (dp_settle): QEMU reconnects after reconnect=1 s. */
+enum { VIFD_RESTART_HOLD_MS = 3000 };
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -556,6 +560,7 @@ int main(int argc, char **argv)
 		vlog_err("%s", err);
 		goto out;
 	}
+	dp_settle(dp, VIFD_RESTART_HOLD_MS);
 	if (mport && ctl_metrics_create(ev, dp, maddr, mport, &metrics) < 0)
 		goto out;
 	vlog_info("vifd started: bridge br0, %ld worker(s), control socket %s", nworkers, sock);

@@ -134,6 +134,6 @@ int vq_setup_packed(struct vq *q, const struct gmem *mem, uint32_t size, uint64_
 	q->signalled_slot = used;
 	q->signalled_valid = false;
 	q->used_pending = 0;
-	q->infl_head = q->infl_n = 0;
+	q->pslot_head = q->pslot_n = 0;
 	return 0;
 }

@@ -28,6 +28,7 @@
 
 #include "gmem.h"
 #include "util.h"
+#include "vq_inflight.h"
 
 enum {
 	VQ_MAX_SIZE = 32768, /* VIRTIO 1.1 §2.6: Queue Size max 32768 */
@@ -106,8 +107,8 @@ struct vq {
 	uint16_t used_slot;
 	uint16_t signalled_slot;
 	uint16_t first_slot, first_flags;
-	uint16_t infl_head, infl_n;
-	uint16_t infl[VQ_INFLIGHT];
+	uint16_t pslot_head, pslot_n;
+	uint16_t pslot[VQ_INFLIGHT];
 
 	/* Dirty-page logging (live migration): while the device logs (set by
 	 * the control thread with the queue detached), every page of guest
@@ -124,6 +125,12 @@ struct vq {
 		uint64_t byte;
 		uint8_t mask;
 	} logc[VQ_LOGC];
+
+	/* Inflight tracking (vq_inflight.h): this ring's part of the
+	 * frontend's inflight region, set by the control thread with the
+	 * queue detached (NULL: not tracked); the pop counter, the worker's. */
+	struct vq_infl_region *infl;
+	uint64_t infl_counter;
 } cache_aligned;
 
 /* Sizes in bytes of the three ring areas for a queue of `size` entries,
@@ -195,6 +202,8 @@ static inline int vq_pop_into(struct vq *q, struct iovec *iov, uint16_t *niov, u
 		return -VQ_ERR_HEAD;
 	q->last_avail++;
 	*head = (uint16_t)idx;
+	if (q->infl)
+		vq_infl_pop(q->infl, &q->infl_counter, *head);
 	*niov = 0;
 	*nout = 0;
 	for (;;) {
@@ -272,6 +281,10 @@ static inline int vq_pop(struct vq *q, struct vq_chain *c, int dir)
 /* Gives back `n` popped-but-unused entries (they stay available). */
 static inline void vq_unpop(struct vq *q, uint16_t n)
 {
+	if (q->infl)
+		for (uint16_t i = 1; i <= n; i++)
+			vq_infl_unpop(q->infl, q->mask,
+			              q->avail->ring[(uint16_t)(q->last_avail - i) & q->mask]);
 	q->last_avail -= n;
 }
 
@@ -340,6 +353,8 @@ static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
 
 	e->id = head;
 	e->len = len;
+	if (q->infl)
+		vq_infl_put(q->infl, head & q->mask);
 	if (unlikely(q->log))
 		vq_log_used(q, 4 + 8ull * (q->used_idx & q->mask), 8);
 	q->used_idx++;
@@ -351,6 +366,8 @@ static inline void vq_used_put(struct vq *q, uint16_t head, uint32_t len)
 static inline void vq_used_publish(struct vq *q)
 {
 	__atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+	if (q->infl)
+		vq_infl_publish(q->infl, q->used, q->mask, q->used_idx, q->used_pending);
 	q->used_pending = 0;
 	if (unlikely(q->log)) {
 		vq_log_used(q, 2, 2);

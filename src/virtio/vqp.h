@@ -234,7 +234,7 @@ static inline int vqp_pop_into(struct vq *q, struct iovec *iov, uint16_t *niov, 
 
 	*niov = 0;
 	*nout = 0;
-	if (unlikely(q->infl_n == VQ_INFLIGHT))
+	if (unlikely(q->pslot_n == VQ_INFLIGHT))
 		return -VQ_ERR_INFLIGHT;
 	for (;;) {
 		const volatile struct vring_packed_desc *d = &q->pdesc[slot];
@@ -266,8 +266,8 @@ static inline int vqp_pop_into(struct vq *q, struct iovec *iov, uint16_t *niov, 
 		return -VQ_ERR_HEAD;
 	q->last_avail = slot;
 	q->avail_wrap = wrap;
-	q->infl[(uint16_t)(q->infl_head + q->infl_n) % VQ_INFLIGHT] = nslots;
-	q->infl_n++;
+	q->pslot[(uint16_t)(q->pslot_head + q->pslot_n) % VQ_INFLIGHT] = nslots;
+	q->pslot_n++;
 	*id = did;
 	*len = (uint32_t)total;
 	return VQ_OK;
@@ -276,10 +276,10 @@ static inline int vqp_pop_into(struct vq *q, struct iovec *iov, uint16_t *niov, 
 /* Gives back the last n chains popped (they stay available). */
 static inline void vqp_unpop(struct vq *q, uint16_t n)
 {
-	for (; n && q->infl_n; n--) {
-		uint16_t k = q->infl[(uint16_t)(q->infl_head + q->infl_n - 1) % VQ_INFLIGHT];
+	for (; n && q->pslot_n; n--) {
+		uint16_t k = q->pslot[(uint16_t)(q->pslot_head + q->pslot_n - 1) % VQ_INFLIGHT];
 
-		q->infl_n--;
+		q->pslot_n--;
 		if (q->last_avail >= k) {
 			q->last_avail = (uint16_t)(q->last_avail - k);
 		} else {
@@ -307,10 +307,10 @@ static inline void vqp_used_put(struct vq *q, uint16_t id, uint32_t len)
 	                         (len ? VRING_DESC_F_WRITE : 0));
 	uint16_t k = 1;
 
-	if (likely(q->infl_n)) {
-		k = q->infl[q->infl_head];
-		q->infl_head = (uint16_t)((q->infl_head + 1) % VQ_INFLIGHT);
-		q->infl_n--;
+	if (likely(q->pslot_n)) {
+		k = q->pslot[q->pslot_head];
+		q->pslot_head = (uint16_t)((q->pslot_head + 1) % VQ_INFLIGHT);
+		q->pslot_n--;
 	}
 	d->id = id;
 	d->len = len;

@@ -38,6 +38,8 @@ enum vu_request {
 	VU_SET_VRING_ENDIAN = 23,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31,
+	VU_SET_INFLIGHT_FD = 32,
 	VU_RESET_DEVICE = 34,
 	VU_GET_MAX_MEM_SLOTS = 36,
 	VU_SET_STATUS = 39,
@@ -63,6 +65,7 @@ enum {
 	VU_PF_BACKEND_REQ = 5,
 	VU_PF_CROSS_ENDIAN = 6,
 	VU_PF_CONFIG = 9,
+	VU_PF_INFLIGHT_SHMFD = 12,
 	VU_PF_RESET_DEVICE = 13,
 	VU_PF_STATUS = 16,
 };
@@ -121,6 +124,16 @@ struct vu_log {
 	uint64_t mmap_offset;
 } __attribute__((packed));
 
+/* GET_INFLIGHT_FD / SET_INFLIGHT_FD: QEMU's VhostUserInflight, 24 bytes
+ * (its u16s followed by the padding of a u64-aligned struct). */
+struct vu_inflight {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+	uint16_t num_queues;
+	uint16_t queue_size;
+	uint8_t padding[4];
+} __attribute__((packed));
+
 struct vu_config {
 	uint32_t offset;
 	uint32_t size;
@@ -135,6 +148,7 @@ union vu_payload {
 	struct vu_vring_addr addr;
 	struct vu_mem_table mem;
 	struct vu_log log;
+	struct vu_inflight inflight;
 	struct vu_config config;
 };
 

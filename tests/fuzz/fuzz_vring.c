@@ -1,7 +1,10 @@
 /* fuzz_vring.c - libFuzzer target: the descriptor walks (vq.h, vqp.h) over
  * fake guest memory whose rings and tables are the fuzzer's bytes. Input:
  * byte 0: flags (bit0 indirect, bits 1-2 chain direction mod 3, bit3
- * event_idx, bit4 packed ring), byte 1: split: log2 ring size (mod 9);
+ * event_idx, bit4 packed ring, bit5 (split only) inflight tracking in a
+ * region at INFL, itself fuzzer's bytes: it is recovered first, then the
+ * rounds mark into it, a chain is given back, and it is recovered again
+ * as after a restart), byte 1: split: log2 ring size (mod 9);
  * packed: ring size - 1 (any size 1..256), then bytes copied over the
  * start of guest memory (descriptor table or ring, avail ring or driver
  * event structure at 0x2000, indirect area, buffers). Every
@@ -13,7 +16,7 @@
 #include "fakemem.h"
 #include "vqp.h"
 
-enum { MEM = 1 << 16, GPA = 0x10000, AVAIL = 0x2000, USED = 0x3000 };
+enum { MEM = 1 << 16, GPA = 0x10000, AVAIL = 0x2000, USED = 0x3000, INFL = 0xc000 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -95,6 +98,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.event_idx = data[0] & 8;
 	q.max_len = 70000;
 	q.callfd = -1;
+	if (data[0] & 0x20) {
+		struct vq_infl_region *r = (struct vq_infl_region *)(void *)(fm.p + INFL);
+		uint16_t nres;
+
+		if (vq_infl_recover(r, q.avail, (uint16_t)qsz, 0, 0, &nres, &q.infl_counter, err,
+		                    sizeof(err)) < 0)
+			return 0;
+		q.infl = r;
+	}
 	for (unsigned round = 0; round < 4; round++) {
 		int n = vq_avail_count(&q);
 		if (n <= 0)
@@ -112,6 +124,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		vq_used_publish(&q);
 		(void)vq_need_call(&q);
+	}
+	if (q.infl) {
+		uint16_t nres;
+
+		if (vq_avail_count(&q) > 0 && vq_pop(&q, &c, (data[0] >> 1) % 3) == 0)
+			vq_unpop(&q, 1);
+		(void)vq_infl_recover(q.infl, q.avail, (uint16_t)qsz, q.used->idx, q.used->idx,
+		                      &nres, &q.infl_counter, err, sizeof(err));
 	}
 	(void)sink;
 	return 0;

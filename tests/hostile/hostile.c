@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "vif_impl.h"
+#include "vq_inflight.h" /* the region's layout (vifd's side) */
 
 static const char *sock_path;
 
@@ -435,6 +436,36 @@ static int m_log_hugetlb(void)
 	return log_base(8192, 0, fd);
 }
 
+/* SET_INFLIGHT_FD with a region vifd must refuse (INFLIGHT_SHMFD acked,
+ * 2 queues of 256 entries: 2 x 4160 bytes): the connection is dropped. */
+static int inflight_set(uint64_t size, uint64_t off, int fd)
+{
+	uint64_t f = 1ull << VU_F_PROTOCOL_FEATURES, pf = 1ull << VU_PF_INFLIGHT_SHMFD;
+	struct vu_inflight in = { .mmap_size = size, .mmap_offset = off, .num_queues = 2,
+	                          .queue_size = 256 };
+	struct vu_msg ms[3] = { mk(VU_SET_FEATURES, &f, 8), mk(VU_SET_PROTOCOL_FEATURES, &pf, 8),
+	                        mk(VU_SET_INFLIGHT_FD, &in, sizeof(in)) };
+	int r;
+
+	if (fd < 0)
+		return fail("inflight fd");
+	r = run_msgs(ms, 3, &fd, 1);
+	close(fd);
+	return r;
+}
+
+static int m_inflight_size_wrong(void) { return inflight_set(4096, 0, sealed_memfd(8320)); }
+static int m_inflight_past_file_end(void) { return inflight_set(8320, 4096, sealed_memfd(8320)); }
+static int m_inflight_not_memfd(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return fail("pipe");
+	close(p[1]);
+	return inflight_set(8320, 0, p[0]);
+}
+
 static int m_log_not_memfd(void)
 {
 	int p[2];
@@ -467,6 +498,38 @@ static void setd(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t fla
 	d->len = len;
 	d->flags = flags;
 	d->next = next;
+}
+
+/* A device that negotiated fine (INFLIGHT_SHMFD included: libvif's
+ * default) writes a mark into its inflight region that matches no chain
+ * vifd took, and hands the region back: the rings restart, the region
+ * disagrees with the tx ring, and the port must stop. */
+static int r_inflight_corrupt(void)
+{
+	struct vif *v = good_open();
+	struct vu_msg m;
+	uint8_t *r;
+
+	if (!v)
+		return fail("open");
+	if (v->infl_fd < 0) {
+		vif_close(v);
+		fprintf(stderr, "hostile: vifd did not negotiate INFLIGHT_SHMFD\n");
+		return 2;
+	}
+	r = mmap(NULL, v->infl.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->infl_fd, 0);
+	if (r == MAP_FAILED)
+		return fail("mmap region");
+	usleep(100000);
+	/* vring 1's part: descriptor 7 "in flight", nothing available */
+	r[vq_infl_queue_bytes(v->infl.queue_size) + 16 + 16 * 7] = 1;
+	m = mk(VU_SET_INFLIGHT_FD, &v->infl, sizeof(v->infl));
+	if (vif_raw_msg(v, &m, sizeof(m.hdr) + sizeof(v->infl), &v->infl_fd, 1, NULL, 0) < 0)
+		return fail("SET_INFLIGHT_FD");
+	usleep(500000);
+	munmap(r, v->infl.mmap_size);
+	vif_close(v);
+	return 0;
 }
 
 /* A device that negotiated fine and then writes one bad tx chain. */
@@ -1387,6 +1450,9 @@ static const struct hcase cases[] = {
 	{ "msg-log-past-file-end", m_log_past_end, "msg" },
 	{ "msg-log-offset-wraps", m_log_offset_wraps, "msg" },
 	{ "msg-log-not-memfd", m_log_not_memfd, "msg" },
+	{ "msg-inflight-size-wrong", m_inflight_size_wrong, "msg" },
+	{ "msg-inflight-past-file-end", m_inflight_past_file_end, "msg" },
+	{ "msg-inflight-not-memfd", m_inflight_not_memfd, "msg" },
 	{ "ring-addr-outside-memory", r_addr_oob, "stop" },
 	{ "ring-len-overflows-region", r_len_overflow, "stop" },
 	{ "ring-addr-wraps", r_addr_wrap, "stop" },
@@ -1400,6 +1466,7 @@ static const struct hcase cases[] = {
 	{ "ring-indirect-bad-length", r_indirect_badlen, "stop" },
 	{ "ring-writable-tx-buffer", r_writable_tx, "stop" },
 	{ "ring-memory-truncated-in-use", r_truncate_memory, "stop" },
+	{ "ring-inflight-region-corrupt", r_inflight_corrupt, "stop" },
 	{ "ring-remap-away-while-running", r_remap_away, "stop" },
 	{ "ring-rx-buffers-outside-memory", r_rx_bad, "stop-rx" },
 	{ "ring-call-fd-made-blocking-and-full", r_call_blocking, "stop" },

@@ -16,6 +16,7 @@
  *   raw-mq N             VQ_PAIRS_SET(N) as sent, even out of range (libvif
  *                        would refuse it; the device must answer ERR)
  *   rx promisc|allmulti on|off   vif_ctrl_rx(A, ...)
+ *   rarp                 SEND_RARP with A's MAC (as QEMU after a migration)
  *   send Q N             N frames A -> B on A's pair Q; "ok total=T"
  *   recv N               N frames B -> A on each of B's pairs;
  *                        "ok total=T q0=.. q1=.. ..." (A's rx pair counts)
@@ -187,6 +188,20 @@ static bool run(struct vif *a, struct vif *b, char *line)
 		return false;
 	if (!strcmp(cmd, "mq") && !parse_uint(x, &u)) {
 		err = vif_ctrl_mq_pairs(a, u);
+		if (err)
+			reply_err(err);
+		else
+			printf("ok\n");
+	} else if (!strcmp(cmd, "rarp")) {
+		struct vu_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.hdr.request = VU_SEND_RARP;
+		m.hdr.flags = VU_VERSION;
+		m.hdr.size = sizeof(m.p.u64);
+		memcpy(&m.p.u64, mac_a, 6);
+		err = !(a->proto & (1ull << VU_PF_RARP)) ? -ENOTSUP :
+		      vif_raw_msg(a, &m, sizeof(m.hdr) + sizeof(m.p.u64), NULL, 0, NULL, 0);
 		if (err)
 			reply_err(err);
 		else

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -89,6 +90,11 @@ struct fake {
 	unsigned ctrl_kicks, ctrl_layout_bad;
 	unsigned active_pairs;
 	bool promisc, allmulti;
+	/* INFLIGHT_SHMFD: regions made (GET), and the inode and geometry of
+	 * the last one handed back (SET). */
+	unsigned infl_made;
+	ino_t infl_ino;
+	struct vu_inflight infl;
 };
 
 static const uint64_t full_offer = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_NET_F_MRG_RXBUF |
@@ -152,6 +158,39 @@ static void reply_u64(int fd, uint32_t req, uint64_t val)
 	r.p.u64 = val;
 	if (send(fd, &r, sizeof(r.hdr) + 8, MSG_NOSIGNAL) < 0)
 		perror("fake reply");
+}
+
+/* GET_INFLIGHT_FD's reply: the geometry asked, a memfd of the size vifd
+ * would make. */
+static void reply_inflight(struct fake *f, struct vu_msg *m)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(m->hdr) + sizeof(m->p.inflight) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd = memfd_create("fake-inflight", MFD_CLOEXEC);
+
+	m->p.inflight.mmap_size = m->p.inflight.num_queues * (uint64_t)
+		((16 + 16 * m->p.inflight.queue_size + 63) / 64 * 64);
+	m->p.inflight.mmap_offset = 0;
+	m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+	m->hdr.size = sizeof(m->p.inflight);
+	if (fd < 0 || ftruncate(fd, (off_t)m->p.inflight.mmap_size) < 0)
+		perror("fake inflight memfd");
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(f->fd, &mh, MSG_NOSIGNAL) < 0)
+		perror("fake inflight reply");
+	close(fd);
+	f->infl_made++;
 }
 
 static void fake_ctrl(struct fake *f);
@@ -219,6 +258,16 @@ static void fake_serve(struct fake *f)
 		case VU_SET_STATUS:
 			f->status = m.p.u64;
 			break;
+		case VU_GET_INFLIGHT_FD:
+			reply_inflight(f, &m);
+			continue;
+		case VU_SET_INFLIGHT_FD: {
+			struct stat st;
+
+			f->infl = m.p.inflight;
+			f->infl_ino = nfds && fstat(fds[0], &st) == 0 ? st.st_ino : 0;
+			break;
+		}
 		case VU_SET_MEM_TABLE:
 			if (f->mem)
 				munmap(f->mem, f->region.memory_size);
@@ -1335,6 +1384,84 @@ static void test_server_reconnect(void)
 	fake_free(&f);
 }
 
+/* INFLIGHT_SHMFD: the region is asked for once and handed back at every
+ * setup; after the backend's loss the rings stay as they were and each
+ * resumes at its used index, so what the backend had not completed is
+ * served again; cfg.no_inflight keeps the old behaviour. */
+static void test_server_reconnect_inflight(void)
+{
+	uint8_t frame[60] = { 7 }, got[2048];
+	struct vif_pkt p[3] = { { .data = frame, .len = 60 }, { .data = frame, .len = 60 },
+				{ .data = frame, .len = 60 } };
+	struct vif_config c;
+	struct fake f;
+	struct vif *v;
+	uint16_t head;
+	unsigned nd;
+	ino_t ino;
+
+	fake_init(&f);
+	f.connect_mode = true;
+	f.proto_offer |= 1ull << VU_PF_INFLIGHT_SHMFD;
+	cfg_init(&c, &f);
+	c.server = true;
+	fake_start(&f);
+	CHECK(vif_open(&c, &v) == 0);
+	fake_join(&f);
+	CHECK(f.proto & 1ull << VU_PF_INFLIGHT_SHMFD);
+	CHECK(f.infl_made == 1 && f.infl_ino != 0 && v->infl_fd >= 0);
+	CHECK(f.infl.num_queues == 2 && f.infl.queue_size == 256 && f.infl.mmap_size == 2 * 4160);
+	ino = f.infl_ino;
+	/* Three frames queued; the device completes the first, takes the
+	 * second, and dies. */
+	CHECK(vif_tx_burst(v, 0, p, 3) == 3);
+	CHECK(dev_tx_pop(&f, 1, got, &head, &nd) > 0);
+	dev_used_put(&f, 1, head, 0);
+	dev_used_publish(&f, 1);
+	CHECK(dev_tx_pop(&f, 1, got, &head, &nd) > 0);
+	fake_hangup(&f);
+	CHECK(vif_conn_poll(v) == -ENOTCONN);
+	f.nreq = 0;
+	fake_start(&f);
+	for (int i = 0; i < 200 && vif_conn_poll(v) != 0; i++)
+		usleep(5000);
+	fake_join(&f);
+	/* The same region back, no new one; the rings kept, resumed at the
+	 * used index: the two frames not completed come again. */
+	CHECK(f.infl_made == 1 && f.infl_ino == ino);
+	CHECK(f.vr[1].base == 1 && f.vr[0].base == 0);
+	CHECK(v->qp[0].tx.avail_idx == 3);
+	CHECK(dev_tx_pop(&f, 1, got, &head, &nd) > 0);
+	CHECK(dev_tx_pop(&f, 1, got, &head, &nd) > 0);
+	CHECK(dev_tx_pop(&f, 1, got, &head, &nd) < 0);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+
+	/* Refused: no region, rings reset at the reconnection. */
+	fake_init(&f);
+	f.connect_mode = true;
+	f.proto_offer |= 1ull << VU_PF_INFLIGHT_SHMFD;
+	cfg_init(&c, &f);
+	c.server = true;
+	c.no_inflight = true;
+	fake_start(&f);
+	CHECK(vif_open(&c, &v) == 0);
+	fake_join(&f);
+	CHECK(!(f.proto & 1ull << VU_PF_INFLIGHT_SHMFD) && f.infl_made == 0 && v->infl_fd < 0);
+	CHECK(vif_tx_burst(v, 0, p, 1) == 1);
+	fake_hangup(&f);
+	CHECK(vif_conn_poll(v) == -ENOTCONN);
+	fake_start(&f);
+	for (int i = 0; i < 200 && vif_conn_poll(v) != 0; i++)
+		usleep(5000);
+	fake_join(&f);
+	CHECK(f.vr[1].base == 0 && v->qp[0].tx.avail_idx == 0 && v->qp[0].tx_nfree == 256);
+	fake_hangup(&f);
+	vif_close(v);
+	fake_free(&f);
+}
+
 /* The raw hooks: open without setup, a hand-made request, then setup. */
 static void test_raw(void)
 {
@@ -1957,7 +2084,7 @@ int main(void)
 		T(test_silent_and_refusing), T(test_mq_refused), T(test_negotiation),
 		T(test_tx_layouts), T(test_tx_invalid_and_full), T(test_tx_kicks),
 		T(test_rx_gather), T(test_rx_hostile), T(test_rx_partial), T(test_rx_wait),
-		T(test_disconnect_client), T(test_server_reconnect), T(test_raw), T(test_close_drains),
+		T(test_disconnect_client), T(test_server_reconnect), T(test_server_reconnect_inflight), T(test_raw), T(test_close_drains),
 		T(test_poll_vs_bursts), T(test_ctrl_negotiation), T(test_ctrl_commands),
 		T(test_ctrl_reconnect),
 		T(test_packed),

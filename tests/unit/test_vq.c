@@ -652,6 +652,133 @@ static void test_log_guard(void)
 	close(fd);
 }
 
+/* ---- inflight region (vq_inflight.h) ---- */
+
+static _Alignas(64) uint8_t infl_mem[16 + 16 * QSZ + 64];
+#define R ((struct vq_infl_region *)(void *)infl_mem)
+
+/* A ring with heads h[0..n) available from entry 0 and the region fresh. */
+static void infl_reset(const uint16_t *h, unsigned n)
+{
+	uint16_t nres;
+	uint64_t ctr;
+	char err[128];
+
+	reset(h[0]);
+	for (unsigned i = 0; i < n; i++) {
+		setd(D(h[i]), BUF(i), 100, 0, 0);
+		A()->ring[i] = h[i];
+	}
+	A()->idx = (uint16_t)n;
+	memset(infl_mem, 0, sizeof(infl_mem));
+	CHECK_EQ(vq_infl_recover(R, A(), QSZ, 0, 0, &nres, &ctr, err, sizeof(err)), 0);
+	CHECK_EQ(R->version, 1);
+	CHECK_EQ(R->desc_num, QSZ);
+	CHECK_EQ(nres, 0);
+	q.infl = R;
+	q.infl_counter = ctr;
+}
+
+static int recover(uint16_t used, uint16_t base, uint16_t *nres)
+{
+	uint64_t ctr;
+	char err[128];
+
+	return vq_infl_recover(R, A(), QSZ, used, base, nres, &ctr, err, sizeof(err));
+}
+
+static void test_inflight(void)
+{
+	static const uint16_t h[4] = { 5, 9, 2, 77 };
+	struct vring_used *u = fm_ptr(&fm, USED_OFF);
+	uint16_t n = 99;
+
+	CHECK_EQ(vq_infl_queue_bytes(256), 16 + 16 * 256 + 48); /* rounded up to 64 */
+	CHECK_EQ(vq_infl_queue_bytes(1), 64);
+
+	/* Refused: each field a frontend could corrupt. */
+	infl_reset(h, 4);
+	R->version = 2;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);
+	R->version = 1;
+	R->desc_num = QSZ / 2;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);
+	R->desc_num = QSZ;
+	CHECK_EQ(recover(0, 1, &n), -EINVAL);         /* base is not the used index */
+	R->used_idx = (uint16_t)(0 - QSZ - 1);
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);         /* batch larger than the ring */
+	R->used_idx = 0xffff;
+	R->last_batch_head = QSZ;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);         /* batch list leaves the table */
+	R->used_idx = 0xfffe;
+	R->last_batch_head = 3;
+	R->desc[3].next = 0xffff;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);         /* ... on its second hop */
+	infl_reset(h, 4);
+	R->desc[1].inflight = 2;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);
+	infl_reset(h, 4);
+	for (unsigned i = 0; i < 5; i++)              /* more in flight than available */
+		R->desc[i].inflight = 1;
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);
+	infl_reset(h, 4);
+	R->desc[h[1]].inflight = 1;                   /* not the first available entry */
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);
+	infl_reset(h, 4);
+	R->desc[h[0]] = (struct vq_infl_desc){ .inflight = 1, .counter = 7 };
+	R->desc[h[1]] = (struct vq_infl_desc){ .inflight = 1, .counter = 7 };
+	CHECK_EQ(recover(0, 0, &n), -EINVAL);         /* counters must rise */
+	A()->ring[1] = h[0];                          /* a head available twice */
+	R->desc[h[1]].inflight = 0;
+	R->desc[h[0]].inflight = 1;
+	R->desc[5 + 1].inflight = 1;
+	CHECK(recover(0, 0, &n) == -EINVAL);
+
+	/* Pop 3, complete 2, "die": the third is in flight, served again
+	 * from entry 2, and the pop counter goes on after it. */
+	infl_reset(h, 4);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(pop(false, &ch), 0);
+	CHECK_EQ(R->desc[h[0]].inflight + R->desc[h[1]].inflight + R->desc[h[2]].inflight, 3);
+	CHECK(R->desc[h[0]].counter < R->desc[h[1]].counter);
+	vq_used_put(&q, h[0], 0);
+	vq_used_put(&q, h[1], 0);
+	CHECK_EQ(R->last_batch_head, h[1]);
+	CHECK_EQ(R->desc[h[1]].next, h[0]);
+	vq_used_publish(&q);
+	CHECK_EQ(R->used_idx, 2);
+	CHECK_EQ(R->desc[h[0]].inflight + R->desc[h[1]].inflight, 0);
+	CHECK_EQ(R->desc[h[2]].inflight, 1);
+	CHECK_EQ(recover(u->idx, u->idx, &n), 0);
+	CHECK_EQ(n, 1);
+
+	/* Killed after the used index was published, before the marks were
+	 * cleared: the batch list clears them. */
+	infl_reset(h, 4);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(pop(false, &ch), 0);
+	vq_used_put(&q, h[0], 0);
+	vq_used_put(&q, h[1], 0);
+	vq_used_put(&q, h[2], 0);
+	__atomic_store_n(&u->idx, q.used_idx, __ATOMIC_RELEASE); /* ... and die */
+	CHECK_EQ(R->used_idx, 0);
+	CHECK_EQ(recover(3, 3, &n), 0);
+	CHECK_EQ(n, 1);                               /* h[3] only */
+	CHECK_EQ(R->used_idx, 3);
+	CHECK_EQ(R->desc[h[0]].inflight + R->desc[h[1]].inflight + R->desc[h[2]].inflight, 0);
+
+	/* Given back unused (vq_unpop): not in flight any more. */
+	infl_reset(h, 4);
+	CHECK_EQ(pop(false, &ch), 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	vq_unpop(&q, 1);
+	CHECK_EQ(R->desc[h[1]].inflight, 0);
+	CHECK_EQ(R->desc[h[0]].inflight, 1);
+	CHECK_EQ(recover(0, 0, &n), 0);
+	CHECK_EQ(n, 1);
+	q.infl = NULL;
+}
+
 int main(void)
 {
 	if (fakemem_init(&fm, MEM, GPA, UVA) < 0) {
@@ -664,6 +791,7 @@ int main(void)
 	test_used_and_notify();
 	test_dirty_log();
 	test_log_guard();
+	test_inflight();
 	test_gmem_refused();
 	test_gmem_limits_and_files();
 	test_gmem_holes();

@@ -308,7 +308,7 @@ static void test_bad_chains(void)
 		CHECK_EQ(r, -bad[i].err);
 		/* A refused chain leaves the position alone. */
 		CHECK_EQ(q.last_avail, 0);
-		CHECK_EQ(q.infl_n, 0);
+		CHECK_EQ(q.pslot_n, 0);
 	}
 }
 
@@ -492,7 +492,7 @@ static void test_used_and_wrap(void)
 		popped++;
 	}
 	CHECK_EQ(popped, 5 * QSZ);
-	CHECK_EQ(q.infl_n, 0);
+	CHECK_EQ(q.pslot_n, 0);
 	/* the base carries the position across a restart */
 	{
 		uint32_t b = vqp_base(&q);
@@ -511,7 +511,7 @@ static void test_used_and_wrap(void)
 
 	/* more chains in flight than tracked: refused, not corrupted */
 	reset();
-	q.infl_n = VQ_INFLIGHT;
+	q.pslot_n = VQ_INFLIGHT;
 	add(BUF(0), 100, 0, 0);
 	CHECK_EQ(pop(false, &ch), -VQ_ERR_INFLIGHT);
 	CHECK_EQ(q.last_avail, 0);
