@@ -88,13 +88,15 @@ done
 python3 - "$T/rows" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-print("median   size     Mpps     Gbps cyc/frame")
+print("median   size     Mpps     Gbps cyc/frame   best: Mpps cyc/frame")
 for sz in sorted({int(r[1]) for r in rows}):
     med = {}
     for k in ("split", "packed"):
         sel = [r for r in rows if r[0] == k and int(r[1]) == sz]
         med[k] = [statistics.median(float(r[i]) for r in sel) for i in (2, 3, 4)]
-        print(f"{k:<7} {sz:>5} {med[k][0]:8.3f} {med[k][1]:8.2f} {med[k][2]:10.0f}")
-    print(f"packed/split at {sz} B: rate x{med['packed'][0] / med['split'][0]:.2f}, "
-          f"cycles/frame x{med['packed'][2] / med['split'][2]:.2f}")
+        busy = [float(r[4]) for r in sel if float(r[2]) > 0]
+        print(f"{k:<7} {sz:>5} {med[k][0]:8.3f} {med[k][1]:8.2f} {med[k][2]:10.0f}"
+              f"   {max(float(r[2]) for r in sel):10.3f} {min(busy) if busy else 0:9.0f}")
+    print(f"packed/split at {sz} B: rate x{med['packed'][0] / max(med['split'][0], 1e-9):.2f}, "
+          f"cycles/frame x{med['packed'][2] / max(med['split'][2], 1):.2f} (medians)")
 PY
