@@ -533,7 +533,9 @@ static enum rx_res pk_rx_one(const struct vif *v, struct vif_qp *qp, struct vif_
 			(const void *)(qp->rx_bufs + (size_t)id * bs);
 
 		nbuf = __atomic_load_n(&h->num_buffers, __ATOMIC_RELAXED);
-		if (nbuf == 0 || nbuf > vq->num) {
+		/* (no more than the buffers posted: a backend that broke the
+		 * count cannot push nfree past the ring) */
+		if (nbuf == 0 || nbuf > vq->num || nbuf > (uint32_t)(vq->num - vq->nfree)) {
 			qp->rx_posted[id] = 0;
 			pk_rx_used_next(vq);
 			pk_rx_repost(v, qp, id);

@@ -108,13 +108,16 @@ static inline void vqp_slot_next(const struct vq *q, uint16_t *slot, bool *wrap)
  * of them (read from the flags only; vqp_pop_into() checks every slot
  * again), or -VQ_ERR_FLAGS if a chain stops at a slot that is not
  * available (the driver makes a chain's first slot available last, so once
- * it is seen the whole chain must be: VIRTIO 1.1 §2.7.13.1), or
- * -VQ_ERR_LOOP if a chain goes all round the ring. */
+ * it is seen the whole chain must be: VIRTIO 1.1 §2.7.13.1), -VQ_ERR_SEGS
+ * if a chain has more slots than VQ_MAX_IOV (each slot maps a segment at
+ * least: pop would refuse it; refused here so a guest cannot make every
+ * count walk its whole ring), or -VQ_ERR_LOOP if a chain goes all round
+ * the ring. Reads at most limit * VQ_MAX_IOV slots. */
 static inline int vqp_avail_count(const struct vq *q, unsigned limit)
 {
 	uint16_t slot = q->last_avail;
 	bool wrap = q->avail_wrap, in_chain = false;
-	unsigned n = 0, seen;
+	unsigned n = 0, seen, len = 0;
 
 	for (seen = 0; n < limit && seen < q->size; seen++) {
 		uint16_t fl = vqp_flags(&q->pdesc[slot]);
@@ -125,8 +128,12 @@ static inline int vqp_avail_count(const struct vq *q, unsigned limit)
 			break;
 		}
 		in_chain = (fl & VRING_DESC_F_NEXT) && !(fl & VRING_DESC_F_INDIRECT);
-		if (!in_chain)
+		if (unlikely(++len > VQ_MAX_IOV))
+			return -VQ_ERR_SEGS;
+		if (!in_chain) {
 			n++;
+			len = 0;
+		}
 		vqp_slot_next(q, &slot, &wrap);
 	}
 	if (unlikely(in_chain && seen == q->size))
@@ -141,7 +148,7 @@ static inline void vqp_prefetch(const struct vq *q, unsigned n)
 
 	for (unsigned i = 0; i < n; i += 4) {
 		__builtin_prefetch((const void *)&q->pdesc[slot]);
-		slot = (uint16_t)(slot + 4u >= q->size ? slot + 4u - q->size : slot + 4u);
+		slot = (uint16_t)((slot + 4u) % q->size);
 	}
 }
 
@@ -337,9 +344,14 @@ static inline void vqp_used_put(struct vq *q, uint16_t id, uint32_t len)
  * and the buffers' contents before the first one's flags). */
 static inline void vqp_used_publish(struct vq *q)
 {
-	if (q->used_pending)
+	if (q->used_pending) {
 		__atomic_store_n((uint16_t *)(void *)&q->pdesc[q->first_slot].flags, q->first_flags,
 		                 __ATOMIC_RELEASE);
+		/* (marked again after this store: its first mark, at used_put,
+		 * may have been set and cleared by the frontend before it) */
+		if (unlikely(q->log))
+			vqp_log_ring(q, &q->pdesc[q->first_slot], sizeof(q->pdesc[0]));
+	}
 	q->used_pending = 0;
 	if (unlikely(q->log))
 		vq_log_flush(q);

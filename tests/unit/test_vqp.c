@@ -268,7 +268,7 @@ static const struct bad_case bad[] = {
 	{ "chain continues into an unavailable slot", b_next_not_avail, false, VQ_ERR_FLAGS },
 	{ "chain continues into the previous lap", b_next_wrong_wrap, false, VQ_ERR_FLAGS },
 	{ "chain continues into a used slot", b_next_both_flags, false, VQ_ERR_FLAGS },
-	{ "chain all around the ring", b_chain_around, false, VQ_ERR_LOOP },
+	{ "chain all around the ring (100 slots: more than VQ_MAX_IOV)", b_chain_around, false, VQ_ERR_SEGS },
 	{ "zero-length buffer", b_zero_len, false, VQ_ERR_ZERO },
 	{ "address below memory", b_addr_below, false, VQ_ERR_ADDR },
 	{ "address above memory", b_addr_above, false, VQ_ERR_ADDR },
@@ -344,6 +344,19 @@ static void test_not_available(void)
 		add(BUF(i), 100, (uint16_t)i, 0);
 	CHECK_EQ(vqp_avail_count(&q, 4), 4);
 	CHECK_EQ(vqp_avail_count(&q, QSZ), 10);
+	/* a chain longer than VQ_MAX_IOV slots is refused by the count (pop
+	 * would refuse it): no count walks more than limit * VQ_MAX_IOV */
+	reset();
+	add(BUF(0), 1, 0, 0);
+	for (unsigned i = 0; i <= VQ_MAX_IOV; i++)
+		add(BUF(1 + i % 8), 100, 1, i < VQ_MAX_IOV ? NX : 0);
+	CHECK_EQ(vqp_avail_count(&q, 1), 1);
+	CHECK_EQ(vqp_avail_count(&q, 2), -VQ_ERR_SEGS);
+	/* ... and one of exactly VQ_MAX_IOV is counted */
+	reset();
+	for (unsigned i = 0; i < VQ_MAX_IOV; i++)
+		add(BUF(i % 8), 100, 1, i + 1 < VQ_MAX_IOV ? NX : 0);
+	CHECK_EQ(vqp_avail_count(&q, 2), 1);
 }
 
 static void test_good_chains(void)
@@ -589,6 +602,19 @@ static void test_dirty_log(void)
 	CHECK_EQ(pop(false, &ch), 0);
 	vqp_used_put(&q, ch.head, 0);
 	CHECK(!(bits[pg_desc / 8] & (1u << (pg_desc % 8)))); /* not before the publish */
+	vqp_used_publish(&q);
+	CHECK(bits[pg_desc / 8] & (1u << (pg_desc % 8)));
+	/* The batch's first descriptor is marked again at the publish, after
+	 * its flags are stored: its first mark may have been flushed (the
+	 * gathered marks spanned too many log bytes) and cleared by the
+	 * frontend before. */
+	memset(bits, 0, sizeof(bits));
+	add(BUF(1), 100, 1, 0);
+	CHECK_EQ(pop(false, &ch), 0);
+	vqp_used_put(&q, ch.head, 0);
+	vq_log_flush(&q);
+	CHECK(bits[pg_desc / 8] & (1u << (pg_desc % 8)));
+	memset(bits, 0, sizeof(bits)); /* the frontend's sync */
 	vqp_used_publish(&q);
 	CHECK(bits[pg_desc / 8] & (1u << (pg_desc % 8)));
 	memset(bits, 0, sizeof(bits));
