@@ -206,7 +206,7 @@ static const struct rpc_case method_cases[] = {
 	  "\"mode\":\"client\"" },
 	{ REQ("stats", "{}"), 1, 0, "1",
 	  "{\"ports\":[{\"name\":\"vm1\",\"rx_pkts\":0,\"rx_bytes\":0,\"tx_pkts\":0,\"tx_bytes\":0,"
-	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0,\"offload\":0,\"egress_limit\":0,\"congested\":0,\"too_big\":0,\"vxlan_bad\":0,\"vxlan_unknown_vni\":0,\"vxlan_unknown_remote\":0,\"vxlan_too_big\":0,\"vxlan_send_failed\":0},\"rx_gso\":0,\"tx_gso\":0,\"tx_segmented\":0,\"ingress_held\":0,\"share_held\":0,\"tx_calls\":0,\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0,\"close_stuck\":0,\"vxlan_encap\":0,\"vxlan_decap\":0,\"vxlan_coalesced\":0},"
+	  "\"drops\":{\"invalid\":0,\"no_room\":0,\"down\":0,\"hairpin\":0,\"vlan\":0,\"spoof\":0,\"isolation\":0,\"unknown_dst\":0,\"mac_limit\":0,\"offload\":0,\"egress_limit\":0,\"congested\":0,\"too_big\":0,\"vxlan_bad\":0,\"vxlan_unknown_vni\":0,\"vxlan_unknown_remote\":0,\"vxlan_too_big\":0,\"vxlan_send_failed\":0},\"rx_gso\":0,\"tx_gso\":0,\"tx_segmented\":0,\"ingress_held\":0,\"share_held\":0,\"tx_calls\":0,\"ring_errors\":0,\"guest_stops\":0,\"msg_errors\":0,\"connects\":0,\"close_stuck\":0,\"inflight_resubmitted\":0,\"vxlan_encap\":0,\"vxlan_decap\":0,\"vxlan_coalesced\":0},"
 	  "{\"name\":\"vm2\"" },
 	{ REQ("stats", "{\"name\":\"vm2\"}"), 1, 0, "1", "{\"ports\":[{\"name\":\"vm2\"," },
 	/* Rate limits in tc's units; show gives them back as numbers. */
