@@ -848,7 +848,8 @@ static bool conn_lost(struct vif *v)
 
 /* Gives the backend up to VIF_CLOSE_DRAIN_MS to consume the tx frames
  * still in the rings, so a sender that queues its last frames and closes
- * does not lose them. Only reads indices; nothing is reclaimed. */
+ * does not lose them. Split rings: only reads indices; packed rings have
+ * none, so their used descriptors are reclaimed (the endpoint is closing). */
 static void tx_drain(struct vif *v)
 {
 	uint64_t deadline = clk_now_ns() + VIF_CLOSE_DRAIN_MS * 1000000ull;
