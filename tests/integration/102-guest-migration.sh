@@ -9,7 +9,7 @@
 # corrupts a migrated guest's memory by itself. A control run of the same
 # guest, the same migration and the same stream, with QEMU's own user-mode
 # NIC instead of vifd, showed the same guest kernel reports (Bad page
-# state, list_del corruption) and a stream whose MD5 differed, in 2 of 15
+# state, list_del corruption) and a stream whose MD5 differed, in 2 of 16
 # migrations; with vifd the rate was about the same (1 of 8, 2 of 25).
 # So an attempt that fails because of the guest's memory (migration-once
 # says GUEST-MEMORY) is tried again; any other failure (QEMU refusing or
